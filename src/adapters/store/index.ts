@@ -1,0 +1,37 @@
+// Builds the Store port over either engine and applies migrations first.
+import type { Store } from '../../ports/store.ts';
+import { openStoreDb, type StoreDb, type StoreLocation } from './db.ts';
+import { migrate } from './migrator.ts';
+import { KyselyCohortsRepo, KyselyProjectsRepo, KyselyTargetsRepo, KyselyTokensRepo } from './catalog-repos.ts';
+import { KyselyMembershipRepo } from './membership-repo.ts';
+import { KyselyPlanningRepo } from './planning-repo.ts';
+import { KyselyBrazeCohortsRepo, KyselyRunsRepo, KyselySyncsRepo } from './sync-repos.ts';
+
+export type { StoreLocation } from './db.ts';
+
+export interface OpenedStore extends Store {
+  readonly raw: StoreDb;
+}
+
+export function storeOver(raw: StoreDb): OpenedStore {
+  const { db, engine } = raw;
+  return {
+    raw,
+    projects: new KyselyProjectsRepo(db),
+    tokens: new KyselyTokensRepo(db),
+    targets: new KyselyTargetsRepo(db),
+    cohorts: new KyselyCohortsRepo(db),
+    membership: new KyselyMembershipRepo(db),
+    syncs: new KyselySyncsRepo(db),
+    brazeCohorts: new KyselyBrazeCohortsRepo(db),
+    runs: new KyselyRunsRepo(db),
+    planning: new KyselyPlanningRepo(db, engine),
+    close: () => raw.close(),
+  };
+}
+
+export async function openStore(location: StoreLocation, opts: { migrate?: boolean } = {}): Promise<OpenedStore> {
+  const raw = openStoreDb(location);
+  if (opts.migrate !== false) await migrate(raw);
+  return storeOver(raw);
+}

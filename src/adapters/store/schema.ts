@@ -1,0 +1,196 @@
+// Row types of every table, for Kysely. Timestamps are ISO-8601 text and booleans 0/1 on both engines, so
+// the repositories read the same shapes from SQLite and PostgreSQL.
+import type { Generated } from 'kysely';
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  ingest_key_enc: string;
+  ingest_key_hash: string;
+  braze_enabled: number;
+  notification_emails: string; // JSON array
+  webhook_url: string | null;
+  webhook_secret_enc: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  project_id: string;
+  role: string;
+  token_hash: string;
+  created_at: string;
+}
+
+export interface BrazeTargetsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  endpoint: string;
+  data_import_key_enc: string;
+  key_hint: string;
+  /** HMAC of endpoint + key: targets with equal workspace keys share Braze cohorts (product.md §4). */
+  workspace_key: string;
+  mapping: string; // JSON Mapping
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ProfilesTable {
+  id: Generated<number>;
+  project_id: string;
+  user_id: string | null;
+  properties: string; // JSON object
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ProfileDevicesTable {
+  project_id: string;
+  device_id: string;
+  profile_id: number;
+}
+
+export interface CohortsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  type: string;
+  definition: string | null;
+  size: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CohortMembersTable {
+  cohort_id: string;
+  profile_id: number;
+}
+
+/** Append-only log of membership and identity changes; real-time syncs read it by sequence. */
+export interface MemberChangesTable {
+  seq: Generated<number>;
+  project_id: string;
+  cohort_id: string | null; // null: an identity change that concerns every cohort of the profile
+  profile_id: number;
+  at: string;
+}
+
+export interface SyncsTable {
+  id: string;
+  project_id: string;
+  cohort_id: string;
+  target_id: string;
+  braze_cohort_ref: string;
+  cadence: string;
+  cron: string | null;
+  paused: number;
+  notify_emails: string; // JSON array
+  next_run_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A cohort in one Braze workspace: the unit of acknowledged state and of run coordination. */
+export interface BrazeCohortsTable {
+  id: string;
+  project_id: string;
+  workspace_key: string;
+  cohort_id: string;
+  named_as: string | null;
+  created_at: string;
+  /** Run coordination (architecture.md): one lease holder at a time; acknowledgements carry the fence. */
+  lease_owner: string | null;
+  lease_until: string | null;
+  fence: number;
+  dirty: number;
+  change_seq: number;
+}
+
+export interface BrazeIdentifiersTable {
+  braze_cohort_id: string;
+  ident_key: string;
+  profile_id: number | null;
+  run_id: string;
+  acked_at: string;
+}
+
+export interface RunsTable {
+  id: string;
+  project_id: string;
+  sync_id: string;
+  braze_cohort_id: string;
+  status: string;
+  trigger: string;
+  phase: string; // queued | planning | sending | done
+  mode: string; // full | remove_all
+  queued_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  added: number;
+  removed: number;
+  skipped: number;
+  failed: number;
+  requests: number;
+  retries: number;
+  skip_reasons: string; // JSON {reason: count}
+  total_batches: number;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+export interface RunBatchesTable {
+  run_id: string;
+  seq: number;
+  payload: string; // JSON {add: [[key, profileId]], remove: [...]}
+  size: number;
+  status: string; // pending | acked | failed
+  error: string | null;
+  acked_at: string | null;
+}
+
+export interface RunSkipsTable {
+  run_id: string;
+  profile_id: number;
+  reason: string;
+}
+
+export interface RunRequestsTable {
+  id: Generated<number>;
+  run_id: string;
+  at: string;
+  entry: string; // JSON RequestLogEntry, keys redacted
+}
+
+export interface PlanDesiredTable {
+  run_id: string;
+  ident_key: string;
+  profile_id: number | null;
+  active: number;
+}
+
+export interface MemberImportsTable {
+  import_id: string;
+  profile_id: number;
+}
+
+export interface Database {
+  member_imports: MemberImportsTable;
+  projects: ProjectsTable;
+  api_tokens: ApiTokensTable;
+  braze_targets: BrazeTargetsTable;
+  profiles: ProfilesTable;
+  profile_devices: ProfileDevicesTable;
+  cohorts: CohortsTable;
+  cohort_members: CohortMembersTable;
+  member_changes: MemberChangesTable;
+  syncs: SyncsTable;
+  braze_cohorts: BrazeCohortsTable;
+  braze_identifiers: BrazeIdentifiersTable;
+  runs: RunsTable;
+  run_batches: RunBatchesTable;
+  run_skips: RunSkipsTable;
+  run_requests: RunRequestsTable;
+  plan_desired: PlanDesiredTable;
+}

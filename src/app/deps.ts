@@ -1,0 +1,38 @@
+// What use cases are given. Entry points build it from adapters; tests build it from real adapters too.
+import type { Clock } from '../ports/clock.ts';
+import type { Destination } from '../ports/destination.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { JobQueue } from '../ports/queue.ts';
+import type { Secrets } from '../ports/secrets.ts';
+import type { Store } from '../ports/store.ts';
+import type { RunObserver } from './run-events.ts';
+
+export interface AppSettings {
+  readonly cohortNamePrefix: string;
+  /** Extra endpoints targets may use besides Braze's instances (the sandbox, BRAZE_ALLOWED_ENDPOINTS). */
+  readonly allowedEndpoints: readonly string[];
+  readonly concurrency: number;
+  readonly leaseTtlMs: number;
+  /** How many skipped members a run records by name (all are counted). */
+  readonly skipRowsKept: number;
+}
+
+export interface AppDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly newId: (prefix: string) => string;
+  readonly secrets: Secrets;
+  readonly destination: Destination;
+  readonly queue: JobQueue;
+  readonly logger: Logger;
+  readonly settings: AppSettings;
+  readonly observers?: readonly RunObserver[];
+}
+
+export const DEFAULT_SETTINGS: AppSettings = {
+  cohortNamePrefix: 'cohort-sync',
+  allowedEndpoints: [],
+  concurrency: 4,
+  leaseTtlMs: 60_000,
+  skipRowsKept: 100_000,
+};

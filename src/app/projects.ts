@@ -1,0 +1,40 @@
+// Projects and their tokens. Ingest keys and tokens are shown once; the store keeps hashes or ciphertext.
+import type { Project } from '../domain/model.ts';
+import type { AppDeps } from './deps.ts';
+import { notFound } from './errors.ts';
+
+export interface TokenTools {
+  generate(prefix: string): string;
+  hash(token: string): string;
+}
+
+export async function createProject(deps: AppDeps, tokens: TokenTools, input: { name: string }): Promise<{ project: Project; ingestKey: string }> {
+  const ingestKey = tokens.generate('cs_ingest');
+  const project = await deps.store.projects.create({
+    id: deps.newId('prj'),
+    name: input.name,
+    ingestKeyEnc: deps.secrets.encrypt(ingestKey),
+    ingestKeyHash: tokens.hash(ingestKey),
+    now: deps.clock.now().toISOString(),
+  });
+  return { project, ingestKey };
+}
+
+export async function requireProject(deps: AppDeps, projectId: string): Promise<Project> {
+  const project = await deps.store.projects.get(projectId);
+  if (!project) throw notFound('project', projectId);
+  return project;
+}
+
+export async function createProjectToken(deps: AppDeps, tokens: TokenTools, projectId: string, role: 'editor' | 'viewer'): Promise<{ token: string; role: string }> {
+  await requireProject(deps, projectId);
+  const token = tokens.generate('cs_proj');
+  await deps.store.tokens.create({ id: deps.newId('tok'), projectId, role, tokenHash: tokens.hash(token), now: deps.clock.now().toISOString() });
+  return { token, role };
+}
+
+export async function ingestKeyOf(deps: AppDeps, projectId: string): Promise<string> {
+  const sealed = await deps.store.projects.ingestKeyEnc(projectId);
+  if (!sealed) throw notFound('project', projectId);
+  return deps.secrets.decrypt(sealed);
+}

@@ -1,0 +1,256 @@
+// The heart (architecture.md): resolve → plan → persist batches → send with bounded concurrency →
+// acknowledge each batch with the state it changes → finish. All state lives in the store, guarded by a
+// lease with a fence, so a process killed at any moment leaves work the next holder resumes from its first
+// unacknowledged batch.
+import { packBatches, type PlannedIdentifier } from '../domain/batching.ts';
+import { parseIdentifierKey } from '../domain/identifiers.ts';
+import { brazeCohortName, type Run, type Sync } from '../domain/model.ts';
+import { DeliveryError, type DestinationTarget, type RequestLogEntry } from '../ports/destination.ts';
+import type { StoredBatch, SyncPlanInput } from '../ports/store.ts';
+import type { AppDeps } from './deps.ts';
+import { decryptedKey } from './targets.ts';
+
+const PAGE = 1000;
+const SEND_PAGE = 64;
+
+class RunFailure extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** Lost the lease or asked to stop: leave the run for whoever holds the lease next. */
+class Interrupted extends Error {}
+
+export class RunExecutor {
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly deps: AppDeps, private readonly owner: string) {}
+
+  /** Stops sending; in-flight batches finish or are abandoned, and the next lease holder resumes. */
+  stop(): void {
+    this.stopping.abort();
+  }
+
+  /** Works through every unfinished run of a Braze cohort while holding its lease. */
+  async processBrazeCohort(brazeCohortId: string): Promise<void> {
+    const { brazeCohorts, runs } = this.deps.store;
+    const ttl = this.deps.settings.leaseTtlMs;
+    const fence = await brazeCohorts.acquireLease(brazeCohortId, this.owner, this.deps.clock.now(), ttl);
+    if (fence === null) return; // someone else holds it; they re-check dirty before letting go
+    const lease = new AbortController();
+    const onStop = () => lease.abort();
+    this.stopping.signal.addEventListener('abort', onStop);
+    const heartbeat = setInterval(() => {
+      brazeCohorts
+        .renewLease(brazeCohortId, fence, this.deps.clock.now(), ttl)
+        .then((held) => held || lease.abort())
+        .catch(() => lease.abort());
+    }, Math.max(250, Math.floor(ttl / 3)));
+    try {
+      for (;;) {
+        if (lease.signal.aborted) return;
+        await brazeCohorts.takeDirty(brazeCohortId, fence);
+        const run = await runs.nextUnfinished(brazeCohortId);
+        if (!run) {
+          if (await brazeCohorts.releaseLease(brazeCohortId, fence)) return;
+          continue; // a run was requested meanwhile
+        }
+        try {
+          await this.execute(run, fence, lease.signal);
+        } catch (error) {
+          if (error instanceof Interrupted) return;
+          throw error;
+        }
+      }
+    } finally {
+      clearInterval(heartbeat);
+      this.stopping.signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  private async execute(run: Run, fence: number, signal: AbortSignal): Promise<void> {
+    const { store, clock, logger } = this.deps;
+    const log = logger.child({ runId: run.id, syncId: run.syncId });
+    const sync = await store.syncs.getById(run.syncId);
+    if (!sync) return this.finish(run, undefined, 'cancelled', { code: 'sync_deleted', message: 'the sync was deleted before this run started' });
+    if (sync.paused && run.mode !== 'remove_all' && run.status === 'queued') {
+      return this.finish(run, sync, 'cancelled', { code: 'sync_paused', message: 'the sync was paused before this run started' });
+    }
+    try {
+      const target = await this.targetOf(sync);
+      if (run.status === 'queued' || run.phase === 'planning') {
+        if (run.status === 'queued') await store.runs.start(run.id, clock.now().toISOString());
+        else log.info({}, 'resuming a run that stopped while planning: planning again');
+        await this.plan(run, sync);
+      } else {
+        log.info({}, 'resuming a run from its first unacknowledged batch');
+      }
+      await this.ensureNamed(run, sync, target, signal);
+      await this.send(run, sync, target, fence, signal);
+      if (run.mode === 'remove_all') await store.syncs.delete(sync.projectId, sync.id);
+      await this.finish(run, sync, 'succeeded');
+    } catch (error) {
+      if (error instanceof Interrupted || signal.aborted) throw new Interrupted();
+      if (error instanceof RunFailure) return this.finish(run, sync, 'failed', { code: error.code, message: error.message });
+      log.error({ err: error }, 'run failed unexpectedly');
+      return this.finish(run, sync, 'failed', { code: 'internal', message: `the run stopped on an unexpected error: ${(error as Error).message}` });
+    }
+  }
+
+  private async targetOf(sync: Sync): Promise<DestinationTarget & { name: string }> {
+    const target = await this.deps.store.targets.get(sync.projectId, sync.targetId);
+    if (!target) throw new RunFailure('target_missing', `the target of sync ${sync.id} no longer exists`);
+    return { name: target.name, endpoint: target.endpoint, dataImportKey: await decryptedKey(this.deps, target.id) };
+  }
+
+  /** What the Braze cohort's syncs want: active ones ask for adds, paused ones protect from removal. */
+  private async planInputs(run: Run): Promise<SyncPlanInput[]> {
+    const { syncs, targets } = this.deps.store;
+    const inputs: SyncPlanInput[] = [];
+    for (const s of await syncs.listByBrazeCohort(run.brazeCohortId)) {
+      if (run.mode === 'remove_all' && s.id === run.syncId) continue;
+      const target = await targets.get(s.projectId, s.targetId);
+      if (!target) continue;
+      inputs.push({ mapping: target.mapping, cohortId: s.cohortId, active: !s.paused });
+    }
+    return inputs;
+  }
+
+  private async plan(run: Run, sync: Sync): Promise<void> {
+    const { planning, runs } = this.deps.store;
+    await planning.clearBatches(run.id);
+    const inputs = await this.planInputs(run);
+    await planning.stageDesired(run.id, inputs);
+    const skipReasons = run.mode === 'remove_all' ? {} : await planning.recordSkips(run.id, inputs.filter((i) => i.cohortId === sync.cohortId), this.deps.settings.skipRowsKept);
+    const pages = (read: (after: string | null) => Promise<PlannedIdentifier[]>) =>
+      (async function* () {
+        let after: string | null = null;
+        for (;;) {
+          const page = await read(after);
+          yield* page;
+          if (page.length < PAGE) return;
+          after = page[page.length - 1]!.key;
+        }
+      })();
+    let seq = 0;
+    for await (const batch of packBatches(
+      pages((after) => planning.pageAdds(run.id, run.brazeCohortId, after, PAGE)),
+      pages((after) => planning.pageRemoves(run.id, run.brazeCohortId, after, PAGE)),
+    )) {
+      seq += 1;
+      await planning.appendBatch(run.id, seq, batch);
+    }
+    await planning.clearStaged(run.id);
+    const skipped = Object.values(skipReasons).reduce((a, b) => a + b, 0);
+    await runs.setPlanned(run.id, { totalBatches: seq, skipped, skipReasons });
+  }
+
+  /** Braze needs the name call before the first membership call, and again on rename (braze.md §4). */
+  private async ensureNamed(run: Run, sync: Sync, target: DestinationTarget, signal: AbortSignal): Promise<void> {
+    const { store } = this.deps;
+    const brazeCohort = await store.brazeCohorts.get(run.brazeCohortId);
+    const cohort = await store.cohorts.get(sync.projectId, sync.cohortId);
+    if (!brazeCohort || !cohort) throw new RunFailure('cohort_missing', `the cohort of sync ${sync.id} no longer exists`);
+    const name = brazeCohortName(this.deps.settings.cohortNamePrefix, cohort);
+    if (brazeCohort.namedAs === name) return;
+    try {
+      const stats = await this.deps.destination.upsertCohort(target, { id: cohort.id, name, createdAt: brazeCohort.createdAt }, { signal, onRequest: this.requestLogger(run) });
+      await store.runs.addStats(run.id, { requests: stats.requests, retries: stats.retries });
+    } catch (error) {
+      throw this.asFailure(error, 'naming the cohort in Braze');
+    }
+    await store.brazeCohorts.markNamed(run.brazeCohortId, name);
+  }
+
+  private async send(run: Run, sync: Sync, target: DestinationTarget, fence: number, signal: AbortSignal): Promise<void> {
+    const { planning } = this.deps.store;
+    let buffer: StoredBatch[] = [];
+    let lastSeq = 0;
+    let exhausted = false;
+    let loading: Promise<void> | null = null;
+    let fatal: unknown = null;
+    const local = new AbortController();
+    const onAbort = () => local.abort();
+    signal.addEventListener('abort', onAbort);
+
+    const next = async (): Promise<StoredBatch | undefined> => {
+      while (buffer.length === 0 && !exhausted) {
+        loading ??= planning.pendingBatches(run.id, lastSeq, SEND_PAGE).then((page) => {
+          buffer = page;
+          if (page.length < SEND_PAGE) exhausted = true;
+          if (page.length > 0) lastSeq = page[page.length - 1]!.seq;
+          loading = null;
+        });
+        await loading;
+      }
+      return buffer.shift();
+    };
+
+    const sendOne = async (stored: StoredBatch) => {
+      const change = { add: stored.batch.add.map((i) => parseIdentifierKey(i.key)), remove: stored.batch.remove.map((i) => parseIdentifierKey(i.key)) };
+      try {
+        const stats = await this.deps.destination.changeMembership(target, sync.cohortId, change, { signal: local.signal, onRequest: this.requestLogger(run) });
+        const held = await planning.ackBatch({ runId: run.id, brazeCohortId: run.brazeCohortId, seq: stored.seq, fence, batch: stored.batch, now: this.deps.clock.now().toISOString(), requests: stats.requests, retries: stats.retries });
+        if (!held) throw new Interrupted();
+      } catch (error) {
+        if (error instanceof DeliveryError && error.kind === 'bad_request') {
+          // Braze refused this batch's content; the rest of the run can still go through.
+          const held = await planning.failBatch({ runId: run.id, seq: stored.seq, fence, brazeCohortId: run.brazeCohortId, error: error.message, size: stored.batch.add.length + stored.batch.remove.length, requests: error.stats.requests, retries: error.stats.retries });
+          if (!held) throw new Interrupted();
+          return;
+        }
+        throw error;
+      }
+    };
+
+    const worker = async () => {
+      while (!local.signal.aborted) {
+        const stored = await next();
+        if (!stored) return;
+        try {
+          await sendOne(stored);
+        } catch (error) {
+          fatal ??= error;
+          local.abort();
+          return;
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: this.deps.settings.concurrency }, worker));
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (fatal instanceof Interrupted || signal.aborted) throw new Interrupted();
+    if (fatal) throw this.asFailure(fatal, 'sending membership changes');
+  }
+
+  private asFailure(error: unknown, doing: string): Error {
+    if (error instanceof Interrupted) return error;
+    if (error instanceof DeliveryError) {
+      if (error.kind === 'aborted') return new Interrupted();
+      const code = error.kind === 'credentials' ? 'braze_credentials' : error.kind === 'retries_exhausted' ? 'braze_unavailable' : 'braze_rejected';
+      return new RunFailure(code, `${doing}: ${error.message}`);
+    }
+    return error instanceof Error ? error : new Error(String(error));
+  }
+
+  private requestLogger(run: Run): (entry: RequestLogEntry) => void {
+    return (entry) => {
+      this.deps.store.runs.logRequest(run.id, entry.at, entry).catch((error: unknown) => this.deps.logger.warn({ err: error, runId: run.id }, 'could not record a request in the run log'));
+    };
+  }
+
+  private async finish(run: Run, sync: Sync | undefined, status: 'succeeded' | 'failed' | 'cancelled', error: { code: string; message: string } | null = null): Promise<void> {
+    const finished = await this.deps.store.runs.finish(run.id, status, this.deps.clock.now().toISOString(), error);
+    this.deps.logger.info({ runId: run.id, syncId: run.syncId, status, counts: finished.counts, error }, `run ${status}`);
+    for (const observer of this.deps.observers ?? []) {
+      try {
+        await observer.runFinished({ run: finished, sync });
+      } catch (err) {
+        this.deps.logger.warn({ err, runId: run.id }, 'a run observer failed');
+      }
+    }
+  }
+}

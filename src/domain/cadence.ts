@@ -1,0 +1,44 @@
+// When scheduled syncs run (product.md §4). Hourly and daily runs are spread across the period by sync id,
+// as Amplitude does: users cannot pick the minute, but the next time is computed and shown. Pure: the
+// caller passes the clock's time.
+import { Cron } from 'croner';
+import type { Cadence } from './model.ts';
+
+const PERIOD_MS: Partial<Record<Cadence, number>> = { hourly: 3_600_000, daily: 86_400_000 };
+
+/** A stable offset within the period, from the sync id (FNV-1a), so syncs do not all fire at :00. */
+export function spreadOffsetMs(syncId: string, periodMs: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < syncId.length; i++) {
+    h ^= syncId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // Whole minutes: a run at 13:27:00 reads better than one at 13:27:41.
+  return (h % Math.floor(periodMs / 60_000)) * 60_000;
+}
+
+/** The next scheduled run strictly after `after`, or null for cadences with no schedule. */
+export function nextRunAfter(cadence: Cadence, syncId: string, after: Date, cron?: string | null): Date | null {
+  if (cadence === 'cron') {
+    if (!cron) return null;
+    return new Cron(cron, { timezone: 'UTC' }).nextRun(after) ?? null;
+  }
+  const period = PERIOD_MS[cadence];
+  if (!period) return null;
+  const offset = spreadOffsetMs(syncId, period);
+  const t = after.getTime();
+  const periodStart = Math.floor(t / period) * period;
+  let next = periodStart + offset;
+  if (next <= t) next += period;
+  return new Date(next);
+}
+
+/** Validates a cron expression; returns a message a person can act on, or null when it is fine. */
+export function cronProblem(cron: string): string | null {
+  try {
+    const next = new Cron(cron, { timezone: 'UTC' }).nextRun();
+    return next ? null : 'the cron expression never fires';
+  } catch (error) {
+    return `the cron expression is not valid: ${(error as Error).message}`;
+  }
+}

@@ -1,0 +1,67 @@
+// The composition root: builds the app's dependencies from adapters. Entry points (serve, worker, demo,
+// tests) call this instead of wiring adapters themselves.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { BrazePartnerDestination, InMemoryRateLimiter, type RetryPolicy } from '../adapters/braze/index.ts';
+import { createSecrets } from '../adapters/crypto/secrets-port.ts';
+import { InProcessQueue } from '../adapters/queue/in-process-queue.ts';
+import { openStore, type OpenedStore, type StoreLocation } from '../adapters/store/index.ts';
+import type { AppDeps, AppSettings } from '../app/deps.ts';
+import { DEFAULT_SETTINGS } from '../app/deps.ts';
+import type { RunObserver } from '../app/run-events.ts';
+import { makeId } from '../domain/ids.ts';
+import type { BrazeRegion } from '../domain/braze-instances.ts';
+import { systemClock, type Clock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+
+export interface ComposeOptions {
+  readonly store: StoreLocation;
+  readonly secretKey: Buffer;
+  readonly logger: Logger;
+  readonly braze: {
+    readonly partnerSlug: string;
+    readonly partnerKeys: Partial<Record<BrazeRegion, string>>;
+    readonly requestsPerHour: number;
+    readonly retry?: Partial<RetryPolicy>;
+    readonly requestTimeoutMs?: number;
+  };
+  readonly settings?: Partial<AppSettings>;
+  readonly clock?: Clock;
+  readonly observers?: readonly RunObserver[];
+}
+
+export interface Composed {
+  readonly deps: AppDeps;
+  readonly store: OpenedStore;
+  readonly queue: InProcessQueue;
+  /** A worker identity unique to this process: host, pid and a random suffix. */
+  readonly owner: string;
+}
+
+export async function compose(opts: ComposeOptions): Promise<Composed> {
+  const store = await openStore(opts.store);
+  const settings: AppSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const queue = new InProcessQueue(settings.concurrency, (id, error) => opts.logger.error({ err: error, brazeCohortId: id }, 'work on a Braze cohort failed'));
+  const clock = opts.clock ?? systemClock;
+  const limiter = new InMemoryRateLimiter({ requestsPerHour: opts.braze.requestsPerHour, now: () => clock.now().getTime() });
+  const destination = new BrazePartnerDestination({
+    partnerSlug: opts.braze.partnerSlug,
+    partnerKeys: opts.braze.partnerKeys,
+    limiter,
+    ...(opts.braze.retry ? { retry: opts.braze.retry } : {}),
+    ...(opts.braze.requestTimeoutMs ? { requestTimeoutMs: opts.braze.requestTimeoutMs } : {}),
+    logger: opts.logger,
+  });
+  const deps: AppDeps = {
+    store,
+    clock,
+    newId: (prefix) => makeId(prefix, randomBytes),
+    secrets: createSecrets(opts.secretKey),
+    destination,
+    queue,
+    logger: opts.logger,
+    settings,
+    observers: opts.observers ?? [],
+  };
+  return { deps, store, queue, owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` };
+}

@@ -1,0 +1,170 @@
+// Repositories the app layer needs. Each is narrow; use cases take only the ones they use.
+import type { Mapping } from '../domain/mapping.ts';
+import type {
+  BrazeCohort, Cohort, CohortType, MemberInput, Project, Role, Run, RunMode, RunStatus, RunTrigger, Sync, Target, Cadence,
+} from '../domain/model.ts';
+import type { PlannedBatch, PlannedIdentifier } from '../domain/batching.ts';
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor: string | null;
+}
+
+export interface ProjectsRepo {
+  create(p: { id: string; name: string; ingestKeyEnc: string; ingestKeyHash: string; now: string }): Promise<Project>;
+  get(id: string): Promise<Project | undefined>;
+  list(ids?: readonly string[]): Promise<Project[]>;
+  update(id: string, patch: { name?: string; notificationEmails?: readonly string[]; brazeEnabled?: boolean; webhookUrl?: string | null; webhookSecretEnc?: string | null }, now: string): Promise<Project | undefined>;
+  ingestKeyEnc(id: string): Promise<string | undefined>;
+  webhookSecretEnc(id: string): Promise<string | null>;
+  findByIngestKeyHash(hash: string): Promise<Project | undefined>;
+}
+
+export interface TokensRepo {
+  create(t: { id: string; projectId: string; role: Exclude<Role, 'admin'>; tokenHash: string; now: string }): Promise<void>;
+  findByHash(hash: string): Promise<{ id: string; projectId: string; role: Exclude<Role, 'admin'> } | undefined>;
+}
+
+export interface TargetsRepo {
+  create(t: Target & { dataImportKeyEnc: string }): Promise<Target>;
+  get(projectId: string, id: string): Promise<Target | undefined>;
+  findByName(projectId: string, name: string): Promise<Target | undefined>;
+  list(projectId: string): Promise<Target[]>;
+  update(projectId: string, id: string, patch: { endpoint?: string; dataImportKeyEnc?: string; keyHint?: string; workspaceKey?: string }, now: string): Promise<Target | undefined>;
+  delete(projectId: string, id: string): Promise<void>;
+  /** The encrypted Data Import Key, only for building a destination call. */
+  keyOf(id: string): Promise<string | undefined>;
+}
+
+export interface ProfileRecord {
+  readonly id: number;
+  readonly userId: string | null;
+  readonly deviceIds: string[];
+  readonly properties: Record<string, unknown>;
+}
+
+export interface MemberChangeResult {
+  readonly added: number;
+  readonly removed: number;
+}
+
+export interface MembershipRepo {
+  /** Finds or creates the profile each member names (identifying anonymous profiles), then adds or removes it. */
+  applyMembers(projectId: string, cohortId: string, op: 'add' | 'remove', members: readonly MemberInput[], now: string): Promise<MemberChangeResult>;
+  /** Replace membership in a stream: begin, append chunks, then commit swaps it in atomically. */
+  beginReplace(projectId: string, cohortId: string): Promise<string>;
+  appendReplace(importId: string, projectId: string, members: readonly MemberInput[], now: string): Promise<void>;
+  commitReplace(importId: string, projectId: string, cohortId: string, now: string): Promise<MemberChangeResult>;
+  abortReplace(importId: string): Promise<void>;
+  listMembers(cohortId: string, limit: number, cursor: string | null): Promise<Page<ProfileRecord>>;
+  findProfile(projectId: string, by: { userId?: string; deviceId?: string }): Promise<ProfileRecord | undefined>;
+  isMember(cohortId: string, profileId: number): Promise<boolean>;
+  cohortSize(cohortId: string): Promise<number>;
+}
+
+export interface CohortsRepo {
+  create(c: { id: string; projectId: string; name: string; type: CohortType; definition: unknown; now: string }): Promise<Cohort>;
+  get(projectId: string, id: string): Promise<Cohort | undefined>;
+  list(projectId: string): Promise<Cohort[]>;
+  update(projectId: string, id: string, patch: { name?: string; definition?: unknown }, now: string): Promise<Cohort | undefined>;
+  delete(projectId: string, id: string): Promise<void>;
+  refreshSize(id: string): Promise<number>;
+}
+
+export interface SyncsRepo {
+  create(s: Omit<Sync, 'paused'> & { paused?: boolean }): Promise<Sync>;
+  get(projectId: string, id: string): Promise<Sync | undefined>;
+  getById(id: string): Promise<Sync | undefined>;
+  list(projectId: string, filter?: { cohortId?: string; targetId?: string }): Promise<Sync[]>;
+  listByBrazeCohort(brazeCohortId: string): Promise<Sync[]>;
+  update(projectId: string, id: string, patch: { paused?: boolean; cadence?: Cadence; cron?: string | null; notifyEmails?: readonly string[]; nextRunAt?: string | null }, now: string): Promise<Sync | undefined>;
+  delete(projectId: string, id: string): Promise<void>;
+  /** Syncs whose next_run_at has passed; the caller sets the next time. */
+  due(now: string, limit: number): Promise<Sync[]>;
+}
+
+export interface BrazeCohortsRepo {
+  ensure(b: { id: string; projectId: string; workspaceKey: string; cohortId: string; now: string }): Promise<BrazeCohort>;
+  get(id: string): Promise<BrazeCohort | undefined>;
+  markNamed(id: string, name: string): Promise<void>;
+  /** Takes the lease when free or expired; returns the new fence, or null when another owner holds it. */
+  acquireLease(id: string, owner: string, now: Date, ttlMs: number): Promise<number | null>;
+  renewLease(id: string, fence: number, now: Date, ttlMs: number): Promise<boolean>;
+  /** Releases the lease unless a run was requested meanwhile (dirty); returns whether it was released. */
+  releaseLease(id: string, fence: number): Promise<boolean>;
+  markDirty(id: string): Promise<void>;
+  /** Clears dirty as the holder starts another pass; returns whether it was set. */
+  takeDirty(id: string, fence: number): Promise<boolean>;
+  /** Braze cohorts with unfinished runs whose lease expired (crash recovery). */
+  orphaned(now: Date): Promise<string[]>;
+  ackedCount(id: string): Promise<number>;
+  ackedFor(id: string, keys: readonly string[]): Promise<{ key: string; runId: string; ackedAt: string }[]>;
+}
+
+export interface RunsRepo {
+  create(r: { id: string; projectId: string; syncId: string; brazeCohortId: string; trigger: RunTrigger; mode: RunMode; now: string }): Promise<Run>;
+  get(projectId: string, id: string): Promise<Run | undefined>;
+  getById(id: string): Promise<Run | undefined>;
+  list(projectId: string, filter: { syncId?: string; status?: RunStatus; from?: string; to?: string }, limit: number, cursor: string | null): Promise<Page<Run>>;
+  /** The oldest run of this Braze cohort that is not finished (queued, planning or sending). */
+  nextUnfinished(brazeCohortId: string): Promise<Run | undefined>;
+  /** A run of this sync still waiting to start, which a new request folds into. */
+  queuedFor(syncId: string, mode: RunMode): Promise<Run | undefined>;
+  /** Batches done (acknowledged or failed) out of all planned, for progress bars. */
+  progress(id: string): Promise<{ done: number; total: number }>;
+  start(id: string, now: string): Promise<void>;
+  setPlanned(id: string, totals: { totalBatches: number; skipped: number; skipReasons: Record<string, number> }): Promise<void>;
+  addStats(id: string, delta: { requests?: number; retries?: number }): Promise<void>;
+  finish(id: string, status: RunStatus, now: string, error?: { code: string; message: string } | null): Promise<Run>;
+  logRequest(runId: string, at: string, entry: unknown): Promise<void>;
+  requests(runId: string, limit: number, cursor: string | null): Promise<Page<{ at: string; entry: unknown }>>;
+  prune(before: string): Promise<number>;
+}
+
+export interface StoredBatch {
+  readonly seq: number;
+  readonly batch: PlannedBatch;
+}
+
+export interface SyncPlanInput {
+  readonly mapping: Mapping;
+  readonly cohortId: string;
+  /** Active syncs ask for adds; paused ones only protect what they want from removal. */
+  readonly active: boolean;
+}
+
+export interface PlanningRepo {
+  /** Materialises the union of what the Braze cohort's syncs want (resolved in the store, in bulk). */
+  stageDesired(runId: string, syncs: readonly SyncPlanInput[]): Promise<void>;
+  /** Counts members the active syncs' mappings give nothing, by reason, recording up to `keep` of them. */
+  recordSkips(runId: string, syncs: readonly SyncPlanInput[], keep: number): Promise<Record<string, number>>;
+  /** Pages of desired-but-not-acknowledged identifiers, in key order after `after`. */
+  pageAdds(runId: string, brazeCohortId: string, after: string | null, limit: number): Promise<PlannedIdentifier[]>;
+  /** Pages of acknowledged-but-not-desired identifiers. */
+  pageRemoves(runId: string, brazeCohortId: string, after: string | null, limit: number): Promise<PlannedIdentifier[]>;
+  clearStaged(runId: string): Promise<void>;
+  /** Deletes a run's batches (re-planning after a crash mid-plan). */
+  clearBatches(runId: string): Promise<void>;
+  appendBatch(runId: string, seq: number, batch: PlannedBatch): Promise<void>;
+  pendingBatches(runId: string, afterSeq: number, limit: number): Promise<StoredBatch[]>;
+  /** Records a delivered batch and the identifiers it changes, atomically, only while `fence` holds the lease. */
+  ackBatch(a: { runId: string; brazeCohortId: string; seq: number; fence: number; batch: PlannedBatch; now: string; requests: number; retries: number }): Promise<boolean>;
+  failBatch(a: { runId: string; seq: number; fence: number; brazeCohortId: string; error: string; size: number; requests: number; retries: number }): Promise<boolean>;
+  /** Acknowledged batches' identifiers of a run, for members.csv, in batch order. */
+  runBatches(runId: string, afterSeq: number, limit: number): Promise<{ seq: number; status: string; error: string | null; batch: PlannedBatch }[]>;
+  runSkips(runId: string, afterProfile: number, limit: number): Promise<{ profileId: number; reason: string }[]>;
+  profiles(ids: readonly number[]): Promise<Map<number, { userId: string | null; deviceIds: string[] }>>;
+}
+
+export interface Store {
+  readonly projects: ProjectsRepo;
+  readonly tokens: TokensRepo;
+  readonly targets: TargetsRepo;
+  readonly cohorts: CohortsRepo;
+  readonly membership: MembershipRepo;
+  readonly syncs: SyncsRepo;
+  readonly brazeCohorts: BrazeCohortsRepo;
+  readonly runs: RunsRepo;
+  readonly planning: PlanningRepo;
+  close(): Promise<void>;
+}

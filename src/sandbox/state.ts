@@ -1,0 +1,146 @@
+// Everything the sandbox holds, behind one object: workspaces (by Data Import Key), the hourly budget, the
+// fault queue and the request log. The admin HTTP routes are thin wrappers over these methods, so tests
+// may call them in-process or over HTTP and get the same behaviour and the same errors.
+import { randomUUID } from 'node:crypto';
+import { badRequest, notFound } from './errors.ts';
+import { FaultQueue, type FaultSpec, type QueuedFault } from './faults.ts';
+import { HourlyBudget } from './rate-limit.ts';
+import { RequestLog, type LoggedRequest, type RequestStats } from './request-log.ts';
+import { parseSeedUsers } from './seed-users.ts';
+import type { ProfileView, SeedUser } from './user-store.ts';
+import { Workspace, type CohortIdentifiers, type CohortSummary } from './workspace.ts';
+
+export interface SandboxStateOptions {
+  readonly partnerSlug: string;
+  readonly partnerKeys: readonly string[];
+  readonly requestsPerHour: number;
+  readonly now: () => number;
+}
+
+export interface WorkspaceSummary {
+  dataImportKey: string;
+  users: number;
+  cohorts: number;
+}
+
+export class SandboxState {
+  readonly partnerSlug: string;
+  readonly partnerKeys: ReadonlySet<string>;
+  readonly now: () => number;
+  readonly budget: HourlyBudget;
+  readonly faults = new FaultQueue();
+  readonly log = new RequestLog();
+  private readonly initialBudget: number;
+  private readonly workspaces = new Map<string, Workspace>();
+
+  constructor(options: SandboxStateOptions) {
+    this.partnerSlug = options.partnerSlug;
+    this.partnerKeys = new Set(options.partnerKeys);
+    this.now = options.now;
+    this.initialBudget = options.requestsPerHour;
+    this.budget = new HourlyBudget(options.requestsPerHour, options.now);
+  }
+
+  // ---- workspaces -------------------------------------------------------------------------------------
+
+  /**
+   * Creates a workspace and returns its Data Import Key (random unless given). Asking again for an existing
+   * key is not an error — it returns the same key — so setup scripts can be re-run.
+   */
+  createWorkspace(dataImportKey?: string): string {
+    return this.ensureWorkspace(dataImportKey).dataImportKey;
+  }
+
+  /** Like createWorkspace, and tells whether the workspace is new (the HTTP route answers 201 or 200). */
+  ensureWorkspace(dataImportKey?: string): { dataImportKey: string; created: boolean } {
+    if (dataImportKey !== undefined && (typeof dataImportKey !== 'string' || dataImportKey.length === 0)) {
+      throw badRequest('dataImportKey must be a non-empty string');
+    }
+    const key = dataImportKey ?? `sandbox-${randomUUID()}`;
+    if (this.workspaces.has(key)) return { dataImportKey: key, created: false };
+    this.workspaces.set(key, new Workspace(key));
+    return { dataImportKey: key, created: true };
+  }
+
+  /** The workspace a client secret opens, or undefined: only keys created through the sandbox are valid. */
+  findWorkspace(dataImportKey: string): Workspace | undefined {
+    return this.workspaces.get(dataImportKey);
+  }
+
+  workspace(dataImportKey: string): Workspace {
+    const ws = this.workspaces.get(dataImportKey);
+    if (!ws) throw notFound(`workspace not found: ${JSON.stringify(dataImportKey)}`);
+    return ws;
+  }
+
+  listWorkspaces(): WorkspaceSummary[] {
+    return [...this.workspaces.values()].map((w) => ({
+      dataImportKey: w.dataImportKey,
+      users: w.users.size,
+      cohorts: w.cohortCount,
+    }));
+  }
+
+  /** Seeds user profiles (merging where identifiers meet) and returns the workspace's user count. */
+  seedUsers(dataImportKey: string, users: readonly SeedUser[]): number {
+    const ws = this.workspace(dataImportKey);
+    return ws.seed(parseSeedUsers(users));
+  }
+
+  /** The "<partner> Cohorts" filter list of a workspace. */
+  listCohorts(dataImportKey: string): CohortSummary[] {
+    return this.workspace(dataImportKey).listCohorts();
+  }
+
+  /** The profiles the segment "<partner> Cohorts includes <cohortId>" contains. */
+  cohortUsers(dataImportKey: string, cohortId: string): { items: ProfileView[]; size: number } {
+    return this.workspace(dataImportKey).cohortUsers(cohortId);
+  }
+
+  /** The raw identifiers received for a cohort (adds minus removes), matched or not. */
+  cohortIdentifiers(dataImportKey: string, cohortId: string): CohortIdentifiers {
+    return this.workspace(dataImportKey).cohortIdentifiers(cohortId);
+  }
+
+  // ---- faults, budget, log ----------------------------------------------------------------------------
+
+  injectFaults(faults: readonly FaultSpec[]): void {
+    this.faults.add(faults);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  pendingFaults(): QueuedFault[] {
+    return this.faults.list();
+  }
+
+  /** Sets the per-key hourly budget at runtime and restarts every key's count. */
+  setBudget(requestsPerHour: number): void {
+    if (!Number.isSafeInteger(requestsPerHour) || requestsPerHour < 1) {
+      throw badRequest('requestsPerHour must be a positive integer');
+    }
+    this.budget.setBudget(requestsPerHour);
+  }
+
+  requests(limit?: number): LoggedRequest[] {
+    return this.log.list(limit);
+  }
+
+  clearRequests(): void {
+    this.log.clear();
+  }
+
+  stats(): RequestStats {
+    return this.log.stats();
+  }
+
+  /** Back to the state right after start: no workspaces, faults or log, the configured budget. */
+  reset(): void {
+    this.workspaces.clear();
+    this.faults.clear();
+    this.log.clear();
+    this.budget.setBudget(this.initialBudget);
+  }
+}

@@ -1,0 +1,78 @@
+// The Braze partner client against the project's Braze sandbox (src/sandbox): an end-to-end check that what
+// the client sends is what a Braze-like server accepts and applies. The exhaustive client tests live in
+// braze-client.test.ts against a scripted server; this file only checks the two agree.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrazePartnerDestination } from '../../src/adapters/braze/index.ts';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.ts';
+
+const PARTNER_KEY = 'sandbox-partner-key-0000-PK01';
+let sandbox: RunningSandbox;
+let dik: string;
+const sleeps: number[] = [];
+
+const destination = new BrazePartnerDestination({
+  partnerSlug: 'acme',
+  partnerKeys: { US: PARTNER_KEY },
+  random: () => 0,
+  sleep: async (ms) => {
+    sleeps.push(ms);
+  },
+});
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ partnerSlug: 'acme', partnerKeys: [PARTNER_KEY] });
+  dik = sandbox.state.createWorkspace('sandbox-dik-0000-0000-AB12');
+  sandbox.state.seedUsers(dik, [
+    { external_id: 'u1', device_ids: ['d-of-u1'] },
+    { device_ids: ['anon-1'] },
+    { external_id: 'u2', aliases: [{ alias_name: 'a@x.io', alias_label: 'email' }] },
+  ]);
+});
+
+afterAll(async () => {
+  await sandbox.close();
+});
+
+describe('BrazePartnerDestination against the sandbox', () => {
+  it('names a cohort, adds and removes members, and Braze matches them as documented', async () => {
+    const target = { endpoint: sandbox.url, dataImportKey: dik };
+    await destination.upsertCohort(target, { id: 'c-1', name: 'Churn risk', createdAt: '2030-01-01T00:00:00.000Z' });
+    const added = await destination.changeMembership(target, 'c-1', {
+      add: [
+        { kind: 'external_id', value: 'u1' },
+        { kind: 'device_id', value: 'anon-1' },
+        { kind: 'alias', label: 'email', name: 'a@x.io' },
+        { kind: 'external_id', value: 'nobody' },
+      ],
+      remove: [],
+    });
+    expect(added).toEqual({ requests: 1, retries: 0, partialErrors: [] });
+    expect(sandbox.state.listCohorts(dik)).toMatchObject([{ id: 'c-1', name: 'Churn risk', size: 3 }]);
+
+    await destination.changeMembership(target, 'c-1', { add: [], remove: [{ kind: 'external_id', value: 'u1' }] });
+    const members = sandbox.state.cohortUsers(dik, 'c-1').items.map((p) => p.external_id ?? p.device_ids[0]);
+    expect(members.sort()).toEqual(['anon-1', 'u2']);
+  });
+
+  it('retries an injected 503 and a dropped connection', async () => {
+    sleeps.length = 0;
+    sandbox.state.injectFaults([{ status: 503, path: 'users' }, { drop: true, path: 'users' }]);
+    const stats = await destination.changeMembership({ endpoint: sandbox.url, dataImportKey: dik }, 'c-1', {
+      add: [{ kind: 'external_id', value: 'u1' }],
+      remove: [],
+    });
+    expect(stats).toMatchObject({ requests: 3, retries: 2 });
+    expect(sleeps).toEqual([1_000, 2_000]);
+    expect(sandbox.state.cohortUsers(dik, 'c-1').size).toBe(3);
+  });
+
+  it('reports an unknown Data Import Key as a credentials problem in testConnection', async () => {
+    const ok = await destination.testConnection({ endpoint: sandbox.url, dataImportKey: dik });
+    expect(ok.ok).toBe(true);
+    const bad = await destination.testConnection({ endpoint: sandbox.url, dataImportKey: 'not-a-sandbox-key-9999' });
+    expect(bad.ok).toBe(false);
+    expect(bad.message).toContain(sandbox.url);
+    expect(bad.message).toContain('…9999');
+    expect(bad.message).not.toContain('not-a-sandbox-key-9999');
+  });
+});
