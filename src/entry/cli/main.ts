@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// The `cohort-sync` command. Operator commands live here; resource commands talk to a running server.
+import { Command, InvalidArgumentError } from 'commander';
+import { openStoreDb } from '../../adapters/store/db.ts';
+import { migrate } from '../../adapters/store/migrator.ts';
+import { runSandboxCli } from '../../sandbox/index.ts';
+import { ConfigError, loadConfig, type ConfigOverrides } from '../config.ts';
+import { startService } from '../service.ts';
+
+const port = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 0 to 65535');
+  return n;
+};
+
+function configFrom(flags: { host?: string; port?: number; dataDir?: string }) {
+  const overrides: ConfigOverrides = { HOST: flags.host, PORT: flags.port, DATA_DIR: flags.dataDir };
+  return loadConfig(process.env, overrides);
+}
+
+function untilSignal(close: () => Promise<void>): void {
+  const stop = () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    close().then(() => process.exit(0), (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('cohort-sync').description('Keeps analytics cohorts in step with Braze').showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('run the API, the scheduler and a worker (the embedded store unless DATABASE_URL is set)')
+    .option('--host <host>', 'listen address (HOST)')
+    .option('--port <port>', 'listen port (PORT)', port)
+    .option('--data-dir <dir>', 'embedded store and generated secrets (DATA_DIR)')
+    .action(async (flags: { host?: string; port?: number; dataDir?: string }) => {
+      const service = await startService(configFrom(flags), { role: 'serve' });
+      untilSignal(() => service.close());
+    });
+
+  program
+    .command('worker')
+    .description('run workers and the scheduler only (for PostgreSQL deployments)')
+    .option('--data-dir <dir>', 'DATA_DIR')
+    .action(async (flags: { dataDir?: string }) => {
+      const service = await startService(configFrom(flags), { role: 'worker' });
+      console.log('cohort-sync worker started');
+      untilSignal(() => service.close());
+    });
+
+  program
+    .command('migrate')
+    .description('apply database migrations and exit')
+    .option('--data-dir <dir>', 'DATA_DIR')
+    .action(async (flags: { dataDir?: string }) => {
+      const config = configFrom(flags);
+      const store = openStoreDb(config.store);
+      try {
+        const ran = await migrate(store);
+        console.log(ran.length ? `applied: ${ran.join(', ')}` : 'the store is up to date');
+      } finally {
+        await store.close();
+      }
+    });
+
+  program
+    .command('sandbox')
+    .description('run the Braze sandbox alone')
+    .option('--port <port>', 'listen port', port, 4010)
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--partner-slug <slug>', 'path segment of the partner endpoints')
+    .option('--partner-key <key>', 'partner API key the sandbox accepts')
+    .action(async (flags: { port: number; host: string; partnerSlug?: string; partnerKey?: string }) => {
+      await runSandboxCli(flags);
+    });
+
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+}

@@ -1,0 +1,79 @@
+// `cohort-sync serve` and `cohort-sync worker`: wires config → adapters → app, and starts what runs.
+import { resolveAdminToken } from '../adapters/crypto/admin-token.ts';
+import { generateToken, hashToken, loadOrCreateSecretKey } from '../adapters/crypto/secrets.ts';
+import { createLogger } from '../adapters/log/logger.ts';
+import { startWorker, type Worker } from '../app/worker.ts';
+import type { RunObserver } from '../app/run-events.ts';
+import { DEFAULT_PARTNER_KEY, startSandbox, type RunningSandbox } from '../sandbox/index.ts';
+import { compose, type Composed } from './compose.ts';
+import { describeConfig, type Config } from './config.ts';
+import { buildHttpApp } from './http/app.ts';
+
+export interface RunningService {
+  readonly url: string | null;
+  readonly sandbox: RunningSandbox | null;
+  readonly adminToken: string;
+  readonly composed: Composed;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  /** serve = API + worker + scheduler; worker = worker + scheduler only. */
+  readonly role: 'serve' | 'worker';
+  readonly print?: (line: string) => void;
+}
+
+export async function startService(config: Config, opts: ServiceOptions): Promise<RunningService> {
+  const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const logger = createLogger({ level: config.logLevel });
+  logger.info({ config: describeConfig(config) }, `starting cohort-sync ${opts.role}`);
+  const secretKey = loadOrCreateSecretKey(config.dataDir, config.secretKey);
+  const admin = resolveAdminToken({ configured: config.adminToken, dataDir: config.dataDir });
+
+  const sandbox = config.braze.sandbox.enabled && opts.role === 'serve'
+    ? await startSandbox({ port: config.braze.sandbox.port, partnerSlug: config.braze.partnerSlug })
+    : null;
+  const noPartnerKey = Object.keys(config.braze.partnerKeys).length === 0;
+  const observers: RunObserver[] = [];
+  const composed = await compose({
+    store: config.store,
+    secretKey,
+    logger,
+    braze: {
+      partnerSlug: config.braze.partnerSlug,
+      // Without a partner key the sandbox's own key lets a new user try the whole flow without Braze.
+      partnerKeys: noPartnerKey && sandbox ? { US: DEFAULT_PARTNER_KEY } : config.braze.partnerKeys,
+      requestsPerHour: config.braze.requestsPerHour,
+    },
+    settings: {
+      cohortNamePrefix: config.cohortNamePrefix,
+      allowedEndpoints: [...config.braze.allowedEndpoints, ...(sandbox ? [sandbox.url] : [])],
+      concurrency: config.braze.concurrency,
+    },
+    observers,
+  });
+  const worker: Worker = await startWorker(composed.deps, { owner: composed.owner });
+
+  let url: string | null = null;
+  let closeHttp = async () => {};
+  if (opts.role === 'serve') {
+    const app = await buildHttpApp({ deps: composed.deps, adminToken: admin.token, tokens: { generate: generateToken, hash: hashToken } });
+    url = await app.listen({ host: config.http.host, port: config.http.port });
+    closeHttp = () => app.close();
+    print(`cohort-sync listening on ${url}`);
+    if (sandbox) print(`Braze sandbox on ${sandbox.url} (use it as a target endpoint; admin API under ${sandbox.url}/sandbox)`);
+    if (admin.generated) print(`Admin token (shown once, also in ${config.dataDir}/admin-token): ${admin.token}`);
+  }
+  return {
+    url,
+    sandbox,
+    adminToken: admin.token,
+    composed,
+    async close() {
+      await closeHttp();
+      await worker.stop();
+      await composed.store.close();
+      await sandbox?.close();
+    },
+  };
+}
