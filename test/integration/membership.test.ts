@@ -1,0 +1,97 @@
+import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compose, type Composed } from '../../src/entry/compose.ts';
+import { changeMembers, createStaticCohort, membersFromCsv, replaceMembers } from '../../src/app/cohorts.ts';
+import { AppError } from '../../src/app/errors.ts';
+import { ENGINES } from '../support/engines.ts';
+import { projectWithBraze } from '../support/flows.ts';
+
+describe.each(ENGINES)('profiles and membership on $name', (engine) => {
+  let c: Composed;
+  let drop: () => Promise<void>;
+  beforeEach(async () => {
+    const fresh = await engine.fresh();
+    drop = fresh.drop;
+    c = await compose({
+      store: fresh.location,
+      secretKey: randomBytes(32),
+      logger: pino({ level: 'silent' }),
+      braze: { partnerSlug: 'cohort-sync', partnerKeys: {}, requestsPerHour: 1000 },
+    });
+  });
+  afterEach(async () => {
+    await c.store.close();
+    await drop();
+  });
+
+  it('identifies an anonymous profile when a member names its device and a user id', async () => {
+    const project = await projectWithBraze(c.deps);
+    const cohort = await createStaticCohort(c.deps, project.id, { name: 'c' });
+    await changeMembers(c.deps, project.id, cohort.id, { add: [{ device_id: 'dev-1' }] });
+    const anonymous = await c.store.membership.findProfile(project.id, { deviceId: 'dev-1' });
+    expect(anonymous?.userId).toBeNull();
+
+    await changeMembers(c.deps, project.id, cohort.id, { add: [{ user_id: 'User-A', device_id: 'dev-1' }] });
+    const identified = await c.store.membership.findProfile(project.id, { userId: 'User-A' });
+    expect(identified?.id).toBe(anonymous?.id);
+    expect(identified?.deviceIds).toEqual(['dev-1']);
+    expect((await c.store.cohorts.get(project.id, cohort.id))?.size).toBe(1);
+    // External ids are case-sensitive: another case is another user.
+    expect(await c.store.membership.findProfile(project.id, { userId: 'user-a' })).toBeUndefined();
+  });
+
+  it('merges an anonymous profile into an existing user, keeping its memberships', async () => {
+    const project = await projectWithBraze(c.deps);
+    const a = await createStaticCohort(c.deps, project.id, { name: 'a' });
+    const b = await createStaticCohort(c.deps, project.id, { name: 'b' });
+    await changeMembers(c.deps, project.id, a.id, { add: [{ device_id: 'dev-2' }] });
+    await changeMembers(c.deps, project.id, b.id, { add: [{ user_id: 'u2' }] });
+    await changeMembers(c.deps, project.id, b.id, { add: [{ user_id: 'u2', device_id: 'dev-2' }] });
+    const profile = await c.store.membership.findProfile(project.id, { deviceId: 'dev-2' });
+    expect(profile?.userId).toBe('u2');
+    expect(await c.store.membership.isMember(a.id, profile!.id)).toBe(true);
+    expect((await c.store.cohorts.get(project.id, a.id))?.size).toBe(1);
+    expect((await c.store.cohorts.get(project.id, b.id))?.size).toBe(1);
+  });
+
+  it('reports invalid members by index and keeps the valid ones', async () => {
+    const project = await projectWithBraze(c.deps);
+    const cohort = await createStaticCohort(c.deps, project.id, { name: 'c' });
+    const out = await changeMembers(c.deps, project.id, cohort.id, { add: [{ user_id: 'ok' }, {}, { user_id: 5 }, 'x'] });
+    expect(out.added).toBe(1);
+    expect(out.invalid.map((i) => i.index)).toEqual([1, 2, 3]);
+    expect(out.invalid[0]?.reason).toMatch(/user_id or a device_id/);
+  });
+
+  it('replaces membership from a streamed CSV, reporting bad lines by number', async () => {
+    const project = await projectWithBraze(c.deps);
+    const cohort = await createStaticCohort(c.deps, project.id, { name: 'csv' });
+    await changeMembers(c.deps, project.id, cohort.id, { add: [{ user_id: 'stays' }, { user_id: 'leaves' }] });
+    const csv = ['user_id,device_id,plan', 'stays,,pro', 'new-1,dev-9,free', ',,orphan', 'too,many,columns,here', 'new-2,,'].join('\n');
+    const out = await replaceMembers(c.deps, project.id, cohort.id, membersFromCsv(Readable.from([csv])));
+    expect(out).toMatchObject({ size: 3, accepted: 3, added: 2, removed: 1 });
+    expect(out.rejected).toEqual([
+      { line: 4, reason: 'a member needs a user_id or a device_id' },
+      { line: 5, reason: 'expected 3 columns, found 4' },
+    ]);
+    const page = await c.store.membership.listMembers(cohort.id, 10, null);
+    expect(page.items.map((m) => m.userId).sort()).toEqual(['new-1', 'new-2', 'stays']);
+    expect(page.items.find((m) => m.userId === 'new-1')?.properties).toEqual({ plan: 'free' });
+    expect(page.items.find((m) => m.userId === 'new-1')?.deviceIds).toEqual(['dev-9']);
+  });
+
+  it('streams a CSV in chunks without holding it, and a header without ids is a 400', async () => {
+    const project = await projectWithBraze(c.deps);
+    const cohort = await createStaticCohort(c.deps, project.id, { name: 'big' });
+    async function* lines() {
+      yield 'user_id\n';
+      for (let i = 0; i < 5000; i++) yield `u-${i}\n`;
+    }
+    const out = await replaceMembers(c.deps, project.id, cohort.id, membersFromCsv(lines()));
+    expect(out.size).toBe(5000);
+    await expect(replaceMembers(c.deps, project.id, cohort.id, membersFromCsv(Readable.from(['email\nx@y'])))).rejects.toBeInstanceOf(AppError);
+    expect((await c.store.cohorts.get(project.id, cohort.id))?.size).toBe(5000);
+  });
+});
