@@ -30,10 +30,12 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   const secretKey = loadOrCreateSecretKey(config.dataDir, config.secretKey);
   const admin = resolveAdminToken({ configured: config.adminToken, dataDir: config.dataDir });
 
+  const configuredPartnerKeys = Object.values(config.braze.partnerKeys).filter((k): k is string => Boolean(k));
+  const noPartnerKey = configuredPartnerKeys.length === 0;
+  // The sandbox accepts the configured partner keys too, so BRAZE_SANDBOX=on works beside real keys.
   const sandbox = config.braze.sandbox.enabled && opts.role === 'serve'
-    ? await startSandbox({ port: config.braze.sandbox.port, partnerSlug: config.braze.partnerSlug })
+    ? await startSandbox({ port: config.braze.sandbox.port, partnerSlug: config.braze.partnerSlug, partnerKeys: [DEFAULT_PARTNER_KEY, ...configuredPartnerKeys] })
     : null;
-  const noPartnerKey = Object.keys(config.braze.partnerKeys).length === 0;
   const observers: RunObserver[] = [];
   const composed = await compose({
     store: config.store,

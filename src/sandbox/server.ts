@@ -33,10 +33,13 @@ export function createSandboxServer(state: SandboxState): SandboxServer {
 
   const server = createServer((req, res) => {
     route(state, req, res, delay).catch((error: unknown) => {
-      // A bug in the sandbox, not in the client: say so plainly rather than imitate Braze.
+      // The client went away mid-body (reading it then fails): nobody is left to answer, and it is no bug.
+      if (res.destroyed || (req.destroyed && !req.complete)) return;
+      // A bug in the sandbox, not in the client: say so plainly rather than imitate Braze (headers included,
+      // since every partner answer carries them).
       const message = error instanceof Error ? error.message : String(error);
       process.stderr.write(`braze sandbox: internal error on ${req.method} ${req.url}: ${message}\n`);
-      sendJson(res, 500, { message: `sandbox internal error: ${message}` });
+      sendJson(res, 500, { message: `sandbox internal error: ${message}` }, rateLimitHeaders(state.budget.peek()));
     });
   });
 
