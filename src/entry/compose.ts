@@ -13,6 +13,7 @@ import { makeId } from '../domain/ids.ts';
 import type { BrazeRegion } from '../domain/braze-instances.ts';
 import { systemClock, type Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
+import type { Destination } from '../ports/destination.ts';
 
 export interface ComposeOptions {
   readonly store: StoreLocation;
@@ -28,6 +29,8 @@ export interface ComposeOptions {
   readonly settings?: Partial<AppSettings>;
   readonly clock?: Clock;
   readonly observers?: readonly RunObserver[];
+  /** Decorates the Braze destination, e.g. with metrics. */
+  readonly wrapDestination?: (destination: Destination) => Destination;
 }
 
 export interface Composed {
@@ -52,12 +55,13 @@ export async function compose(opts: ComposeOptions): Promise<Composed> {
     ...(opts.braze.requestTimeoutMs ? { requestTimeoutMs: opts.braze.requestTimeoutMs } : {}),
     logger: opts.logger,
   });
+  const wrapped = opts.wrapDestination ? opts.wrapDestination(destination) : destination;
   const deps: AppDeps = {
     store,
     clock,
     newId: (prefix) => makeId(prefix, randomBytes),
     secrets: createSecrets(opts.secretKey),
-    destination,
+    destination: wrapped,
     queue,
     logger: opts.logger,
     settings,

@@ -313,3 +313,27 @@ export function describeConfig(config: Config) {
 }
 
 export type ConfigSummary = ReturnType<typeof describeConfig>;
+
+// ---------------------------------------------------------------------------------------------------------
+
+/** Settings of the resource commands (`cohort-sync projects …`), which talk to a running server. */
+export interface ClientConfig {
+  /** COHORT_SYNC_URL, default http://127.0.0.1:8080. */
+  readonly url: string;
+  /** COHORT_SYNC_TOKEN; unset lets a local server's `<dataDir>/admin-token` be used. */
+  readonly token: string | undefined;
+  /** COHORT_SYNC_PROJECT: the project of project-scoped commands. */
+  readonly project: string | undefined;
+  /** DATA_DIR, absolute. */
+  readonly dataDir: string;
+}
+
+export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const read = (key: string) => (env[key] ?? '').trim() || undefined;
+  return {
+    url: read('COHORT_SYNC_URL') ?? 'http://127.0.0.1:8080',
+    token: read('COHORT_SYNC_TOKEN'),
+    project: read('COHORT_SYNC_PROJECT'),
+    dataDir: resolve(read('DATA_DIR') ?? './data'),
+  };
+}

@@ -6,6 +6,7 @@ import { migrate } from '../../adapters/store/migrator.ts';
 import { runSandboxCli } from '../../sandbox/index.ts';
 import { ConfigError, loadConfig, type ConfigOverrides } from '../config.ts';
 import { startService } from '../service.ts';
+import { registerResourceCommands } from './resources/index.ts';
 
 const port = (value: string): number => {
   const n = Number(value);
@@ -81,6 +82,7 @@ export function buildProgram(): Command {
       await runSandboxCli(flags);
     });
 
+  registerResourceCommands(program);
   return program;
 }
 
