@@ -1,0 +1,176 @@
+// The text of notification mails: what ran (cohort, target, run id, times), what it did (counts), and for
+// failures what failed and what to do about it. Plain text, so every mail client shows the same thing.
+import type { DigestSummary, MailDecision } from '../domain/notification-policy.ts';
+import type { Cohort, Project, Run, Sync, Target } from '../domain/model.ts';
+
+export interface MailContext {
+  /** Subject tag, COHORT_NAME_PREFIX (e.g. `[cohort-sync] …`). */
+  readonly prefix: string;
+  readonly project: Pick<Project, 'id' | 'name'>;
+  readonly sync: Pick<Sync, 'id' | 'cadence' | 'brazeCohortRef'>;
+  readonly run: Run;
+  readonly cohort: Pick<Cohort, 'id' | 'name'>;
+  readonly target: Pick<Target, 'id' | 'name'> & { readonly endpoint?: string };
+}
+
+export interface ComposedMail {
+  readonly subject: string;
+  readonly text: string;
+}
+
+/** What a person can do about a failed run, by the run's error code (run-executor.ts). */
+export function remedyFor(code: string, ctx: Pick<MailContext, 'target' | 'project' | 'sync'>): string {
+  const target = `target "${ctx.target.name}" (${ctx.target.id})`;
+  switch (code) {
+    case 'braze_credentials':
+      return [
+        `Braze refused the Data Import Key of ${target} (HTTP 401/403).`,
+        '1. In Braze, open Partner Integrations → Technology Partners → this integration, and regenerate the Data Import Key (or copy the current one).',
+        `2. Update the target with it: PATCH /api/v1/projects/${ctx.project.id}/destinations/braze/targets/${ctx.target.id} {"dataImportKey": "…"}, or in the web UI.`,
+        `3. Check the target's REST endpoint${ctx.target.endpoint ? ` (${ctx.target.endpoint})` : ''} is your Braze instance's (e.g. https://rest.iad-01.braze.com): a key works only on its own instance.`,
+        '4. Test the target (POST …/targets/{id}/test), then run the sync again (POST …/syncs/{id}/runs). A successful run sends a recovery notice.',
+      ].join('\n');
+    case 'braze_unavailable':
+      return [
+        'Braze kept answering "slow down" or "unavailable" (423/429/5xx), or could not be reached, for longer than the retry policy allows.',
+        'Nothing is lost: acknowledged batches stay recorded and the next run sends only what is still missing.',
+        'The next scheduled run retries by itself; run the sync now to retry sooner. If it persists, check Braze\'s status page and that this server can reach the target\'s endpoint.',
+      ].join('\n');
+    case 'braze_rejected':
+      return [
+        'Braze rejected a request as invalid (400/404/413). This is usually a problem with the data or with cohort-sync itself.',
+        `Look at the run's request log (GET /api/v1/projects/${ctx.project.id}/runs/{runId}/requests) for Braze's answer, and report it to your operator if the data looks right.`,
+      ].join('\n');
+    case 'target_missing':
+      return 'The Braze target of this sync was deleted. Delete the sync, or create a new sync of the cohort to another target.';
+    case 'cohort_missing':
+      return 'The cohort of this sync was deleted. Delete the sync.';
+    case 'internal':
+      return 'The run stopped on an unexpected error. Run the sync again; if it fails the same way, give your operator the run id above (the service log has the details).';
+    default:
+      return 'Run the sync again; if it keeps failing, give your operator the run id above.';
+  }
+}
+
+const who = (ctx: Pick<MailContext, 'cohort' | 'target'>) => `"${ctx.cohort.name}" → Braze target "${ctx.target.name}"`;
+
+function duration(run: Run): string {
+  if (!run.startedAt || !run.finishedAt) return '';
+  const s = Math.max(0, Math.round((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000));
+  return s < 120 ? ` (${s} s)` : ` (${Math.round(s / 60)} min)`;
+}
+
+function countsLine(c: Run['counts']): string {
+  return `Added: ${c.added}   Removed: ${c.removed}   Skipped: ${c.skipped}   Failed: ${c.failed}`;
+}
+
+function header(ctx: Omit<MailContext, 'run'>): string[] {
+  return [
+    `Project:  ${ctx.project.name} (${ctx.project.id})`,
+    `Cohort:   ${ctx.cohort.name} (${ctx.cohort.id})`,
+    `Target:   ${ctx.target.name} (${ctx.target.id})${ctx.target.endpoint ? ` at ${ctx.target.endpoint}` : ''}`,
+    `Sync:     ${ctx.sync.id} (cadence ${ctx.sync.cadence})`,
+  ];
+}
+
+function runLines(run: Run): string[] {
+  return [
+    `Run:      ${run.id} (trigger ${run.trigger}, status ${run.status})`,
+    `Started:  ${run.startedAt ?? 'not started'}`,
+    `Finished: ${run.finishedAt ?? '-'}${duration(run)}`,
+    countsLine(run.counts),
+    `Requests to Braze: ${run.requests} (retries: ${run.retries})`,
+  ];
+}
+
+function skippedNote(run: Run): string[] {
+  const lines: string[] = [];
+  if (run.counts.skipped > 0) {
+    const reasons = Object.entries(run.skipReasons).map(([reason, n]) => `${reason}: ${n}`).join(', ');
+    lines.push(`${run.counts.skipped} member(s) were skipped because the target's mapping gives them no identifier${reasons ? ` (${reasons})` : ''}.`);
+  }
+  if (run.counts.failed > 0) {
+    lines.push(`${run.counts.failed} identifier(s) were in batches Braze refused; the run's members.csv lists them with the reason.`);
+  }
+  return lines;
+}
+
+const FOOTER = ['', '--', 'Sent by cohort-sync. Recipients are the project\'s notification e-mails and the sync\'s notifyEmails.'];
+
+export function composeRunMail(decision: MailDecision, ctx: MailContext): ComposedMail {
+  const { run } = ctx;
+  const tag = `[${ctx.prefix}]`;
+  switch (decision.kind) {
+    case 'success':
+      return {
+        subject: `${tag} Sync succeeded: ${who(ctx)} (+${run.counts.added} −${run.counts.removed})`,
+        text: [`The sync of ${who(ctx)} finished successfully.`, '', ...header(ctx), ...runLines(run), ...withGap(skippedNote(run)), ...FOOTER].join('\n'),
+      };
+    case 'failure':
+    case 'still_failing': {
+      const code = run.error?.code ?? 'unknown';
+      const lead =
+        decision.kind === 'failure'
+          ? `The sync of ${who(ctx)} failed.`
+          : `The sync of ${who(ctx)} is still failing.${decision.suppressed > 0 ? ` ${decision.suppressed} more failed run(s) since the last mail were not mailed (at most one failure mail per hour).` : ''}`;
+      return {
+        subject: `${tag} Sync ${decision.kind === 'failure' ? 'FAILED' : 'still failing'}: ${who(ctx)} (${code})`,
+        text: [
+          lead,
+          '',
+          `What failed: ${code}: ${run.error?.message ?? 'no details were recorded'}`,
+          '',
+          'What to do:',
+          remedyFor(code, ctx),
+          '',
+          ...header(ctx),
+          ...runLines(run),
+          ...withGap(skippedNote(run)),
+          ...FOOTER,
+        ].join('\n'),
+      };
+    }
+    case 'recovery':
+      return {
+        subject: `${tag} Sync recovered: ${who(ctx)}`,
+        text: [
+          `The sync of ${who(ctx)} succeeded again after ${decision.failedRuns} failed run(s)${decision.failingSince ? `, failing since ${decision.failingSince}` : ''}.`,
+          '',
+          ...header(ctx),
+          ...runLines(run),
+          ...withGap(skippedNote(run)),
+          ...FOOTER,
+        ].join('\n'),
+      };
+    case 'digest':
+      return composeDigestMail(decision.digest, ctx);
+  }
+}
+
+function withGap(lines: string[]): string[] {
+  return lines.length > 0 ? ['', ...lines] : [];
+}
+
+export function composeTestMail(prefix: string, project: Pick<Project, 'id' | 'name'>, at: string): ComposedMail {
+  return {
+    subject: `[${prefix}] Test e-mail for project "${project.name}"`,
+    text: [`This is a test e-mail from cohort-sync for project "${project.name}" (${project.id}), sent at ${at}.`, 'If you can read it, sync notifications can reach you.', ...FOOTER].join('\n'),
+  };
+}
+
+export function composeDigestMail(d: DigestSummary, ctx: Omit<MailContext, 'run'>): ComposedMail {
+  return {
+    subject: `[${ctx.prefix}] Real-time sync summary: ${who(ctx)}: ${d.runs} successful run(s) (+${d.counts.added} −${d.counts.removed})`,
+    text: [
+      `The real-time sync of ${who(ctx)} ran ${d.runs} time(s) successfully between ${d.from} and ${d.to}.`,
+      'Real-time syncs run on every change, so their successes are summarised at most once an hour; failures are mailed at once.',
+      '',
+      ...header(ctx),
+      `Runs:     ${d.runs} (first ${d.firstRunId}, last ${d.lastRunId})`,
+      `From:     ${d.from}`,
+      `To:       ${d.to}`,
+      countsLine(d.counts),
+      ...FOOTER,
+    ].join('\n'),
+  };
+}

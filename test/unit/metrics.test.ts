@@ -1,0 +1,188 @@
+// The metrics registry's Prometheus text format, the service metrics, and the Destination decorator
+// counting real Braze traffic (the real client against the sandbox over HTTP, with injected faults).
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrazePartnerDestination } from '../../src/adapters/braze/index.ts';
+import {
+  MetricsRegistry, MetricsRunObserver, PROMETHEUS_CONTENT_TYPE, createServiceMetrics, escapeLabelValue, formatValue, instrumentDestination, observeRealtimeLag,
+} from '../../src/app/metrics.ts';
+import type { Run } from '../../src/domain/model.ts';
+import { metricsRoutes } from '../../src/entry/http/routes/metrics.ts';
+import { DeliveryError, type RequestLogEntry } from '../../src/ports/destination.ts';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.ts';
+
+/** Every line of an exposition is a HELP or TYPE comment or `name{labels} value`, per the 0.0.4 text format. */
+const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*")*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN)$/;
+const COMMENT = /^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped))$/;
+
+function expectWellFormed(text: string): void {
+  expect(text.endsWith('\n')).toBe(true);
+  for (const line of text.slice(0, -1).split('\n')) expect(SAMPLE.test(line) || COMMENT.test(line), line).toBe(true);
+}
+
+const sample = (text: string, series: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
+
+describe('Prometheus text rendering', () => {
+  it('renders counters with HELP, TYPE and one line per label set, escaping values', () => {
+    const r = new MetricsRegistry();
+    const c = r.counter('jobs_total', 'Jobs done.\nBy "kind" \\ path.', ['kind', 'path']);
+    c.inc({ kind: 'a', path: '/x' });
+    c.inc({ kind: 'a', path: '/x' }, 2.5);
+    c.inc({ kind: 'quote"back\\slash\nnewline', path: '' });
+    const plain = r.counter('plain_total', 'No labels.');
+    plain.inc();
+    expect(r.render()).toBe(
+      [
+        '# HELP jobs_total Jobs done.\\nBy "kind" \\\\ path.',
+        '# TYPE jobs_total counter',
+        'jobs_total{kind="a",path="/x"} 3.5',
+        'jobs_total{kind="quote\\"back\\\\slash\\nnewline",path=""} 1',
+        '# HELP plain_total No labels.',
+        '# TYPE plain_total counter',
+        'plain_total 1',
+        '',
+      ].join('\n'),
+    );
+    expectWellFormed(r.render());
+    expect(c.get({ kind: 'a', path: '/x' })).toBe(3.5);
+  });
+
+  it('renders histograms with cumulative buckets, +Inf, _sum and _count, le after the other labels', () => {
+    const r = new MetricsRegistry();
+    const h = r.histogram('lat_seconds', 'Latency.', [1, 0.1, 5], ['route']);
+    for (const v of [0.05, 0.1, 0.7, 3, 9]) h.observe({ route: 'a' }, v);
+    expect(h.buckets).toEqual([0.1, 1, 5]);
+    const text = r.render();
+    expect(text).toBe(
+      [
+        '# HELP lat_seconds Latency.',
+        '# TYPE lat_seconds histogram',
+        'lat_seconds_bucket{route="a",le="0.1"} 2',
+        'lat_seconds_bucket{route="a",le="1"} 3',
+        'lat_seconds_bucket{route="a",le="5"} 4',
+        'lat_seconds_bucket{route="a",le="+Inf"} 5',
+        'lat_seconds_sum{route="a"} 12.85',
+        'lat_seconds_count{route="a"} 5',
+        '',
+      ].join('\n'),
+    );
+    expectWellFormed(text);
+  });
+
+  it('renders gauges and special values', () => {
+    const r = new MetricsRegistry();
+    const g = r.gauge('queue_depth', 'Depth.', ['q']);
+    g.set({ q: 'a' }, 4);
+    g.add({ q: 'a' }, -1);
+    g.set({ q: 'b' }, Infinity);
+    expect(r.render()).toContain('queue_depth{q="a"} 3\nqueue_depth{q="b"} +Inf\n');
+    expect([formatValue(NaN), formatValue(-Infinity), formatValue(1e21), formatValue(0.25)]).toEqual(['NaN', '-Inf', '1e+21', '0.25']);
+    expect(escapeLabelValue('a"b')).toBe('a\\"b');
+    expectWellFormed(r.render());
+  });
+
+  it('refuses what would make an invalid exposition', () => {
+    const r = new MetricsRegistry();
+    expect(() => r.counter('bad-name', 'x')).toThrow(/invalid metric name/);
+    expect(() => r.counter('ok_total', 'x', ['bad-label'])).toThrow(/invalid label name/);
+    expect(() => r.histogram('h', 'x', [1], ['le'])).toThrow(/invalid label name/);
+    const c = r.counter('c_total', 'x', ['a']);
+    expect(() => r.counter('c_total', 'again')).toThrow(/already registered/);
+    expect(() => c.inc({ a: 'x' }, -1)).toThrow(/only goes up/);
+    expect(() => c.inc({} as { a: string })).toThrow(/needs label "a"/);
+    expect(() => c.inc({ a: 'x', b: 'y' } as unknown as { a: string })).toThrow(/has no label "b"/);
+    expect(new MetricsRegistry().render()).toBe('');
+  });
+});
+
+const run = (status: Run['status'], seconds: number): Run => ({
+  id: `run_${status}`, projectId: 'prj', syncId: 'syn', brazeCohortId: 'bzc', status, trigger: 'schedule', phase: 'done', mode: 'full',
+  queuedAt: '2025-01-01T00:00:00.000Z', startedAt: '2025-01-01T00:00:00.000Z', finishedAt: new Date(Date.parse('2025-01-01T00:00:00.000Z') + seconds * 1000).toISOString(),
+  counts: { added: 0, removed: 0, skipped: 0, failed: 0 }, requests: 0, retries: 0, skipReasons: {}, totalBatches: 0, error: null,
+});
+
+describe('service metrics', () => {
+  it('start the known series at zero and count runs by status and real-time lag', () => {
+    const m = createServiceMetrics();
+    let text = m.registry.render();
+    for (const status of ['succeeded', 'failed', 'cancelled']) expect(sample(text, `cohort_sync_runs_total{status="${status}"}`)).toBe(0);
+    expect(sample(text, 'cohort_sync_identifiers_sent_total{operation="add"}')).toBe(0);
+    expect(sample(text, 'cohort_sync_braze_retries_total')).toBe(0);
+
+    const observer = new MetricsRunObserver(m);
+    observer.runFinished({ run: run('succeeded', 3), sync: undefined });
+    observer.runFinished({ run: run('succeeded', 30), sync: undefined });
+    observer.runFinished({ run: run('failed', 1), sync: undefined });
+    observeRealtimeLag(0.3, m);
+    observeRealtimeLag(7, m);
+    observeRealtimeLag(Number.NaN, m);
+    text = m.registry.render();
+    expect(sample(text, 'cohort_sync_runs_total{status="succeeded"}')).toBe(2);
+    expect(sample(text, 'cohort_sync_runs_total{status="failed"}')).toBe(1);
+    expect(sample(text, 'cohort_sync_run_duration_seconds_count{status="succeeded"}')).toBe(2);
+    expect(sample(text, 'cohort_sync_run_duration_seconds_sum{status="succeeded"}')).toBe(33);
+    expect(sample(text, 'cohort_sync_realtime_lag_seconds_bucket{le="0.5"}')).toBe(1);
+    expect(sample(text, 'cohort_sync_realtime_lag_seconds_bucket{le="10"}')).toBe(2);
+    expect(sample(text, 'cohort_sync_realtime_lag_seconds_count')).toBe(2);
+    expectWellFormed(text);
+  });
+
+  it('serves /metrics as text/plain; version=0.0.4 without auth', async () => {
+    const m = createServiceMetrics();
+    m.runs.inc({ status: 'succeeded' }, 5);
+    const app = Fastify();
+    await app.register(metricsRoutes, { metrics: m });
+    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    await app.close();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe(PROMETHEUS_CONTENT_TYPE);
+    expect(res.headers['content-type']).toContain('version=0.0.4');
+    expect(sample(res.body, 'cohort_sync_runs_total{status="succeeded"}')).toBe(5);
+    expectWellFormed(res.body);
+  });
+});
+
+describe('instrumented Braze destination', () => {
+  let sandbox: RunningSandbox;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ port: 0 });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  it('counts Braze answers by status, retries and acknowledged identifiers, and still feeds the request log', async () => {
+    const m = createServiceMetrics();
+    const inner = new BrazePartnerDestination({ partnerSlug: 'cohort-sync', partnerKeys: { US: 'sandbox-partner-key' }, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 3 }, requestTimeoutMs: 2_000 });
+    const destination = instrumentDestination(inner, m);
+    const key = sandbox.state.createWorkspace();
+    sandbox.state.seedUsers(key, [{ external_id: 'u1' }, { external_id: 'u2' }, { external_id: 'u3' }]);
+    const target = { endpoint: sandbox.url, dataImportKey: key };
+    const log: RequestLogEntry[] = [];
+
+    await destination.upsertCohort(target, { id: 'coh_1', name: 'Buyers', createdAt: new Date().toISOString() }, { onRequest: (e) => log.push(e) });
+    sandbox.state.injectFaults([{ status: 429, path: 'users', headers: { 'Retry-After': '0' } }, { status: 503, path: 'users' }]);
+    await destination.changeMembership(target, 'coh_1', { add: [{ kind: 'external_id', value: 'u1' }, { kind: 'external_id', value: 'u2' }, { kind: 'external_id', value: 'u3' }], remove: [] }, { onRequest: (e) => log.push(e) });
+    await destination.changeMembership(target, 'coh_1', { add: [], remove: [{ kind: 'external_id', value: 'u3' }] });
+    expect(log.map((e) => e.status)).toEqual([201, 429, 503, 201]);
+
+    const text = m.registry.render();
+    expect(sample(text, 'cohort_sync_braze_responses_total{status="201"}')).toBe(3);
+    expect(sample(text, 'cohort_sync_braze_responses_total{status="429"}')).toBe(1);
+    expect(sample(text, 'cohort_sync_braze_responses_total{status="503"}')).toBe(1);
+    expect(sample(text, 'cohort_sync_braze_retries_total')).toBe(2);
+    expect(sample(text, 'cohort_sync_identifiers_sent_total{operation="add"}')).toBe(3);
+    expect(sample(text, 'cohort_sync_identifiers_sent_total{operation="remove"}')).toBe(1);
+
+    // A rejected key: the 401 is counted, nothing counts as sent, and the error reaches the caller unchanged.
+    const bad = { endpoint: sandbox.url, dataImportKey: 'not-a-sandbox-key-000' };
+    await expect(destination.changeMembership(bad, 'coh_1', { add: [{ kind: 'external_id', value: 'u9' }], remove: [] })).rejects.toBeInstanceOf(DeliveryError);
+    const after = m.registry.render();
+    expect(sample(after, 'cohort_sync_braze_responses_total{status="401"}')).toBe(1);
+    expect(sample(after, 'cohort_sync_identifiers_sent_total{operation="add"}')).toBe(3);
+    expectWellFormed(after);
+  });
+});
