@@ -85,6 +85,13 @@ export function validateMapping(mapping: Mapping, path = 'mapping'): { path: str
   if (mapping.type === 'user_alias' && !mapping.aliasLabel?.trim()) {
     problems.push({ path: `${path}.aliasLabel`, message: 'a user alias label is required for the user_alias mapping' });
   }
+  // Control characters cannot be typed into Braze's alias label and would break our identifier keys.
+  if (mapping.aliasLabel && /[\u0000-\u001f\u007f]/.test(mapping.aliasLabel)) {
+    problems.push({ path: `${path}.aliasLabel`, message: 'the alias label cannot contain control characters' });
+  }
+  if (mapping.aliasProperty !== undefined && (!mapping.aliasProperty.trim() || /[\u0000-\u001f\u007f]/.test(mapping.aliasProperty))) {
+    problems.push({ path: `${path}.aliasProperty`, message: 'the alias property must be a non-empty name without control characters' });
+  }
   if (mapping.type !== 'user_alias' && mapping.aliasLabel) {
     problems.push({ path: `${path}.aliasLabel`, message: 'aliasLabel applies only to the user_alias mapping' });
   }

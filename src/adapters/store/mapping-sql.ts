@@ -8,17 +8,20 @@ import type { Engine } from './db.ts';
 /** The alias_name a member gets, as SQL over `p` (profiles), mirroring aliasValue(). */
 export function aliasValueSql(engine: Engine, property: string | undefined): RawBuilder<string | null> {
   if (!property || property === 'user_id') return sql`p.user_id`;
+  // Numbers must read as JavaScript's String(n), which is exactly the literal JSON.stringify wrote: so take
+  // the number's JSON text, never a conversion (jsonb turns 5e-7 into 0.0000005, SQLite's cast 1e+21 into
+  // 1.0e+21). PostgreSQL's json (unlike jsonb) keeps number literals as written; SQLite's -> returns JSON text.
   if (engine === 'postgres') {
-    return sql`(case jsonb_typeof(p.properties::jsonb -> ${property}::text)
-      when 'string' then nullif(p.properties::jsonb ->> ${property}::text, '')
-      when 'number' then p.properties::jsonb ->> ${property}::text
-      when 'boolean' then p.properties::jsonb ->> ${property}::text end)`;
+    return sql`(case json_typeof(p.properties::json -> ${property}::text)
+      when 'string' then nullif(p.properties::json ->> ${property}::text, '')
+      when 'number' then p.properties::json ->> ${property}::text
+      when 'boolean' then p.properties::json ->> ${property}::text end)`;
   }
   const path = `$."${property.replace(/"/g, '\\"')}"`;
   return sql`(case json_type(p.properties, ${path})
       when 'text' then nullif(json_extract(p.properties, ${path}), '')
-      when 'integer' then cast(json_extract(p.properties, ${path}) as text)
-      when 'real' then cast(json_extract(p.properties, ${path}) as text)
+      when 'integer' then p.properties -> ${path}
+      when 'real' then p.properties -> ${path}
       when 'true' then 'true' when 'false' then 'false' end)`;
 }
 

@@ -1,0 +1,217 @@
+// Crash recovery (architecture.md: "A crash anywhere leaves a run that the next process resumes from its first
+// unacknowledged batch"). A child process runs the sync of a 5,000-member cohort against the Braze sandbox,
+// which lives here in the test process and answers membership calls slowly so kills land mid-run. The child
+// is SIGKILLed at random points — while planning, mid-batch (a request in the sandbox's hands), right after a
+// batch was answered — and a new child takes over once the lease expires. Every time, Braze must end up with
+// exactly the cohort, and only batches in flight at a kill may have been sent twice.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { changeMembers, createStaticCohort } from '../../src/app/cohorts.ts';
+import { createSync, runNow } from '../../src/app/syncs.ts';
+import { createTarget } from '../../src/app/targets.ts';
+import type { Mapping } from '../../src/domain/mapping.ts';
+import { compose, type Composed } from '../../src/entry/compose.ts';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.ts';
+import type { CrashChildConfig } from '../support/crash-child.ts';
+import { ENGINES } from '../support/engines.ts';
+import { firstRunOf, projectWithBraze } from '../support/flows.ts';
+import { ackedKeys, expectedKeys, membershipRequests, sandboxKeys } from '../support/sync-checks.ts';
+
+const CHILD = fileURLToPath(new URL('../support/crash-child.ts', import.meta.url));
+const MEMBERS = 5_000;
+const LATENCY_MS = 300;
+const CONCURRENCY = 2;
+const LEASE_TTL_MS = 1_000;
+const ARRIVALS = 1_000_000; // a latency fault this many membership requests long: its use count is the arrival count
+
+type KillMode = 'planning' | 'mid-batch' | 'after-answer';
+
+/** Small seeded PRNG (mulberry32), so a failing run can be replayed with CRASH_SEED. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+describe.each(ENGINES)('crash recovery on $name', (engine) => {
+  const children = new Set<ChildProcess>();
+  afterEach(() => {
+    for (const c of children) c.kill('SIGKILL');
+    children.clear();
+  });
+
+  it('a sync SIGKILLed at random points ends with Braze holding exactly the cohort, resending only in-flight batches', async () => {
+    const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
+    const random = prng(seed);
+    const sandbox: RunningSandbox = await startSandbox();
+    const fresh = await engine.fresh();
+    const secretKey = randomBytes(32);
+    // The test process prepares the store and watches it; it never runs a worker.
+    const parent: Composed = await compose({
+      store: fresh.location,
+      secretKey,
+      logger: pino({ level: 'silent' }),
+      braze: { partnerSlug: 'cohort-sync', partnerKeys: { US: 'sandbox-partner-key' }, requestsPerHour: 250_000 },
+      settings: { allowedEndpoints: [sandbox.url] },
+    });
+    const log: string[] = [];
+    try {
+      const { deps, store } = parent;
+      const project = await projectWithBraze(deps);
+      const dataImportKey = sandbox.state.createWorkspace();
+      const mapping: Mapping = { type: 'user_id' };
+      const target = await createTarget(deps, project.id, { name: 'crash', endpoint: sandbox.url, dataImportKey, mapping });
+      const cohort = await createStaticCohort(deps, project.id, { name: 'Crash' });
+      const user = (i: number) => ({ user_id: `crash-${String(i).padStart(5, '0')}` });
+      for (let i = 0; i < MEMBERS; i += 1000) {
+        await changeMembers(deps, project.id, cohort.id, { add: Array.from({ length: 1000 }, (_, j) => user(i + j)) });
+      }
+      const sync = await createSync(deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'one_time' });
+      const brazeCohortId = sync.brazeCohortRef;
+      sandbox.state.injectFaults([{ latencyMs: LATENCY_MS, path: 'users', count: ARRIVALS }]);
+
+      const config: CrashChildConfig = { store: fresh.location, secretKey: secretKey.toString('hex'), sandboxUrl: sandbox.url, brazeCohortId, leaseTtlMs: LEASE_TTL_MS, concurrency: CONCURRENCY };
+      const arrivals = () => ARRIVALS - (sandbox.state.pendingFaults()[0]?.remaining ?? ARRIVALS);
+      const answered = () => membershipRequests(sandbox).length;
+      const fence = async () => Number((await store.raw.db.selectFrom('braze_cohorts').select('fence').where('id', '=', brazeCohortId).executeTakeFirstOrThrow()).fence);
+
+      /** One child's life: started, then killed when `mode` says, or left to finish. Returns whether it finished. */
+      const life = async (runId: string, mode: KillMode | 'finish'): Promise<boolean> => {
+        const fenceBefore = await fence();
+        const arrivedBefore = arrivals();
+        const answeredBefore = answered();
+        const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+          env: { ...process.env, CRASH_CHILD_CONFIG: JSON.stringify(config) },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        children.add(child);
+        let stderr = '';
+        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.stdout!.resume();
+        let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+        const exited = new Promise<void>((resolve) => child.on('exit', (code, signal) => {
+          exit = { code, signal };
+          children.delete(child);
+          resolve();
+        }));
+        const deadline = Date.now() + 30_000;
+        const alive = () => {
+          if (exit) return false;
+          if (Date.now() > deadline) throw new Error(`child stuck (mode ${mode}); stderr: ${stderr}`);
+          return true;
+        };
+
+        if (mode === 'finish') {
+          while (alive()) await sleep(20);
+        } else {
+          let hit = false;
+          if (mode === 'planning') {
+            // The child holds the lease (fence bumped) and plans: kill before the plan is complete (or, when
+            // planning was quicker than our polling, as soon as it is seen past it).
+            while (alive() && !hit) {
+              const run = await store.runs.getById(runId);
+              hit = (await fence()) > fenceBefore && run?.phase !== 'queued';
+              if (!hit) await tick();
+            }
+          } else if (mode === 'mid-batch') {
+            const nth = 1 + Math.floor(random() * 3);
+            while (alive() && arrivals() - arrivedBefore < nth) await tick();
+            // The request is in the sandbox's hands (answered LATENCY_MS after it arrived): kill well before that.
+            if (alive()) await sleep(Math.floor(random() * (LATENCY_MS / 6)));
+            hit = true;
+          } else {
+            const nth = 1 + Math.floor(random() * 3);
+            while (alive() && answered() - answeredBefore < nth) await tick();
+            hit = true;
+          }
+          if (hit && !exit) {
+            const phase = (await store.runs.getById(runId))?.phase;
+            const progress = await store.runs.progress(runId);
+            child.kill('SIGKILL');
+            log.push(`kill ${mode}: phase ${phase}, batches done ${progress.done}/${progress.total}, requests arrived ${arrivals() - arrivedBefore}`);
+          }
+        }
+        await exited;
+        // Requests the dead child left in the sandbox's hands land now, not during the next life.
+        if (!exit || (exit as { signal: string | null }).signal === 'SIGKILL') await sleep(LATENCY_MS + 50);
+        const finished = (exit as { code: number | null } | null)?.code === 0;
+        if (!finished && (exit as { signal: string | null } | null)?.signal !== 'SIGKILL') throw new Error(`child failed: ${JSON.stringify(exit)}; stderr: ${stderr}`);
+        if (finished) log.push(`child finished (mode ${mode})`);
+        return finished;
+      };
+
+      /** Runs `runId` to completion through `kills` killed children and then one left alone. */
+      const survive = async (runId: string, kills: number) => {
+        sandbox.state.clearRequests();
+        const arrivedAtStart = arrivals();
+        let killed = 0;
+        for (let i = 0; i < kills; i++) {
+          const run = await store.runs.getById(runId);
+          if (run?.status !== 'queued' && run?.status !== 'running') break;
+          const modes: KillMode[] = run.phase === 'queued' || run.phase === 'planning' ? ['planning', 'mid-batch', 'after-answer'] : ['mid-batch', 'after-answer'];
+          // The first kill of a run lands while planning, the second mid-batch; later ones are drawn at random.
+          const mode = i === 0 ? 'planning' : i === 1 ? 'mid-batch' : modes[Math.floor(random() * modes.length)]!;
+          if (!(await life(runId, mode))) killed += 1;
+        }
+        for (let i = 0; i < 3 && !['succeeded', 'failed', 'cancelled'].includes((await store.runs.getById(runId))!.status); i++) await life(runId, 'finish');
+        await sleep(LATENCY_MS + 100); // let requests a killed child left in the sandbox's hands land
+        const run = (await store.runs.getById(runId))!;
+        return { run, killed, arrived: arrivals() - arrivedAtStart };
+      };
+
+      const check = async (round: string, runId: string, kills: number, delta: { added: number; removed: number }) => {
+        const { run, killed, arrived } = await survive(runId, kills);
+        const expected = await expectedKeys(store, cohort.id, [mapping]);
+        log.push(`${round}: ${killed} kills, ${run.totalBatches} batches, ${arrived} membership requests`);
+        expect(run, `seed ${seed}\n${log.join('\n')}`).toMatchObject({ status: 'succeeded', counts: { ...delta, failed: 0 } });
+        // Braze holds exactly the cohort, and the store knows it.
+        expect(sandboxKeys(sandbox, dataImportKey, cohort.id)).toEqual(expected);
+        expect(await ackedKeys(store, brazeCohortId)).toEqual(expected);
+        // Only in-flight batches were sent again: at most `concurrency` per kill, and only as whole batches.
+        const sent = membershipRequests(sandbox);
+        expect(sent.every((r) => r.status === 201 && r.adds.length + r.removes.length <= 1000)).toBe(true);
+        expect(sent).toHaveLength(arrived);
+        const resent = arrived - run.totalBatches;
+        expect(resent, `seed ${seed}\n${log.join('\n')}`).toBeLessThanOrEqual(killed * CONCURRENCY);
+        const batchOf = (r: { adds: string[]; removes: string[] }) => JSON.stringify([[...r.adds].sort(), [...r.removes].sort()]);
+        const distinct = new Set(sent.map(batchOf));
+        expect(distinct.size).toBe(run.totalBatches);
+        const seen = new Map<string, number>();
+        for (const r of sent) for (const k of [...r.adds.map((a) => `+${a}`), ...r.removes.map((x) => `-${x}`)]) seen.set(k, (seen.get(k) ?? 0) + 1);
+        const twice = [...seen.values()].filter((n) => n > 1).reduce((a, n) => a + n - 1, 0);
+        expect(twice).toBeLessThanOrEqual(resent * 1000);
+        return resent;
+      };
+
+      // Round 1: the first full run of 5,000 members (5 batches).
+      const first = await firstRunOf(deps, project.id, sync.id);
+      const resent1 = await check('round 1', first.id, 3, { added: MEMBERS, removed: 0 });
+
+      // Round 2: 1,200 leave and 1,300 join (3 batches mixing adds and removes).
+      await changeMembers(deps, project.id, cohort.id, { remove: Array.from({ length: 1200 }, (_, i) => user(i)) });
+      await changeMembers(deps, project.id, cohort.id, { add: Array.from({ length: 1300 }, (_, i) => user(MEMBERS + i)) });
+      const second = await runNow(deps, project.id, sync.id);
+      const resent2 = await check('round 2', second.id, 2, { added: 1300, removed: 1200 });
+
+      // The kills did land mid-run: some batch was in the sandbox's hands when its sender died.
+      expect(resent1 + resent2, `seed ${seed}\n${log.join('\n')}`).toBeGreaterThan(0);
+      if (process.env.CRASH_VERBOSE) console.log(`seed ${seed} (${engine.name})\n${log.join('\n')}`);
+    } finally {
+      for (const c of children) c.kill('SIGKILL');
+      await parent.store.close();
+      await sandbox.close();
+      await fresh.drop();
+    }
+  }, 120_000);
+});
