@@ -10,7 +10,30 @@ function idField(raw: unknown, field: string): { value?: string; error?: string 
   if (typeof raw !== 'string') return { error: `${field} must be a string` };
   // External ids are case-sensitive and never trimmed (braze.md §2): we only refuse what Braze cannot take.
   if (raw.length > MAX_ID_LENGTH) return { error: `${field} is longer than ${MAX_ID_LENGTH} characters` };
+  // The store indexes ids: PostgreSQL text cannot hold NUL, and an index entry must stay well under 2.7 kB.
+  if (raw.includes('\u0000')) return { error: `${field} contains a NUL character` };
+  if (Buffer.byteLength(raw, 'utf8') > MAX_ID_BYTES) return { error: `${field} is longer than ${MAX_ID_BYTES} bytes in UTF-8` };
   return { value: raw };
+}
+
+const MAX_ID_BYTES = 2048;
+
+const MAX_PROPERTY_DEPTH = 16;
+
+/**
+ * NUL anywhere in property names or text values (PostgreSQL's jsonb, which mappings read properties
+ * through, refuses it), or nesting deep enough to make serialising the properties overflow the stack.
+ */
+function propertiesProblem(value: unknown, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? 'properties contain a NUL character' : null;
+  if (typeof value !== 'object' || value === null) return null;
+  if (depth >= MAX_PROPERTY_DEPTH) return `properties are nested more than ${MAX_PROPERTY_DEPTH} levels deep`;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes('\u0000')) return 'properties contain a NUL character';
+    const problem = propertiesProblem(v, depth + 1);
+    if (problem) return problem;
+  }
+  return null;
 }
 
 export function checkMember(raw: unknown): MemberCheck {
@@ -23,6 +46,8 @@ export function checkMember(raw: unknown): MemberCheck {
   if (user.value === undefined && device.value === undefined) return { ok: false, reason: 'a member needs a user_id or a device_id' };
   const props = r.properties;
   if (props !== undefined && (typeof props !== 'object' || props === null || Array.isArray(props))) return { ok: false, reason: 'properties must be an object' };
+  const problem = propertiesProblem(props);
+  if (problem) return { ok: false, reason: problem };
   return {
     ok: true,
     member: {

@@ -1,0 +1,53 @@
+// Page cursors handed to clients are sealed: the store's own cursor (or ours) plus a keyed fingerprint.
+// A cursor we did not give out is refused with a clear 400 before it reaches a query, so no client can
+// feed a repository a cursor shape it does not expect (and a store error would be a 500 for bad input).
+import type { AppDeps } from './deps.ts';
+import { invalid } from './errors.ts';
+
+const SIG_LENGTH = 24; // hex characters of the fingerprint: 96 bits
+
+const signature = (deps: AppDeps, raw: string) => deps.secrets.fingerprint('page-cursor', raw).slice(0, SIG_LENGTH);
+
+export function sealCursor(deps: AppDeps, raw: string | null): string | null {
+  return raw === null ? null : `${raw}.${signature(deps, raw)}`;
+}
+
+/** The raw cursor inside a sealed one; null when none was given. */
+export function openCursor(deps: AppDeps, sealed: string | null | undefined): string | null {
+  if (sealed === undefined || sealed === null || sealed === '') return null;
+  const dot = sealed.lastIndexOf('.');
+  const raw = dot > 0 ? sealed.slice(0, dot) : '';
+  if (!raw || sealed.slice(dot + 1) !== signature(deps, raw)) {
+    throw invalid([{ path: 'cursor', message: 'this cursor was not given out by this server: pass nextCursor from the previous page unchanged' }]);
+  }
+  return raw;
+}
+
+/** Our own cursors (not the store's): base64url JSON, sealed like the others. */
+export function sealValue(deps: AppDeps, value: unknown): string {
+  return sealCursor(deps, Buffer.from(JSON.stringify(value)).toString('base64url'))!;
+}
+
+export function openValue<T>(deps: AppDeps, sealed: string | null | undefined): T | null {
+  const raw = openCursor(deps, sealed);
+  return raw === null ? null : (JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as T);
+}
+
+export interface Paged<T> {
+  readonly items: T[];
+  readonly nextCursor: string | null;
+}
+
+/**
+ * Pages a short list the store returns whole (projects, targets, cohorts, syncs), in its order
+ * (created_at, id). The cursor holds the last item's position, so deleting it does not lose the place.
+ */
+export function pageOfList<T extends { id: string; createdAt: string }>(deps: AppDeps, all: readonly T[], limit: number, cursor: string | null | undefined): Paged<T> {
+  const after = openValue<[string, string]>(deps, cursor);
+  // Sorted here, not trusted from the store: PostgreSQL collations may order ids unlike JavaScript does.
+  const ordered = [...all].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const rest = after ? ordered.filter((x) => x.createdAt > after[0] || (x.createdAt === after[0] && x.id > after[1])) : ordered;
+  const items = rest.slice(0, limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rest.length > limit && last ? sealValue(deps, [last.createdAt, last.id]) : null };
+}

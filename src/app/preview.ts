@@ -1,0 +1,104 @@
+// Dry run (product.md §4): what the next run of a sync would add, remove and skip, before anything is
+// sent. It plans exactly as the run executor does (same staging, same anti-joins, in the store), under a
+// throwaway id whose rows are cleared afterwards, so it sends nothing and leaves stored state as it was.
+// It always plans in full: a real-time sync's next run is incremental, but reaches the same Braze state.
+import { MAX_IDENTIFIERS_PER_REQUEST, type PlannedIdentifier } from '../domain/batching.ts';
+import { describeIdentifier, parseIdentifierKey, type IdentifierKind } from '../domain/identifiers.ts';
+import { brazeCohortName, type Sync } from '../domain/model.ts';
+import type { SyncPlanInput } from '../ports/store.ts';
+import { requireCohort } from './cohorts.ts';
+import type { AppDeps } from './deps.ts';
+import { requireSync } from './syncs.ts';
+
+export const PREVIEW_SAMPLE = 20;
+const PAGE = 5000;
+
+export interface PreviewMember {
+  readonly user_id: string | null;
+  readonly device_ids: string[];
+}
+
+export interface PreviewIdentifier {
+  readonly kind: IdentifierKind;
+  readonly value: string;
+  /** The profile the identifier came from; null when it no longer exists (a stale identifier being removed). */
+  readonly member: PreviewMember | null;
+}
+
+export interface SyncPreview {
+  readonly syncId: string;
+  readonly paused: boolean;
+  readonly add: { count: number; sample: PreviewIdentifier[] };
+  readonly remove: { count: number; sample: PreviewIdentifier[] };
+  readonly skipped: { count: number; reasons: Record<string, number>; sample: { member: PreviewMember | null; reason: string }[] };
+  /** Membership requests of at most 1,000 identifiers each. */
+  readonly batches: number;
+  /** Requests the run would make, retries aside: the batches, plus one to name or rename the Braze cohort. */
+  readonly requests: number;
+  readonly renames: boolean;
+}
+
+/**
+ * What every sync of the same Braze cohort wants, as the executor plans it; the previewed sync counts as
+ * active even when paused, since the preview answers "what would running it do".
+ */
+async function planInputs(deps: AppDeps, sync: Sync): Promise<SyncPlanInput[]> {
+  const inputs: SyncPlanInput[] = [];
+  for (const s of await deps.store.syncs.listByBrazeCohort(sync.brazeCohortRef)) {
+    const target = await deps.store.targets.get(s.projectId, s.targetId);
+    if (target) inputs.push({ mapping: target.mapping, cohortId: s.cohortId, active: s.id === sync.id || !s.paused });
+  }
+  return inputs;
+}
+
+async function countAndSample(read: (after: string | null) => Promise<PlannedIdentifier[]>): Promise<{ count: number; sample: PlannedIdentifier[] }> {
+  let count = 0;
+  const sample: PlannedIdentifier[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const page = await read(after);
+    count += page.length;
+    if (sample.length < PREVIEW_SAMPLE) sample.push(...page.slice(0, PREVIEW_SAMPLE - sample.length));
+    if (page.length < PAGE) return { count, sample };
+    after = page[page.length - 1]!.key;
+  }
+}
+
+export async function previewSync(deps: AppDeps, projectId: string, syncId: string): Promise<SyncPreview> {
+  const sync = await requireSync(deps, projectId, syncId);
+  const cohort = await requireCohort(deps, projectId, sync.cohortId);
+  const { planning, brazeCohorts } = deps.store;
+  const scratch = deps.newId('preview');
+  try {
+    const inputs = await planInputs(deps, sync);
+    await planning.stageDesired(scratch, inputs);
+    const reasons = await planning.recordSkips(scratch, inputs.filter((i) => i.cohortId === sync.cohortId && i.active), PREVIEW_SAMPLE);
+    const adds = await countAndSample((after) => planning.pageAdds(scratch, sync.brazeCohortRef, after, PAGE));
+    const removes = await countAndSample((after) => planning.pageRemoves(scratch, sync.brazeCohortRef, after, PAGE));
+    const skips = await planning.runSkips(scratch, 0, PREVIEW_SAMPLE);
+
+    const profileIds = [...adds.sample, ...removes.sample].flatMap((i) => (i.profileId === null ? [] : [i.profileId]));
+    const profiles = await planning.profiles([...profileIds, ...skips.map((s) => s.profileId)]);
+    const memberOf = (id: number | null): PreviewMember | null => {
+      const p = id === null ? undefined : profiles.get(id);
+      return p ? { user_id: p.userId, device_ids: p.deviceIds } : null;
+    };
+    const describe = (i: PlannedIdentifier): PreviewIdentifier => ({ ...describeIdentifier(parseIdentifierKey(i.key)), member: memberOf(i.profileId) });
+
+    const batches = Math.ceil((adds.count + removes.count) / MAX_IDENTIFIERS_PER_REQUEST);
+    const brazeCohort = await brazeCohorts.get(sync.brazeCohortRef);
+    const renames = brazeCohort?.namedAs !== brazeCohortName(deps.settings.cohortNamePrefix, cohort);
+    return {
+      syncId: sync.id,
+      paused: sync.paused,
+      add: { count: adds.count, sample: adds.sample.map(describe) },
+      remove: { count: removes.count, sample: removes.sample.map(describe) },
+      skipped: { count: Object.values(reasons).reduce((a, b) => a + b, 0), reasons, sample: skips.map((s) => ({ member: memberOf(s.profileId), reason: s.reason })) },
+      batches,
+      requests: batches + (renames ? 1 : 0),
+      renames,
+    };
+  } finally {
+    await planning.clearBatches(scratch);
+  }
+}

@@ -1,0 +1,113 @@
+// The public HTTP API (api.md) as a Fastify app, built but not listening: `service.ts` listens, tests use
+// inject(). Thin by design: routes validate, authorise and call app/ use cases; views shape the answers.
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { AppDeps } from '../../app/deps.ts';
+import type { TokenTools } from '../../app/projects.ts';
+import { accessOf, installAuth } from './auth.ts';
+import { HttpError, installErrorHandling, toErrorResponse } from './errors.ts';
+import { defineRoute } from './route.ts';
+import { cohortRoutes } from './routes/cohorts.ts';
+import { destinationRoutes } from './routes/destination.ts';
+import { explainRoutes } from './routes/explain.ts';
+import { projectRoutes } from './routes/projects.ts';
+import { runRoutes } from './routes/runs.ts';
+import { syncRoutes } from './routes/syncs.ts';
+
+export interface HttpContext {
+  readonly deps: AppDeps;
+  readonly adminToken: string;
+  readonly tokens: TokenTools;
+  /** Told after a cohort's membership changed through the API (real-time syncs). */
+  readonly onMembershipChanged?: (projectId: string, cohortId: string) => Promise<void>;
+  /**
+   * More routes on the same server (ingestion, UI, metrics), added after the API's. They handle their own
+   * authentication (or declare `config: {access: 'read' | 'write' | 'admin'}` to use the API's), and add
+   * content-type parsers for bodies other than JSON and CSV (form-encoded /identify, say).
+   */
+  readonly extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
+  /** Largest JSON body accepted (413 above); CSV uploads stream and are not bound by it. Default 4 MiB. */
+  readonly bodyLimitBytes?: number;
+}
+
+export const DEFAULT_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+
+function installBodyParsers(app: FastifyInstance): void {
+  // Fastify's JSON parser (with its prototype-poisoning guard), except that an empty body is no body:
+  // clients that send Content-Type: application/json on a bodiless POST get the route's own answer.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    if (raw === '' || (typeof raw === 'string' && raw.trim() === '')) {
+      done(null, undefined);
+      return;
+    }
+    json(request, raw as string, done);
+  });
+  // CSV is handed over as the raw stream, only to routes that take it; the importer reads it in chunks.
+  app.addContentTypeParser('text/csv', (request, payload, done) => {
+    if ((request.routeOptions.config as { csv?: boolean } | undefined)?.csv) done(null, payload);
+    else done(new HttpError(415, 'unsupported_media_type', 'this route takes application/json, not text/csv'), undefined);
+  });
+}
+
+function installAccessLog(app: FastifyInstance, deps: AppDeps): void {
+  // Fastify's own request logging is off: it would log headers. This line has no headers, no query string
+  // (explain takes user ids there) and no body.
+  app.addHook('onResponse', async (request, reply) => {
+    const line = { reqId: request.id, method: request.method, route: request.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+    if (accessOf(request) === 'public') deps.logger.debug(line, 'request');
+    else deps.logger.info(line, 'request');
+  });
+}
+
+export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: ctx.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    // Errors found while routing (a malformed URL) never reach the error handler; answer them alike.
+    frameworkErrors: (error, _request, reply) => {
+      const answer = toErrorResponse(error) ?? { status: 400, body: { error: { code: 'invalid_input', message: 'the request could not be routed' } } };
+      // Typed for the route generics Fastify cannot know here; it is the plain reply.
+      void (reply as unknown as FastifyReply).code(answer.status).send(answer.body);
+    },
+  });
+  installErrorHandling(app, ctx.deps.logger);
+  installBodyParsers(app);
+  installAuth(app, { adminToken: ctx.adminToken, hash: ctx.tokens.hash, store: ctx.deps.store });
+  installAccessLog(app, ctx.deps);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'cohort-sync',
+        version: 'v1',
+        description: 'Keeps analytics cohorts in step with Braze. Every /api/v1 call except this document needs Authorization: Bearer <token>. Errors are {error: {code, message, details?}}.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+      tags: ['projects', 'destination', 'cohorts', 'syncs', 'runs', 'explain', 'service'].map((name) => ({ name })),
+    },
+  });
+
+  defineRoute(app, {
+    method: 'GET', url: '/healthz', access: 'public', tags: ['service'],
+    summary: 'Liveness',
+    handler: async () => ({ status: 'ok' }),
+  });
+  defineRoute(app, {
+    method: 'GET', url: '/api/v1/openapi.json', access: 'public', tags: ['service'],
+    summary: 'This OpenAPI document',
+    handler: async () => app.swagger(),
+  });
+
+  await projectRoutes(app, ctx);
+  await destinationRoutes(app, ctx);
+  await cohortRoutes(app, ctx);
+  await syncRoutes(app, ctx);
+  await runRoutes(app, ctx);
+  await explainRoutes(app, ctx);
+  for (const extra of ctx.extraRoutes ?? []) await extra(app);
+  return app;
+}

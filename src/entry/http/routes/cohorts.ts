@@ -1,0 +1,105 @@
+// Cohorts and their members (api.md "Cohorts", product.md §2). A CSV upload streams from the socket
+// through the parser into the store in chunks: the file is never held in memory.
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { createCohort, deleteCohort, listCohortMembers, listCohorts, updateCohort } from '../../../app/cohort-admin.ts';
+import { changeMembers, membersFromCsv, replaceMembers, requireCohort } from '../../../app/cohorts.ts';
+import { pageOfList } from '../../../app/cursors.ts';
+import type { HttpContext } from '../app.ts';
+import { defineRoute } from '../route.ts';
+import {
+  Cohort, CohortCreate, CohortParams, CohortPatch, listOf, Member, MembersChange, MembersChanged, MembersReplace, MembersReplaced, PageQuery, ProjectParams,
+} from '../schemas.ts';
+import { cohortView, memberView } from '../views.ts';
+
+const base = '/api/v1/projects/:projectId/cohorts';
+
+/**
+ * The request as an async iterable rather than a pipeable stream: iterating rejects when the client goes
+ * away mid-upload, so the import is aborted instead of waiting forever for an end that never comes.
+ */
+async function* chunksOf(stream: Readable): AsyncGenerator<Buffer | string> {
+  for await (const chunk of stream) yield chunk as Buffer | string;
+}
+
+/** JSON members as the importer takes them; `line` is the position in `members`, counting from 1. */
+async function* jsonMembers(members: readonly unknown[]): AsyncGenerator<{ line: number; raw: unknown }> {
+  for (let i = 0; i < members.length; i++) yield { line: i + 1, raw: members[i] };
+}
+
+export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  const { deps } = ctx;
+
+  defineRoute(app, {
+    method: 'POST', url: base, access: 'write', tags: ['cohorts'], status: 201,
+    summary: 'Create a cohort (static; behavioral answers 422 until definitions are evaluated)',
+    params: ProjectParams, body: CohortCreate, response: Cohort,
+    handler: async ({ params, body }) => cohortView(await createCohort(deps, params.projectId, body)),
+  });
+
+  defineRoute(app, {
+    method: 'GET', url: base, access: 'read', tags: ['cohorts'],
+    summary: 'List cohorts',
+    params: ProjectParams, query: PageQuery, response: listOf(Cohort),
+    handler: async ({ params, query }) => {
+      const page = pageOfList(deps, await listCohorts(deps, params.projectId), query.limit, query.cursor);
+      return { items: page.items.map(cohortView), nextCursor: page.nextCursor };
+    },
+  });
+
+  defineRoute(app, {
+    method: 'GET', url: `${base}/:cohortId`, access: 'read', tags: ['cohorts'],
+    summary: 'Get a cohort',
+    params: CohortParams, response: Cohort,
+    handler: async ({ params }) => cohortView(await requireCohort(deps, params.projectId, params.cohortId)),
+  });
+
+  defineRoute(app, {
+    method: 'PATCH', url: `${base}/:cohortId`, access: 'write', tags: ['cohorts'],
+    summary: 'Rename a cohort (its id, the Braze cohort id, never changes; Braze is renamed on the next run)',
+    params: CohortParams, body: CohortPatch, response: Cohort,
+    handler: async ({ params, body }) =>
+      cohortView(await updateCohort(deps, params.projectId, params.cohortId, {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.definition !== undefined ? { definition: body.definition } : {}),
+      })),
+  });
+
+  defineRoute(app, {
+    method: 'DELETE', url: `${base}/:cohortId`, access: 'write', tags: ['cohorts'], status: 204,
+    summary: 'Delete a cohort (409 cohort_in_use while syncs use it)',
+    params: CohortParams,
+    handler: async ({ params }) => {
+      await deleteCohort(deps, params.projectId, params.cohortId);
+    },
+  });
+
+  defineRoute(app, {
+    method: 'POST', url: `${base}/:cohortId/members`, access: 'write', tags: ['cohorts'],
+    summary: 'Add and remove members of a static cohort; invalid members are listed, the others applied',
+    params: CohortParams, body: MembersChange, response: MembersChanged,
+    handler: async ({ params, body }) =>
+      changeMembers(deps, params.projectId, params.cohortId, { ...(body.add ? { add: body.add } : {}), ...(body.remove ? { remove: body.remove } : {}) }, ctx.onMembershipChanged),
+  });
+
+  defineRoute(app, {
+    method: 'PUT', url: `${base}/:cohortId/members`, access: 'write', tags: ['cohorts'], csv: true,
+    summary: 'Replace the members of a static cohort from a CSV (streamed) or a JSON list',
+    description: 'text/csv: a header row; user_id and device_id columns, any other column a user property. Bad rows are reported by line (header = line 1) and the good rows kept. The swap is atomic: a failed upload changes nothing.',
+    params: CohortParams, body: MembersReplace, response: MembersReplaced,
+    handler: async ({ params, body }) => {
+      const source = 'members' in body ? jsonMembers(body.members) : membersFromCsv(chunksOf(body as Readable));
+      return replaceMembers(deps, params.projectId, params.cohortId, source, ctx.onMembershipChanged);
+    },
+  });
+
+  defineRoute(app, {
+    method: 'GET', url: `${base}/:cohortId/members`, access: 'read', tags: ['cohorts'],
+    summary: 'List members, page by page',
+    params: CohortParams, query: PageQuery, response: listOf(Member),
+    handler: async ({ params, query }) => {
+      const page = await listCohortMembers(deps, params.projectId, params.cohortId, { limit: query.limit, cursor: query.cursor });
+      return { items: page.items.map(memberView), nextCursor: page.nextCursor };
+    },
+  });
+}
