@@ -15,6 +15,12 @@ export interface AppSettings {
   readonly leaseTtlMs: number;
   /** How many skipped members a run records by name (all are counted). */
   readonly skipRowsKept: number;
+  /** Period of the full reconciliation run of real-time syncs (config runs.realtimeReconcileMinutes). */
+  readonly realtimeReconcileMinutes: number;
+  /** Run history older than this is pruned (config runs.historyDays, RUN_HISTORY_DAYS). */
+  readonly runHistoryDays: number;
+  /** In a burst of changes, a real-time sync's incremental runs start at most this often (changes fold in). */
+  readonly realtimeGatherMs: number;
 }
 
 export interface AppDeps {
@@ -35,4 +41,7 @@ export const DEFAULT_SETTINGS: AppSettings = {
   concurrency: 4,
   leaseTtlMs: 60_000,
   skipRowsKept: 100_000,
+  realtimeReconcileMinutes: 60,
+  runHistoryDays: 30,
+  realtimeGatherMs: 1_000,
 };

@@ -8,6 +8,7 @@ import { brazeCohortName, type Run, type Sync } from '../domain/model.ts';
 import { DeliveryError, type DestinationTarget, type RequestLogEntry } from '../ports/destination.ts';
 import type { StoredBatch, SyncPlanInput } from '../ports/store.ts';
 import type { AppDeps } from './deps.ts';
+import { beginPlan } from './incremental.ts';
 import { decryptedKey } from './targets.ts';
 
 const PAGE = 1000;
@@ -22,8 +23,21 @@ class RunFailure extends Error {
 /** Lost the lease or asked to stop: leave the run for whoever holds the lease next. */
 class Interrupted extends Error {}
 
+const abortableSleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
 export class RunExecutor {
   private readonly stopping = new AbortController();
+  /** When this process last finished an incremental run, by Braze cohort (paces real-time bursts). */
+  private readonly lastIncrementalEnd = new Map<string, number>();
 
   constructor(private readonly deps: AppDeps, private readonly owner: string) {}
 
@@ -56,12 +70,20 @@ export class RunExecutor {
           if (await brazeCohorts.releaseLease(brazeCohortId, fence)) return;
           continue; // a run was requested meanwhile
         }
+        // In a burst of real-time changes, incremental runs start at most once per realtimeGatherMs: changes
+        // made meanwhile fold into the waiting (still queued) run, so one request carries many of them.
+        const gather = (this.lastIncrementalEnd.get(brazeCohortId) ?? -Infinity) + this.deps.settings.realtimeGatherMs - this.deps.clock.now().getTime();
+        if (run.mode === 'incremental' && run.status === 'queued' && gather > 0) {
+          await abortableSleep(gather, lease.signal);
+          continue;
+        }
         try {
           await this.execute(run, fence, lease.signal);
         } catch (error) {
           if (error instanceof Interrupted) return;
           throw error;
         }
+        if (run.mode === 'incremental') this.lastIncrementalEnd.set(brazeCohortId, this.deps.clock.now().getTime());
       }
     } finally {
       clearInterval(heartbeat);
@@ -89,6 +111,7 @@ export class RunExecutor {
       await this.ensureNamed(run, sync, target, signal);
       await this.send(run, sync, target, fence, signal);
       if (run.mode === 'remove_all') await store.syncs.delete(sync.projectId, sync.id);
+      await store.planning.advanceChangeSeq(run.brazeCohortId, run.id);
       await this.finish(run, sync, 'succeeded');
     } catch (error) {
       if (error instanceof Interrupted || signal.aborted) throw new Interrupted();
@@ -121,8 +144,14 @@ export class RunExecutor {
     const { planning, runs } = this.deps.store;
     await planning.clearBatches(run.id);
     const inputs = await this.planInputs(run);
-    await planning.stageDesired(run.id, inputs);
-    const skipReasons = run.mode === 'remove_all' ? {} : await planning.recordSkips(run.id, inputs.filter((i) => i.cohortId === sync.cohortId), this.deps.settings.skipRowsKept);
+    // Real-time runs plan only the members changed since the last acknowledged state (src/app/incremental.ts).
+    const incremental = await beginPlan(planning, run, inputs);
+    if (!incremental) await planning.stageDesired(run.id, inputs);
+    const own = inputs.filter((i) => i.cohortId === sync.cohortId);
+    const skipReasons =
+      run.mode === 'remove_all' ? {}
+      : incremental ? await planning.recordSkipsFor(run.id, own, this.deps.settings.skipRowsKept)
+      : await planning.recordSkips(run.id, own, this.deps.settings.skipRowsKept);
     const pages = (read: (after: string | null) => Promise<PlannedIdentifier[]>) =>
       (async function* () {
         let after: string | null = null;
@@ -136,12 +165,13 @@ export class RunExecutor {
     let seq = 0;
     for await (const batch of packBatches(
       pages((after) => planning.pageAdds(run.id, run.brazeCohortId, after, PAGE)),
-      pages((after) => planning.pageRemoves(run.id, run.brazeCohortId, after, PAGE)),
+      pages((after) => (incremental ? planning.pageRemovesFor(run.id, run.brazeCohortId, inputs, after, PAGE) : planning.pageRemoves(run.id, run.brazeCohortId, after, PAGE))),
     )) {
       seq += 1;
       await planning.appendBatch(run.id, seq, batch);
     }
     await planning.clearStaged(run.id);
+    if (incremental) await planning.clearChangedProfiles(run.id);
     const skipped = Object.values(skipReasons).reduce((a, b) => a + b, 0);
     await runs.setPlanned(run.id, { totalBatches: seq, skipped, skipReasons });
   }

@@ -43,7 +43,7 @@ export async function createSync(deps: AppDeps, projectId: string, input: SyncIn
     now: now.toISOString(),
   });
   const id = deps.newId('syn');
-  const next = nextRunAfter(cadence, id, now, input.cron);
+  const next = nextRunAfter(cadence, id, now, input.cron, { realtimeReconcileMs: deps.settings.realtimeReconcileMinutes * 60_000 });
   const sync = await deps.store.syncs.create({
     id,
     projectId,

@@ -17,8 +17,21 @@ export function spreadOffsetMs(syncId: string, periodMs: number): number {
   return (h % Math.floor(periodMs / 60_000)) * 60_000;
 }
 
-/** The next scheduled run strictly after `after`, or null for cadences with no schedule. */
-export function nextRunAfter(cadence: Cadence, syncId: string, after: Date, cron?: string | null): Date | null {
+/** Real-time syncs get a full reconciliation run this often unless configured otherwise. */
+export const DEFAULT_REALTIME_RECONCILE_MS = 3_600_000;
+
+export interface CadenceOptions {
+  /** Period of the full reconciliation run of real-time syncs (REALTIME_RECONCILE_MINUTES). */
+  readonly realtimeReconcileMs?: number;
+}
+
+/**
+ * The next scheduled run strictly after `after`, or null for cadences with no schedule (one-time). For
+ * real-time syncs it is the next full reconciliation: `after` + the reconcile period (incremental runs are
+ * requested by membership changes, not by the schedule).
+ */
+export function nextRunAfter(cadence: Cadence, syncId: string, after: Date, cron?: string | null, opts: CadenceOptions = {}): Date | null {
+  if (cadence === 'real_time') return new Date(after.getTime() + (opts.realtimeReconcileMs ?? DEFAULT_REALTIME_RECONCILE_MS));
   if (cadence === 'cron') {
     if (!cron) return null;
     return new Cron(cron, { timezone: 'UTC' }).nextRun(after) ?? null;

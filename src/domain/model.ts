@@ -56,7 +56,8 @@ export interface Sync {
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type RunTrigger = 'schedule' | 'real_time' | 'manual' | 'resume' | 'delete';
 export type RunPhase = 'queued' | 'planning' | 'sending' | 'done';
-export type RunMode = 'full' | 'remove_all';
+/** `incremental`: only the members changed since the Braze cohort's change_seq (real-time syncs). */
+export type RunMode = 'full' | 'remove_all' | 'incremental';
 
 export interface RunCounts {
   readonly added: number;

@@ -2,8 +2,17 @@
 import { resolveAdminToken } from '../adapters/crypto/admin-token.ts';
 import { generateToken, hashToken, loadOrCreateSecretKey } from '../adapters/crypto/secrets.ts';
 import { createLogger } from '../adapters/log/logger.ts';
+import { FetchWebhookTransport } from '../adapters/http/fetch-webhook-transport.ts';
+import { createMailer } from '../adapters/mail/index.ts';
+import type { AppDeps } from '../app/deps.ts';
+import { defaultMetrics, instrumentDestination, MetricsRunObserver } from '../app/metrics.ts';
+import { RunNotifier } from '../app/notifications.ts';
+import { membershipChanged } from '../app/realtime.ts';
+import { startScheduler } from '../app/scheduler.ts';
+import { WebhookSender } from '../app/webhooks.ts';
 import { startWorker, type Worker } from '../app/worker.ts';
-import type { RunObserver } from '../app/run-events.ts';
+import { metricsRoutes } from './http/routes/metrics.ts';
+import { notificationRoutes } from './http/routes/notifications.ts';
 import { DEFAULT_PARTNER_KEY, startSandbox, type RunningSandbox } from '../sandbox/index.ts';
 import { compose, type Composed } from './compose.ts';
 import { describeConfig, type Config } from './config.ts';
@@ -36,7 +45,15 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   const sandbox = config.braze.sandbox.enabled && opts.role === 'serve'
     ? await startSandbox({ port: config.braze.sandbox.port, partnerSlug: config.braze.partnerSlug, partnerKeys: [DEFAULT_PARTNER_KEY, ...configuredPartnerKeys] })
     : null;
-  const observers: RunObserver[] = [];
+  // Observers are built before the deps they use exist; they read them through this late binding.
+  let deps: AppDeps | undefined;
+  const depsNow = (): AppDeps => {
+    if (!deps) throw new Error('the service is not composed yet');
+    return deps;
+  };
+  const mailer = createMailer(config.mail, logger);
+  const webhooks = new WebhookSender(depsNow, { transport: new FetchWebhookTransport() });
+  const notifier = new RunNotifier(depsNow, { mailer, webhooks });
   const composed = await compose({
     store: config.store,
     secretKey,
@@ -51,15 +68,30 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
       cohortNamePrefix: config.cohortNamePrefix,
       allowedEndpoints: [...config.braze.allowedEndpoints, ...(sandbox ? [sandbox.url] : [])],
       concurrency: config.braze.concurrency,
+      realtimeReconcileMinutes: config.runs.realtimeReconcileMinutes,
+      runHistoryDays: config.runs.historyDays,
     },
-    observers,
+    observers: [notifier, new MetricsRunObserver(defaultMetrics)],
+    wrapDestination: (destination) => instrumentDestination(destination, defaultMetrics),
   });
+  deps = composed.deps;
+  notifier.start();
   const worker: Worker = await startWorker(composed.deps, { owner: composed.owner });
+  const scheduler = startScheduler(composed.deps);
 
   let url: string | null = null;
   let closeHttp = async () => {};
   if (opts.role === 'serve') {
-    const app = await buildHttpApp({ deps: composed.deps, adminToken: admin.token, tokens: { generate: generateToken, hash: hashToken } });
+    const app = await buildHttpApp({
+      deps: composed.deps,
+      adminToken: admin.token,
+      tokens: { generate: generateToken, hash: hashToken },
+      onMembershipChanged: membershipChanged(composed.deps),
+      extraRoutes: [
+        (app) => notificationRoutes(app, { deps: composed.deps, mailer, webhooks, hostAuthenticates: true }),
+        (app) => metricsRoutes(app),
+      ],
+    });
     url = await app.listen({ host: config.http.host, port: config.http.port });
     closeHttp = () => app.close();
     print(`cohort-sync listening on ${url}`);
@@ -73,7 +105,10 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
     composed,
     async close() {
       await closeHttp();
+      await scheduler.stop();
+      await notifier.stop();
       await worker.stop();
+      mailer.close?.();
       await composed.store.close();
       await sandbox?.close();
     },

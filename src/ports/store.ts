@@ -4,6 +4,7 @@ import type {
   BrazeCohort, Cohort, CohortType, MemberInput, Project, Role, Run, RunMode, RunStatus, RunTrigger, Sync, Target, Cadence,
 } from '../domain/model.ts';
 import type { PlannedBatch, PlannedIdentifier } from '../domain/batching.ts';
+import type { NotificationStateRepo, WebhookDeliveriesRepo } from './notification-store.ts';
 
 export interface Page<T> {
   readonly items: T[];
@@ -81,6 +82,11 @@ export interface SyncsRepo {
   delete(projectId: string, id: string): Promise<void>;
   /** Syncs whose next_run_at has passed; the caller sets the next time. */
   due(now: string, limit: number): Promise<Sync[]>;
+  /**
+   * Moves next_run_at from `expected` to `next` if it still is `expected` and the sync is not paused: the one
+   * scheduler whose UPDATE matches requests the run, so schedulers ticking at once never both request it.
+   */
+  claimDue(id: string, expected: string, next: string | null, now: string): Promise<boolean>;
 }
 
 export interface BrazeCohortsRepo {
@@ -99,6 +105,8 @@ export interface BrazeCohortsRepo {
   orphaned(now: Date): Promise<string[]>;
   ackedCount(id: string): Promise<number>;
   ackedFor(id: string, keys: readonly string[]): Promise<{ key: string; runId: string; ackedAt: string }[]>;
+  /** Identifiers acknowledged in this Braze cohort for one profile (explain). */
+  ackedForProfile(id: string, profileId: number): Promise<{ key: string; runId: string; ackedAt: string }[]>;
 }
 
 export interface RunsRepo {
@@ -154,6 +162,56 @@ export interface PlanningRepo {
   runBatches(runId: string, afterSeq: number, limit: number): Promise<{ seq: number; status: string; error: string | null; batch: PlannedBatch }[]>;
   runSkips(runId: string, afterProfile: number, limit: number): Promise<{ profileId: number; reason: string }[]>;
   profiles(ids: readonly number[]): Promise<Map<number, { userId: string | null; deviceIds: string[] }>>;
+
+  // ---- Real-time syncs: the member_changes log and incremental plans (src/app/incremental.ts) ----
+  /**
+   * The highest member_changes seq at or below which every change is committed and visible, or null when
+   * that cannot be established right now (PostgreSQL: a long transaction is still writing changes).
+   */
+  changeHighWater(): Promise<number | null>;
+  /** Records the member_changes position a run planned from; the Braze cohort advances to it on success. */
+  setChangeMark(runId: string, seq: number | null): Promise<void>;
+  /** change_seq := the run's change mark, never backwards; a run without a mark changes nothing. */
+  advanceChangeSeq(brazeCohortId: string, runId: string): Promise<void>;
+  changeSeq(brazeCohortId: string): Promise<number>;
+  /**
+   * Stages the profiles whose changes in (fromSeq, toSeq] concern the Braze cohort: membership changes of its
+   * cohort, and identity changes (cohort_id null) of profiles that are members or have identifiers
+   * acknowledged in it. Returns how many profiles were staged.
+   */
+  stageChangedProfiles(runId: string, brazeCohortId: string, fromSeq: number, toSeq: number): Promise<number>;
+  /** Like stageDesired, for the staged changed profiles only. */
+  stageDesiredFor(runId: string, syncs: readonly SyncPlanInput[]): Promise<void>;
+  /** Like recordSkips, among the staged changed profiles only. */
+  recordSkipsFor(runId: string, syncs: readonly SyncPlanInput[], keep: number): Promise<Record<string, number>>;
+  /**
+   * Pages of identifiers to remove among those acknowledged for the staged profiles, or that only they can
+   * produce (external_id, device_id, user_id alias), which they no longer want.
+   */
+  pageRemovesFor(runId: string, brazeCohortId: string, syncs: readonly SyncPlanInput[], after: string | null, limit: number): Promise<PlannedIdentifier[]>;
+  clearChangedProfiles(runId: string): Promise<void>;
+  /** Whether member_changes after the Braze cohort's change_seq concern it (same rule as stageChangedProfiles). */
+  hasPendingChanges(brazeCohortId: string): Promise<boolean>;
+  /**
+   * Real-time, unpaused syncs whose Braze cohort has pending changes and no unfinished run, leaving out
+   * Braze cohorts whose last run failed after `failedSince` (the safety-net poll must not hammer a failing
+   * Braze). Ids of syncs, one per Braze cohort.
+   */
+  realtimeSyncsWithPendingChanges(failedSince: string): Promise<string[]>;
+  /** Deletes member_changes rows that no Braze cohort with syncs still needs; returns how many. */
+  pruneChanges(): Promise<number>;
+  /** The newest batch of this Braze cohort's runs that carried `key`, and what it did (explain). */
+  lastTouch(brazeCohortId: string, key: string): Promise<IdentifierTouch | undefined>;
+}
+
+export interface IdentifierTouch {
+  readonly runId: string;
+  readonly seq: number;
+  readonly operation: 'add' | 'remove';
+  /** pending (not sent yet), acked (Braze answered 2xx) or failed (Braze refused the batch). */
+  readonly status: 'pending' | 'acked' | 'failed';
+  readonly error: string | null;
+  readonly ackedAt: string | null;
 }
 
 export interface Store {
@@ -166,5 +224,7 @@ export interface Store {
   readonly brazeCohorts: BrazeCohortsRepo;
   readonly runs: RunsRepo;
   readonly planning: PlanningRepo;
+  readonly notificationState: NotificationStateRepo;
+  readonly webhookDeliveries: WebhookDeliveriesRepo;
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { openStoreDb, type StoreDb, type StoreLocation } from './db.ts';
 import { migrate } from './migrator.ts';
 import { KyselyCohortsRepo, KyselyProjectsRepo, KyselyTargetsRepo, KyselyTokensRepo } from './catalog-repos.ts';
 import { KyselyMembershipRepo } from './membership-repo.ts';
+import { KyselyNotificationStateRepo, KyselyWebhookDeliveriesRepo } from './notification-repos.ts';
 import { KyselyPlanningRepo } from './planning-repo.ts';
 import { KyselyBrazeCohortsRepo, KyselyRunsRepo, KyselySyncsRepo } from './sync-repos.ts';
 
@@ -26,6 +27,8 @@ export function storeOver(raw: StoreDb): OpenedStore {
     brazeCohorts: new KyselyBrazeCohortsRepo(db),
     runs: new KyselyRunsRepo(db),
     planning: new KyselyPlanningRepo(db, engine),
+    notificationState: new KyselyNotificationStateRepo(db),
+    webhookDeliveries: new KyselyWebhookDeliveriesRepo(db),
     close: () => raw.close(),
   };
 }

@@ -85,4 +85,30 @@ export const MIGRATIONS: readonly Migration[] = [
       `create table member_imports (import_id text not null, profile_id integer not null, primary key (import_id, profile_id))`,
     ],
   },
+  {
+    // Notifications (product.md §5): per-sync mail state (failure throttling, real-time digests) and the
+    // webhook delivery log.
+    name: '0002_notifications',
+    up: () => [
+      `create table notification_state (
+        sync_id text primary key, project_id text not null, last_status text, last_error_code text,
+        failing_since text, consecutive_failures integer not null default 0, last_failure_mail_at text,
+        suppressed_failures integer not null default 0, last_digest_at text, pending_digest text,
+        version integer not null default 1, updated_at text not null)`,
+      `create table webhook_deliveries (
+        id text primary key, project_id text not null, event text not null, url text not null, run_id text,
+        status text not null, attempts integer not null default 0, response_status integer, last_error text,
+        created_at text not null, updated_at text not null)`,
+      `create index webhook_deliveries_project on webhook_deliveries (project_id, created_at, id)`,
+    ],
+  },
+  {
+    // Real-time syncs (issue 4): the profiles an incremental run restricts its plan to, and the member_changes
+    // position a run has seen at its start (the Braze cohort's change_seq advances to it when the run succeeds).
+    name: '0003_realtime',
+    up: () => [
+      `create table plan_profiles (run_id text not null, profile_id integer not null, primary key (run_id, profile_id))`,
+      `alter table runs add column change_seq_to integer`,
+    ],
+  },
 ];

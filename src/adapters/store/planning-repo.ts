@@ -1,10 +1,12 @@
 // Delta planning inside the store: the desired identifiers of a Braze cohort are staged in an indexed
 // table, and adds / removes are anti-joins against the acknowledged identifiers, read in key-ordered pages.
 // JavaScript only ever holds one page, so memory does not grow with the cohort.
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { PlannedBatch, PlannedIdentifier } from '../../domain/batching.ts';
 import { mappingChain, primarySkipReason } from '../../domain/mapping.ts';
-import type { PlanningRepo, StoredBatch, SyncPlanInput } from '../../ports/store.ts';
+import { aliasKeyPrefix } from '../../domain/identifiers.ts';
+import { userIdAliasLabels } from '../../domain/incremental.ts';
+import type { IdentifierTouch, PlanningRepo, StoredBatch, SyncPlanInput } from '../../ports/store.ts';
 import type { Engine } from './db.ts';
 import type { Database } from './schema.ts';
 import { chosenStepSql, identifierSelects, reachedSql } from './mapping-sql.ts';
@@ -34,13 +36,20 @@ export class KyselyPlanningRepo implements PlanningRepo {
         const memberFilter = sql`m.cohort_id = ${s.cohortId}`;
         for (let i = 0; i < chain.length; i++) {
           for (const select of identifierSelects(this.engine, chain[i]!, memberFilter, chosenStepSql(this.engine, chain, i))) {
+            // In key order: the index (and SQLite's table, whose rowids then follow the keys) is appended to
+            // rather than written at random, and the pages below read both back sequentially (docs/benchmarks.md).
+            // profile_id breaks ties between members sharing an alias value: the lowest profile keeps the key.
             await sql`insert into plan_desired (run_id, ident_key, profile_id, active)
               select ${runId}, s.ident_key, s.profile_id, ${s.active ? 1 : 0} from (${select}) s where s.ident_key is not null
+              order by s.ident_key, s.profile_id
               on conflict (run_id, ident_key) do nothing`.execute(tx);
           }
         }
       }
     });
+    // PostgreSQL plans the pages below from plan_desired's statistics; a table it believes tiny (the first run,
+    // before autovacuum ever looked) gets a plan that reads every remaining row for each page: quadratic.
+    if (this.engine === 'postgres') await sql`analyze plan_desired`.execute(this.db);
   }
 
   async recordSkips(runId: string, syncs: readonly SyncPlanInput[], keep: number): Promise<Record<string, number>> {
@@ -58,24 +67,72 @@ export class KyselyPlanningRepo implements PlanningRepo {
   }
 
   async pageAdds(runId: string, brazeCohortId: string, after: string | null, limit: number): Promise<PlannedIdentifier[]> {
+    if (this.engine === 'sqlite') {
+      // SQLite has no merge join: NOT EXISTS probes the other index once per row. A compound EXCEPT with ORDER BY
+      // is run as a merge of two key-ordered index scans instead, about three times cheaper (docs/benchmarks.md);
+      // only the keys of the page are then looked up for their profile.
+      const rows = await sql<{ ident_key: string; profile_id: number | null }>`
+        select d.ident_key, d.profile_id from (
+          select ident_key as k from plan_desired where run_id = ${runId} and ident_key > ${after ?? ''} and active = 1
+          except select ident_key from braze_identifiers where braze_cohort_id = ${brazeCohortId} and ident_key > ${after ?? ''}
+          order by 1 limit ${limit}
+        ) x join plan_desired d on d.run_id = ${runId} and d.ident_key = x.k
+        order by d.ident_key`.execute(this.db);
+      return rows.rows.map((r) => ({ key: r.ident_key, profileId: r.profile_id }));
+    }
+    // PostgreSQL: the redundant range on the inner side lets it choose an anti-join that streams in key order
+    // and stops at the page's limit, instead of one that reads everything after `after` for every page.
     const rows = await sql<{ ident_key: string; profile_id: number | null }>`
       select d.ident_key, d.profile_id from plan_desired d
       where d.run_id = ${runId} and d.active = 1 and d.ident_key > ${after ?? ''}
-        and not exists (select 1 from braze_identifiers a where a.braze_cohort_id = ${brazeCohortId} and a.ident_key = d.ident_key)
+        and not exists (select 1 from braze_identifiers a
+          where a.braze_cohort_id = ${brazeCohortId} and a.ident_key > ${after ?? ''} and a.ident_key = d.ident_key)
       order by d.ident_key limit ${limit}`.execute(this.db);
     return rows.rows.map((r) => ({ key: r.ident_key, profileId: r.profile_id }));
   }
 
   async pageRemoves(runId: string, brazeCohortId: string, after: string | null, limit: number): Promise<PlannedIdentifier[]> {
+    if (this.engine === 'sqlite') {
+      // The same merge as pageAdds, the other way round.
+      const rows = await sql<{ ident_key: string; profile_id: number | null }>`
+        select a.ident_key, a.profile_id from (
+          select ident_key as k from braze_identifiers where braze_cohort_id = ${brazeCohortId} and ident_key > ${after ?? ''}
+          except select ident_key from plan_desired where run_id = ${runId} and ident_key > ${after ?? ''}
+          order by 1 limit ${limit}
+        ) x join braze_identifiers a on a.braze_cohort_id = ${brazeCohortId} and a.ident_key = x.k
+        order by a.ident_key`.execute(this.db);
+      return rows.rows.map((r) => ({ key: r.ident_key, profileId: r.profile_id }));
+    }
     const rows = await sql<{ ident_key: string; profile_id: number | null }>`
       select a.ident_key, a.profile_id from braze_identifiers a
       where a.braze_cohort_id = ${brazeCohortId} and a.ident_key > ${after ?? ''}
-        and not exists (select 1 from plan_desired d where d.run_id = ${runId} and d.ident_key = a.ident_key)
+        and not exists (select 1 from plan_desired d where d.run_id = ${runId} and d.ident_key > ${after ?? ''} and d.ident_key = a.ident_key)
       order by a.ident_key limit ${limit}`.execute(this.db);
     return rows.rows.map((r) => ({ key: r.ident_key, profileId: r.profile_id }));
   }
 
   async clearStaged(runId: string): Promise<void> {
+    if (this.engine === 'sqlite') {
+      // Deleting millions of rows one by one costs as much as staging them. When no other run has rows staged,
+      // an unqualified DELETE lets SQLite drop the table's pages whole (its truncate optimisation). BEGIN
+      // IMMEDIATE takes the write lock before the check, so no other process can stage rows in between.
+      await this.db.connection().execute(async (conn) => {
+        await sql`begin immediate`.execute(conn);
+        try {
+          const others = await sql<{ lo: number; hi: number }>`select
+            exists (select 1 from plan_desired where run_id < ${runId}) as lo,
+            exists (select 1 from plan_desired where run_id > ${runId}) as hi`.execute(conn);
+          const row = others.rows[0];
+          if (row && !row.lo && !row.hi) await sql`delete from plan_desired`.execute(conn);
+          else await sql`delete from plan_desired where run_id = ${runId}`.execute(conn);
+          await sql`commit`.execute(conn);
+        } catch (error) {
+          await sql`rollback`.execute(conn).catch(() => undefined);
+          throw error;
+        }
+      });
+      return;
+    }
     await this.db.deleteFrom('plan_desired').where('run_id', '=', runId).execute();
   }
 
@@ -195,5 +252,186 @@ export class KyselyPlanningRepo implements PlanningRepo {
       for (const r of rows) out.set(r.id, { userId: r.user_id, deviceIds: devices.get(r.id) ?? [] });
     }
     return out;
+  }
+
+  // ---- Real-time syncs: the member_changes log and incremental plans -----------------------------------
+
+  async changeHighWater(): Promise<number | null> {
+    const read = async (db: Kysely<Database>) => {
+      const r = await sql<{ n: number | null }>`select max(seq) as n from member_changes`.execute(db);
+      return Number(r.rows[0]?.n ?? 0);
+    };
+    // SQLite has one writer at a time, so a visible seq is never followed by an earlier one committing later.
+    if (this.engine === 'sqlite') return read(this.db);
+    // PostgreSQL hands out seqs before commit: seq 100 may commit after seq 101. SHARE mode waits for every
+    // transaction that is writing member_changes to end, so everything at or below the max we then read is
+    // visible. A writer that holds on (a long CSV import) makes us give up after half a second — before
+    // PostgreSQL's deadlock check (1 s) could pick a writer as its victim: the caller plans in full instead
+    // and does not advance change_seq.
+    try {
+      return await this.db.transaction().execute(async (tx) => {
+        await sql`set local lock_timeout = '500ms'`.execute(tx);
+        await sql`lock table member_changes in share mode`.execute(tx);
+        return read(tx);
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === '55P03') return null; // lock_not_available
+      throw error;
+    }
+  }
+
+  async setChangeMark(runId: string, seq: number | null): Promise<void> {
+    await this.db.updateTable('runs').set({ change_seq_to: seq }).where('id', '=', runId).execute();
+  }
+
+  async advanceChangeSeq(brazeCohortId: string, runId: string): Promise<void> {
+    const mark = sql`(select r.change_seq_to from runs r where r.id = ${runId})`;
+    await sql`update braze_cohorts set change_seq = ${mark} where id = ${brazeCohortId} and change_seq < ${mark}`.execute(this.db);
+  }
+
+  async changeSeq(brazeCohortId: string): Promise<number> {
+    const row = await this.db.selectFrom('braze_cohorts').select('change_seq').where('id', '=', brazeCohortId).executeTakeFirst();
+    return Number(row?.change_seq ?? 0);
+  }
+
+  /** Whether change row `c` concerns the Braze cohort `bcId` of cohort `cohortId` (see stageChangedProfiles). */
+  private concerns(bcId: RawBuilder<unknown>, cohortId: RawBuilder<unknown>): RawBuilder<boolean> {
+    return sql`(c.cohort_id = ${cohortId} or (c.cohort_id is null and (
+      exists (select 1 from cohort_members m where m.cohort_id = ${cohortId} and m.profile_id = c.profile_id)
+      or exists (select 1 from braze_identifiers a where a.braze_cohort_id = ${bcId} and a.profile_id = c.profile_id))))`;
+  }
+
+  async stageChangedProfiles(runId: string, brazeCohortId: string, fromSeq: number, toSeq: number): Promise<number> {
+    const bc = await this.db.selectFrom('braze_cohorts').select(['project_id', 'cohort_id']).where('id', '=', brazeCohortId).executeTakeFirst();
+    return this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('plan_profiles').where('run_id', '=', runId).execute();
+      if (!bc) return 0;
+      const r = await sql`insert into plan_profiles (run_id, profile_id)
+        select distinct ${runId}, c.profile_id from member_changes c
+        where c.project_id = ${bc.project_id} and c.seq > ${fromSeq} and c.seq <= ${toSeq}
+          and ${this.concerns(sql`${brazeCohortId}`, sql`${bc.cohort_id}`)}`.execute(tx);
+      return Number(r.numAffectedRows ?? 0);
+    });
+  }
+
+  private changedProfiles(runId: string): RawBuilder<unknown> {
+    return sql`select pp.profile_id from plan_profiles pp where pp.run_id = ${runId}`;
+  }
+
+  async stageDesiredFor(runId: string, syncs: readonly SyncPlanInput[]): Promise<void> {
+    const ordered = [...syncs].sort((a, b) => Number(b.active) - Number(a.active));
+    await this.db.transaction().execute(async (tx) => {
+      for (const s of ordered) {
+        const chain = mappingChain(s.mapping);
+        const memberFilter = sql`m.cohort_id = ${s.cohortId} and m.profile_id in (${this.changedProfiles(runId)})`;
+        for (let i = 0; i < chain.length; i++) {
+          for (const select of identifierSelects(this.engine, chain[i]!, memberFilter, chosenStepSql(this.engine, chain, i))) {
+            await sql`insert into plan_desired (run_id, ident_key, profile_id, active)
+              select ${runId}, s.ident_key, s.profile_id, ${s.active ? 1 : 0} from (${select}) s where s.ident_key is not null
+              on conflict (run_id, ident_key) do nothing`.execute(tx);
+          }
+        }
+      }
+    });
+  }
+
+  async recordSkipsFor(runId: string, syncs: readonly SyncPlanInput[], keep: number): Promise<Record<string, number>> {
+    const active = syncs.filter((s) => s.active);
+    const first = active[0];
+    if (!first) return {};
+    const reason = primarySkipReason(first.mapping);
+    const reachedByAny = sql.join(active.map((s) => reachedSql(this.engine, s.mapping)), sql` or `);
+    const skipped = sql`from cohort_members m join profiles p on p.id = m.profile_id
+      where m.cohort_id = ${first.cohortId} and m.profile_id in (${this.changedProfiles(runId)}) and not (${reachedByAny})`;
+    const count = await sql<{ n: number }>`select count(*) as n ${skipped}`.execute(this.db);
+    const n = Number(count.rows[0]?.n ?? 0);
+    if (n === 0) return {};
+    await sql`insert into run_skips (run_id, profile_id, reason) select ${runId}, p.id, ${reason} ${skipped} order by p.id limit ${keep}`.execute(this.db);
+    return { [reason]: n };
+  }
+
+  async pageRemovesFor(runId: string, brazeCohortId: string, syncs: readonly SyncPlanInput[], after: string | null, limit: number): Promise<PlannedIdentifier[]> {
+    const changed = this.changedProfiles(runId);
+    const labels = [...new Set(syncs.flatMap((s) => userIdAliasLabels(s.mapping)))];
+    // Keys only a changed profile can produce, whichever profile they were acknowledged for.
+    const ownKeys = [
+      sql`select 'e:' || p.user_id as k from profiles p where p.id in (${changed}) and p.user_id is not null`,
+      sql`select 'd:' || d.device_id as k from profile_devices d where d.profile_id in (${changed})`,
+      ...labels.map((label) => sql`select cast(${aliasKeyPrefix(label)} as text) || p.user_id as k from profiles p where p.id in (${changed}) and p.user_id is not null`),
+    ];
+    const rows = await sql<{ ident_key: string; profile_id: number | null }>`
+      select c.ident_key, c.profile_id from (
+        select a.ident_key, a.profile_id from braze_identifiers a where a.braze_cohort_id = ${brazeCohortId} and a.profile_id in (${changed})
+        union
+        select a.ident_key, a.profile_id from braze_identifiers a where a.braze_cohort_id = ${brazeCohortId} and a.ident_key in (${sql.join(ownKeys, sql` union all `)})
+      ) c
+      where c.ident_key > ${after ?? ''}
+        and not exists (select 1 from plan_desired d where d.run_id = ${runId} and d.ident_key = c.ident_key)
+      order by c.ident_key limit ${limit}`.execute(this.db);
+    return rows.rows.map((r) => ({ key: r.ident_key, profileId: r.profile_id }));
+  }
+
+  async clearChangedProfiles(runId: string): Promise<void> {
+    await this.db.deleteFrom('plan_profiles').where('run_id', '=', runId).execute();
+  }
+
+  async hasPendingChanges(brazeCohortId: string): Promise<boolean> {
+    const r = await sql`select 1 as x from braze_cohorts b
+      join member_changes c on c.project_id = b.project_id and c.seq > b.change_seq
+      where b.id = ${brazeCohortId} and ${this.concerns(sql`b.id`, sql`b.cohort_id`)}
+      limit 1`.execute(this.db);
+    return r.rows.length > 0;
+  }
+
+  async realtimeSyncsWithPendingChanges(failedSince: string): Promise<string[]> {
+    const r = await sql<{ braze_cohort_ref: string; id: string }>`
+      select s.braze_cohort_ref, min(s.id) as id from syncs s join braze_cohorts b on b.id = s.braze_cohort_ref
+      where s.cadence = 'real_time' and s.paused = 0
+        and not exists (select 1 from runs r where r.braze_cohort_id = b.id and r.status in ('queued', 'running'))
+        and not exists (select 1 from runs r where r.braze_cohort_id = b.id and r.status = 'failed' and r.finished_at > ${failedSince})
+        and exists (select 1 from member_changes c where c.project_id = b.project_id and c.seq > b.change_seq
+          and ${this.concerns(sql`b.id`, sql`b.cohort_id`)})
+      group by s.braze_cohort_ref`.execute(this.db);
+    return r.rows.map((row) => row.id);
+  }
+
+  async pruneChanges(): Promise<number> {
+    // A Braze cohort with syncs needs every change after its change_seq; one without syncs needs none (a new
+    // sync starts with a full run). Projects without synced Braze cohorts keep nothing.
+    const needed = await sql<{ project_id: string; upto: number }>`
+      select b.project_id, min(b.change_seq) as upto from braze_cohorts b
+      where exists (select 1 from syncs s where s.braze_cohort_ref = b.id) group by b.project_id`.execute(this.db);
+    const upto = new Map(needed.rows.map((r) => [r.project_id, Number(r.upto)]));
+    const projects = await this.db.selectFrom('member_changes').select('project_id').distinct().execute();
+    let deleted = 0;
+    for (const { project_id } of projects) {
+      let q = this.db.deleteFrom('member_changes').where('project_id', '=', project_id);
+      const limit = upto.get(project_id);
+      if (limit !== undefined) q = q.where('seq', '<=', limit);
+      const r = await q.executeTakeFirst();
+      deleted += Number(r.numDeletedRows);
+    }
+    return deleted;
+  }
+
+  async lastTouch(brazeCohortId: string, key: string): Promise<IdentifierTouch | undefined> {
+    // Batch payloads hold [key, profileId] pairs as JSON; `["<key>",` matches exactly one key.
+    const needle = `[${JSON.stringify(key)},`;
+    const contains = this.engine === 'postgres' ? sql`strpos(b.payload, ${needle}) > 0` : sql`instr(b.payload, ${needle}) > 0`;
+    const rows = await sql<{ run_id: string; seq: number; status: string; error: string | null; acked_at: string | null; payload: string }>`
+      select b.run_id, b.seq, b.status, b.error, b.acked_at, b.payload from run_batches b join runs r on r.id = b.run_id
+      where r.braze_cohort_id = ${brazeCohortId} and ${contains}
+      order by r.queued_at desc, r.id desc, b.seq desc limit 1`.execute(this.db);
+    const row = rows.rows[0];
+    if (!row) return undefined;
+    const batch = decodeBatch(row.payload);
+    return {
+      runId: row.run_id,
+      seq: Number(row.seq),
+      operation: batch.add.some((i) => i.key === key) ? 'add' : 'remove',
+      status: row.status as IdentifierTouch['status'],
+      error: row.error,
+      ackedAt: row.acked_at,
+    };
   }
 }

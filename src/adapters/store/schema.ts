@@ -138,6 +138,8 @@ export interface RunsTable {
   total_batches: number;
   error_code: string | null;
   error_message: string | null;
+  /** member_changes position seen when the run planned; change_seq advances to it on success. */
+  change_seq_to: number | null;
 }
 
 export interface RunBatchesTable {
@@ -170,6 +172,12 @@ export interface PlanDesiredTable {
   active: number;
 }
 
+/** The changed profiles an incremental run plans for (real-time syncs). */
+export interface PlanProfilesTable {
+  run_id: string;
+  profile_id: number;
+}
+
 export interface MemberImportsTable {
   import_id: string;
   profile_id: number;
@@ -193,4 +201,5 @@ export interface Database {
   run_skips: RunSkipsTable;
   run_requests: RunRequestsTable;
   plan_desired: PlanDesiredTable;
+  plan_profiles: PlanProfilesTable;
 }

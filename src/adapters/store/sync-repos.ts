@@ -86,6 +86,17 @@ export class KyselySyncsRepo implements SyncsRepo {
       .execute();
     return rows.map(toSync);
   }
+
+  async claimDue(id: string, expected: string, next: string | null, now: string) {
+    const r = await this.db
+      .updateTable('syncs')
+      .set({ next_run_at: next, updated_at: now })
+      .where('id', '=', id)
+      .where('next_run_at', '=', expected)
+      .where('paused', '=', 0)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
 }
 
 const toBrazeCohort = (r: Selectable<BrazeCohortsTable>): BrazeCohort => ({
@@ -176,6 +187,11 @@ export class KyselyBrazeCohortsRepo implements BrazeCohortsRepo {
   async ackedFor(id: string, keys: readonly string[]) {
     if (keys.length === 0) return [];
     const rows = await this.db.selectFrom('braze_identifiers').select(['ident_key', 'run_id', 'acked_at']).where('braze_cohort_id', '=', id).where('ident_key', 'in', keys).execute();
+    return rows.map((r) => ({ key: r.ident_key, runId: r.run_id, ackedAt: r.acked_at }));
+  }
+
+  async ackedForProfile(id: string, profileId: number) {
+    const rows = await this.db.selectFrom('braze_identifiers').select(['ident_key', 'run_id', 'acked_at']).where('braze_cohort_id', '=', id).where('profile_id', '=', profileId).orderBy('ident_key').execute();
     return rows.map((r) => ({ key: r.ident_key, runId: r.run_id, ackedAt: r.acked_at }));
   }
 }
