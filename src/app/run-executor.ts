@@ -95,7 +95,11 @@ export class RunExecutor {
     const { store, clock, logger } = this.deps;
     const log = logger.child({ runId: run.id, syncId: run.syncId });
     const sync = await store.syncs.getById(run.syncId);
-    if (!sync) return this.finish(run, undefined, 'cancelled', { code: 'sync_deleted', message: 'the sync was deleted before this run started' });
+    if (!sync) {
+      // A removal run deletes its sync only after every batch was sent: a crash after that leaves nothing to do.
+      if (run.mode === 'remove_all' && run.phase === 'sending') return this.finish(run, undefined, 'succeeded');
+      return this.finish(run, undefined, 'cancelled', { code: 'sync_deleted', message: 'the sync was deleted before this run started' });
+    }
     if (sync.paused && run.mode !== 'remove_all' && run.status === 'queued') {
       return this.finish(run, sync, 'cancelled', { code: 'sync_paused', message: 'the sync was paused before this run started' });
     }
@@ -188,6 +192,7 @@ export class RunExecutor {
       const stats = await this.deps.destination.upsertCohort(target, { id: cohort.id, name, createdAt: brazeCohort.createdAt }, { signal, onRequest: this.requestLogger(run) });
       await store.runs.addStats(run.id, { requests: stats.requests, retries: stats.retries });
     } catch (error) {
+      await this.countFailedCall(run, error);
       throw this.asFailure(error, 'naming the cohort in Braze');
     }
     await store.brazeCohorts.markNamed(run.brazeCohortId, name);
@@ -253,7 +258,17 @@ export class RunExecutor {
       signal.removeEventListener('abort', onAbort);
     }
     if (fatal instanceof Interrupted || signal.aborted) throw new Interrupted();
-    if (fatal) throw this.asFailure(fatal, 'sending membership changes');
+    if (fatal) {
+      await this.countFailedCall(run, fatal);
+      throw this.asFailure(fatal, 'sending membership changes');
+    }
+  }
+
+  /** Requests of a call that ended without an acknowledgement still count in the run's figures. */
+  private async countFailedCall(run: Run, error: unknown): Promise<void> {
+    if (error instanceof DeliveryError && error.stats.requests > 0) {
+      await this.deps.store.runs.addStats(run.id, { requests: error.stats.requests, retries: error.stats.retries });
+    }
   }
 
   private asFailure(error: unknown, doing: string): Error {

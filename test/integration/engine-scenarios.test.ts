@@ -327,6 +327,8 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     expect(run.error?.message).toMatch(/generate a new Data Import Key/);
     expect(run.error?.message).not.toContain('never-generated-key-1234');
     expect(membershipRequests(h.sandbox)).toEqual([]);
+    // The refused name call still counts as a request made.
+    expect(run.requests).toBe(1);
   });
 
   it('401 for a wrong partner API key fails the run and points the operator at the configuration', async () => {

@@ -42,4 +42,21 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
     expect(third.counts).toMatchObject({ added: 0, removed: 0 });
     expect(third.requests).toBe(0);
   });
+
+  it('a removal run that crashed after deleting its sync is finished as succeeded when resumed', async () => {
+    const project = await projectWithBraze(h.deps);
+    const { target } = await sandboxTarget(h, project.id, { type: 'user_id' });
+    const cohort = await createStaticCohort(h.deps, project.id, { name: 'Leaving' });
+    const sync = await createSync(h.deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'one_time' });
+    await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, sync.id)).id);
+    await h.worker.stop();
+    // The state a SIGKILL between "delete the sync" and "finish the run" leaves behind.
+    const run = await h.store.runs.create({ id: 'run_removal', projectId: project.id, syncId: sync.id, brazeCohortId: sync.brazeCohortRef, trigger: 'delete', mode: 'remove_all', now: new Date().toISOString() });
+    await h.store.runs.start(run.id, new Date().toISOString());
+    await h.store.runs.setPlanned(run.id, { totalBatches: 0, skipped: 0, skipReasons: {} });
+    await h.store.syncs.delete(project.id, sync.id);
+    const { RunExecutor } = await import('../../src/app/run-executor.ts');
+    await new RunExecutor(h.deps, 'resumer').processBrazeCohort(sync.brazeCohortRef);
+    expect((await h.store.runs.getById(run.id))?.status).toBe('succeeded');
+  });
 });
