@@ -1,0 +1,15 @@
+// `npm run demo` on a fresh clone: it must run to the end and show the delta and the segment.
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+it('npm run demo syncs a cohort, sends only the delta on the second run, and shows the segment', async () => {
+  const out = await new Promise<string>((done, fail) =>
+    execFile('npm', ['run', '--silent', 'demo'], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) => (error ? fail(new Error(`${error.message}\n${stderr}`)) : done(stdout))),
+  );
+  expect(out).toMatch(/First run: every member\n[\s\S]*status succeeded: added 3000, removed 0, skipped 1/);
+  expect(out).toMatch(/Second run: only the delta\n[\s\S]*status succeeded: added 100, removed 250/);
+  expect(out).toMatch(/: 2650 users in segment/);
+}, 150_000);
