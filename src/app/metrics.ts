@@ -235,6 +235,10 @@ export class MetricsRunObserver implements RunObserver {
     this.metrics.runs.inc({ status: run.status });
     const seconds = runSeconds(run);
     if (seconds !== null) this.metrics.runDuration.observe({ status: run.status }, seconds);
+    // A real-time run is queued by the first change it carries, so queued → finished bounds that change's lag.
+    if (run.mode === 'incremental' && run.status === 'succeeded' && run.finishedAt) {
+      observeRealtimeLag((Date.parse(run.finishedAt) - Date.parse(run.queuedAt)) / 1000, this.metrics);
+    }
   }
 }
 

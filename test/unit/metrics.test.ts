@@ -130,6 +130,17 @@ describe('service metrics', () => {
     expectWellFormed(text);
   });
 
+  it('records the lag of successful real-time (incremental) runs from queueing to acknowledgement', () => {
+    const m = createServiceMetrics();
+    const observer = new MetricsRunObserver(m);
+    observer.runFinished({ run: { ...run('succeeded', 2), mode: 'incremental', trigger: 'real_time' }, sync: undefined });
+    observer.runFinished({ run: { ...run('failed', 1), mode: 'incremental', trigger: 'real_time' }, sync: undefined });
+    observer.runFinished({ run: run('succeeded', 100), sync: undefined });
+    const text = m.registry.render();
+    expect(sample(text, 'cohort_sync_realtime_lag_seconds_count')).toBe(1);
+    expect(sample(text, 'cohort_sync_realtime_lag_seconds_sum')).toBe(2);
+  });
+
   it('serves /metrics as text/plain; version=0.0.4 without auth', async () => {
     const m = createServiceMetrics();
     m.runs.inc({ status: 'succeeded' }, 5);
