@@ -80,7 +80,11 @@ export class RunExecutor {
         try {
           await this.execute(run, fence, lease.signal);
         } catch (error) {
-          if (error instanceof Interrupted) return;
+          if (error instanceof Interrupted) {
+            // Stopping on purpose: hand the lease back now rather than make the next worker wait out its TTL.
+            if (this.stopping.signal.aborted) await brazeCohorts.abandonLease(brazeCohortId, fence).catch(() => undefined);
+            return;
+          }
           throw error;
         }
         if (run.mode === 'incremental') this.lastIncrementalEnd.set(brazeCohortId, this.deps.clock.now().getTime());
@@ -226,7 +230,10 @@ export class RunExecutor {
       const change = { add: stored.batch.add.map((i) => parseIdentifierKey(i.key)), remove: stored.batch.remove.map((i) => parseIdentifierKey(i.key)) };
       try {
         const stats = await this.deps.destination.changeMembership(target, sync.cohortId, change, { signal: local.signal, onRequest: this.requestLogger(run) });
-        const held = await planning.ackBatch({ runId: run.id, brazeCohortId: run.brazeCohortId, seq: stored.seq, fence, batch: stored.batch, now: this.deps.clock.now().toISOString(), requests: stats.requests, retries: stats.retries });
+        // A 2xx may still list per-identifier errors: delivered, but kept on the batch rather than ignored.
+        const note = stats.partialErrors.length > 0 ? `Braze answered 2xx with errors: ${stats.partialErrors.join('; ')}` : null;
+        if (note) this.deps.logger.warn({ runId: run.id, seq: stored.seq, errors: stats.partialErrors }, 'Braze reported errors in a successful answer');
+        const held = await planning.ackBatch({ runId: run.id, brazeCohortId: run.brazeCohortId, seq: stored.seq, fence, batch: stored.batch, now: this.deps.clock.now().toISOString(), requests: stats.requests, retries: stats.retries, note });
         if (!held) throw new Interrupted();
       } catch (error) {
         if (error instanceof DeliveryError && error.kind === 'bad_request') {

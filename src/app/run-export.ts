@@ -50,7 +50,7 @@ async function* entriesFrom(deps: AppDeps, runId: string, start: Position | null
               operation: op,
               identifier,
               outcome,
-              reason: outcome === 'failed' ? (b.error ?? 'the batch failed') : null,
+              reason: outcome === 'failed' ? (b.error ?? 'the batch failed') : b.error,
             },
             next: i + 1 < items.length ? { s: b.seq, i: i + 1 } : { s: b.seq + 1, i: 0 },
           };

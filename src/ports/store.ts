@@ -98,6 +98,8 @@ export interface BrazeCohortsRepo {
   renewLease(id: string, fence: number, now: Date, ttlMs: number): Promise<boolean>;
   /** Releases the lease unless a run was requested meanwhile (dirty); returns whether it was released. */
   releaseLease(id: string, fence: number): Promise<boolean>;
+  /** Lets go of a lease at once (a graceful stop), so another worker resumes without waiting for expiry. */
+  abandonLease(id: string, fence: number): Promise<void>;
   markDirty(id: string): Promise<void>;
   /** Clears dirty as the holder starts another pass; returns whether it was set. */
   takeDirty(id: string, fence: number): Promise<boolean>;
@@ -156,7 +158,8 @@ export interface PlanningRepo {
   appendBatch(runId: string, seq: number, batch: PlannedBatch): Promise<void>;
   pendingBatches(runId: string, afterSeq: number, limit: number): Promise<StoredBatch[]>;
   /** Records a delivered batch and the identifiers it changes, atomically, only while `fence` holds the lease. */
-  ackBatch(a: { runId: string; brazeCohortId: string; seq: number; fence: number; batch: PlannedBatch; now: string; requests: number; retries: number }): Promise<boolean>;
+  /** `note` keeps the per-identifier errors a 2xx answer carried (braze.md §1A), shown in members.csv. */
+  ackBatch(a: { runId: string; brazeCohortId: string; seq: number; fence: number; batch: PlannedBatch; now: string; requests: number; retries: number; note?: string | null }): Promise<boolean>;
   failBatch(a: { runId: string; seq: number; fence: number; brazeCohortId: string; error: string; size: number; requests: number; retries: number }): Promise<boolean>;
   /** Acknowledged batches' identifiers of a run, for members.csv, in batch order. */
   runBatches(runId: string, afterSeq: number, limit: number): Promise<{ seq: number; status: string; error: string | null; batch: PlannedBatch }[]>;

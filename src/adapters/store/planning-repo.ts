@@ -164,14 +164,14 @@ export class KyselyPlanningRepo implements PlanningRepo {
     return rows.map((r) => ({ seq: r.seq, batch: decodeBatch(r.payload) }));
   }
 
-  async ackBatch(a: { runId: string; brazeCohortId: string; seq: number; fence: number; batch: PlannedBatch; now: string; requests: number; retries: number }): Promise<boolean> {
+  async ackBatch(a: { runId: string; brazeCohortId: string; seq: number; fence: number; batch: PlannedBatch; now: string; requests: number; retries: number; note?: string | null }): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       // An UPDATE (not a SELECT) so PostgreSQL locks the lease row until commit: a newer fence cannot slip in.
       const held = await tx.updateTable('braze_cohorts').set({ fence: a.fence }).where('id', '=', a.brazeCohortId).where('fence', '=', a.fence).executeTakeFirst();
       if (Number(held.numUpdatedRows) === 0) return false;
       const marked = await tx
         .updateTable('run_batches')
-        .set({ status: 'acked', acked_at: a.now })
+        .set({ status: 'acked', acked_at: a.now, error: a.note ?? null })
         .where('run_id', '=', a.runId)
         .where('seq', '=', a.seq)
         .where('status', '=', 'pending')

@@ -163,6 +163,10 @@ export class KyselyBrazeCohortsRepo implements BrazeCohortsRepo {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  async abandonLease(id: string, fence: number) {
+    await this.db.updateTable('braze_cohorts').set({ lease_owner: null, lease_until: null }).where('id', '=', id).where('fence', '=', fence).execute();
+  }
+
   async markDirty(id: string) {
     await this.db.updateTable('braze_cohorts').set({ dirty: 1 }).where('id', '=', id).execute();
   }
