@@ -24,6 +24,28 @@ export function decodeBatch(payload: string): PlannedBatch {
   return { add: p.add.map(item), remove: p.remove.map(item) };
 }
 
+/** Below this many staged keys, pageAdds probes the acknowledged index per key rather than merging with it. */
+const MERGE_MIN_STAGED = 20_000;
+/** Helper threads SQLite's sorter may use while staging (PRAGMA threads). */
+const SORT_THREADS = 2;
+
+/**
+ * SQLite: lets the sort of a staging use helper threads, and shares the connection's cache budget among the
+ * sorter's threads (each buffers up to cache_size) so that memory stays what it was; staging only appends, so
+ * the smaller page cache costs nothing. About a quarter off the staging of 10M members (docs/benchmarks.md).
+ * Returns how to put both settings back.
+ */
+async function sortInParallel(tx: Kysely<Database>): Promise<() => Promise<void>> {
+  const cache = Number((await sql<{ cache_size: number }>`pragma cache_size`.execute(tx)).rows[0]?.cache_size ?? -2000);
+  const threads = Number((await sql<{ threads: number }>`pragma threads`.execute(tx)).rows[0]?.threads ?? 0);
+  await sql.raw(`pragma threads = ${SORT_THREADS}`).execute(tx);
+  await sql.raw(`pragma cache_size = ${Math.trunc(cache / (SORT_THREADS + 1))}`).execute(tx);
+  return async () => {
+    await sql.raw(`pragma cache_size = ${cache}`).execute(tx);
+    await sql.raw(`pragma threads = ${threads}`).execute(tx);
+  };
+}
+
 export class KyselyPlanningRepo implements PlanningRepo {
   constructor(private readonly db: Kysely<Database>, private readonly engine: Engine) {}
 
@@ -31,20 +53,25 @@ export class KyselyPlanningRepo implements PlanningRepo {
     // Active syncs first: ON CONFLICT DO NOTHING keeps the first row, so a key any active sync wants stays active.
     const ordered = [...syncs].sort((a, b) => Number(b.active) - Number(a.active));
     await this.db.transaction().execute(async (tx) => {
-      for (const s of ordered) {
-        const chain = mappingChain(s.mapping);
-        const memberFilter = sql`m.cohort_id = ${s.cohortId}`;
-        for (let i = 0; i < chain.length; i++) {
-          for (const select of identifierSelects(this.engine, chain[i]!, memberFilter, chosenStepSql(this.engine, chain, i))) {
-            // In key order: the index (and SQLite's table, whose rowids then follow the keys) is appended to
-            // rather than written at random, and the pages below read both back sequentially (docs/benchmarks.md).
-            // profile_id breaks ties between members sharing an alias value: the lowest profile keeps the key.
-            await sql`insert into plan_desired (run_id, ident_key, profile_id, active)
-              select ${runId}, s.ident_key, s.profile_id, ${s.active ? 1 : 0} from (${select}) s where s.ident_key is not null
-              order by s.ident_key, s.profile_id
-              on conflict (run_id, ident_key) do nothing`.execute(tx);
+      const restore = this.engine === 'sqlite' ? await sortInParallel(tx) : undefined;
+      try {
+        for (const s of ordered) {
+          const chain = mappingChain(s.mapping);
+          const memberFilter = sql`m.cohort_id = ${s.cohortId}`;
+          for (let i = 0; i < chain.length; i++) {
+            for (const select of identifierSelects(this.engine, chain[i]!, memberFilter, chosenStepSql(this.engine, chain, i))) {
+              // In key order: the index (and SQLite's table, whose rowids then follow the keys) is appended to
+              // rather than written at random, and the pages below read both back sequentially (docs/benchmarks.md).
+              // profile_id breaks ties between members sharing an alias value: the lowest profile keeps the key.
+              await sql`insert into plan_desired (run_id, ident_key, profile_id, active)
+                select ${runId}, s.ident_key, s.profile_id, ${s.active ? 1 : 0} from (${select}) s where s.ident_key is not null
+                order by s.ident_key, s.profile_id
+                on conflict (run_id, ident_key) do nothing`.execute(tx);
+            }
           }
         }
+      } finally {
+        await restore?.();
       }
     });
     // PostgreSQL plans the pages below from plan_desired's statistics; a table it believes tiny (the first run,
@@ -67,10 +94,11 @@ export class KyselyPlanningRepo implements PlanningRepo {
   }
 
   async pageAdds(runId: string, brazeCohortId: string, after: string | null, limit: number): Promise<PlannedIdentifier[]> {
-    if (this.engine === 'sqlite') {
+    if (this.engine === 'sqlite' && (await this.manyStaged(runId, after))) {
       // SQLite has no merge join: NOT EXISTS probes the other index once per row. A compound EXCEPT with ORDER BY
       // is run as a merge of two key-ordered index scans instead, about three times cheaper (docs/benchmarks.md);
-      // only the keys of the page are then looked up for their profile.
+      // only the keys of the page are then looked up for their profile. The merge also walks the acknowledged
+      // keys between the staged ones, so a small staging (an incremental plan) keeps the probes below.
       const rows = await sql<{ ident_key: string; profile_id: number | null }>`
         select d.ident_key, d.profile_id from (
           select ident_key as k from plan_desired where run_id = ${runId} and ident_key > ${after ?? ''} and active = 1
@@ -80,8 +108,8 @@ export class KyselyPlanningRepo implements PlanningRepo {
         order by d.ident_key`.execute(this.db);
       return rows.rows.map((r) => ({ key: r.ident_key, profileId: r.profile_id }));
     }
-    // PostgreSQL: the redundant range on the inner side lets it choose an anti-join that streams in key order
-    // and stops at the page's limit, instead of one that reads everything after `after` for every page.
+    // The redundant range on the inner side lets PostgreSQL choose an anti-join that streams in key order and
+    // stops at the page's limit, instead of one that reads everything after `after` for every page.
     const rows = await sql<{ ident_key: string; profile_id: number | null }>`
       select d.ident_key, d.profile_id from plan_desired d
       where d.run_id = ${runId} and d.active = 1 and d.ident_key > ${after ?? ''}
@@ -91,9 +119,17 @@ export class KyselyPlanningRepo implements PlanningRepo {
     return rows.rows.map((r) => ({ key: r.ident_key, profileId: r.profile_id }));
   }
 
+  /** Whether at least MERGE_MIN_STAGED staged keys of the run follow `after` (a bounded index walk). */
+  private async manyStaged(runId: string, after: string | null): Promise<boolean> {
+    const r = await sql<{ x: number }>`select 1 as x from plan_desired where run_id = ${runId} and ident_key > ${after ?? ''}
+      order by ident_key limit 1 offset ${MERGE_MIN_STAGED - 1}`.execute(this.db);
+    return r.rows.length > 0;
+  }
+
   async pageRemoves(runId: string, brazeCohortId: string, after: string | null, limit: number): Promise<PlannedIdentifier[]> {
     if (this.engine === 'sqlite') {
-      // The same merge as pageAdds, the other way round.
+      // The same merge as pageAdds, the other way round. Every acknowledged key after `after` is read either
+      // way; the merge adds one pass over the staged keys, which a full plan has just written.
       const rows = await sql<{ ident_key: string; profile_id: number | null }>`
         select a.ident_key, a.profile_id from (
           select ident_key as k from braze_identifiers where braze_cohort_id = ${brazeCohortId} and ident_key > ${after ?? ''}
@@ -177,17 +213,22 @@ export class KyselyPlanningRepo implements PlanningRepo {
         .where('status', '=', 'pending')
         .executeTakeFirst();
       if (Number(marked.numUpdatedRows) === 0) return true; // already recorded by an earlier attempt
-      for (let i = 0; i < a.batch.add.length; i += 200) {
-        const chunk = a.batch.add.slice(i, i + 200);
-        await tx
-          .insertInto('braze_identifiers')
-          .values(chunk.map((x) => ({ braze_cohort_id: a.brazeCohortId, ident_key: x.key, profile_id: x.profileId, run_id: a.runId, acked_at: a.now })))
-          .onConflict((oc) => oc.columns(['braze_cohort_id', 'ident_key']).doUpdateSet((eb) => ({ profile_id: eb.ref('excluded.profile_id'), run_id: eb.ref('excluded.run_id'), acked_at: eb.ref('excluded.acked_at') })))
-          .execute();
+      // Acknowledgements of one Braze cohort are serialised (the lease row above; SQLite's single writer), so
+      // their cost caps delivery: one statement per block, the identifiers passed as one array or JSON value.
+      if (a.batch.add.length > 0) {
+        const rows =
+          this.engine === 'postgres'
+            ? sql`select t.k, t.p from unnest(${a.batch.add.map((x) => x.key)}::text[], ${a.batch.add.map((x) => x.profileId)}::integer[]) as t(k, p)`
+            : sql`select j.value ->> 0 as k, j.value ->> 1 as p from json_each(${JSON.stringify(a.batch.add.map((x) => [x.key, x.profileId]))}) j`;
+        await sql`insert into braze_identifiers (braze_cohort_id, ident_key, profile_id, run_id, acked_at)
+          select ${a.brazeCohortId}, r.k, r.p, ${a.runId}, ${a.now} from (${rows}) r where true
+          on conflict (braze_cohort_id, ident_key) do update
+          set profile_id = excluded.profile_id, run_id = excluded.run_id, acked_at = excluded.acked_at`.execute(tx);
       }
-      for (let i = 0; i < a.batch.remove.length; i += 500) {
-        const keys = a.batch.remove.slice(i, i + 500).map((x) => x.key);
-        await tx.deleteFrom('braze_identifiers').where('braze_cohort_id', '=', a.brazeCohortId).where('ident_key', 'in', keys).execute();
+      if (a.batch.remove.length > 0) {
+        const keys = a.batch.remove.map((x) => x.key);
+        const list = this.engine === 'postgres' ? sql`select unnest(${keys}::text[])` : sql`select value from json_each(${JSON.stringify(keys)})`;
+        await sql`delete from braze_identifiers where braze_cohort_id = ${a.brazeCohortId} and ident_key in (${list})`.execute(tx);
       }
       await tx
         .updateTable('runs')
@@ -359,9 +400,11 @@ export class KyselyPlanningRepo implements PlanningRepo {
       sql`select 'd:' || d.device_id as k from profile_devices d where d.profile_id in (${changed})`,
       ...labels.map((label) => sql`select cast(${aliasKeyPrefix(label)} as text) || p.user_id as k from profiles p where p.id in (${changed}) and p.user_id is not null`),
     ];
+    // SQLite's planner otherwise walks every acknowledged key of the cohort by primary key (docs/benchmarks.md).
+    const byProfile = this.engine === 'sqlite' ? sql.raw('indexed by braze_identifiers_profile') : sql``;
     const rows = await sql<{ ident_key: string; profile_id: number | null }>`
       select c.ident_key, c.profile_id from (
-        select a.ident_key, a.profile_id from braze_identifiers a where a.braze_cohort_id = ${brazeCohortId} and a.profile_id in (${changed})
+        select a.ident_key, a.profile_id from braze_identifiers a ${byProfile} where a.braze_cohort_id = ${brazeCohortId} and a.profile_id in (${changed})
         union
         select a.ident_key, a.profile_id from braze_identifiers a where a.braze_cohort_id = ${brazeCohortId} and a.ident_key in (${sql.join(ownKeys, sql` union all `)})
       ) c

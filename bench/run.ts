@@ -1,0 +1,154 @@
+// `npm run bench`: delta-planning and delivery figures for docs/benchmarks.md. Never part of `npm test`.
+//
+//   npm run bench                                  planner at 1M and 10M on SQLite (+ sort|comm baseline,
+//                                                  + plan after 100 changes), then delivery at the Braze cap
+//   npm run bench -- --sizes 100000,1000000        other cohort sizes
+//   npm run bench -- --only planner|delivery|realtime   one part (realtime: bench/realtime.ts)
+//   npm run bench -- --engine postgres --database-url postgres://postgres@127.0.0.1:5432/test
+//   npm run bench -- --json bench-results.json     also write every figure as JSON
+//
+// See --help for the rest. Each planner size runs in its own child process so its peak RSS is its own.
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { BRAZE_REQUESTS_PER_HOUR, benchDeliveryInChild, type DeliveryResult } from './delivery.ts';
+import { benchPlannerSize, type PlannerSizeResult } from './planner.ts';
+import { benchRealtime, realtimeMarkdownRow } from './realtime.ts';
+
+const HELP = `usage: npm run bench -- [options]
+  --sizes N[,N...]          planner cohort sizes (default 1000000,10000000)
+  --engine sqlite|postgres  store engine (default sqlite)
+  --database-url URL        PostgreSQL server for --engine postgres (default $DATABASE_URL); a throw-away schema is used
+  --only planner|delivery|realtime   run one part only (default: planner and delivery, then real-time latency)
+  --changes N               members changed before the second plan (default 100)
+  --no-baseline             skip the sort | comm -3 baseline
+  --no-incremental          skip the plan after a few changes
+  --delivery-seconds S      size the delivery cohort so that sending at the cap takes about S seconds (default 60)
+  --delivery-members N      delivery cohort size (overrides --delivery-seconds)
+  --ceiling-members N       also deliver N members with the budget lifted, to show the executor's own ceiling (default 300000; 0 skips)
+  --json FILE               write all results as JSON
+  --keep                    keep the planner's temporary stores`;
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '1000000,10000000' },
+    engine: { type: 'string', default: 'sqlite' },
+    'database-url': { type: 'string' },
+    only: { type: 'string' },
+    changes: { type: 'string', default: '100' },
+    'no-baseline': { type: 'boolean', default: false },
+    'no-incremental': { type: 'boolean', default: false },
+    'delivery-seconds': { type: 'string', default: '60' },
+    'delivery-members': { type: 'string' },
+    'ceiling-members': { type: 'string', default: '300000' },
+    json: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const engine = values.engine;
+if (engine !== 'sqlite' && engine !== 'postgres') throw new Error(`--engine must be sqlite or postgres, not ${engine}`);
+if (values.only !== undefined && !['planner', 'delivery', 'realtime'].includes(values.only)) throw new Error('--only must be planner, delivery or realtime');
+const positive = (name: string, v: string) => {
+  const n = Number(v.replace(/_/g, ''));
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, not ${v}`);
+  return n;
+};
+const sizes = values.sizes.split(',').map((s) => positive('--sizes', s.trim()));
+const databaseUrl = values['database-url'] ?? process.env.DATABASE_URL;
+const log = (line: string) => console.log(line);
+
+const machine = {
+  cpus: availableParallelism(),
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryGb: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  sqlite: (new Database(':memory:').prepare('select sqlite_version() as v').get() as { v: string }).v,
+  loadAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+};
+log(`machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GB, node ${machine.node}, SQLite ${machine.sqlite}, load ${machine.loadAtStart.join(' ')}`);
+
+const planner: PlannerSizeResult[] = [];
+const delivery: DeliveryResult[] = [];
+
+if (values.only === undefined || values.only === 'planner') {
+  for (const members of sizes) {
+    planner.push(
+      await benchPlannerSize(members, {
+        engine,
+        ...(databaseUrl ? { databaseUrl } : {}),
+        baseline: !values['no-baseline'],
+        incremental: !values['no-incremental'],
+        changes: positive('--changes', values.changes),
+        keep: values.keep,
+        log,
+      }),
+    );
+  }
+}
+
+if (values.only === undefined || values.only === 'delivery') {
+  const capPerSecond = BRAZE_REQUESTS_PER_HOUR / 3600;
+  const members = values['delivery-members'] !== undefined
+    ? positive('--delivery-members', values['delivery-members'])
+    : Math.ceil((positive('--delivery-seconds', values['delivery-seconds']) * capPerSecond)) * 1000;
+  const base = { engine, ...(databaseUrl ? { databaseUrl } : {}) } as const;
+  delivery.push(benchDeliveryInChild({ ...base, members, requestsPerHour: BRAZE_REQUESTS_PER_HOUR }));
+  const ceiling = positive('--ceiling-members', values['ceiling-members']);
+  if (ceiling > 0) delivery.push(benchDeliveryInChild({ ...base, members: ceiling, requestsPerHour: 1_000_000_000 }));
+}
+
+const loadAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
+
+// ---- report --------------------------------------------------------------------------------------------
+const f = (n: number | null | undefined, digits = 1) => (n === null || n === undefined ? '–' : n.toFixed(digits));
+const count = (n: number) => n.toLocaleString('en-US');
+const out: string[] = [];
+out.push('', `machine: ${machine.cpus} cores, node ${machine.node}, SQLite ${machine.sqlite}, engine ${engine}; load average ${machine.loadAtStart.join(' ')} at start, ${loadAtEnd.join(' ')} at end`);
+if (planner.length > 0) {
+  out.push(
+    '',
+    '| members | full plan (s) | CPU (s) | peak RSS (MB) | sort\\|comm -3 (s) | its CPU (s) | plan / baseline | stage | skips | adds pages | removes pages | clear | full plan after changes (s) | real-time plan after changes (s) | its peak RSS (MB) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const r of planner) {
+    const p = r.full.phases;
+    out.push(
+      `| ${count(r.members)} | ${f(r.full.seconds, 2)} | ${f(r.full.cpuSeconds, 2)} | ${f(r.full.peakRssMb, 0)} | ${f(r.baseline?.seconds, 2)} | ${f(r.baseline?.cpuSeconds, 2)} | ${r.baseline ? f(r.full.seconds / r.baseline.seconds, 2) : '–'} | ` +
+        `${f(p.stageDesired, 2)} | ${f(p.recordSkips, 2)} | ${f(p.pageAdds, 2)} | ${f(p.pageRemoves, 2)} | ${f(p.clearStaged, 2)} | ` +
+        `${f(r.incremental?.plan.seconds, 2)} | ${f(r.incremental?.realtime.seconds, 3)} | ${f(r.incremental?.realtime.peakRssMb, 0)} |`,
+    );
+  }
+  out.push('', 'adds/removes found: ' + planner.map((r) => `${count(r.members)}: +${count(r.full.adds)} -${count(r.full.removes)} in ${r.full.batches} batches (baseline ${r.baseline ? count(r.baseline.deltaLines) : '–'} lines, its peak RSS ${f(r.baseline?.peakRssMb, 0)} MB)`).join('; '));
+}
+for (const d of delivery) {
+  out.push(
+    '',
+    `delivery of ${count(d.members)} members at ${count(d.requestsPerHour)}/h (${f(d.capPerSecond, 1)} req/s): ${count(d.membershipRequests)} membership requests in ${f(d.sendSeconds, 1)} s = ` +
+      `${f(d.sustainedPerSecond, 1)} req/s = ${f(d.fractionOfCap * 100, 1)}% of the cap; statuses ${JSON.stringify(d.byStatus)}; 429s ${d.rateLimited}; ` +
+      `run ${d.run.status} +${count(d.run.added)} failed ${d.run.failed}, ${d.run.batches} batches, ${d.run.requests} requests (${d.run.retries} retries); ` +
+      `sandbox holds ${count(d.sandboxIdentifiers)} ids, lost ${d.lost}, unexpected ${d.unexpected}; planned in ${f(d.planSeconds, 1)} s; mean call ${f(d.meanCallMs, 1)} ms, mean ack ${f(d.meanAckMs, 1)} ms; per 10 s: ${d.perTenSeconds.join(' ')}; ` +
+      `peak RSS during the run ${f(d.peakRssDuringRunMb, 0)} MB, ${f(d.rssAtEndOfRunMb, 0)} MB at its end (sandbox ${f(d.sandboxPeakRssMb, 0)} MB)`,
+  );
+}
+log(out.join('\n'));
+if (values.only === undefined || values.only === 'realtime') {
+  // Real-time latency: 100k members, 20 changes/s for 30 s (docs/benchmarks.md, "Real-time latency").
+  const realtime = await benchRealtime({ engine, ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}) });
+  log(`real-time latency:\n${realtimeMarkdownRow(realtime)}`);
+}
+if (values.json) writeFileSync(values.json, JSON.stringify({ machine: { ...machine, loadAtEnd }, engine, planner, delivery }, null, 2));
+
+const failures = [
+  ...delivery.filter((d) => d.run.status !== 'succeeded' || d.lost > 0 || d.unexpected > 0).map((d) => `delivery of ${d.members} lost ${d.lost}, run ${d.run.status}`),
+];
+if (failures.length > 0) {
+  console.error(failures.join('\n'));
+  process.exit(1);
+}
