@@ -7,10 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { sql, type Kysely } from 'kysely';
 import pino from 'pino';
 import { generateToken, hashToken } from '../src/adapters/crypto/secrets.ts';
-import type { Database } from '../src/adapters/store/schema.ts';
 import { createStaticCohort } from '../src/app/cohorts.ts';
 import { createProject } from '../src/app/projects.ts';
 import { createSync } from '../src/app/syncs.ts';
@@ -21,6 +19,7 @@ import { compose } from '../src/entry/compose.ts';
 import { forkWithAsk } from './child-ipc.ts';
 import { currentRssMb, peakRssMb } from './rss.ts';
 import { throwawayStore } from './throwaway-store.ts';
+import { insertMembers } from './bulk-members.ts';
 
 export const BRAZE_REQUESTS_PER_HOUR = 250_000;
 const SANDBOX_CHILD = fileURLToPath(new URL('./sandbox-child.ts', import.meta.url));
@@ -78,21 +77,6 @@ export interface DeliveryResult {
   readonly sandboxPeakRssMb: number;
 }
 
-/** Profiles and memberships in bulk SQL: the member API would take far longer than the run itself. */
-async function insertMembers(db: Kysely<Database>, engine: 'sqlite' | 'postgres', projectId: string, cohortId: string, n: number): Promise<void> {
-  const now = new Date().toISOString();
-  if (engine === 'sqlite') {
-    await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
-      with recursive s(i) as (select 1 union all select i + 1 from s where i < ${n})
-      select ${projectId}, printf('dlv_%010d', (i * 2654435761) % 4294967296), '{}', ${now}, ${now} from s`.execute(db);
-  } else {
-    await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
-      select ${projectId}, 'dlv_' || lpad(((i::bigint * 2654435761) % 4294967296)::text, 10, '0'), '{}', ${now}, ${now}
-      from generate_series(1, ${n}::int) i`.execute(db);
-  }
-  await sql`insert into cohort_members (cohort_id, profile_id) select ${cohortId}, id from profiles where project_id = ${projectId} order by id`.execute(db);
-  await db.updateTable('cohorts').set({ size: n }).where('id', '=', cohortId).execute();
-}
 
 
 /** The sandbox child process and a tiny request/response protocol over IPC. */
@@ -160,7 +144,7 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
     const cohort = await createStaticCohort(deps, project.id, { name: 'Delivery bench' });
     log(`[delivery] ${opts.members} members, budget ${opts.requestsPerHour}/h (${(opts.requestsPerHour / 3600).toFixed(1)} req/s) on the sandbox and in the client`);
     const seeded = performance.now();
-    await insertMembers(composed.store.raw.db, opts.engine, project.id, cohort.id, opts.members);
+    await insertMembers(composed.store.raw.db, opts.engine, project.id, cohort.id, opts.members, { prefix: 'dlv_', scrambled: true });
     log(`[delivery] members inserted in ${((performance.now() - seeded) / 1000).toFixed(1)} s (RSS ${currentRssMb().toFixed(0)} MB, peak ${peakRssMb().toFixed(0)} MB)`);
 
     worker = await startWorker(deps, { owner: composed.owner });

@@ -9,12 +9,11 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { sql, type Kysely } from 'kysely';
 import pino from 'pino';
 import { forkWithAsk } from './child-ipc.ts';
 import { throwawayStore } from './throwaway-store.ts';
+import { insertMembers } from './bulk-members.ts';
 import { generateToken, hashToken } from '../src/adapters/crypto/secrets.ts';
-import type { Database } from '../src/adapters/store/schema.ts';
 import { changeMembers, createStaticCohort } from '../src/app/cohorts.ts';
 import { createProject } from '../src/app/projects.ts';
 import { membershipChanged } from '../src/app/realtime.ts';
@@ -60,20 +59,6 @@ export interface RealtimeBenchResult {
 }
 
 
-/** The cohort's members in bulk SQL (the per-member API would take longer than the bench). */
-async function bulkMembers(db: Kysely<Database>, engine: 'sqlite' | 'postgres', projectId: string, cohortId: string, n: number): Promise<void> {
-  const now = new Date().toISOString();
-  if (engine === 'sqlite') {
-    await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
-      with recursive s(i) as (select 1 union all select i + 1 from s where i < ${n})
-      select ${projectId}, 'm' || i, '{}', ${now}, ${now} from s`.execute(db);
-  } else {
-    await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
-      select ${projectId}, 'm' || i, '{}', ${now}, ${now} from generate_series(1, ${n}::int) i`.execute(db);
-  }
-  await sql`insert into cohort_members (cohort_id, profile_id) select ${cohortId}, id from profiles where project_id = ${projectId}`.execute(db);
-  await db.updateTable('cohorts').set({ size: n }).where('id', '=', cohortId).execute();
-}
 
 function startChild() {
   const { child, ask } = forkWithAsk(CHILD, []);
@@ -117,7 +102,7 @@ export async function benchRealtime(opts: RealtimeBenchOptions): Promise<Realtim
     const key = await sandbox.workspace();
     const target = await createTarget(deps, project.id, { name: 'sandbox', endpoint: url, dataImportKey: key, mapping: { type: 'user_id' } });
     const cohort = await createStaticCohort(deps, project.id, { name: 'Real-time bench' });
-    await bulkMembers(composed.store.raw.db, opts.engine, project.id, cohort.id, members);
+    await insertMembers(composed.store.raw.db, opts.engine, project.id, cohort.id, members, { prefix: 'm', scrambled: false });
     log(`[realtime] ${members} members on ${opts.engine}; first (full) run…`);
 
     const firstStarted = performance.now();

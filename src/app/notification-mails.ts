@@ -97,6 +97,11 @@ function skippedNote(run: Run): string[] {
 
 const FOOTER = ['', '--', 'Sent by cohort-sync. Recipients are the project\'s notification e-mails and the sync\'s notifyEmails.'];
 
+/** What every run mail ends with: the sync, the run's figures, skipped members, and the footer. */
+function runDetails(ctx: MailContext): string[] {
+  return [...header(ctx), ...runLines(ctx.run), ...withGap(skippedNote(ctx.run)), ...FOOTER];
+}
+
 export function composeRunMail(decision: MailDecision, ctx: MailContext): ComposedMail {
   const { run } = ctx;
   const tag = `[${ctx.prefix}]`;
@@ -104,7 +109,7 @@ export function composeRunMail(decision: MailDecision, ctx: MailContext): Compos
     case 'success':
       return {
         subject: `${tag} Sync succeeded: ${who(ctx)} (+${run.counts.added} −${run.counts.removed})`,
-        text: [`The sync of ${who(ctx)} finished successfully.`, '', ...header(ctx), ...runLines(run), ...withGap(skippedNote(run)), ...FOOTER].join('\n'),
+        text: [`The sync of ${who(ctx)} finished successfully.`, '', ...runDetails(ctx)].join('\n'),
       };
     case 'failure':
     case 'still_failing': {
@@ -123,10 +128,7 @@ export function composeRunMail(decision: MailDecision, ctx: MailContext): Compos
           'What to do:',
           remedyFor(code, ctx),
           '',
-          ...header(ctx),
-          ...runLines(run),
-          ...withGap(skippedNote(run)),
-          ...FOOTER,
+          ...runDetails(ctx),
         ].join('\n'),
       };
     }
@@ -136,10 +138,7 @@ export function composeRunMail(decision: MailDecision, ctx: MailContext): Compos
         text: [
           `The sync of ${who(ctx)} succeeded again after ${decision.failedRuns} failed run(s)${decision.failingSince ? `, failing since ${decision.failingSince}` : ''}.`,
           '',
-          ...header(ctx),
-          ...runLines(run),
-          ...withGap(skippedNote(run)),
-          ...FOOTER,
+          ...runDetails(ctx),
         ].join('\n'),
       };
     case 'digest':

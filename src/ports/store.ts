@@ -69,7 +69,6 @@ export interface CohortsRepo {
   list(projectId: string): Promise<Cohort[]>;
   update(projectId: string, id: string, patch: { name?: string; definition?: unknown }, now: string): Promise<Cohort | undefined>;
   delete(projectId: string, id: string): Promise<void>;
-  refreshSize(id: string): Promise<number>;
 }
 
 export interface SyncsRepo {

@@ -4,14 +4,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SmtpMailer } from '../../src/adapters/mail/smtp-mailer.ts';
 import { changeMembers, createStaticCohort } from '../../src/app/cohorts.ts';
 import { RunNotifier, recipientsOf, sendTestEmail } from '../../src/app/notifications.ts';
-import type { RunObserver } from '../../src/app/run-events.ts';
 import { createSync, requestRun, runNow } from '../../src/app/syncs.ts';
 import { updateTarget } from '../../src/app/targets.ts';
 import type { Run } from '../../src/domain/model.ts';
 import type { Clock } from '../../src/ports/clock.ts';
 import { ENGINES } from '../support/engines.ts';
-import { firstRunOf, projectWithBraze, sandboxTarget, waitForRun } from '../support/flows.ts';
+import { firstRunOf, projectWithBraze, sandboxTarget } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
+import { notifiedRuns } from '../support/notified-runs.ts';
 import { startSmtpInbox, type ReceivedMail, type SmtpInbox } from '../support/smtp-inbox.ts';
 
 const HOUR = 3_600_000;
@@ -32,26 +32,14 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
   let mailer: SmtpMailer;
   let clock: TestClock;
   let notifier: RunNotifier;
-  const settled = new Set<string>();
+  const notified = notifiedRuns(() => notifier);
 
   beforeEach(async () => {
-    settled.clear();
     inbox = await startSmtpInbox();
     mailer = new SmtpMailer({ url: inbox.url, from: 'cohort-sync <cohort-sync@test.invalid>', timeoutMs: 5_000 });
     clock = new TestClock(Date.now());
     notifier = new RunNotifier(() => h.deps, { mailer, clock });
-    // Records when the notifier has handled a run and its mails are out, so a test can also assert silence.
-    const observer: RunObserver = {
-      async runFinished(event) {
-        try {
-          await notifier.runFinished(event);
-          await notifier.idle();
-        } finally {
-          settled.add(event.run.id);
-        }
-      },
-    };
-    h = await startHarness(engine, { observers: [observer] });
+    h = await startHarness(engine, { observers: [notified.observer] });
   });
   afterEach(async () => {
     await h?.close();
@@ -59,15 +47,8 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     await inbox?.close();
   });
 
-  async function finished(runId: string): Promise<Run> {
-    const run = await waitForRun(h.deps, runId);
-    const deadline = Date.now() + 10_000;
-    while (!settled.has(runId)) {
-      if (Date.now() > deadline) throw new Error(`the notifier never handled run ${runId}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return run;
-  }
+  // Waits until the notifier has handled the run and its mails are out, so a test can also assert silence.
+  const finished = (runId: string): Promise<Run> => notified.finished(h.deps, runId);
 
   async function setup(opts: { cadence: 'one_time' | 'daily' | 'real_time'; dataImportKey?: string; projectEmails?: string[]; syncEmails?: string[] }) {
     const project = await projectWithBraze(h.deps, 'Shop');

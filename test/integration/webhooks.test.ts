@@ -9,14 +9,14 @@ import { SmtpMailer } from '../../src/adapters/mail/smtp-mailer.ts';
 import { changeMembers, createStaticCohort } from '../../src/app/cohorts.ts';
 import { RunNotifier } from '../../src/app/notifications.ts';
 import { createProjectToken } from '../../src/app/projects.ts';
-import type { RunObserver } from '../../src/app/run-events.ts';
 import { createSync, runNow } from '../../src/app/syncs.ts';
 import { clearWebhook, getWebhook, listWebhookDeliveries, setWebhook, verifyWebhookSignature, WebhookSender } from '../../src/app/webhooks.ts';
 import type { Run } from '../../src/domain/model.ts';
 import { notificationRoutes } from '../../src/entry/http/routes/notifications.ts';
 import { ENGINES } from '../support/engines.ts';
-import { firstRunOf, projectWithBraze, sandboxTarget, tokenTools, waitForRun } from '../support/flows.ts';
+import { firstRunOf, projectWithBraze, sandboxTarget, tokenTools } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
+import { notifiedRuns } from '../support/notified-runs.ts';
 import { startSmtpInbox, type SmtpInbox } from '../support/smtp-inbox.ts';
 import { startWebhookReceiver, type ReceivedHook, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
@@ -38,11 +38,10 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
   let mailer: SmtpMailer;
   let sender: WebhookSender;
   let notifier: RunNotifier;
+  const notified = notifiedRuns(() => notifier);
   let sleeps: number[];
-  const settled = new Set<string>();
 
   beforeEach(async () => {
-    settled.clear();
     sleeps = [];
     receiver = await startWebhookReceiver();
     inbox = await startSmtpInbox();
@@ -57,17 +56,7 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
       random: () => 1,
     });
     notifier = new RunNotifier(() => h.deps, { mailer, webhooks: sender });
-    const observer: RunObserver = {
-      async runFinished(event) {
-        try {
-          await notifier.runFinished(event);
-          await notifier.idle();
-        } finally {
-          settled.add(event.run.id);
-        }
-      },
-    };
-    h = await startHarness(engine, { observers: [observer] });
+    h = await startHarness(engine, { observers: [notified.observer] });
   });
   afterEach(async () => {
     await h?.close();
@@ -76,15 +65,8 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
     await receiver?.close();
   });
 
-  async function finished(runId: string): Promise<Run> {
-    const run = await waitForRun(h.deps, runId);
-    const deadline = Date.now() + 10_000;
-    while (!settled.has(runId)) {
-      if (Date.now() > deadline) throw new Error(`the notifier never handled run ${runId}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return run;
-  }
+  // Waits until the notifier has handled the run and its mails are out, so a test can also assert silence.
+  const finished = (runId: string): Promise<Run> => notified.finished(h.deps, runId);
 
   async function setup(opts: { dataImportKey?: string; webhook?: boolean } = {}) {
     const project = await projectWithBraze(h.deps, 'Shop');

@@ -198,11 +198,4 @@ export class KyselyCohortsRepo implements CohortsRepo {
       await tx.deleteFrom('cohorts').where('project_id', '=', projectId).where('id', '=', id).execute();
     });
   }
-
-  async refreshSize(id: string) {
-    const row = await this.db.selectFrom('cohort_members').select((eb) => eb.fn.countAll<number>().as('n')).where('cohort_id', '=', id).executeTakeFirstOrThrow();
-    const size = Number(row.n);
-    await this.db.updateTable('cohorts').set({ size }).where('id', '=', id).execute();
-    return size;
-  }
 }

@@ -179,9 +179,10 @@ export class KyselyMembershipRepo implements MembershipRepo {
         select ${projectId}, ${cohortId}, x.profile_id, ${now} from (${joining}) x`.execute(tx);
       await sql`insert into cohort_members (cohort_id, profile_id) select ${cohortId}, x.profile_id from (${joining}) x where true`.execute(tx);
       await tx.deleteFrom('member_imports').where('import_id', '=', importId).execute();
-      const size = await tx.selectFrom('cohort_members').select((eb) => eb.fn.countAll<number>().as('n')).where('cohort_id', '=', cohortId).executeTakeFirstOrThrow();
-      await tx.updateTable('cohorts').set({ size: Number(size.n), updated_at: now }).where('id', '=', cohortId).execute();
-      return { added: Number(added.numAffectedRows ?? 0), removed: Number(removed.numAffectedRows ?? 0) };
+      const change = { added: Number(added.numAffectedRows ?? 0), removed: Number(removed.numAffectedRows ?? 0) };
+      // The size follows from the change, as in applyMembers: no recount of a cohort that may hold millions.
+      await tx.updateTable('cohorts').set((eb) => ({ size: eb('size', '+', change.added - change.removed), updated_at: now })).where('id', '=', cohortId).execute();
+      return change;
     });
   }
 
