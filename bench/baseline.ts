@@ -64,9 +64,15 @@ export async function dumpIdentifiers(location: StoreLocation, dir: string): Pro
     if (location.kind === 'sqlite') {
       const db = new Database(location.file, { readonly: true });
       try {
-        const members = db.prepare(`select 'e:' || p.user_id as k from cohort_members m join profiles p on p.id = m.profile_id where m.cohort_id = ? order by m.profile_id`).pluck();
+        const members = db
+          .prepare(
+            `select 'e:' || p.user_id as k from cohort_members m join profiles p on p.id = m.profile_id where m.cohort_id = ? order by m.profile_id`,
+          )
+          .pluck();
         for (const k of members.iterate(BENCH_COHORT)) d.line(k as string);
-        const inBraze = db.prepare(`select ident_key from braze_identifiers where braze_cohort_id = ? order by profile_id`).pluck();
+        const inBraze = db
+          .prepare(`select ident_key from braze_identifiers where braze_cohort_id = ? order by profile_id`)
+          .pluck();
         for (const k of inBraze.iterate(BENCH_BRAZE_COHORT)) a.line(k as string);
       } finally {
         db.close();
@@ -84,8 +90,16 @@ export async function dumpIdentifiers(location: StoreLocation, dir: string): Pro
             after = rows[rows.length - 1]!.id;
           }
         };
-        await page(`select 'e:' || p.user_id as k, p.id from cohort_members m join profiles p on p.id = m.profile_id where m.cohort_id = $1 and m.profile_id > $2 order by m.profile_id limit 100000`, BENCH_COHORT, d);
-        await page(`select ident_key as k, profile_id as id from braze_identifiers where braze_cohort_id = $1 and profile_id > $2 order by profile_id limit 100000`, BENCH_BRAZE_COHORT, a);
+        await page(
+          `select 'e:' || p.user_id as k, p.id from cohort_members m join profiles p on p.id = m.profile_id where m.cohort_id = $1 and m.profile_id > $2 order by m.profile_id limit 100000`,
+          BENCH_COHORT,
+          d,
+        );
+        await page(
+          `select ident_key as k, profile_id as id from braze_identifiers where braze_cohort_id = $1 and profile_id > $2 order by profile_id limit 100000`,
+          BENCH_BRAZE_COHORT,
+          a,
+        );
       } finally {
         await client.end();
       }
@@ -104,7 +118,9 @@ export function runBaseline(dumped: Dumped, dir: string): BaselineResult {
   const command = `export LC_ALL=C; comm -3 <(sort desired.txt) <(sort acked.txt) > delta.txt`;
   const rssFile = join(dir, 'baseline-rss.txt');
   const started = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, 'bash', '-c', script], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, 'bash', '-c', script], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const seconds = (performance.now() - started) / 1000;
   if (r.status !== 0) throw new Error(`baseline failed with status ${r.status}`);
   const [kb, user, system] = (readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? '').split(' ').map(Number);

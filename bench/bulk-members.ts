@@ -1,5 +1,5 @@
 // A static cohort's members in bulk SQL: the per-member API would take far longer than the bench itself.
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from '../src/adapters/store/schema.ts';
 
 /**
@@ -8,10 +8,19 @@ import type { Database } from '../src/adapters/store/schema.ts';
  */
 export type UserIdStyle = { readonly prefix: string; readonly scrambled: boolean };
 
-export async function insertMembers(db: Kysely<Database>, engine: 'sqlite' | 'postgres', projectId: string, cohortId: string, n: number, ids: UserIdStyle): Promise<void> {
+export async function insertMembers(
+  db: Kysely<Database>,
+  engine: 'sqlite' | 'postgres',
+  projectId: string,
+  cohortId: string,
+  n: number,
+  ids: UserIdStyle,
+): Promise<void> {
   const now = new Date().toISOString();
   if (engine === 'sqlite') {
-    const userId = ids.scrambled ? sql`printf(${`${ids.prefix}%010d`}, (i * 2654435761) % 4294967296)` : sql`${ids.prefix} || i`;
+    const userId = ids.scrambled
+      ? sql`printf(${`${ids.prefix}%010d`}, (i * 2654435761) % 4294967296)`
+      : sql`${ids.prefix} || i`;
     await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
       with recursive s(i) as (select 1 union all select i + 1 from s where i < ${n})
       select ${projectId}, ${userId}, '{}', ${now}, ${now} from s`.execute(db);
@@ -22,6 +31,8 @@ export async function insertMembers(db: Kysely<Database>, engine: 'sqlite' | 'po
     await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
       select ${projectId}, ${userId}, '{}', ${now}, ${now} from generate_series(1, ${n}::int) i`.execute(db);
   }
-  await sql`insert into cohort_members (cohort_id, profile_id) select ${cohortId}, id from profiles where project_id = ${projectId} order by id`.execute(db);
+  await sql`insert into cohort_members (cohort_id, profile_id) select ${cohortId}, id from profiles where project_id = ${projectId} order by id`.execute(
+    db,
+  );
   await db.updateTable('cohorts').set({ size: n }).where('id', '=', cohortId).execute();
 }

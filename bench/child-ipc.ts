@@ -1,9 +1,13 @@
 // Request/response over a forked child's IPC channel: the bench keeps the sandbox in a process of its own,
 // as Braze is another machine. The child answers id 0 once it is ready.
-import { fork, type ForkOptions } from 'node:child_process';
+import { type ForkOptions, fork } from 'node:child_process';
 
 export function forkWithAsk(script: string, args: string[], opts: Pick<ForkOptions, 'serialization'> = {}) {
-  const child = fork(script, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...opts });
+  const child = fork(script, args, {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    ...opts,
+  });
   const waiting = new Map<number, (m: Record<string, unknown>) => void>();
   child.on('message', (raw) => {
     const m = raw as { id: number } & Record<string, unknown>;

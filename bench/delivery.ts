@@ -16,10 +16,10 @@ import { createTarget } from '../src/app/targets.ts';
 import { startWorker } from '../src/app/worker.ts';
 import type { Run } from '../src/domain/model.ts';
 import { compose } from '../src/entry/compose.ts';
+import { insertMembers } from './bulk-members.ts';
 import { forkWithAsk } from './child-ipc.ts';
 import { currentRssMb, peakRssMb } from './rss.ts';
 import { throwawayStore } from './throwaway-store.ts';
-import { insertMembers } from './bulk-members.ts';
 
 export const BRAZE_REQUESTS_PER_HOUR = 250_000;
 const SANDBOX_CHILD = fileURLToPath(new URL('./sandbox-child.ts', import.meta.url));
@@ -77,8 +77,6 @@ export interface DeliveryResult {
   readonly sandboxPeakRssMb: number;
 }
 
-
-
 /** The sandbox child process and a tiny request/response protocol over IPC. */
 async function startSandboxChild(requestsPerHour: number) {
   const { child, ask } = forkWithAsk(SANDBOX_CHILD, [String(requestsPerHour)], { serialization: 'advanced' });
@@ -87,7 +85,12 @@ async function startSandboxChild(requestsPerHour: number) {
     url,
     workspace: async () => (await ask<{ key: string }>({ op: 'workspace' })).key,
     report: (key: string, cohortId: string) =>
-      ask<{ answered: [number, number][]; userIds: string[]; stats: { requests: number; byStatus: Record<string, number> }; peakRssMb: number }>({ op: 'report', key, cohortId }),
+      ask<{
+        answered: [number, number][];
+        userIds: string[];
+        stats: { requests: number; byStatus: Record<string, number> };
+        peakRssMb: number;
+      }>({ op: 'report', key, cohortId }),
     close: async () => {
       if (child.exitCode !== null) return;
       await ask({ op: 'close' }).catch(() => undefined);
@@ -104,7 +107,11 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
     secretKey: randomBytes(32),
     logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
     // The client's defaults otherwise (retry policy, timeouts, concurrency 4): what an operator runs.
-    braze: { partnerSlug: 'cohort-sync', partnerKeys: { US: 'sandbox-partner-key' }, requestsPerHour: opts.requestsPerHour },
+    braze: {
+      partnerSlug: 'cohort-sync',
+      partnerKeys: { US: 'sandbox-partner-key' },
+      requestsPerHour: opts.requestsPerHour,
+    },
     settings: { allowedEndpoints: [sandbox.url] },
   });
   const { deps } = composed;
@@ -137,15 +144,31 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
 
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
   try {
-    const { project } = await createProject(deps, { generate: generateToken, hash: hashToken }, { name: 'Delivery bench' });
+    const { project } = await createProject(
+      deps,
+      { generate: generateToken, hash: hashToken },
+      { name: 'Delivery bench' },
+    );
     await deps.store.projects.update(project.id, { brazeEnabled: true }, new Date().toISOString());
     const dataImportKey = await sandbox.workspace();
-    const target = await createTarget(deps, project.id, { name: 'sandbox', endpoint: sandbox.url, dataImportKey, mapping: { type: 'user_id' } });
+    const target = await createTarget(deps, project.id, {
+      name: 'sandbox',
+      endpoint: sandbox.url,
+      dataImportKey,
+      mapping: { type: 'user_id' },
+    });
     const cohort = await createStaticCohort(deps, project.id, { name: 'Delivery bench' });
-    log(`[delivery] ${opts.members} members, budget ${opts.requestsPerHour}/h (${(opts.requestsPerHour / 3600).toFixed(1)} req/s) on the sandbox and in the client`);
+    log(
+      `[delivery] ${opts.members} members, budget ${opts.requestsPerHour}/h (${(opts.requestsPerHour / 3600).toFixed(1)} req/s) on the sandbox and in the client`,
+    );
     const seeded = performance.now();
-    await insertMembers(composed.store.raw.db, opts.engine, project.id, cohort.id, opts.members, { prefix: 'dlv_', scrambled: true });
-    log(`[delivery] members inserted in ${((performance.now() - seeded) / 1000).toFixed(1)} s (RSS ${currentRssMb().toFixed(0)} MB, peak ${peakRssMb().toFixed(0)} MB)`);
+    await insertMembers(composed.store.raw.db, opts.engine, project.id, cohort.id, opts.members, {
+      prefix: 'dlv_',
+      scrambled: true,
+    });
+    log(
+      `[delivery] members inserted in ${((performance.now() - seeded) / 1000).toFixed(1)} s (RSS ${currentRssMb().toFixed(0)} MB, peak ${peakRssMb().toFixed(0)} MB)`,
+    );
 
     worker = await startWorker(deps, { owner: composed.owner });
     const startedAt = epochMs();
@@ -159,7 +182,9 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
       if (run && ['succeeded', 'failed', 'cancelled'].includes(run.status)) break;
       if (performance.now() - lastReport > 10_000) {
         lastReport = performance.now();
-        log(`[delivery] ${run?.phase ?? '?'}: ${run?.counts.added ?? 0} identifiers acknowledged (RSS ${currentRssMb().toFixed(0)} MB)`);
+        log(
+          `[delivery] ${run?.phase ?? '?'}: ${run?.counts.added ?? 0} identifiers acknowledged (RSS ${currentRssMb().toFixed(0)} MB)`,
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -170,7 +195,8 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
     const answered = report.answered;
     const first = answered[0];
     const last = answered.at(-1);
-    if (!first || !last) throw new Error(`no membership request reached the sandbox (run ${run.status}: ${run.error?.message ?? ''})`);
+    if (!first || !last)
+      throw new Error(`no membership request reached the sandbox (run ${run.status}: ${run.error?.message ?? ''})`);
     const planSeconds = (first[0] - startedAt) / 1000;
     const sendSeconds = (last[0] - first[0]) / 1000;
     const byStatus: Record<string, number> = {};
@@ -225,7 +251,14 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
       sustainedPerSecond,
       fractionOfCap: sustainedPerSecond / capPerSecond,
       perTenSeconds: perTenSeconds.map((n) => n ?? 0),
-      run: { status: run.status, added: run.counts.added, failed: run.counts.failed, requests: run.requests, retries: run.retries, batches: run.totalBatches },
+      run: {
+        status: run.status,
+        added: run.counts.added,
+        failed: run.counts.failed,
+        requests: run.requests,
+        retries: run.retries,
+        batches: run.totalBatches,
+      },
       meanCallMs: timing.calls > 0 ? timing.callMs / timing.calls : 0,
       meanAckMs: timing.acks > 0 ? timing.ackMs / timing.acks : 0,
       sandboxIdentifiers: held.length,

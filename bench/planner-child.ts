@@ -12,7 +12,7 @@
 // Prints one line `RESULT {json}` on stdout.
 import { openStore, type StoreLocation } from '../src/adapters/store/index.ts';
 import { beginPlan } from '../src/app/incremental.ts';
-import { packBatches, type PlannedIdentifier } from '../src/domain/batching.ts';
+import { type PlannedIdentifier, packBatches } from '../src/domain/batching.ts';
 import type { RunMode } from '../src/domain/model.ts';
 import type { SyncPlanInput } from '../src/ports/store.ts';
 import { peakRssMb } from './rss.ts';
@@ -50,7 +50,15 @@ async function plan(location: StoreLocation, runId: string, mode: RunMode): Prom
   try {
     const { planning, runs } = store;
     const now = new Date().toISOString();
-    const run = await runs.create({ id: runId, projectId: BENCH_PROJECT, syncId: BENCH_SYNC, brazeCohortId: BENCH_BRAZE_COHORT, trigger: mode === 'incremental' ? 'real_time' : 'manual', mode, now });
+    const run = await runs.create({
+      id: runId,
+      projectId: BENCH_PROJECT,
+      syncId: BENCH_SYNC,
+      brazeCohortId: BENCH_BRAZE_COHORT,
+      trigger: mode === 'incremental' ? 'real_time' : 'manual',
+      mode,
+      now,
+    });
     await runs.start(runId, now);
     const inputs: SyncPlanInput[] = [{ mapping: { type: 'user_id' }, cohortId: BENCH_COHORT, active: true }];
     const phases: Record<string, number> = {};
@@ -78,7 +86,9 @@ async function plan(location: StoreLocation, runId: string, mode: RunMode): Prom
     lap('beginPlan');
     if (!incremental) await planning.stageDesired(runId, inputs);
     lap('stageDesired');
-    const skipReasons = incremental ? await planning.recordSkipsFor(runId, inputs, SKIP_ROWS_KEPT) : await planning.recordSkips(runId, inputs, SKIP_ROWS_KEPT);
+    const skipReasons = incremental
+      ? await planning.recordSkipsFor(runId, inputs, SKIP_ROWS_KEPT)
+      : await planning.recordSkips(runId, inputs, SKIP_ROWS_KEPT);
     lap('recordSkips');
     let adds = 0;
     let removes = 0;
@@ -97,7 +107,13 @@ async function plan(location: StoreLocation, runId: string, mode: RunMode): Prom
     let seq = 0;
     for await (const batch of packBatches(
       pages((after) => planning.pageAdds(runId, BENCH_BRAZE_COHORT, after, PAGE), 'pageAdds'),
-      pages((after) => (incremental ? planning.pageRemovesFor(runId, BENCH_BRAZE_COHORT, inputs, after, PAGE) : planning.pageRemoves(runId, BENCH_BRAZE_COHORT, after, PAGE)), 'pageRemoves'),
+      pages(
+        (after) =>
+          incremental
+            ? planning.pageRemovesFor(runId, BENCH_BRAZE_COHORT, inputs, after, PAGE)
+            : planning.pageRemoves(runId, BENCH_BRAZE_COHORT, after, PAGE),
+        'pageRemoves',
+      ),
     )) {
       seq += 1;
       adds += batch.add.length;
@@ -113,7 +129,19 @@ async function plan(location: StoreLocation, runId: string, mode: RunMode): Prom
     await runs.setPlanned(runId, { totalBatches: seq, skipped, skipReasons });
     lap('setPlanned');
     const seconds = (performance.now() - started) / 1000;
-    return { incremental, seconds, cpuSeconds: cpuNow() - cpuStarted, phases, cpuPhases, adds, removes, batches: seq, skipped, peakRssMb: peakRssMb(), rssAtStartMb };
+    return {
+      incremental,
+      seconds,
+      cpuSeconds: cpuNow() - cpuStarted,
+      phases,
+      cpuPhases,
+      adds,
+      removes,
+      batches: seq,
+      skipped,
+      peakRssMb: peakRssMb(),
+      rssAtStartMb,
+    };
   } finally {
     await store.close();
   }
@@ -128,7 +156,16 @@ async function ack(location: StoreLocation, runId: string): Promise<AckResult> {
     for (;;) {
       const page = await store.planning.pendingBatches(runId, after, 64);
       for (const b of page) {
-        const held = await store.planning.ackBatch({ runId, brazeCohortId: BENCH_BRAZE_COHORT, seq: b.seq, fence: 0, batch: b.batch, now: new Date().toISOString(), requests: 1, retries: 0 });
+        const held = await store.planning.ackBatch({
+          runId,
+          brazeCohortId: BENCH_BRAZE_COHORT,
+          seq: b.seq,
+          fence: 0,
+          batch: b.batch,
+          now: new Date().toISOString(),
+          requests: 1,
+          retries: 0,
+        });
         if (!held) throw new Error('lost the (bench) lease while acknowledging');
         batches += 1;
       }
@@ -144,8 +181,14 @@ async function ack(location: StoreLocation, runId: string): Promise<AckResult> {
 }
 
 const [mode, locationJson, runId, runMode] = process.argv.slice(2);
-if (!mode || !locationJson || !runId) throw new Error('usage: planner-child.ts plan|ack <location-json> <runId> [full|incremental]');
+if (!mode || !locationJson || !runId)
+  throw new Error('usage: planner-child.ts plan|ack <location-json> <runId> [full|incremental]');
 const location = JSON.parse(locationJson) as StoreLocation;
-const result = mode === 'plan' ? await plan(location, runId, runMode === 'incremental' ? 'incremental' : 'full') : mode === 'ack' ? await ack(location, runId) : null;
+const result =
+  mode === 'plan'
+    ? await plan(location, runId, runMode === 'incremental' ? 'incremental' : 'full')
+    : mode === 'ack'
+      ? await ack(location, runId)
+      : null;
 if (!result) throw new Error(`unknown mode ${mode}`);
 process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);

@@ -6,7 +6,7 @@
 //   → {id, op: 'arrivals'}                   ← {id, added: [userId, epochMs][], removed: [userId, epochMs][], requests}
 //   → {id, op: 'size', key, cohortId}        ← {id, userIds: number}
 //   → {id, op: 'close'}                      ← {id}, then exits
-import { startSandbox, type CohortChange } from '../src/sandbox/index.ts';
+import { type CohortChange, startSandbox } from '../src/sandbox/index.ts';
 
 type Message =
   | { id: number; op: 'workspace' }
@@ -27,7 +27,8 @@ function arm(key: string): void {
   ws.applyChanges = (cohortId: string, changes: readonly CohortChange[]) => {
     const at = epochMs();
     requests += 1;
-    for (const change of changes) for (const id of change.user_ids) (change.should_remove ? removed : added).push([id, at]);
+    for (const change of changes)
+      for (const id of change.user_ids) (change.should_remove ? removed : added).push([id, at]);
     apply(cohortId, changes);
   };
 }
@@ -40,7 +41,8 @@ process.on('message', (raw) => {
     arm(m.key);
     send({ id: m.id });
   } else if (m.op === 'arrivals') send({ id: m.id, added, removed, requests });
-  else if (m.op === 'size') send({ id: m.id, userIds: sandbox.state.cohortIdentifiers(m.key, m.cohortId).user_ids.length });
+  else if (m.op === 'size')
+    send({ id: m.id, userIds: sandbox.state.cohortIdentifiers(m.key, m.cohortId).user_ids.length });
   else if (m.op === 'close') {
     void sandbox.close().then(() => {
       send({ id: m.id });

@@ -10,9 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { forkWithAsk } from './child-ipc.ts';
-import { throwawayStore } from './throwaway-store.ts';
-import { insertMembers } from './bulk-members.ts';
 import { generateToken, hashToken } from '../src/adapters/crypto/secrets.ts';
 import { changeMembers, createStaticCohort } from '../src/app/cohorts.ts';
 import { createProject } from '../src/app/projects.ts';
@@ -22,6 +19,9 @@ import { createSync } from '../src/app/syncs.ts';
 import { createTarget } from '../src/app/targets.ts';
 import { startWorker } from '../src/app/worker.ts';
 import { compose } from '../src/entry/compose.ts';
+import { insertMembers } from './bulk-members.ts';
+import { forkWithAsk } from './child-ipc.ts';
+import { throwawayStore } from './throwaway-store.ts';
 
 const CHILD = fileURLToPath(new URL('./realtime-sandbox-child.ts', import.meta.url));
 
@@ -58,23 +58,24 @@ export interface RealtimeBenchResult {
   readonly consistent: boolean;
 }
 
-
-
 function startChild() {
   const { child, ask } = forkWithAsk(CHILD, []);
   return {
     ready: ask<{ url: string }>({}, 0),
     workspace: async () => (await ask<{ key: string }>({ op: 'workspace' })).key,
     arm: (key: string) => ask({ op: 'arm', key }),
-    arrivals: () => ask<{ added: [string, number][]; removed: [string, number][]; requests: number }>({ op: 'arrivals' }),
-    size: async (key: string, cohortId: string) => (await ask<{ userIds: number }>({ op: 'size', key, cohortId })).userIds,
+    arrivals: () =>
+      ask<{ added: [string, number][]; removed: [string, number][]; requests: number }>({ op: 'arrivals' }),
+    size: async (key: string, cohortId: string) =>
+      (await ask<{ userIds: number }>({ op: 'size', key, cohortId })).userIds,
     close: async () => {
       if (child.exitCode === null) await ask({ op: 'close' }).catch(() => undefined);
     },
   };
 }
 
-const percentile = (sortedMs: readonly number[], p: number) => sortedMs[Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1)] ?? NaN;
+const percentile = (sortedMs: readonly number[], p: number) =>
+  sortedMs[Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1)] ?? NaN;
 const round = (x: number) => Math.round(x * 10) / 10;
 
 export async function benchRealtime(opts: RealtimeBenchOptions): Promise<RealtimeBenchResult> {
@@ -97,12 +98,24 @@ export async function benchRealtime(opts: RealtimeBenchOptions): Promise<Realtim
   const worker = await startWorker(deps, { owner: composed.owner });
   const scheduler = startScheduler(deps);
   try {
-    const { project } = await createProject(deps, { generate: generateToken, hash: hashToken }, { name: 'Real-time bench' });
+    const { project } = await createProject(
+      deps,
+      { generate: generateToken, hash: hashToken },
+      { name: 'Real-time bench' },
+    );
     await deps.store.projects.update(project.id, { brazeEnabled: true }, new Date().toISOString());
     const key = await sandbox.workspace();
-    const target = await createTarget(deps, project.id, { name: 'sandbox', endpoint: url, dataImportKey: key, mapping: { type: 'user_id' } });
+    const target = await createTarget(deps, project.id, {
+      name: 'sandbox',
+      endpoint: url,
+      dataImportKey: key,
+      mapping: { type: 'user_id' },
+    });
     const cohort = await createStaticCohort(deps, project.id, { name: 'Real-time bench' });
-    await insertMembers(composed.store.raw.db, opts.engine, project.id, cohort.id, members, { prefix: 'm', scrambled: false });
+    await insertMembers(composed.store.raw.db, opts.engine, project.id, cohort.id, members, {
+      prefix: 'm',
+      scrambled: false,
+    });
     log(`[realtime] ${members} members on ${opts.engine}; first (full) run…`);
 
     const firstStarted = performance.now();
@@ -111,7 +124,8 @@ export async function benchRealtime(opts: RealtimeBenchOptions): Promise<Realtim
     for (;;) {
       const run = await deps.store.runs.getById(firstRun.id);
       if (run?.status === 'succeeded') break;
-      if (run && run.status !== 'queued' && run.status !== 'running') throw new Error(`the first run ${run.status}: ${run.error?.message ?? ''}`);
+      if (run && run.status !== 'queued' && run.status !== 'running')
+        throw new Error(`the first run ${run.status}: ${run.error?.message ?? ''}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const initialRunSeconds = (performance.now() - firstStarted) / 1000;
@@ -132,7 +146,15 @@ export async function benchRealtime(opts: RealtimeBenchOptions): Promise<Realtim
       const op = i % 2 === 0 ? 'add' : 'remove';
       const userId = op === 'add' ? `rt${i}` : `m${1 + ((i * 7919) % members)}`;
       sent.set(`${op}:${userId}`, { at: epochMs(), op });
-      calls.push(changeMembers(deps, project.id, cohort.id, op === 'add' ? { add: [{ user_id: userId }] } : { remove: [{ user_id: userId }] }, hook));
+      calls.push(
+        changeMembers(
+          deps,
+          project.id,
+          cohort.id,
+          op === 'add' ? { add: [{ user_id: userId }] } : { remove: [{ user_id: userId }] },
+          hook,
+        ),
+      );
     }
     await Promise.all(calls);
 
@@ -159,7 +181,9 @@ export async function benchRealtime(opts: RealtimeBenchOptions): Promise<Realtim
     }
     latencies.sort((a, b) => a - b);
     await composed.queue.idle();
-    const runs = (await deps.store.runs.list(project.id, { syncId: sync.id }, 100_000, null)).items.filter((r) => r.mode === 'incremental').length;
+    const runs = (await deps.store.runs.list(project.id, { syncId: sync.id }, 100_000, null)).items.filter(
+      (r) => r.mode === 'incremental',
+    ).length;
     const expectedSize = (await deps.store.cohorts.get(project.id, cohort.id))!.size;
     const consistent = (await sandbox.size(key, cohort.id)) === expectedSize;
     const result: RealtimeBenchResult = {

@@ -54,7 +54,8 @@ if (values.help) {
 }
 const engine = values.engine;
 if (engine !== 'sqlite' && engine !== 'postgres') throw new Error(`--engine must be sqlite or postgres, not ${engine}`);
-if (values.only !== undefined && !['planner', 'delivery', 'realtime'].includes(values.only)) throw new Error('--only must be planner, delivery or realtime');
+if (values.only !== undefined && !['planner', 'delivery', 'realtime'].includes(values.only))
+  throw new Error('--only must be planner, delivery or realtime');
 const positive = (name: string, v: string) => {
   const n = Number(v.replace(/_/g, ''));
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, not ${v}`);
@@ -72,7 +73,9 @@ const machine = {
   sqlite: (new Database(':memory:').prepare('select sqlite_version() as v').get() as { v: string }).v,
   loadAtStart: loadavg().map((x) => Number(x.toFixed(2))),
 };
-log(`machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GB, node ${machine.node}, SQLite ${machine.sqlite}, load ${machine.loadAtStart.join(' ')}`);
+log(
+  `machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GB, node ${machine.node}, SQLite ${machine.sqlite}, load ${machine.loadAtStart.join(' ')}`,
+);
 
 const planner: PlannerSizeResult[] = [];
 const delivery: DeliveryResult[] = [];
@@ -95,9 +98,10 @@ if (values.only === undefined || values.only === 'planner') {
 
 if (values.only === undefined || values.only === 'delivery') {
   const capPerSecond = BRAZE_REQUESTS_PER_HOUR / 3600;
-  const members = values['delivery-members'] !== undefined
-    ? positive('--delivery-members', values['delivery-members'])
-    : Math.ceil((positive('--delivery-seconds', values['delivery-seconds']) * capPerSecond)) * 1000;
+  const members =
+    values['delivery-members'] !== undefined
+      ? positive('--delivery-members', values['delivery-members'])
+      : Math.ceil(positive('--delivery-seconds', values['delivery-seconds']) * capPerSecond) * 1000;
   const base = { engine, ...(databaseUrl ? { databaseUrl } : {}) } as const;
   delivery.push(benchDeliveryInChild({ ...base, members, requestsPerHour: BRAZE_REQUESTS_PER_HOUR }));
   const ceiling = positive('--ceiling-members', values['ceiling-members']);
@@ -110,7 +114,10 @@ const loadAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
 const f = (n: number | null | undefined, digits = 1) => (n === null || n === undefined ? '–' : n.toFixed(digits));
 const count = (n: number) => n.toLocaleString('en-US');
 const out: string[] = [];
-out.push('', `machine: ${machine.cpus} cores, node ${machine.node}, SQLite ${machine.sqlite}, engine ${engine}; load average ${machine.loadAtStart.join(' ')} at start, ${loadAtEnd.join(' ')} at end`);
+out.push(
+  '',
+  `machine: ${machine.cpus} cores, node ${machine.node}, SQLite ${machine.sqlite}, engine ${engine}; load average ${machine.loadAtStart.join(' ')} at start, ${loadAtEnd.join(' ')} at end`,
+);
 if (planner.length > 0) {
   out.push(
     '',
@@ -125,7 +132,16 @@ if (planner.length > 0) {
         `${f(r.incremental?.plan.seconds, 2)} | ${f(r.incremental?.realtime.seconds, 3)} | ${f(r.incremental?.realtime.peakRssMb, 0)} |`,
     );
   }
-  out.push('', 'adds/removes found: ' + planner.map((r) => `${count(r.members)}: +${count(r.full.adds)} -${count(r.full.removes)} in ${r.full.batches} batches (baseline ${r.baseline ? count(r.baseline.deltaLines) : '–'} lines, its peak RSS ${f(r.baseline?.peakRssMb, 0)} MB)`).join('; '));
+  out.push(
+    '',
+    'adds/removes found: ' +
+      planner
+        .map(
+          (r) =>
+            `${count(r.members)}: +${count(r.full.adds)} -${count(r.full.removes)} in ${r.full.batches} batches (baseline ${r.baseline ? count(r.baseline.deltaLines) : '–'} lines, its peak RSS ${f(r.baseline?.peakRssMb, 0)} MB)`,
+        )
+        .join('; '),
+  );
 }
 for (const d of delivery) {
   out.push(
@@ -140,13 +156,22 @@ for (const d of delivery) {
 log(out.join('\n'));
 if (values.only === undefined || values.only === 'realtime') {
   // Real-time latency: 100k members, 20 changes/s for 30 s (docs/benchmarks.md, "Real-time latency").
-  const realtime = await benchRealtime({ engine, ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}) });
+  const realtime = await benchRealtime({
+    engine,
+    ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}),
+  });
   log(`real-time latency:\n${realtimeMarkdownRow(realtime)}`);
 }
-if (values.json) writeFileSync(values.json, JSON.stringify({ machine: { ...machine, loadAtEnd }, engine, planner, delivery }, null, 2));
+if (values.json)
+  writeFileSync(
+    values.json,
+    JSON.stringify({ machine: { ...machine, loadAtEnd }, engine, planner, delivery }, null, 2),
+  );
 
 const failures = [
-  ...delivery.filter((d) => d.run.status !== 'succeeded' || d.lost > 0 || d.unexpected > 0).map((d) => `delivery of ${d.members} lost ${d.lost}, run ${d.run.status}`),
+  ...delivery
+    .filter((d) => d.run.status !== 'succeeded' || d.lost > 0 || d.unexpected > 0)
+    .map((d) => `delivery of ${d.members} lost ${d.lost}, run ${d.run.status}`),
 ];
 if (failures.length > 0) {
   console.error(failures.join('\n'));

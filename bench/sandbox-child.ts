@@ -3,10 +3,13 @@
 //   → {id, op: 'workspace'}                   ← {id, key}
 //   → {id, op: 'report', key, cohortId}       ← {id, answered: [epochMs, status][], userIds, stats, peakRssMb}
 //   → {id, op: 'close'}                        ← {id}, then exits
-import { startSandbox, type LoggedRequest } from '../src/sandbox/index.ts';
+import { type LoggedRequest, startSandbox } from '../src/sandbox/index.ts';
 import { peakRssMb } from './rss.ts';
 
-type Message = { id: number; op: 'workspace' } | { id: number; op: 'report'; key: string; cohortId: string } | { id: number; op: 'close' };
+type Message =
+  | { id: number; op: 'workspace' }
+  | { id: number; op: 'report'; key: string; cohortId: string }
+  | { id: number; op: 'close' };
 
 const requestsPerHour = Number(process.argv[2]);
 const sandbox = await startSandbox({ port: 0, requestsPerHour });

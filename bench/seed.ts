@@ -40,7 +40,12 @@ export async function seedStore(location: StoreLocation, members: number): Promi
   if (location.kind === 'sqlite') seedSqlite(location.file, members);
   else await seedPostgres(location.url, location.schema!, members);
   const stale = staleCount(members);
-  return { members, expectedAdds: Math.floor(members / CHURN_EVERY), expectedRemoves: stale, seconds: (performance.now() - started) / 1000 };
+  return {
+    members,
+    expectedAdds: Math.floor(members / CHURN_EVERY),
+    expectedRemoves: stale,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 function seedSqlite(file: string, n: number): void {
@@ -52,7 +57,8 @@ function seedSqlite(file: string, n: number): void {
     db.pragma('cache_size = -1048576'); // 1 GiB while loading: random index inserts stay in memory
     const now = new Date().toISOString();
     const total = n + staleCount(n);
-    const upTo = (limit: number) => `with recursive s(i) as (select 1 union all select i + 1 from s where i < ${limit})`;
+    const upTo = (limit: number) =>
+      `with recursive s(i) as (select 1 union all select i + 1 from s where i < ${limit})`;
     db.transaction(() => {
       db.exec(`drop index profiles_user`);
       db.prepare(
@@ -60,7 +66,9 @@ function seedSqlite(file: string, n: number): void {
          ${upTo(total)} select i, ?, ${sqliteUserId('i')}, '{}', ?, ? from s`,
       ).run(BENCH_PROJECT, now, now);
       db.exec(`create unique index profiles_user on profiles (project_id, user_id)`);
-      db.prepare(`insert into cohort_members (cohort_id, profile_id) select ?, id from profiles where id <= ? order by id`).run(BENCH_COHORT, n);
+      db.prepare(
+        `insert into cohort_members (cohort_id, profile_id) select ?, id from profiles where id <= ? order by id`,
+      ).run(BENCH_COHORT, n);
       db.prepare(
         `insert into braze_identifiers (braze_cohort_id, ident_key, profile_id, run_id, acked_at)
          select ?, 'e:' || user_id, id, 'run_seed000000000000', ? from profiles where (id <= ? and id % ${CHURN_EVERY} <> 0) or id > ?
@@ -76,15 +84,30 @@ function seedSqlite(file: string, n: number): void {
 
 /** The rows around the cohort the planner reads or updates: cohort, Braze cohort, sync. */
 function insertCatalogRows(run: (q: string, ...params: unknown[]) => unknown, n: number, now: string): void {
-  run(`insert into cohorts (id, project_id, name, type, definition, size, created_at, updated_at) values (?, ?, 'Bench', 'static', null, ?, ?, ?)`, BENCH_COHORT, BENCH_PROJECT, n, now, now);
+  run(
+    `insert into cohorts (id, project_id, name, type, definition, size, created_at, updated_at) values (?, ?, 'Bench', 'static', null, ?, ?, ?)`,
+    BENCH_COHORT,
+    BENCH_PROJECT,
+    n,
+    now,
+    now,
+  );
   run(
     `insert into braze_cohorts (id, project_id, workspace_key, cohort_id, named_as, created_at, fence, dirty, change_seq) values (?, ?, 'ws_bench000000000000', ?, null, ?, 0, 0, 0)`,
-    BENCH_BRAZE_COHORT, BENCH_PROJECT, BENCH_COHORT, now,
+    BENCH_BRAZE_COHORT,
+    BENCH_PROJECT,
+    BENCH_COHORT,
+    now,
   );
   run(
     `insert into syncs (id, project_id, cohort_id, target_id, braze_cohort_ref, cadence, cron, paused, notify_emails, next_run_at, created_at, updated_at)
      values (?, ?, ?, 'tgt_bench00000000000', ?, 'daily', null, 0, '[]', null, ?, ?)`,
-    BENCH_SYNC, BENCH_PROJECT, BENCH_COHORT, BENCH_BRAZE_COHORT, now, now,
+    BENCH_SYNC,
+    BENCH_PROJECT,
+    BENCH_COHORT,
+    BENCH_BRAZE_COHORT,
+    now,
+    now,
   );
 }
 
@@ -106,7 +129,10 @@ async function seedPostgres(url: string, schema: string, n: number): Promise<voi
     await client.query(`create unique index profiles_user on profiles (project_id, user_id)`);
     // Identity columns: later profiles (the incremental bench adds some) must not collide with seeded ids.
     await client.query(`select setval(pg_get_serial_sequence('profiles', 'id'), $1::int)`, [total]);
-    await client.query(`insert into cohort_members (cohort_id, profile_id) select $1, id from profiles where id <= $2 order by id`, [BENCH_COHORT, n]);
+    await client.query(
+      `insert into cohort_members (cohort_id, profile_id) select $1, id from profiles where id <= $2 order by id`,
+      [BENCH_COHORT, n],
+    );
     await client.query(
       `insert into braze_identifiers (braze_cohort_id, ident_key, profile_id, run_id, acked_at)
        select $1, 'e:' || user_id, id, 'run_seed000000000000', $2 from profiles where (id <= $3 and id % ${CHURN_EVERY} <> 0) or id > $3
@@ -115,10 +141,14 @@ async function seedPostgres(url: string, schema: string, n: number): Promise<voi
     );
     let i = 0;
     const params = (q: string) => q.replace(/\?/g, () => `$${++i}`);
-    await insertCatalogRowsAsync(async (q, ...values) => {
-      i = 0;
-      await client.query(params(q), values);
-    }, n, now);
+    await insertCatalogRowsAsync(
+      async (q, ...values) => {
+        i = 0;
+        await client.query(params(q), values);
+      },
+      n,
+      now,
+    );
     await client.query('commit');
     // Stands for autovacuum having seen the tables, as it would have on a long-lived store.
     await client.query('analyze');
@@ -127,7 +157,11 @@ async function seedPostgres(url: string, schema: string, n: number): Promise<voi
   }
 }
 
-async function insertCatalogRowsAsync(run: (q: string, ...params: unknown[]) => Promise<void>, n: number, now: string): Promise<void> {
+async function insertCatalogRowsAsync(
+  run: (q: string, ...params: unknown[]) => Promise<void>,
+  n: number,
+  now: string,
+): Promise<void> {
   const queued: [string, unknown[]][] = [];
   insertCatalogRows((q, ...params) => queued.push([q, params]), n, now);
   for (const [q, params] of queued) await run(q, ...params);

@@ -12,11 +12,19 @@ export interface ThrowawayStore {
 }
 
 /** `dir`: put the SQLite file there and leave the folder to the caller; otherwise a temp folder is made and removed. */
-export async function throwawayStore(engine: 'sqlite' | 'postgres', databaseUrl: string | undefined, opts: { prefix: string; dir?: string }): Promise<ThrowawayStore> {
+export async function throwawayStore(
+  engine: 'sqlite' | 'postgres',
+  databaseUrl: string | undefined,
+  opts: { prefix: string; dir?: string },
+): Promise<ThrowawayStore> {
   if (engine === 'sqlite') {
-    if (opts.dir) return { location: { kind: 'sqlite', file: join(opts.dir, 'store.db') }, drop: async () => undefined };
+    if (opts.dir)
+      return { location: { kind: 'sqlite', file: join(opts.dir, 'store.db') }, drop: async () => undefined };
     const dir = mkdtempSync(join(tmpdir(), `cohort-sync-${opts.prefix}-`));
-    return { location: { kind: 'sqlite', file: join(dir, 'store.db') }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      location: { kind: 'sqlite', file: join(dir, 'store.db') },
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   }
   if (!databaseUrl) throw new Error('--engine postgres needs --database-url (or DATABASE_URL)');
   const schema = `${opts.prefix.replace(/\W/g, '_')}_${randomBytes(5).toString('hex')}`;
@@ -30,5 +38,8 @@ export async function throwawayStore(engine: 'sqlite' | 'postgres', databaseUrl:
     }
   };
   await admin(`create schema ${schema}`);
-  return { location: { kind: 'postgres', url: databaseUrl, schema }, drop: () => admin(`drop schema if exists ${schema} cascade`) };
+  return {
+    location: { kind: 'postgres', url: databaseUrl, schema },
+    drop: () => admin(`drop schema if exists ${schema} cascade`),
+  };
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
+import { dirname, join } from 'node:path';
 // Runs the TypeScript CLI through tsx so `npx cohort-sync …` works from a clone without a build step.
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import { register } from 'tsx/esm/api';
 
 register();

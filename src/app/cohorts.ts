@@ -11,7 +11,14 @@ export async function createStaticCohort(deps: AppDeps, projectId: string, input
   await requireProject(deps, projectId);
   const name = input.name.trim();
   if (!name) throw invalid([{ path: 'name', message: 'a cohort needs a name' }]);
-  return deps.store.cohorts.create({ id: deps.newId('coh'), projectId, name, type: 'static', definition: null, now: deps.clock.now().toISOString() });
+  return deps.store.cohorts.create({
+    id: deps.newId('coh'),
+    projectId,
+    name,
+    type: 'static',
+    definition: null,
+    now: deps.clock.now().toISOString(),
+  });
 }
 
 export async function requireCohort(deps: AppDeps, projectId: string, cohortId: string): Promise<Cohort> {
@@ -21,7 +28,12 @@ export async function requireCohort(deps: AppDeps, projectId: string, cohortId: 
 }
 
 function requireStatic(cohort: Cohort): void {
-  if (cohort.type !== 'static') throw new AppError(422, 'cohort_not_static', `cohort ${cohort.id} is ${cohort.type}: its membership comes from its definition`);
+  if (cohort.type !== 'static')
+    throw new AppError(
+      422,
+      'cohort_not_static',
+      `cohort ${cohort.id} is ${cohort.type}: its membership comes from its definition`,
+    );
 }
 
 /** Hook for real-time syncs: called after membership of a cohort changed. */
@@ -112,7 +124,8 @@ export async function replaceMembers(
   const change = await membership.commitReplace(importId, projectId, cohortId, deps.clock.now().toISOString());
   if (change.added + change.removed > 0) await onChanged?.(projectId, cohortId);
   const size = (await requireCohort(deps, projectId, cohortId)).size;
-  if (rejectedCount > rejected.length) rejected.push({ line: 0, reason: `${rejectedCount - rejected.length} more rejected lines not listed` });
+  if (rejectedCount > rejected.length)
+    rejected.push({ line: 0, reason: `${rejectedCount - rejected.length} more rejected lines not listed` });
   return { size, accepted, rejected, ...change };
 }
 
@@ -122,10 +135,17 @@ const ID_COLUMNS = new Set(['user_id', 'device_id']);
  * Reads members from CSV: a header row; user_id and device_id columns; every other column a user property.
  * Line numbers are the file's (header = line 1). A malformed row is reported, not fatal.
  */
-export async function* membersFromCsv(input: Readable | AsyncIterable<Buffer | string>): AsyncGenerator<{ line: number; raw: unknown } | { line: number; error: string }> {
+export async function* membersFromCsv(
+  input: Readable | AsyncIterable<Buffer | string>,
+): AsyncGenerator<{ line: number; raw: unknown } | { line: number; error: string }> {
   const skipped: { line: number; error: string }[] = [];
   const parser = parse({
-    bom: true, columns: false, skip_empty_lines: true, relax_column_count: true, trim: false, info: true,
+    bom: true,
+    columns: false,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    trim: false,
+    info: true,
     // A malformed row (a stray quote, say) is reported by line and the rest of the file still parses.
     skip_records_with_error: true,
     on_skip: (err) => {
@@ -138,7 +158,8 @@ export async function* membersFromCsv(input: Readable | AsyncIterable<Buffer | s
   else {
     void (async () => {
       try {
-        for await (const chunk of input as AsyncIterable<Buffer | string>) if (!parser.write(chunk)) await new Promise((r) => parser.once('drain', r));
+        for await (const chunk of input as AsyncIterable<Buffer | string>)
+          if (!parser.write(chunk)) await new Promise((r) => parser.once('drain', r));
         parser.end();
       } catch (e) {
         parser.destroy(e as Error);

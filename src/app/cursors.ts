@@ -18,7 +18,12 @@ export function openCursor(deps: AppDeps, sealed: string | null | undefined): st
   const dot = sealed.lastIndexOf('.');
   const raw = dot > 0 ? sealed.slice(0, dot) : '';
   if (!raw || sealed.slice(dot + 1) !== signature(deps, raw)) {
-    throw invalid([{ path: 'cursor', message: 'this cursor was not given out by this server: pass nextCursor from the previous page unchanged' }]);
+    throw invalid([
+      {
+        path: 'cursor',
+        message: 'this cursor was not given out by this server: pass nextCursor from the previous page unchanged',
+      },
+    ]);
   }
   return raw;
 }
@@ -42,11 +47,20 @@ export interface Paged<T> {
  * Pages a short list the store returns whole (projects, targets, cohorts, syncs), in its order
  * (created_at, id). The cursor holds the last item's position, so deleting it does not lose the place.
  */
-export function pageOfList<T extends { id: string; createdAt: string }>(deps: AppDeps, all: readonly T[], limit: number, cursor: string | null | undefined): Paged<T> {
+export function pageOfList<T extends { id: string; createdAt: string }>(
+  deps: AppDeps,
+  all: readonly T[],
+  limit: number,
+  cursor: string | null | undefined,
+): Paged<T> {
   const after = openValue<[string, string]>(deps, cursor);
   // Sorted here, not trusted from the store: PostgreSQL collations may order ids unlike JavaScript does.
-  const ordered = [...all].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const rest = after ? ordered.filter((x) => x.createdAt > after[0] || (x.createdAt === after[0] && x.id > after[1])) : ordered;
+  const ordered = [...all].sort((a, b) =>
+    a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+  );
+  const rest = after
+    ? ordered.filter((x) => x.createdAt > after[0] || (x.createdAt === after[0] && x.id > after[1]))
+    : ordered;
   const items = rest.slice(0, limit);
   const last = items.at(-1);
   return { items, nextCursor: rest.length > limit && last ? sealValue(deps, [last.createdAt, last.id]) : null };

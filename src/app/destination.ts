@@ -34,7 +34,11 @@ export interface BrazeDestinationInput {
  * updates it (key and endpoint change, its mapping cannot). The target change comes first, so a refused
  * change leaves the enabled flag as it was.
  */
-export async function configureBrazeDestination(deps: AppDeps, projectId: string, input: BrazeDestinationInput): Promise<BrazeDestination> {
+export async function configureBrazeDestination(
+  deps: AppDeps,
+  projectId: string,
+  input: BrazeDestinationInput,
+): Promise<BrazeDestination> {
   const project = await requireProject(deps, projectId);
   const { endpoint, dataImportKey, mapping } = input;
   if (endpoint !== undefined || dataImportKey !== undefined || mapping !== undefined) {
@@ -48,9 +52,19 @@ export async function configureBrazeDestination(deps: AppDeps, projectId: string
     } else {
       const missing = (['endpoint', 'dataImportKey', 'mapping'] as const).filter((f) => input[f] === undefined);
       if (missing.length > 0) {
-        throw invalid(missing.map((f) => ({ path: f, message: `required to create the "${DEFAULT_TARGET_NAME}" target (single-key form: endpoint, dataImportKey and mapping together)` })));
+        throw invalid(
+          missing.map((f) => ({
+            path: f,
+            message: `required to create the "${DEFAULT_TARGET_NAME}" target (single-key form: endpoint, dataImportKey and mapping together)`,
+          })),
+        );
       }
-      await createTarget(deps, projectId, { name: DEFAULT_TARGET_NAME, endpoint: endpoint!, dataImportKey: dataImportKey!, mapping: mapping! }, { allowDefaultName: true });
+      await createTarget(
+        deps,
+        projectId,
+        { name: DEFAULT_TARGET_NAME, endpoint: endpoint!, dataImportKey: dataImportKey!, mapping: mapping! },
+        { allowDefaultName: true },
+      );
     }
   }
   if (project.brazeEnabled !== input.enabled) {
@@ -63,11 +77,21 @@ export async function configureBrazeDestination(deps: AppDeps, projectId: string
  * Deletes a target. While syncs use it the answer is 409 with their ids, unless `deleteSyncs` is set:
  * then those syncs go first (without removing their members from Braze: that is a per-sync choice).
  */
-export async function deleteTarget(deps: AppDeps, projectId: string, targetId: string, opts: { deleteSyncs?: boolean } = {}): Promise<{ deletedSyncs: string[] }> {
+export async function deleteTarget(
+  deps: AppDeps,
+  projectId: string,
+  targetId: string,
+  opts: { deleteSyncs?: boolean } = {},
+): Promise<{ deletedSyncs: string[] }> {
   const target = await requireTarget(deps, projectId, targetId);
   const syncs = await syncsUsingTarget(deps, projectId, target.id);
   if (syncs.length > 0 && !opts.deleteSyncs) {
-    throw new AppError(409, 'target_in_use', `target "${target.name}" is used by ${syncs.length} sync(s); delete them first or pass deleteSyncs=true`, { syncs: syncs.map((s) => s.id) });
+    throw new AppError(
+      409,
+      'target_in_use',
+      `target "${target.name}" is used by ${syncs.length} sync(s); delete them first or pass deleteSyncs=true`,
+      { syncs: syncs.map((s) => s.id) },
+    );
   }
   for (const sync of syncs) await deps.store.syncs.delete(projectId, sync.id);
   await deps.store.targets.delete(projectId, target.id);

@@ -17,5 +17,7 @@ export const notFound = (what: string, id: string) => new AppError(404, 'not_fou
 
 export function invalid(problems: { path: string; message: string }[]): AppError {
   const first = problems[0];
-  return new AppError(400, 'invalid_input', first ? `${first.path}: ${first.message}` : 'invalid input', { fields: problems });
+  return new AppError(400, 'invalid_input', first ? `${first.path}: ${first.message}` : 'invalid input', {
+    fields: problems,
+  });
 }

@@ -2,8 +2,20 @@
 // which identifiers each sync's mapping gives them now, what was sent, when, in which run, with what
 // outcome — and the Braze rule that may still keep them out of the segment (braze.md §2: Braze never
 // creates users; it ignores device ids of identified users).
-import { describeIdentifier, identifierKey, parseIdentifierKey, type Identifier, type IdentifierKind } from '../domain/identifiers.ts';
-import { resolveIdentifiers, SKIP_REASON_TEXT, type Mapping, type MappingType, type SkipReason } from '../domain/mapping.ts';
+import {
+  describeIdentifier,
+  type Identifier,
+  type IdentifierKind,
+  identifierKey,
+  parseIdentifierKey,
+} from '../domain/identifiers.ts';
+import {
+  type Mapping,
+  type MappingType,
+  resolveIdentifiers,
+  SKIP_REASON_TEXT,
+  type SkipReason,
+} from '../domain/mapping.ts';
 import type { Cadence, RunStatus, RunTrigger, Sync, Target } from '../domain/model.ts';
 import type { ProfileRecord } from '../ports/store.ts';
 import type { AppDeps } from './deps.ts';
@@ -68,7 +80,12 @@ export interface ExplainedSync {
   /** Set when the user is a member but the mapping gives them no identifier. */
   readonly skipped: { readonly reason: SkipReason; readonly message: string } | null;
   readonly identifiers: readonly ExplainedIdentifier[];
-  readonly lastRun: { readonly id: string; readonly status: RunStatus; readonly trigger: RunTrigger; readonly finishedAt: string | null } | null;
+  readonly lastRun: {
+    readonly id: string;
+    readonly status: RunStatus;
+    readonly trigger: RunTrigger;
+    readonly finishedAt: string | null;
+  } | null;
   /** One sentence a person can act on. */
   readonly summary: string;
 }
@@ -105,27 +122,42 @@ export function brazeRuleFor(id: Identifier, profile: { userId: string | null } 
   }
 }
 
-export async function explainUser(deps: AppDeps, projectId: string, who: { userId?: string; deviceId?: string }): Promise<Explanation> {
+export async function explainUser(
+  deps: AppDeps,
+  projectId: string,
+  who: { userId?: string; deviceId?: string },
+): Promise<Explanation> {
   await requireProject(deps, projectId);
   const userId = who.userId?.length ? who.userId : undefined;
   const deviceId = who.deviceId?.length ? who.deviceId : undefined;
-  if (userId === undefined && deviceId === undefined) throw invalid([{ path: 'user_id', message: 'give a user_id or a device_id' }]);
+  if (userId === undefined && deviceId === undefined)
+    throw invalid([{ path: 'user_id', message: 'give a user_id or a device_id' }]);
   const { store } = deps;
   const query = { ...(userId !== undefined ? { userId } : {}), ...(deviceId !== undefined ? { deviceId } : {}) };
-  const found = await store.membership.findProfile(projectId, userId !== undefined ? { userId } : { deviceId: deviceId! });
+  const found = await store.membership.findProfile(
+    projectId,
+    userId !== undefined ? { userId } : { deviceId: deviceId! },
+  );
   const notes: string[] = [];
   if (!found) {
-    notes.push(`No profile of this project has ${userId !== undefined ? `user_id "${userId}"` : `device_id "${deviceId}"`}: the user is in no cohort.`);
+    notes.push(
+      `No profile of this project has ${userId !== undefined ? `user_id "${userId}"` : `device_id "${deviceId}"`}: the user is in no cohort.`,
+    );
   } else if (userId !== undefined && deviceId !== undefined && !found.deviceIds.includes(deviceId)) {
-    notes.push(`The profile with user_id "${userId}" does not have device_id "${deviceId}"; this explains the user_id.`);
+    notes.push(
+      `The profile with user_id "${userId}" does not have device_id "${deviceId}"; this explains the user_id.`,
+    );
   }
   if (found?.userId != null && found.deviceIds.length > 0) {
-    notes.push(`This user is identified: Braze ignores their device ids (${found.deviceIds.join(', ')}) and matches them by external_id "${found.userId}" or an alias.`);
+    notes.push(
+      `This user is identified: Braze ignores their device ids (${found.deviceIds.join(', ')}) and matches them by external_id "${found.userId}" or an alias.`,
+    );
   }
 
   // Cohorts that have syncs, in the order their first sync was created.
   const byCohort = new Map<string, Sync[]>();
-  for (const sync of await store.syncs.list(projectId)) byCohort.set(sync.cohortId, [...(byCohort.get(sync.cohortId) ?? []), sync]);
+  for (const sync of await store.syncs.list(projectId))
+    byCohort.set(sync.cohortId, [...(byCohort.get(sync.cohortId) ?? []), sync]);
   const targets = new Map<string, Target | undefined>();
   const targetOf = async (sync: Sync) => {
     if (!targets.has(sync.targetId)) targets.set(sync.targetId, await store.targets.get(projectId, sync.targetId));
@@ -138,12 +170,15 @@ export async function explainUser(deps: AppDeps, projectId: string, who: { userI
     if (!cohort) continue;
     const member = found ? await store.membership.isMember(cohortId, found.id) : false;
     const explained: ExplainedSync[] = [];
-    for (const sync of syncs) explained.push(await explainSync(deps, sync, await targetOf(sync), found, member, query, targetOf));
+    for (const sync of syncs)
+      explained.push(await explainSync(deps, sync, await targetOf(sync), found, member, query, targetOf));
     cohorts.push({ cohortId, cohortName: cohort.name, member, syncs: explained });
   }
   if (byCohort.size === 0) notes.push('No cohort of this project has a sync.');
 
-  const profile: ExplainedProfile | null = found ? { id: found.id, userId: found.userId, deviceIds: found.deviceIds, identified: found.userId !== null } : null;
+  const profile: ExplainedProfile | null = found
+    ? { id: found.id, userId: found.userId, deviceIds: found.deviceIds, identified: found.userId !== null }
+    : null;
   return { projectId, query, profile, cohorts, notes };
 }
 
@@ -180,10 +215,14 @@ async function explainSync(
   const acked = new Map<string, { runId: string; ackedAt: string }>();
   const held = profile
     ? await store.brazeCohorts.ackedForProfile(sync.brazeCohortRef, profile.id)
-    : await store.brazeCohorts.ackedFor(sync.brazeCohortRef, [...(query.userId !== undefined ? [`e:${query.userId}`] : []), ...(query.deviceId !== undefined ? [`d:${query.deviceId}`] : [])]);
+    : await store.brazeCohorts.ackedFor(sync.brazeCohortRef, [
+        ...(query.userId !== undefined ? [`e:${query.userId}`] : []),
+        ...(query.deviceId !== undefined ? [`d:${query.deviceId}`] : []),
+      ]);
   for (const h of held) acked.set(h.key, { runId: h.runId, ackedAt: h.ackedAt });
   const missing = [...wanted].filter((k) => !acked.has(k));
-  for (const h of await store.brazeCohorts.ackedFor(sync.brazeCohortRef, missing)) acked.set(h.key, { runId: h.runId, ackedAt: h.ackedAt });
+  for (const h of await store.brazeCohorts.ackedFor(sync.brazeCohortRef, missing))
+    acked.set(h.key, { runId: h.runId, ackedAt: h.ackedAt });
   // For a non-member, what the mapping would give them: the history of those identifiers (a removal, say).
   const wouldBe = resolution?.ok ? resolution.identifiers.map(identifierKey) : [];
   const keys = [...new Set([...wanted, ...acked.keys(), ...wouldBe])].sort();
@@ -194,8 +233,14 @@ async function explainSync(
     const ack = acked.get(key) ?? null;
     const isWanted = wanted.has(key);
     const state: IdentifierState = isWanted
-      ? ack ? 'in_braze' : 'pending_add'
-      : ack ? (wantedByOthers.has(key) ? 'kept_by_other_sync' : 'pending_removal') : 'not_in_braze';
+      ? ack
+        ? 'in_braze'
+        : 'pending_add'
+      : ack
+        ? wantedByOthers.has(key)
+          ? 'kept_by_other_sync'
+          : 'pending_removal'
+        : 'not_in_braze';
     const touch = await store.planning.lastTouch(sync.brazeCohortRef, key);
     const touchedRun = touch ? await store.runs.getById(touch.runId) : undefined;
     identifiers.push({
@@ -219,7 +264,10 @@ async function explainSync(
   }
 
   const last = (await store.runs.list(sync.projectId, { syncId: sync.id }, 1, null)).items[0];
-  const skipped = member && resolution && !resolution.ok ? { reason: resolution.reason, message: SKIP_REASON_TEXT[resolution.reason] } : null;
+  const skipped =
+    member && resolution && !resolution.ok
+      ? { reason: resolution.reason, message: SKIP_REASON_TEXT[resolution.reason] }
+      : null;
   return {
     syncId: sync.id,
     targetId: sync.targetId,
@@ -243,7 +291,13 @@ function when(sync: Sync): string {
   return 'at the next run (run it now: the sync has no scheduled run)';
 }
 
-function summarize(sync: Sync, target: Target | undefined, member: boolean, skipped: ExplainedSync['skipped'], ids: readonly ExplainedIdentifier[]): string {
+function summarize(
+  sync: Sync,
+  target: Target | undefined,
+  member: boolean,
+  skipped: ExplainedSync['skipped'],
+  ids: readonly ExplainedIdentifier[],
+): string {
   if (!target) return 'The target of this sync no longer exists: nothing is sent.';
   const show = (i: ExplainedIdentifier) => `${i.kind} "${i.value}"`;
   const inBraze = ids.filter((i) => i.state === 'in_braze');
@@ -252,9 +306,14 @@ function summarize(sync: Sync, target: Target | undefined, member: boolean, skip
   const parts: string[] = [];
   if (!member) parts.push('Not a member of the cohort.');
   else if (skipped) parts.push(`A member, but skipped: ${skipped.message}.`);
-  if (inBraze.length > 0) parts.push(`Sent to Braze and acknowledged: ${inBraze.map(show).join(', ')}; Braze shows the user in the segment only if that user already exists in Braze.`);
+  if (inBraze.length > 0)
+    parts.push(
+      `Sent to Braze and acknowledged: ${inBraze.map(show).join(', ')}; Braze shows the user in the segment only if that user already exists in Braze.`,
+    );
   if (adding.length > 0) parts.push(`Not sent yet: ${adding.map(show).join(', ')} will be added ${when(sync)}.`);
-  if (removing.length > 0) parts.push(`Still in Braze: ${removing.map(show).join(', ')} will be removed ${when(sync)}.`);
-  if (member && !skipped && inBraze.length + adding.length === 0) parts.push('The mapping gives no identifier that is wanted.');
+  if (removing.length > 0)
+    parts.push(`Still in Braze: ${removing.map(show).join(', ')} will be removed ${when(sync)}.`);
+  if (member && !skipped && inBraze.length + adding.length === 0)
+    parts.push('The mapping gives no identifier that is wanted.');
   return parts.join(' ');
 }

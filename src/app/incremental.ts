@@ -25,7 +25,12 @@ export const INCREMENTAL_MAX_PROFILES = 20_000;
  * Returns true when the plan is incremental (stage with stageDesiredFor, remove with pageRemovesFor), false
  * when the caller plans in full.
  */
-export async function beginPlan(planning: PlanningRepo, run: Run, inputs: readonly SyncPlanInput[], maxProfiles = INCREMENTAL_MAX_PROFILES): Promise<boolean> {
+export async function beginPlan(
+  planning: PlanningRepo,
+  run: Run,
+  inputs: readonly SyncPlanInput[],
+  maxProfiles = INCREMENTAL_MAX_PROFILES,
+): Promise<boolean> {
   const mark = await planning.changeHighWater();
   await planning.setChangeMark(run.id, mark);
   if (run.mode !== 'incremental' || mark === null) return false;

@@ -12,7 +12,8 @@ function idField(raw: unknown, field: string): { value?: string; error?: string 
   if (raw.length > MAX_ID_LENGTH) return { error: `${field} is longer than ${MAX_ID_LENGTH} characters` };
   // The store indexes ids: PostgreSQL text cannot hold NUL, and an index entry must stay well under 2.7 kB.
   if (raw.includes('\u0000')) return { error: `${field} contains a NUL character` };
-  if (Buffer.byteLength(raw, 'utf8') > MAX_ID_BYTES) return { error: `${field} is longer than ${MAX_ID_BYTES} bytes in UTF-8` };
+  if (Buffer.byteLength(raw, 'utf8') > MAX_ID_BYTES)
+    return { error: `${field} is longer than ${MAX_ID_BYTES} bytes in UTF-8` };
   return { value: raw };
 }
 
@@ -37,15 +38,18 @@ function propertiesProblem(value: unknown, depth = 0): string | null {
 }
 
 export function checkMember(raw: unknown): MemberCheck {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'a member must be an object' };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return { ok: false, reason: 'a member must be an object' };
   const r = raw as Record<string, unknown>;
   const user = idField(r.user_id, 'user_id');
   const device = idField(r.device_id, 'device_id');
   const error = user.error ?? device.error;
   if (error) return { ok: false, reason: error };
-  if (user.value === undefined && device.value === undefined) return { ok: false, reason: 'a member needs a user_id or a device_id' };
+  if (user.value === undefined && device.value === undefined)
+    return { ok: false, reason: 'a member needs a user_id or a device_id' };
   const props = r.properties;
-  if (props !== undefined && (typeof props !== 'object' || props === null || Array.isArray(props))) return { ok: false, reason: 'properties must be an object' };
+  if (props !== undefined && (typeof props !== 'object' || props === null || Array.isArray(props)))
+    return { ok: false, reason: 'properties must be an object' };
   const problem = propertiesProblem(props);
   if (problem) return { ok: false, reason: problem };
   return {

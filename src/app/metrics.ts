@@ -3,7 +3,14 @@
 // service's own metrics; a RunObserver for runs; and a Destination decorator for Braze traffic.
 // Metrics are per process: Prometheus scrapes each process and sums.
 import type { Run } from '../domain/model.ts';
-import { DeliveryError, type CallOptions, type CallStats, type Destination, type DestinationTarget, type MembershipChange } from '../ports/destination.ts';
+import {
+  type CallOptions,
+  type CallStats,
+  DeliveryError,
+  type Destination,
+  type DestinationTarget,
+  type MembershipChange,
+} from '../ports/destination.ts';
 import type { RunFinishedEvent, RunObserver } from './run-events.ts';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -32,17 +39,23 @@ interface Metric {
 abstract class Labelled<L extends string> {
   protected readonly series = new Map<string, { labels: readonly (readonly [string, string])[] }>();
 
-  constructor(readonly name: string, readonly help: string, protected readonly labelNames: readonly L[]) {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    protected readonly labelNames: readonly L[],
+  ) {
     if (!METRIC_NAME.test(name)) throw new Error(`invalid metric name "${name}"`);
     for (const l of labelNames) {
-      if (!LABEL_NAME.test(l) || l.startsWith('__') || l === 'le') throw new Error(`invalid label name "${l}" on ${name}`);
+      if (!LABEL_NAME.test(l) || l.startsWith('__') || l === 'le')
+        throw new Error(`invalid label name "${l}" on ${name}`);
     }
   }
 
   /** A stable key for a label set; every declared label must be given, and no other. */
   protected keyOf(labels: Labels<L> | undefined): { key: string; pairs: (readonly [string, string])[] } {
     const given = (labels ?? {}) as Record<string, string>;
-    for (const k of Object.keys(given)) if (!(this.labelNames as readonly string[]).includes(k)) throw new Error(`${this.name} has no label "${k}"`);
+    for (const k of Object.keys(given))
+      if (!(this.labelNames as readonly string[]).includes(k)) throw new Error(`${this.name} has no label "${k}"`);
     const pairs = this.labelNames.map((l) => {
       const v = given[l];
       if (v === undefined) throw new Error(`${this.name} needs label "${l}"`);
@@ -65,7 +78,10 @@ export class Counter<L extends string = never> extends Labelled<L> implements Me
   private readonly values = new Map<string, number>();
 
   inc(...args: [L] extends [never] ? [value?: number] : [labels: Labels<L>, value?: number]): void {
-    const [labels, value] = (this.labelNames.length === 0 ? [undefined, args[0]] : [args[0], args[1]]) as [Labels<L> | undefined, number | undefined];
+    const [labels, value] = (this.labelNames.length === 0 ? [undefined, args[0]] : [args[0], args[1]]) as [
+      Labels<L> | undefined,
+      number | undefined,
+    ];
     const by = value ?? 1;
     if (!(by >= 0)) throw new Error(`${this.name}: a counter only goes up (got ${by})`);
     const { key, pairs } = this.keyOf(labels);
@@ -79,7 +95,8 @@ export class Counter<L extends string = never> extends Labelled<L> implements Me
 
   render(): string[] {
     const lines = this.headerLines('counter');
-    for (const [key, s] of this.series) lines.push(`${this.name}${Labelled.labelText(s.labels)} ${formatValue(this.values.get(key) ?? 0)}`);
+    for (const [key, s] of this.series)
+      lines.push(`${this.name}${Labelled.labelText(s.labels)} ${formatValue(this.values.get(key) ?? 0)}`);
     return lines;
   }
 }
@@ -103,7 +120,8 @@ export class Gauge<L extends string = never> extends Labelled<L> implements Metr
 
   render(): string[] {
     const lines = this.headerLines('gauge');
-    for (const [key, s] of this.series) lines.push(`${this.name}${Labelled.labelText(s.labels)} ${formatValue(this.values.get(key) ?? 0)}`);
+    for (const [key, s] of this.series)
+      lines.push(`${this.name}${Labelled.labelText(s.labels)} ${formatValue(this.values.get(key) ?? 0)}`);
     return lines;
   }
 }
@@ -120,7 +138,10 @@ export class Histogram<L extends string = never> extends Labelled<L> implements 
   }
 
   observe(...args: [L] extends [never] ? [value: number] : [labels: Labels<L>, value: number]): void {
-    const [labels, value] = (this.labelNames.length === 0 ? [undefined, args[0]] : [args[0], args[1]]) as [Labels<L> | undefined, number];
+    const [labels, value] = (this.labelNames.length === 0 ? [undefined, args[0]] : [args[0], args[1]]) as [
+      Labels<L> | undefined,
+      number,
+    ];
     if (Number.isNaN(value)) return;
     const { key, pairs } = this.keyOf(labels);
     let d = this.data.get(key);
@@ -176,7 +197,12 @@ export class MetricsRegistry {
     return this.add(new Gauge<L>(name, help, labelNames));
   }
 
-  histogram<L extends string = never>(name: string, help: string, buckets: readonly number[], labelNames: readonly L[] = []): Histogram<L> {
+  histogram<L extends string = never>(
+    name: string,
+    help: string,
+    buckets: readonly number[],
+    labelNames: readonly L[] = [],
+  ): Histogram<L> {
     return this.add(new Histogram<L>(name, help, buckets, labelNames));
   }
 
@@ -207,11 +233,31 @@ export function createServiceMetrics(registry = new MetricsRegistry()): ServiceM
   const m: ServiceMetrics = {
     registry,
     runs: registry.counter('cohort_sync_runs_total', 'Sync runs finished, by final status.', ['status']),
-    identifiersSent: registry.counter('cohort_sync_identifiers_sent_total', 'Identifiers Braze acknowledged, by operation (add or remove).', ['operation']),
-    brazeResponses: registry.counter('cohort_sync_braze_responses_total', 'HTTP answers from Braze by status code ("none" when no answer came: timeout or network error).', ['status']),
-    brazeRetries: registry.counter('cohort_sync_braze_retries_total', 'Braze requests repeated after a 423/429/5xx answer or a network fault.'),
-    realtimeLag: registry.histogram('cohort_sync_realtime_lag_seconds', 'Seconds from a membership change to Braze acknowledging it, for real-time syncs.', REALTIME_LAG_BUCKETS),
-    runDuration: registry.histogram('cohort_sync_run_duration_seconds', 'Duration of finished runs from start to finish, by status.', [1, 5, 15, 60, 300, 900, 3600, 14_400], ['status']),
+    identifiersSent: registry.counter(
+      'cohort_sync_identifiers_sent_total',
+      'Identifiers Braze acknowledged, by operation (add or remove).',
+      ['operation'],
+    ),
+    brazeResponses: registry.counter(
+      'cohort_sync_braze_responses_total',
+      'HTTP answers from Braze by status code ("none" when no answer came: timeout or network error).',
+      ['status'],
+    ),
+    brazeRetries: registry.counter(
+      'cohort_sync_braze_retries_total',
+      'Braze requests repeated after a 423/429/5xx answer or a network fault.',
+    ),
+    realtimeLag: registry.histogram(
+      'cohort_sync_realtime_lag_seconds',
+      'Seconds from a membership change to Braze acknowledging it, for real-time syncs.',
+      REALTIME_LAG_BUCKETS,
+    ),
+    runDuration: registry.histogram(
+      'cohort_sync_run_duration_seconds',
+      'Duration of finished runs from start to finish, by status.',
+      [1, 5, 15, 60, 300, 900, 3600, 14_400],
+      ['status'],
+    ),
   };
   // Known label values start at 0, so rate() works from the first scrape.
   for (const status of ['succeeded', 'failed', 'cancelled']) m.runs.inc({ status }, 0);

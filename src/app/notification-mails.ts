@@ -1,7 +1,8 @@
 // The text of notification mails: what ran (cohort, target, run id, times), what it did (counts), and for
 // failures what failed and what to do about it. Plain text, so every mail client shows the same thing.
-import type { DigestSummary, MailDecision } from '../domain/notification-policy.ts';
+
 import type { Cohort, Project, Run, Sync, Target } from '../domain/model.ts';
+import type { DigestSummary, MailDecision } from '../domain/notification-policy.ts';
 
 export interface MailContext {
   /** Subject tag, COHORT_NAME_PREFIX (e.g. `[cohort-sync] …`). */
@@ -34,7 +35,7 @@ export function remedyFor(code: string, ctx: Pick<MailContext, 'target' | 'proje
       return [
         'Braze kept answering "slow down" or "unavailable" (423/429/5xx), or could not be reached, for longer than the retry policy allows.',
         'Nothing is lost: acknowledged batches stay recorded and the next run sends only what is still missing.',
-        'The next scheduled run retries by itself; run the sync now to retry sooner. If it persists, check Braze\'s status page and that this server can reach the target\'s endpoint.',
+        "The next scheduled run retries by itself; run the sync now to retry sooner. If it persists, check Braze's status page and that this server can reach the target's endpoint.",
       ].join('\n');
     case 'braze_rejected':
       return [
@@ -86,16 +87,26 @@ function runLines(run: Run): string[] {
 function skippedNote(run: Run): string[] {
   const lines: string[] = [];
   if (run.counts.skipped > 0) {
-    const reasons = Object.entries(run.skipReasons).map(([reason, n]) => `${reason}: ${n}`).join(', ');
-    lines.push(`${run.counts.skipped} member(s) were skipped because the target's mapping gives them no identifier${reasons ? ` (${reasons})` : ''}.`);
+    const reasons = Object.entries(run.skipReasons)
+      .map(([reason, n]) => `${reason}: ${n}`)
+      .join(', ');
+    lines.push(
+      `${run.counts.skipped} member(s) were skipped because the target's mapping gives them no identifier${reasons ? ` (${reasons})` : ''}.`,
+    );
   }
   if (run.counts.failed > 0) {
-    lines.push(`${run.counts.failed} identifier(s) were in batches Braze refused; the run's members.csv lists them with the reason.`);
+    lines.push(
+      `${run.counts.failed} identifier(s) were in batches Braze refused; the run's members.csv lists them with the reason.`,
+    );
   }
   return lines;
 }
 
-const FOOTER = ['', '--', 'Sent by cohort-sync. Recipients are the project\'s notification e-mails and the sync\'s notifyEmails.'];
+const FOOTER = [
+  '',
+  '--',
+  "Sent by cohort-sync. Recipients are the project's notification e-mails and the sync's notifyEmails.",
+];
 
 /** What every run mail ends with: the sync, the run's figures, skipped members, and the footer. */
 function runDetails(ctx: MailContext): string[] {
@@ -153,7 +164,11 @@ function withGap(lines: string[]): string[] {
 export function composeTestMail(prefix: string, project: Pick<Project, 'id' | 'name'>, at: string): ComposedMail {
   return {
     subject: `[${prefix}] Test e-mail for project "${project.name}"`,
-    text: [`This is a test e-mail from cohort-sync for project "${project.name}" (${project.id}), sent at ${at}.`, 'If you can read it, sync notifications can reach you.', ...FOOTER].join('\n'),
+    text: [
+      `This is a test e-mail from cohort-sync for project "${project.name}" (${project.id}), sent at ${at}.`,
+      'If you can read it, sync notifications can reach you.',
+      ...FOOTER,
+    ].join('\n'),
   };
 }
 

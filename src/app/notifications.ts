@@ -3,10 +3,16 @@
 // after each run. Decisions (notification-policy.ts) are taken against state kept in the store with a
 // compare-and-set, so they hold across restarts and across processes; mails and webhooks then go out in
 // the background so a slow SMTP server or receiver never holds up the next run.
-import {
-  DEFAULT_NOTIFICATION_POLICY, decide, flushDigest, isNotifiable, type NotificationPolicy, type NotificationStateFields,
-} from '../domain/notification-policy.ts';
+
 import type { Cohort, Project, Sync, Target } from '../domain/model.ts';
+import {
+  DEFAULT_NOTIFICATION_POLICY,
+  decide,
+  flushDigest,
+  isNotifiable,
+  type NotificationPolicy,
+  type NotificationStateFields,
+} from '../domain/notification-policy.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Mailer } from '../ports/mailer.ts';
 import type { AppDeps } from './deps.ts';
@@ -14,13 +20,16 @@ import { AppError, invalid } from './errors.ts';
 import { composeDigestMail, composeRunMail, composeTestMail, type MailContext } from './notification-mails.ts';
 import { requireProject } from './projects.ts';
 import type { RunFinishedEvent, RunObserver } from './run-events.ts';
-import { resolveDeps, runPayload, type DepsSource, type WebhookSender } from './webhooks.ts';
+import { type DepsSource, resolveDeps, runPayload, type WebhookSender } from './webhooks.ts';
 
 const CAS_TRIES = 8;
 const EMAIL = /^[^\s@<>,;"]+@[^\s@<>,;"]+$/;
 
 /** Project recipients then sync recipients, trimmed, without duplicates (compared case-insensitively). */
-export function recipientsOf(project: Pick<Project, 'notificationEmails'>, sync: Pick<Sync, 'notifyEmails'> | undefined): string[] {
+export function recipientsOf(
+  project: Pick<Project, 'notificationEmails'>,
+  sync: Pick<Sync, 'notifyEmails'> | undefined,
+): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const raw of [...project.notificationEmails, ...(sync?.notifyEmails ?? [])]) {
@@ -53,7 +62,10 @@ export class RunNotifier implements RunObserver {
   private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly source: DepsSource, private readonly opts: RunNotifierOptions) {
+  constructor(
+    private readonly source: DepsSource,
+    private readonly opts: RunNotifierOptions,
+  ) {
     this.policy = { ...DEFAULT_NOTIFICATION_POLICY, ...opts.policy };
   }
 
@@ -75,20 +87,37 @@ export class RunNotifier implements RunObserver {
       const prev = await deps.store.notificationState.get(sync.id);
       const now = this.now();
       const candidate = decide(prev, run, sync.cadence, now, this.policy);
-      if (await deps.store.notificationState.save(candidate.next, prev?.version ?? 0, now.toISOString())) decision = candidate;
+      if (await deps.store.notificationState.save(candidate.next, prev?.version ?? 0, now.toISOString()))
+        decision = candidate;
     }
     if (!decision) {
-      deps.logger.warn({ runId: run.id, syncId: sync.id }, 'notification state kept changing under us; no notification for this run');
+      deps.logger.warn(
+        { runId: run.id, syncId: sync.id },
+        'notification state kept changing under us; no notification for this run',
+      );
       return;
     }
     if (decision.mail) {
-      const ctx: MailContext = { prefix: deps.settings.cohortNamePrefix, project: names.project, sync, run, cohort: names.cohort, target: names.target };
-      this.send(composeRunMail(decision.mail, ctx), names.project, sync, { runId: run.id, what: `${decision.mail.kind} mail` });
+      const ctx: MailContext = {
+        prefix: deps.settings.cohortNamePrefix,
+        project: names.project,
+        sync,
+        run,
+        cohort: names.cohort,
+        target: names.target,
+      };
+      this.send(composeRunMail(decision.mail, ctx), names.project, sync, {
+        runId: run.id,
+        what: `${decision.mail.kind} mail`,
+      });
     }
     const webhooks = this.opts.webhooks;
     if (webhooks && names.project.webhookUrl) {
       const payload = runPayload({ project: names.project, sync, run, cohort: names.cohort, target: names.target });
-      this.track(webhooks.deliver(sync.projectId, decision.event, payload, { runId: run.id }).then(() => undefined), { runId: run.id, what: 'webhook' });
+      this.track(
+        webhooks.deliver(sync.projectId, decision.event, payload, { runId: run.id }).then(() => undefined),
+        { runId: run.id, what: 'webhook' },
+      );
     }
   }
 
@@ -99,7 +128,10 @@ export class RunNotifier implements RunObserver {
   async flushDigests(limit = 100): Promise<number> {
     const deps = this.deps;
     const now = this.now();
-    const due = await deps.store.notificationState.dueDigests(new Date(now.getTime() - this.policy.digestEveryMs).toISOString(), limit);
+    const due = await deps.store.notificationState.dueDigests(
+      new Date(now.getTime() - this.policy.digestEveryMs).toISOString(),
+      limit,
+    );
     let sent = 0;
     for (const state of due) {
       const sync = await deps.store.syncs.getById(state.syncId);
@@ -108,11 +140,23 @@ export class RunNotifier implements RunObserver {
         continue;
       }
       const flushed = flushDigest(state, now, this.policy);
-      if (!flushed || !(await deps.store.notificationState.save(flushed.next, state.version, now.toISOString()))) continue;
+      if (!flushed || !(await deps.store.notificationState.save(flushed.next, state.version, now.toISOString())))
+        continue;
       const names = await this.namesOf(sync);
       if (!names) continue;
       sent++;
-      this.send(composeDigestMail(flushed.digest, { prefix: deps.settings.cohortNamePrefix, project: names.project, sync, cohort: names.cohort, target: names.target }), names.project, sync, { syncId: sync.id, what: 'digest' });
+      this.send(
+        composeDigestMail(flushed.digest, {
+          prefix: deps.settings.cohortNamePrefix,
+          project: names.project,
+          sync,
+          cohort: names.cohort,
+          target: names.target,
+        }),
+        names.project,
+        sync,
+        { syncId: sync.id, what: 'digest' },
+      );
     }
     return sent;
   }
@@ -121,7 +165,9 @@ export class RunNotifier implements RunObserver {
   start(everyMs = 60_000): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
-      this.flushDigests().catch((err: unknown) => this.deps.logger.error({ err }, 'flushing notification digests failed'));
+      this.flushDigests().catch((err: unknown) =>
+        this.deps.logger.error({ err }, 'flushing notification digests failed'),
+      );
     }, everyMs);
     this.timer.unref();
   }
@@ -142,12 +188,26 @@ export class RunNotifier implements RunObserver {
     const { store } = this.deps;
     const project = await store.projects.get(sync.projectId);
     if (!project) return undefined;
-    const cohort = (await store.cohorts.get(sync.projectId, sync.cohortId)) ?? { id: sync.cohortId, name: sync.cohortId };
+    const cohort = (await store.cohorts.get(sync.projectId, sync.cohortId)) ?? {
+      id: sync.cohortId,
+      name: sync.cohortId,
+    };
     const target = await store.targets.get(sync.projectId, sync.targetId);
-    return { project, cohort, target: target ? { id: target.id, name: target.name, endpoint: target.endpoint } : { id: sync.targetId, name: sync.targetId } };
+    return {
+      project,
+      cohort,
+      target: target
+        ? { id: target.id, name: target.name, endpoint: target.endpoint }
+        : { id: sync.targetId, name: sync.targetId },
+    };
   }
 
-  private send(mail: { subject: string; text: string }, project: Project, sync: Sync, about: Record<string, string>): void {
+  private send(
+    mail: { subject: string; text: string },
+    project: Project,
+    sync: Sync,
+    about: Record<string, string>,
+  ): void {
     const to = recipientsOf(project, sync);
     if (to.length === 0) return;
     this.track(this.opts.mailer.send({ to, subject: mail.subject, text: mail.text }), about);
@@ -155,25 +215,41 @@ export class RunNotifier implements RunObserver {
 
   private track(work: Promise<void>, about: Record<string, string>): void {
     const p: Promise<void> = work
-      .catch((err: unknown) => this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err), ...about }, 'a notification could not be sent'))
+      .catch((err: unknown) =>
+        this.deps.logger.warn(
+          { err: err instanceof Error ? err.message : String(err), ...about },
+          'a notification could not be sent',
+        ),
+      )
       .finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);
   }
 }
 
 /** `to` (a list or one address) when given, else the project's notification e-mails. */
-export async function sendTestEmail(deps: AppDeps, mailer: Mailer, projectId: string, input: { to?: string | readonly string[] | undefined } = {}): Promise<{ to: string[]; delivery: Mailer['kind'] }> {
+export async function sendTestEmail(
+  deps: AppDeps,
+  mailer: Mailer,
+  projectId: string,
+  input: { to?: string | readonly string[] | undefined } = {},
+): Promise<{ to: string[]; delivery: Mailer['kind'] }> {
   const project = await requireProject(deps, projectId);
   const given = input.to === undefined ? undefined : typeof input.to === 'string' ? [input.to] : [...input.to];
   const to = given ? recipientsOf({ notificationEmails: given }, undefined) : recipientsOf(project, undefined);
   const bad = to.filter((address) => !EMAIL.test(address));
-  if (bad.length > 0) throw invalid(bad.map((address) => ({ path: 'to', message: `"${address}" is not an e-mail address` })));
-  if (to.length === 0) throw new AppError(422, 'no_recipients', 'give "to", or set the project\'s notificationEmails first');
+  if (bad.length > 0)
+    throw invalid(bad.map((address) => ({ path: 'to', message: `"${address}" is not an e-mail address` })));
+  if (to.length === 0)
+    throw new AppError(422, 'no_recipients', 'give "to", or set the project\'s notificationEmails first');
   const mail = composeTestMail(deps.settings.cohortNamePrefix, project, deps.clock.now().toISOString());
   try {
     await mailer.send({ to, ...mail });
   } catch (error) {
-    throw new AppError(422, 'mail_failed', `the test e-mail could not be sent: ${error instanceof Error ? error.message : String(error)}`);
+    throw new AppError(
+      422,
+      'mail_failed',
+      `the test e-mail could not be sent: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   return { to, delivery: mailer.kind };
 }

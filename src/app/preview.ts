@@ -3,7 +3,7 @@
 // throwaway id whose rows are cleared afterwards, so it sends nothing and leaves stored state as it was.
 // It always plans in full: a real-time sync's next run is incremental, but reaches the same Braze state.
 import { MAX_IDENTIFIERS_PER_REQUEST, type PlannedIdentifier } from '../domain/batching.ts';
-import { describeIdentifier, parseIdentifierKey, type IdentifierKind } from '../domain/identifiers.ts';
+import { describeIdentifier, type IdentifierKind, parseIdentifierKey } from '../domain/identifiers.ts';
 import { brazeCohortName, type Sync } from '../domain/model.ts';
 import type { SyncPlanInput } from '../ports/store.ts';
 import { requireCohort } from './cohorts.ts';
@@ -30,7 +30,11 @@ export interface SyncPreview {
   readonly paused: boolean;
   readonly add: { count: number; sample: PreviewIdentifier[] };
   readonly remove: { count: number; sample: PreviewIdentifier[] };
-  readonly skipped: { count: number; reasons: Record<string, number>; sample: { member: PreviewMember | null; reason: string }[] };
+  readonly skipped: {
+    count: number;
+    reasons: Record<string, number>;
+    sample: { member: PreviewMember | null; reason: string }[];
+  };
   /** Membership requests of at most 1,000 identifiers each. */
   readonly batches: number;
   /** Requests the run would make, retries aside: the batches, plus one to name or rename the Braze cohort. */
@@ -51,7 +55,9 @@ async function planInputs(deps: AppDeps, sync: Sync): Promise<SyncPlanInput[]> {
   return inputs;
 }
 
-async function countAndSample(read: (after: string | null) => Promise<PlannedIdentifier[]>): Promise<{ count: number; sample: PlannedIdentifier[] }> {
+async function countAndSample(
+  read: (after: string | null) => Promise<PlannedIdentifier[]>,
+): Promise<{ count: number; sample: PlannedIdentifier[] }> {
   let count = 0;
   const sample: PlannedIdentifier[] = [];
   let after: string | null = null;
@@ -72,7 +78,11 @@ export async function previewSync(deps: AppDeps, projectId: string, syncId: stri
   try {
     const inputs = await planInputs(deps, sync);
     await planning.stageDesired(scratch, inputs);
-    const reasons = await planning.recordSkips(scratch, inputs.filter((i) => i.cohortId === sync.cohortId && i.active), PREVIEW_SAMPLE);
+    const reasons = await planning.recordSkips(
+      scratch,
+      inputs.filter((i) => i.cohortId === sync.cohortId && i.active),
+      PREVIEW_SAMPLE,
+    );
     const adds = await countAndSample((after) => planning.pageAdds(scratch, sync.brazeCohortRef, after, PAGE));
     const removes = await countAndSample((after) => planning.pageRemoves(scratch, sync.brazeCohortRef, after, PAGE));
     const skips = await planning.runSkips(scratch, 0, PREVIEW_SAMPLE);
@@ -83,7 +93,10 @@ export async function previewSync(deps: AppDeps, projectId: string, syncId: stri
       const p = id === null ? undefined : profiles.get(id);
       return p ? { user_id: p.userId, device_ids: p.deviceIds } : null;
     };
-    const describe = (i: PlannedIdentifier): PreviewIdentifier => ({ ...describeIdentifier(parseIdentifierKey(i.key)), member: memberOf(i.profileId) });
+    const describe = (i: PlannedIdentifier): PreviewIdentifier => ({
+      ...describeIdentifier(parseIdentifierKey(i.key)),
+      member: memberOf(i.profileId),
+    });
 
     const batches = Math.ceil((adds.count + removes.count) / MAX_IDENTIFIERS_PER_REQUEST);
     const brazeCohort = await brazeCohorts.get(sync.brazeCohortRef);
@@ -93,7 +106,11 @@ export async function previewSync(deps: AppDeps, projectId: string, syncId: stri
       paused: sync.paused,
       add: { count: adds.count, sample: adds.sample.map(describe) },
       remove: { count: removes.count, sample: removes.sample.map(describe) },
-      skipped: { count: Object.values(reasons).reduce((a, b) => a + b, 0), reasons, sample: skips.map((s) => ({ member: memberOf(s.profileId), reason: s.reason })) },
+      skipped: {
+        count: Object.values(reasons).reduce((a, b) => a + b, 0),
+        reasons,
+        sample: skips.map((s) => ({ member: memberOf(s.profileId), reason: s.reason })),
+      },
       batches,
       requests: batches + (renames ? 1 : 0),
       renames,

@@ -19,7 +19,9 @@ export interface ProjectPatch {
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export function checkEmails(emails: readonly string[], path: string): { path: string; message: string }[] {
-  return emails.flatMap((e, i) => (EMAIL.test(e) ? [] : [{ path: `${path}[${i}]`, message: `${JSON.stringify(e)} is not an email address` }]));
+  return emails.flatMap((e, i) =>
+    EMAIL.test(e) ? [] : [{ path: `${path}[${i}]`, message: `${JSON.stringify(e)} is not an email address` }],
+  );
 }
 
 export async function updateProject(deps: AppDeps, projectId: string, patch: ProjectPatch): Promise<Project> {
@@ -34,7 +36,9 @@ export async function updateProject(deps: AppDeps, projectId: string, patch: Pro
     {
       ...(name !== undefined ? { name } : {}),
       // A recipient listed twice would get every notification twice.
-      ...(patch.notificationEmails ? { notificationEmails: [...new Set(patch.notificationEmails.map((e) => e.trim()))] } : {}),
+      ...(patch.notificationEmails
+        ? { notificationEmails: [...new Set(patch.notificationEmails.map((e) => e.trim()))] }
+        : {}),
     },
     deps.clock.now().toISOString(),
   );

@@ -8,7 +8,11 @@ export interface TokenTools {
   hash(token: string): string;
 }
 
-export async function createProject(deps: AppDeps, tokens: TokenTools, input: { name: string }): Promise<{ project: Project; ingestKey: string }> {
+export async function createProject(
+  deps: AppDeps,
+  tokens: TokenTools,
+  input: { name: string },
+): Promise<{ project: Project; ingestKey: string }> {
   const ingestKey = tokens.generate('cs_ingest');
   const project = await deps.store.projects.create({
     id: deps.newId('prj'),
@@ -26,10 +30,21 @@ export async function requireProject(deps: AppDeps, projectId: string): Promise<
   return project;
 }
 
-export async function createProjectToken(deps: AppDeps, tokens: TokenTools, projectId: string, role: 'editor' | 'viewer'): Promise<{ token: string; role: string }> {
+export async function createProjectToken(
+  deps: AppDeps,
+  tokens: TokenTools,
+  projectId: string,
+  role: 'editor' | 'viewer',
+): Promise<{ token: string; role: string }> {
   await requireProject(deps, projectId);
   const token = tokens.generate('cs_proj');
-  await deps.store.tokens.create({ id: deps.newId('tok'), projectId, role, tokenHash: tokens.hash(token), now: deps.clock.now().toISOString() });
+  await deps.store.tokens.create({
+    id: deps.newId('tok'),
+    projectId,
+    role,
+    tokenHash: tokens.hash(token),
+    now: deps.clock.now().toISOString(),
+  });
   return { token, role };
 }
 

@@ -2,7 +2,7 @@
 // acknowledge each batch with the state it changes → finish. All state lives in the store, guarded by a
 // lease with a fence, so a process killed at any moment leaves work the next holder resumes from its first
 // unacknowledged batch.
-import { packBatches, type PlannedIdentifier } from '../domain/batching.ts';
+import { type PlannedIdentifier, packBatches } from '../domain/batching.ts';
 import { parseIdentifierKey } from '../domain/identifiers.ts';
 import { brazeCohortName, type Run, type Sync } from '../domain/model.ts';
 import { DeliveryError, type DestinationTarget, type RequestLogEntry } from '../ports/destination.ts';
@@ -15,7 +15,10 @@ const PAGE = 1000;
 const SEND_PAGE = 64;
 
 class RunFailure extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -39,7 +42,10 @@ export class RunExecutor {
   /** When this process last finished an incremental run, by Braze cohort (paces real-time bursts). */
   private readonly lastIncrementalEnd = new Map<string, number>();
 
-  constructor(private readonly deps: AppDeps, private readonly owner: string) {}
+  constructor(
+    private readonly deps: AppDeps,
+    private readonly owner: string,
+  ) {}
 
   /** Stops sending; in-flight batches finish or are abandoned, and the next lease holder resumes. */
   stop(): void {
@@ -55,12 +61,15 @@ export class RunExecutor {
     const lease = new AbortController();
     const onStop = () => lease.abort();
     this.stopping.signal.addEventListener('abort', onStop);
-    const heartbeat = setInterval(() => {
-      brazeCohorts
-        .renewLease(brazeCohortId, fence, this.deps.clock.now(), ttl)
-        .then((held) => held || lease.abort())
-        .catch(() => lease.abort());
-    }, Math.max(250, Math.floor(ttl / 3)));
+    const heartbeat = setInterval(
+      () => {
+        brazeCohorts
+          .renewLease(brazeCohortId, fence, this.deps.clock.now(), ttl)
+          .then((held) => held || lease.abort())
+          .catch(() => lease.abort());
+      },
+      Math.max(250, Math.floor(ttl / 3)),
+    );
     try {
       for (;;) {
         if (lease.signal.aborted) return;
@@ -72,7 +81,10 @@ export class RunExecutor {
         }
         // In a burst of real-time changes, incremental runs start at most once per realtimeGatherMs: changes
         // made meanwhile fold into the waiting (still queued) run, so one request carries many of them.
-        const gather = (this.lastIncrementalEnd.get(brazeCohortId) ?? -Infinity) + this.deps.settings.realtimeGatherMs - this.deps.clock.now().getTime();
+        const gather =
+          (this.lastIncrementalEnd.get(brazeCohortId) ?? -Infinity) +
+          this.deps.settings.realtimeGatherMs -
+          this.deps.clock.now().getTime();
         if (run.mode === 'incremental' && run.status === 'queued' && gather > 0) {
           await abortableSleep(gather, lease.signal);
           continue;
@@ -82,7 +94,8 @@ export class RunExecutor {
         } catch (error) {
           if (error instanceof Interrupted) {
             // Stopping on purpose: hand the lease back now rather than make the next worker wait out its TTL.
-            if (this.stopping.signal.aborted) await brazeCohorts.abandonLease(brazeCohortId, fence).catch(() => undefined);
+            if (this.stopping.signal.aborted)
+              await brazeCohorts.abandonLease(brazeCohortId, fence).catch(() => undefined);
             return;
           }
           throw error;
@@ -102,10 +115,16 @@ export class RunExecutor {
     if (!sync) {
       // A removal run deletes its sync only after every batch was sent: a crash after that leaves nothing to do.
       if (run.mode === 'remove_all' && run.phase === 'sending') return this.finish(run, undefined, 'succeeded');
-      return this.finish(run, undefined, 'cancelled', { code: 'sync_deleted', message: 'the sync was deleted before this run started' });
+      return this.finish(run, undefined, 'cancelled', {
+        code: 'sync_deleted',
+        message: 'the sync was deleted before this run started',
+      });
     }
     if (sync.paused && run.mode !== 'remove_all' && run.status === 'queued') {
-      return this.finish(run, sync, 'cancelled', { code: 'sync_paused', message: 'the sync was paused before this run started' });
+      return this.finish(run, sync, 'cancelled', {
+        code: 'sync_paused',
+        message: 'the sync was paused before this run started',
+      });
     }
     try {
       const target = await this.targetOf(sync);
@@ -123,9 +142,13 @@ export class RunExecutor {
       await this.finish(run, sync, 'succeeded');
     } catch (error) {
       if (error instanceof Interrupted || signal.aborted) throw new Interrupted();
-      if (error instanceof RunFailure) return this.finish(run, sync, 'failed', { code: error.code, message: error.message });
+      if (error instanceof RunFailure)
+        return this.finish(run, sync, 'failed', { code: error.code, message: error.message });
       log.error({ err: error }, 'run failed unexpectedly');
-      return this.finish(run, sync, 'failed', { code: 'internal', message: `the run stopped on an unexpected error: ${(error as Error).message}` });
+      return this.finish(run, sync, 'failed', {
+        code: 'internal',
+        message: `the run stopped on an unexpected error: ${(error as Error).message}`,
+      });
     }
   }
 
@@ -157,9 +180,11 @@ export class RunExecutor {
     if (!incremental) await planning.stageDesired(run.id, inputs);
     const own = inputs.filter((i) => i.cohortId === sync.cohortId);
     const skipReasons =
-      run.mode === 'remove_all' ? {}
-      : incremental ? await planning.recordSkipsFor(run.id, own, this.deps.settings.skipRowsKept)
-      : await planning.recordSkips(run.id, own, this.deps.settings.skipRowsKept);
+      run.mode === 'remove_all'
+        ? {}
+        : incremental
+          ? await planning.recordSkipsFor(run.id, own, this.deps.settings.skipRowsKept)
+          : await planning.recordSkips(run.id, own, this.deps.settings.skipRowsKept);
     const pages = (read: (after: string | null) => Promise<PlannedIdentifier[]>) =>
       (async function* () {
         let after: string | null = null;
@@ -173,7 +198,11 @@ export class RunExecutor {
     let seq = 0;
     for await (const batch of packBatches(
       pages((after) => planning.pageAdds(run.id, run.brazeCohortId, after, PAGE)),
-      pages((after) => (incremental ? planning.pageRemovesFor(run.id, run.brazeCohortId, inputs, after, PAGE) : planning.pageRemoves(run.id, run.brazeCohortId, after, PAGE))),
+      pages((after) =>
+        incremental
+          ? planning.pageRemovesFor(run.id, run.brazeCohortId, inputs, after, PAGE)
+          : planning.pageRemoves(run.id, run.brazeCohortId, after, PAGE),
+      ),
     )) {
       seq += 1;
       await planning.appendBatch(run.id, seq, batch);
@@ -189,11 +218,16 @@ export class RunExecutor {
     const { store } = this.deps;
     const brazeCohort = await store.brazeCohorts.get(run.brazeCohortId);
     const cohort = await store.cohorts.get(sync.projectId, sync.cohortId);
-    if (!brazeCohort || !cohort) throw new RunFailure('cohort_missing', `the cohort of sync ${sync.id} no longer exists`);
+    if (!brazeCohort || !cohort)
+      throw new RunFailure('cohort_missing', `the cohort of sync ${sync.id} no longer exists`);
     const name = brazeCohortName(this.deps.settings.cohortNamePrefix, cohort);
     if (brazeCohort.namedAs === name) return;
     try {
-      const stats = await this.deps.destination.upsertCohort(target, { id: cohort.id, name, createdAt: brazeCohort.createdAt }, { signal, onRequest: this.requestLogger(run) });
+      const stats = await this.deps.destination.upsertCohort(
+        target,
+        { id: cohort.id, name, createdAt: brazeCohort.createdAt },
+        { signal, onRequest: this.requestLogger(run) },
+      );
       await store.runs.addStats(run.id, { requests: stats.requests, retries: stats.retries });
     } catch (error) {
       await this.countFailedCall(run, error);
@@ -202,7 +236,13 @@ export class RunExecutor {
     await store.brazeCohorts.markNamed(run.brazeCohortId, name);
   }
 
-  private async send(run: Run, sync: Sync, target: DestinationTarget, fence: number, signal: AbortSignal): Promise<void> {
+  private async send(
+    run: Run,
+    sync: Sync,
+    target: DestinationTarget,
+    fence: number,
+    signal: AbortSignal,
+  ): Promise<void> {
     const { planning } = this.deps.store;
     let buffer: StoredBatch[] = [];
     let lastSeq = 0;
@@ -227,18 +267,48 @@ export class RunExecutor {
     };
 
     const sendOne = async (stored: StoredBatch) => {
-      const change = { add: stored.batch.add.map((i) => parseIdentifierKey(i.key)), remove: stored.batch.remove.map((i) => parseIdentifierKey(i.key)) };
+      const change = {
+        add: stored.batch.add.map((i) => parseIdentifierKey(i.key)),
+        remove: stored.batch.remove.map((i) => parseIdentifierKey(i.key)),
+      };
       try {
-        const stats = await this.deps.destination.changeMembership(target, sync.cohortId, change, { signal: local.signal, onRequest: this.requestLogger(run) });
+        const stats = await this.deps.destination.changeMembership(target, sync.cohortId, change, {
+          signal: local.signal,
+          onRequest: this.requestLogger(run),
+        });
         // A 2xx may still list per-identifier errors: delivered, but kept on the batch rather than ignored.
-        const note = stats.partialErrors.length > 0 ? `Braze answered 2xx with errors: ${stats.partialErrors.join('; ')}` : null;
-        if (note) this.deps.logger.warn({ runId: run.id, seq: stored.seq, errors: stats.partialErrors }, 'Braze reported errors in a successful answer');
-        const held = await planning.ackBatch({ runId: run.id, brazeCohortId: run.brazeCohortId, seq: stored.seq, fence, batch: stored.batch, now: this.deps.clock.now().toISOString(), requests: stats.requests, retries: stats.retries, note });
+        const note =
+          stats.partialErrors.length > 0 ? `Braze answered 2xx with errors: ${stats.partialErrors.join('; ')}` : null;
+        if (note)
+          this.deps.logger.warn(
+            { runId: run.id, seq: stored.seq, errors: stats.partialErrors },
+            'Braze reported errors in a successful answer',
+          );
+        const held = await planning.ackBatch({
+          runId: run.id,
+          brazeCohortId: run.brazeCohortId,
+          seq: stored.seq,
+          fence,
+          batch: stored.batch,
+          now: this.deps.clock.now().toISOString(),
+          requests: stats.requests,
+          retries: stats.retries,
+          note,
+        });
         if (!held) throw new Interrupted();
       } catch (error) {
         if (error instanceof DeliveryError && error.kind === 'bad_request') {
           // Braze refused this batch's content; the rest of the run can still go through.
-          const held = await planning.failBatch({ runId: run.id, seq: stored.seq, fence, brazeCohortId: run.brazeCohortId, error: error.message, size: stored.batch.add.length + stored.batch.remove.length, requests: error.stats.requests, retries: error.stats.retries });
+          const held = await planning.failBatch({
+            runId: run.id,
+            seq: stored.seq,
+            fence,
+            brazeCohortId: run.brazeCohortId,
+            error: error.message,
+            size: stored.batch.add.length + stored.batch.remove.length,
+            requests: error.stats.requests,
+            retries: error.stats.retries,
+          });
           if (!held) throw new Interrupted();
           return;
         }
@@ -282,7 +352,12 @@ export class RunExecutor {
     if (error instanceof Interrupted) return error;
     if (error instanceof DeliveryError) {
       if (error.kind === 'aborted') return new Interrupted();
-      const code = error.kind === 'credentials' ? 'braze_credentials' : error.kind === 'retries_exhausted' ? 'braze_unavailable' : 'braze_rejected';
+      const code =
+        error.kind === 'credentials'
+          ? 'braze_credentials'
+          : error.kind === 'retries_exhausted'
+            ? 'braze_unavailable'
+            : 'braze_rejected';
       return new RunFailure(code, `${doing}: ${error.message}`);
     }
     return error instanceof Error ? error : new Error(String(error));
@@ -290,13 +365,25 @@ export class RunExecutor {
 
   private requestLogger(run: Run): (entry: RequestLogEntry) => void {
     return (entry) => {
-      this.deps.store.runs.logRequest(run.id, entry.at, entry).catch((error: unknown) => this.deps.logger.warn({ err: error, runId: run.id }, 'could not record a request in the run log'));
+      this.deps.store.runs
+        .logRequest(run.id, entry.at, entry)
+        .catch((error: unknown) =>
+          this.deps.logger.warn({ err: error, runId: run.id }, 'could not record a request in the run log'),
+        );
     };
   }
 
-  private async finish(run: Run, sync: Sync | undefined, status: 'succeeded' | 'failed' | 'cancelled', error: { code: string; message: string } | null = null): Promise<void> {
+  private async finish(
+    run: Run,
+    sync: Sync | undefined,
+    status: 'succeeded' | 'failed' | 'cancelled',
+    error: { code: string; message: string } | null = null,
+  ): Promise<void> {
     const finished = await this.deps.store.runs.finish(run.id, status, this.deps.clock.now().toISOString(), error);
-    this.deps.logger.info({ runId: run.id, syncId: run.syncId, status, counts: finished.counts, error }, `run ${status}`);
+    this.deps.logger.info(
+      { runId: run.id, syncId: run.syncId, status, counts: finished.counts, error },
+      `run ${status}`,
+    );
     for (const observer of this.deps.observers ?? []) {
       try {
         await observer.runFinished({ run: finished, sync });

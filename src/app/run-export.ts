@@ -1,9 +1,9 @@
 // What a run did, member by member (product.md §5): every identifier of its batches with the batch's
 // outcome, then the members it skipped. One reader feeds both the CSV export and the JSON listing; it
 // reads the store page by page, so a run of millions streams in constant memory.
-import { describeIdentifier, parseIdentifierKey, type IdentifierKind } from '../domain/identifiers.ts';
+import { describeIdentifier, type IdentifierKind, parseIdentifierKey } from '../domain/identifiers.ts';
 import type { Run } from '../domain/model.ts';
-import { openCursor, openValue, sealCursor, sealValue, type Paged } from './cursors.ts';
+import { openCursor, openValue, type Paged, sealCursor, sealValue } from './cursors.ts';
 import type { AppDeps } from './deps.ts';
 import { invalid } from './errors.ts';
 import { requireRun } from './runs.ts';
@@ -26,21 +26,31 @@ type Position = { s: number; i: number } | { k: number };
 const BATCHES_PER_READ = 4; // up to 4,000 identifiers
 const SKIPS_PER_READ = 1000;
 
-async function* entriesFrom(deps: AppDeps, runId: string, start: Position | null): AsyncGenerator<{ entry: RunMemberEntry; next: Position }> {
+async function* entriesFrom(
+  deps: AppDeps,
+  runId: string,
+  start: Position | null,
+): AsyncGenerator<{ entry: RunMemberEntry; next: Position }> {
   const { planning } = deps.store;
   if (start === null || 's' in start) {
     let afterSeq = start ? start.s - 1 : 0;
     for (;;) {
       const batches = await planning.runBatches(runId, afterSeq, BATCHES_PER_READ);
       for (const b of batches) {
-        const items = [...b.batch.add.map((x) => ({ x, op: 'add' as const })), ...b.batch.remove.map((x) => ({ x, op: 'remove' as const }))];
+        const items = [
+          ...b.batch.add.map((x) => ({ x, op: 'add' as const })),
+          ...b.batch.remove.map((x) => ({ x, op: 'remove' as const })),
+        ];
         const from = start && b.seq === start.s ? start.i : 0;
-        const profiles = await planning.profiles(items.slice(from).flatMap(({ x }) => (x.profileId === null ? [] : [x.profileId])));
+        const profiles = await planning.profiles(
+          items.slice(from).flatMap(({ x }) => (x.profileId === null ? [] : [x.profileId])),
+        );
         for (let i = from; i < items.length; i++) {
           const { x, op } = items[i]!;
           const identifier = describeIdentifier(parseIdentifierKey(x.key));
           const profile = x.profileId === null ? undefined : profiles.get(x.profileId);
-          const outcome: RunMemberOutcome = b.status === 'acked' ? 'acked' : b.status === 'failed' ? 'failed' : 'pending';
+          const outcome: RunMemberOutcome =
+            b.status === 'acked' ? 'acked' : b.status === 'failed' ? 'failed' : 'pending';
           yield {
             entry: {
               member: {
@@ -67,7 +77,13 @@ async function* entriesFrom(deps: AppDeps, runId: string, start: Position | null
     for (const s of skips) {
       const p = profiles.get(s.profileId);
       yield {
-        entry: { member: { user_id: p?.userId ?? null, device_id: p?.deviceIds[0] ?? null }, operation: 'skip', identifier: null, outcome: 'skipped', reason: s.reason },
+        entry: {
+          member: { user_id: p?.userId ?? null, device_id: p?.deviceIds[0] ?? null },
+          operation: 'skip',
+          identifier: null,
+          outcome: 'skipped',
+          reason: s.reason,
+        },
         next: { k: s.profileId },
       };
     }
@@ -88,7 +104,19 @@ export async function* runMembersCsv(deps: AppDeps, run: Run): AsyncGenerator<st
   yield `${RUN_MEMBERS_CSV_HEADER}\n`;
   let lines: string[] = [];
   for await (const { entry: e } of entriesFrom(deps, run.id, null)) {
-    lines.push([e.member.user_id, e.member.device_id, e.operation, e.identifier?.kind ?? null, e.identifier?.value ?? null, e.outcome, e.reason].map(csvField).join(','));
+    lines.push(
+      [
+        e.member.user_id,
+        e.member.device_id,
+        e.operation,
+        e.identifier?.kind ?? null,
+        e.identifier?.value ?? null,
+        e.outcome,
+        e.reason,
+      ]
+        .map(csvField)
+        .join(','),
+    );
     // A few hundred lines per chunk: fewer, larger writes without holding much.
     if (lines.length >= 500) {
       yield `${lines.join('\n')}\n`;
@@ -109,14 +137,21 @@ export interface RunMembersQuery {
 /** At most this many entries are read per page when filters match rarely; the cursor continues after them. */
 const MAX_SCANNED = 50_000;
 
-export async function listRunMembers(deps: AppDeps, projectId: string, runId: string, query: RunMembersQuery): Promise<Paged<RunMemberEntry>> {
+export async function listRunMembers(
+  deps: AppDeps,
+  projectId: string,
+  runId: string,
+  query: RunMembersQuery,
+): Promise<Paged<RunMemberEntry>> {
   const run = await requireRun(deps, projectId, runId);
   const start = openValue<Position>(deps, query.cursor);
-  if (start !== null && !validPosition(start)) throw invalid([{ path: 'cursor', message: 'this cursor is not a run-members cursor' }]);
+  if (start !== null && !validPosition(start))
+    throw invalid([{ path: 'cursor', message: 'this cursor is not a run-members cursor' }]);
   const needle = query.q?.toLowerCase();
   const matches = (e: RunMemberEntry) =>
     (!query.outcome || e.outcome === query.outcome) &&
-    (!needle || [e.identifier?.value, e.member.user_id, e.member.device_id].some((v) => v?.toLowerCase().includes(needle)));
+    (!needle ||
+      [e.identifier?.value, e.member.user_id, e.member.device_id].some((v) => v?.toLowerCase().includes(needle)));
   const items: RunMemberEntry[] = [];
   let scanned = 0;
   for await (const { entry, next } of entriesFrom(deps, run.id, start)) {
@@ -133,7 +168,12 @@ function validPosition(p: unknown): p is Position {
   return ('s' in o && Number.isInteger(o.s) && Number.isInteger(o.i)) || ('k' in o && Number.isInteger(o.k));
 }
 
-export async function listRunRequests(deps: AppDeps, projectId: string, runId: string, page: { limit: number; cursor?: string | undefined }): Promise<Paged<{ at: string; entry: unknown }>> {
+export async function listRunRequests(
+  deps: AppDeps,
+  projectId: string,
+  runId: string,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<Paged<{ at: string; entry: unknown }>> {
   const run = await requireRun(deps, projectId, runId);
   const result = await deps.store.runs.requests(run.id, page.limit, openCursor(deps, page.cursor));
   return { items: result.items, nextCursor: sealCursor(deps, result.nextCursor) };

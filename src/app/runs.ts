@@ -1,6 +1,6 @@
 // Reading runs: one run, a sync's history (filtered, newest first), a sync's latest run, progress.
 import type { Run, RunStatus } from '../domain/model.ts';
-import { openCursor, sealCursor, type Paged } from './cursors.ts';
+import { openCursor, type Paged, sealCursor } from './cursors.ts';
 import type { AppDeps } from './deps.ts';
 import { invalid, notFound } from './errors.ts';
 import { requireSync } from './syncs.ts';
@@ -27,13 +27,24 @@ function instant(value: string | undefined, path: string): string | undefined {
   return t.toISOString();
 }
 
-export async function listSyncRuns(deps: AppDeps, projectId: string, syncId: string, filter: RunFilter, page: { limit: number; cursor?: string | undefined }): Promise<Paged<Run>> {
+export async function listSyncRuns(
+  deps: AppDeps,
+  projectId: string,
+  syncId: string,
+  filter: RunFilter,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<Paged<Run>> {
   const sync = await requireSync(deps, projectId, syncId);
   const from = instant(filter.from, 'from');
   const to = instant(filter.to, 'to');
   const result = await deps.store.runs.list(
     projectId,
-    { syncId: sync.id, ...(filter.status ? { status: filter.status } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) },
+    {
+      syncId: sync.id,
+      ...(filter.status ? { status: filter.status } : {}),
+      ...(from ? { from } : {}),
+      ...(to ? { to } : {}),
+    },
     page.limit,
     openCursor(deps, page.cursor),
   );

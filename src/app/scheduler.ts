@@ -42,8 +42,14 @@ export interface Scheduler {
  * When a sync runs next after `after`: scheduled cadences by nextRunAfter, real-time syncs their next full
  * reconciliation, one-time syncs never (null). Also what resuming or changing the cadence should store.
  */
-export function nextRunFor(settings: Pick<AppSettings, 'realtimeReconcileMinutes'>, sync: Pick<Sync, 'cadence' | 'id' | 'cron'>, after: Date): Date | null {
-  return nextRunAfter(sync.cadence, sync.id, after, sync.cron, { realtimeReconcileMs: settings.realtimeReconcileMinutes * 60_000 });
+export function nextRunFor(
+  settings: Pick<AppSettings, 'realtimeReconcileMinutes'>,
+  sync: Pick<Sync, 'cadence' | 'id' | 'cron'>,
+  after: Date,
+): Date | null {
+  return nextRunAfter(sync.cadence, sync.id, after, sync.cron, {
+    realtimeReconcileMs: settings.realtimeReconcileMinutes * 60_000,
+  });
 }
 
 /** A scheduler without a timer: call tick() yourself. */
@@ -58,7 +64,10 @@ export function createScheduler(deps: AppDeps, opts: SchedulerOptions = {}): Sch
     const runs = await deps.store.runs.prune(before);
     const changes = await deps.store.planning.pruneChanges();
     const deliveries = await deps.store.webhookDeliveries.prune(before);
-    deps.logger.info({ runs, changes, deliveries, before }, 'pruned run history, webhook deliveries and the member change log');
+    deps.logger.info(
+      { runs, changes, deliveries, before },
+      'pruned run history, webhook deliveries and the member change log',
+    );
     return { runs, changes };
   };
 

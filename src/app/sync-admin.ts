@@ -28,7 +28,11 @@ function scheduleAfter(sync: Sync, patch: SyncPatch): { cadence: Cadence; cron: 
   let cron = patch.cron !== undefined ? patch.cron : sync.cron;
   if (typeof patch.cron === 'string') {
     if (patch.cadence === undefined || patch.cadence === 'hourly' || patch.cadence === 'daily') cadence = 'cron';
-    else if (patch.cadence !== 'cron') problems.push({ path: 'cron', message: `a cron expression applies to scheduled syncs, not to the ${patch.cadence} cadence` });
+    else if (patch.cadence !== 'cron')
+      problems.push({
+        path: 'cron',
+        message: `a cron expression applies to scheduled syncs, not to the ${patch.cadence} cadence`,
+      });
   }
   if (cadence === 'cron') {
     if (!cron) problems.push({ path: 'cron', message: 'a cron expression is required for the cron cadence' });
@@ -63,7 +67,14 @@ export async function updateSync(deps: AppDeps, projectId: string, syncId: strin
       cadence,
       cron,
       ...(patch.notifyEmails ? { notifyEmails: [...new Set(patch.notifyEmails.map((e) => e.trim()))] } : {}),
-      ...(rescheduled ? { nextRunAt: nextRunAfter(cadence, sync.id, now, cron, { realtimeReconcileMs: deps.settings.realtimeReconcileMinutes * 60_000 })?.toISOString() ?? null } : {}),
+      ...(rescheduled
+        ? {
+            nextRunAt:
+              nextRunAfter(cadence, sync.id, now, cron, {
+                realtimeReconcileMs: deps.settings.realtimeReconcileMinutes * 60_000,
+              })?.toISOString() ?? null,
+          }
+        : {}),
     },
     now.toISOString(),
   );
@@ -77,12 +88,22 @@ export async function updateSync(deps: AppDeps, projectId: string, syncId: strin
  * removes what no other sync of the same Braze cohort still wants, then deletes the sync when that run
  * succeeds (so a failed removal can be retried and is visible in the run history). Returns that run.
  */
-export async function deleteSync(deps: AppDeps, projectId: string, syncId: string, opts: { removeMembers?: boolean } = {}): Promise<Run | null> {
+export async function deleteSync(
+  deps: AppDeps,
+  projectId: string,
+  syncId: string,
+  opts: { removeMembers?: boolean } = {},
+): Promise<Run | null> {
   const sync = await requireSync(deps, projectId, syncId);
   if (!opts.removeMembers) {
     await deps.store.syncs.delete(projectId, sync.id);
     return null;
   }
-  const paused = (await deps.store.syncs.update(projectId, sync.id, { paused: true }, deps.clock.now().toISOString())) ?? { ...sync, paused: true };
+  const paused = (await deps.store.syncs.update(
+    projectId,
+    sync.id,
+    { paused: true },
+    deps.clock.now().toISOString(),
+  )) ?? { ...sync, paused: true };
   return requestRun(deps, paused, 'delete', 'remove_all');
 }

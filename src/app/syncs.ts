@@ -25,14 +25,19 @@ function checkCadence(cadence: Cadence, cron: string | null | undefined): void {
 
 export async function createSync(deps: AppDeps, projectId: string, input: SyncInput): Promise<Sync> {
   const project = await requireProject(deps, projectId);
-  if (!project.brazeEnabled) throw new AppError(422, 'braze_not_enabled', 'enable the Braze destination for this project before creating syncs');
+  if (!project.brazeEnabled)
+    throw new AppError(422, 'braze_not_enabled', 'enable the Braze destination for this project before creating syncs');
   const cohort = await requireCohort(deps, projectId, input.cohortId);
   const target = input.targetId
     ? await requireTarget(deps, projectId, input.targetId)
     : await deps.store.targets.findByName(projectId, DEFAULT_TARGET_NAME);
-  if (!target) throw new AppError(404, 'no_default_target', 'no targetId was given and the project has no "Default" target');
+  if (!target)
+    throw new AppError(404, 'no_default_target', 'no targetId was given and the project has no "Default" target');
   // A cron expression alone means the cron cadence.
-  const cadence: Cadence = input.cron && input.cadence !== 'cron' && input.cadence !== 'real_time' && input.cadence !== 'one_time' ? 'cron' : input.cadence;
+  const cadence: Cadence =
+    input.cron && input.cadence !== 'cron' && input.cadence !== 'real_time' && input.cadence !== 'one_time'
+      ? 'cron'
+      : input.cadence;
   checkCadence(cadence, input.cron);
   const now = deps.clock.now();
   const brazeCohort = await deps.store.brazeCohorts.ensure({
@@ -43,7 +48,9 @@ export async function createSync(deps: AppDeps, projectId: string, input: SyncIn
     now: now.toISOString(),
   });
   const id = deps.newId('syn');
-  const next = nextRunAfter(cadence, id, now, input.cron, { realtimeReconcileMs: deps.settings.realtimeReconcileMinutes * 60_000 });
+  const next = nextRunAfter(cadence, id, now, input.cron, {
+    realtimeReconcileMs: deps.settings.realtimeReconcileMinutes * 60_000,
+  });
   const sync = await deps.store.syncs.create({
     id,
     projectId,
@@ -75,7 +82,15 @@ export async function requestRun(deps: AppDeps, sync: Sync, trigger: RunTrigger,
   const { runs, brazeCohorts } = deps.store;
   const run =
     (await runs.queuedFor(sync.id, mode)) ??
-    await runs.create({ id: deps.newId('run'), projectId: sync.projectId, syncId: sync.id, brazeCohortId: sync.brazeCohortRef, trigger, mode, now: deps.clock.now().toISOString() });
+    (await runs.create({
+      id: deps.newId('run'),
+      projectId: sync.projectId,
+      syncId: sync.id,
+      brazeCohortId: sync.brazeCohortRef,
+      trigger,
+      mode,
+      now: deps.clock.now().toISOString(),
+    }));
   await brazeCohorts.markDirty(sync.brazeCohortRef);
   await deps.queue.dispatch(sync.brazeCohortRef);
   return run;

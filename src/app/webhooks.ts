@@ -36,7 +36,12 @@ export interface WebhookRetryPolicy {
   readonly timeoutMs: number;
 }
 
-export const DEFAULT_WEBHOOK_RETRY: WebhookRetryPolicy = { maxAttempts: 5, baseDelayMs: 2_000, maxDelayMs: 60_000, timeoutMs: 10_000 };
+export const DEFAULT_WEBHOOK_RETRY: WebhookRetryPolicy = {
+  maxAttempts: 5,
+  baseDelayMs: 2_000,
+  maxDelayMs: 60_000,
+  timeoutMs: 10_000,
+};
 
 /** Deps may be given late: observers are built before compose() returns the deps they use. */
 export type DepsSource = AppDeps | (() => AppDeps);
@@ -55,7 +60,12 @@ export function signWebhook(secret: string, body: string, unixSeconds: number): 
  * What a receiver does: recompute the HMAC over the raw body, compare in constant time, and refuse old
  * timestamps (replays). Exported for tests and as the reference for docs/notifications.md.
  */
-export function verifyWebhookSignature(secret: string, body: string, header: string | undefined, opts: { nowSeconds: number; toleranceSeconds?: number }): boolean {
+export function verifyWebhookSignature(
+  secret: string,
+  body: string,
+  header: string | undefined,
+  opts: { nowSeconds: number; toleranceSeconds?: number },
+): boolean {
   if (!header) return false;
   const parts = new Map<string, string[]>();
   for (const item of header.split(',')) {
@@ -84,18 +94,25 @@ export function checkWebhookUrl(url: string, policy: WebhookUrlPolicy = {}): str
   } catch {
     throw invalid([{ path: 'url', message: 'must be an absolute http:// or https:// URL' }]);
   }
-  if (text.length > MAX_URL_LENGTH) throw invalid([{ path: 'url', message: `must be at most ${MAX_URL_LENGTH} characters` }]);
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw invalid([{ path: 'url', message: 'must be an http:// or https:// URL' }]);
-  if (policy.requireHttps && parsed.protocol !== 'https:') throw invalid([{ path: 'url', message: 'the operator allows only https:// webhook URLs' }]);
+  if (text.length > MAX_URL_LENGTH)
+    throw invalid([{ path: 'url', message: `must be at most ${MAX_URL_LENGTH} characters` }]);
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+    throw invalid([{ path: 'url', message: 'must be an http:// or https:// URL' }]);
+  if (policy.requireHttps && parsed.protocol !== 'https:')
+    throw invalid([{ path: 'url', message: 'the operator allows only https:// webhook URLs' }]);
   // Credentials belong in the signing secret, not in a URL that is shown back and stored in the delivery log.
-  if (parsed.username !== '' || parsed.password !== '') throw invalid([{ path: 'url', message: 'must not contain a user name or password; the secret signs each delivery' }]);
+  if (parsed.username !== '' || parsed.password !== '')
+    throw invalid([
+      { path: 'url', message: 'must not contain a user name or password; the secret signs each delivery' },
+    ]);
   if (policy.allowedHosts && policy.allowedHosts.length > 0) {
     const host = parsed.hostname.toLowerCase();
     const allowed = policy.allowedHosts.some((entry) => {
       const e = entry.trim().toLowerCase();
       return e.startsWith('.') ? host.endsWith(e) && host.length > e.length : host === e;
     });
-    if (!allowed) throw new AppError(422, 'webhook_host_not_allowed', `the operator does not allow webhooks to ${parsed.hostname}`);
+    if (!allowed)
+      throw new AppError(422, 'webhook_host_not_allowed', `the operator does not allow webhooks to ${parsed.hostname}`);
   }
   return parsed.toString();
 }
@@ -110,29 +127,54 @@ export async function getWebhook(deps: AppDeps, projectId: string): Promise<Webh
   const project = await requireProject(deps, projectId);
   if (!project.webhookUrl) return { url: null };
   const sealed = await deps.store.projects.webhookSecretEnc(projectId);
-  return sealed ? { url: project.webhookUrl, secretHint: deps.secrets.hint(deps.secrets.decrypt(sealed)) } : { url: project.webhookUrl };
+  return sealed
+    ? { url: project.webhookUrl, secretHint: deps.secrets.hint(deps.secrets.decrypt(sealed)) }
+    : { url: project.webhookUrl };
 }
 
 /** Sets the project's webhook. `secret` may be left out to keep the stored one when only the URL changes. */
-export async function setWebhook(deps: AppDeps, projectId: string, input: { url: string; secret?: string | undefined }, policy: WebhookUrlPolicy = {}): Promise<WebhookSettings> {
+export async function setWebhook(
+  deps: AppDeps,
+  projectId: string,
+  input: { url: string; secret?: string | undefined },
+  policy: WebhookUrlPolicy = {},
+): Promise<WebhookSettings> {
   await requireProject(deps, projectId);
   const url = checkWebhookUrl(input.url, policy);
   const secret = input.secret;
   if (secret === undefined) {
-    if (!(await deps.store.projects.webhookSecretEnc(projectId))) throw invalid([{ path: 'secret', message: 'a signing secret is required' }]);
+    if (!(await deps.store.projects.webhookSecretEnc(projectId)))
+      throw invalid([{ path: 'secret', message: 'a signing secret is required' }]);
   } else if (secret.length < MIN_SECRET_LENGTH || /\s/.test(secret)) {
-    throw invalid([{ path: 'secret', message: `must be at least ${MIN_SECRET_LENGTH} characters with no spaces (e.g. \`openssl rand -hex 32\`)` }]);
+    throw invalid([
+      {
+        path: 'secret',
+        message: `must be at least ${MIN_SECRET_LENGTH} characters with no spaces (e.g. \`openssl rand -hex 32\`)`,
+      },
+    ]);
   }
-  await deps.store.projects.update(projectId, { webhookUrl: url, ...(secret !== undefined ? { webhookSecretEnc: deps.secrets.encrypt(secret) } : {}) }, deps.clock.now().toISOString());
+  await deps.store.projects.update(
+    projectId,
+    { webhookUrl: url, ...(secret !== undefined ? { webhookSecretEnc: deps.secrets.encrypt(secret) } : {}) },
+    deps.clock.now().toISOString(),
+  );
   return getWebhook(deps, projectId);
 }
 
 export async function clearWebhook(deps: AppDeps, projectId: string): Promise<void> {
   await requireProject(deps, projectId);
-  await deps.store.projects.update(projectId, { webhookUrl: null, webhookSecretEnc: null }, deps.clock.now().toISOString());
+  await deps.store.projects.update(
+    projectId,
+    { webhookUrl: null, webhookSecretEnc: null },
+    deps.clock.now().toISOString(),
+  );
 }
 
-export async function listWebhookDeliveries(deps: AppDeps, projectId: string, opts: { limit?: number; cursor?: string | null } = {}): Promise<Page<WebhookDelivery>> {
+export async function listWebhookDeliveries(
+  deps: AppDeps,
+  projectId: string,
+  opts: { limit?: number; cursor?: string | null } = {},
+): Promise<Page<WebhookDelivery>> {
   await requireProject(deps, projectId);
   const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500);
   return deps.store.webhookDeliveries.list(projectId, limit, opts.cursor ?? null);
@@ -154,7 +196,13 @@ export function runPayload(p: RunPayloadParts) {
   const { run, sync } = p;
   return {
     project: { id: p.project.id, name: p.project.name },
-    sync: { id: sync.id, cohortId: sync.cohortId, targetId: sync.targetId, cadence: sync.cadence, brazeCohortId: sync.brazeCohortRef },
+    sync: {
+      id: sync.id,
+      cohortId: sync.cohortId,
+      targetId: sync.targetId,
+      cadence: sync.cadence,
+      brazeCohortId: sync.brazeCohortRef,
+    },
     run: {
       id: run.id,
       syncId: run.syncId,
@@ -190,7 +238,8 @@ export interface WebhookSenderOptions {
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /** 408, 425, 429 and 5xx answers and network faults are worth another attempt; other answers are final. */
-export const isRetryableStatus = (status: number) => status === 408 || status === 425 || status === 429 || status >= 500;
+export const isRetryableStatus = (status: number) =>
+  status === 408 || status === 425 || status === 429 || status >= 500;
 
 export function webhookBackoffMs(policy: WebhookRetryPolicy, attempt: number, random: () => number): number {
   const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
@@ -202,7 +251,10 @@ export class WebhookSender {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
 
-  constructor(private readonly deps: DepsSource, private readonly opts: WebhookSenderOptions) {
+  constructor(
+    private readonly deps: DepsSource,
+    private readonly opts: WebhookSenderOptions,
+  ) {
     this.policy = { ...DEFAULT_WEBHOOK_RETRY, ...opts.retry };
     this.sleep = opts.sleep ?? defaultSleep;
     this.random = opts.random ?? Math.random;
@@ -216,7 +268,12 @@ export class WebhookSender {
    * Delivers one event to the project's webhook, retrying per the policy; resolves with the final
    * delivery record, or null when the project has no webhook. Never throws for a receiver's failure.
    */
-  async deliver(projectId: string, event: WebhookEvent, payload: object, opts: { runId?: string; maxAttempts?: number } = {}): Promise<WebhookDelivery | null> {
+  async deliver(
+    projectId: string,
+    event: WebhookEvent,
+    payload: object,
+    opts: { runId?: string; maxAttempts?: number } = {},
+  ): Promise<WebhookDelivery | null> {
     const maxAttempts = opts.maxAttempts ?? this.policy.maxAttempts;
     const deps = resolveDeps(this.deps);
     const project = await deps.store.projects.get(projectId);
@@ -224,7 +281,14 @@ export class WebhookSender {
     if (!project?.webhookUrl || !sealed) return null;
     const url = project.webhookUrl;
     const secret = deps.secrets.decrypt(sealed);
-    const created = await deps.store.webhookDeliveries.create({ id: deps.newId('whd'), projectId, event, url, runId: opts.runId ?? null, now: this.clock.now().toISOString() });
+    const created = await deps.store.webhookDeliveries.create({
+      id: deps.newId('whd'),
+      projectId,
+      event,
+      url,
+      runId: opts.runId ?? null,
+      now: this.clock.now().toISOString(),
+    });
     const body = JSON.stringify({ id: created.id, event, createdAt: created.createdAt, ...payload });
     const host = safeHost(url);
     for (let attempt = 1; ; attempt++) {
@@ -243,14 +307,35 @@ export class WebhookSender {
       });
       const delivered = outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300;
       const responseStatus = outcome.kind === 'response' ? outcome.status : null;
-      const lastError = delivered ? null : outcome.kind === 'network' ? outcome.problem : `HTTP ${outcome.status}${outcome.excerpt ? `: ${outcome.excerpt}` : ''}`;
+      const lastError = delivered
+        ? null
+        : outcome.kind === 'network'
+          ? outcome.problem
+          : `HTTP ${outcome.status}${outcome.excerpt ? `: ${outcome.excerpt}` : ''}`;
       const retryable = !delivered && (outcome.kind === 'network' || isRetryableStatus(outcome.status));
       const final = delivered || !retryable || attempt >= maxAttempts;
       const status = delivered ? 'delivered' : final ? 'failed' : 'pending';
-      await deps.store.webhookDeliveries.recordAttempt(created.id, { status, attempts: attempt, responseStatus, lastError, now: this.clock.now().toISOString() });
+      await deps.store.webhookDeliveries.recordAttempt(created.id, {
+        status,
+        attempts: attempt,
+        responseStatus,
+        lastError,
+        now: this.clock.now().toISOString(),
+      });
       if (final) {
-        if (!delivered) deps.logger.warn({ deliveryId: created.id, projectId, event, host, attempts: attempt, responseStatus }, 'webhook delivery failed');
-        return { ...created, status, attempts: attempt, responseStatus, lastError, updatedAt: this.clock.now().toISOString() };
+        if (!delivered)
+          deps.logger.warn(
+            { deliveryId: created.id, projectId, event, host, attempts: attempt, responseStatus },
+            'webhook delivery failed',
+          );
+        return {
+          ...created,
+          status,
+          attempts: attempt,
+          responseStatus,
+          lastError,
+          updatedAt: this.clock.now().toISOString(),
+        };
       }
       await this.sleep(webhookBackoffMs(this.policy, attempt, this.random));
     }
@@ -258,10 +343,19 @@ export class WebhookSender {
 }
 
 /** Sends a `webhook.test` event to the project's webhook now, once (no retries), and reports the delivery. */
-export async function sendTestWebhook(deps: AppDeps, sender: WebhookSender, projectId: string): Promise<WebhookDelivery> {
+export async function sendTestWebhook(
+  deps: AppDeps,
+  sender: WebhookSender,
+  projectId: string,
+): Promise<WebhookDelivery> {
   const project = await requireProject(deps, projectId);
   if (!project.webhookUrl) throw new AppError(422, 'no_webhook', 'the project has no webhook; set one first');
-  const delivery = await sender.deliver(projectId, 'webhook.test', { project: { id: project.id, name: project.name } }, { maxAttempts: 1 });
+  const delivery = await sender.deliver(
+    projectId,
+    'webhook.test',
+    { project: { id: project.id, name: project.name } },
+    { maxAttempts: 1 },
+  );
   if (!delivery) throw new AppError(422, 'no_webhook', 'the project has no webhook; set one first');
   return delivery;
 }

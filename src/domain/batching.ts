@@ -23,7 +23,8 @@ export async function* packBatches(
   removes: AsyncIterable<PlannedIdentifier>,
   size = MAX_IDENTIFIERS_PER_REQUEST,
 ): AsyncGenerator<PlannedBatch> {
-  if (size < 1 || size > MAX_IDENTIFIERS_PER_REQUEST) throw new RangeError(`batch size must be 1..${MAX_IDENTIFIERS_PER_REQUEST}`);
+  if (size < 1 || size > MAX_IDENTIFIERS_PER_REQUEST)
+    throw new RangeError(`batch size must be 1..${MAX_IDENTIFIERS_PER_REQUEST}`);
   let batch: PlannedBatch = { add: [], remove: [] };
   let seen = new Set<string>();
   const push = function* (which: 'add' | 'remove', item: PlannedIdentifier): Generator<PlannedBatch> {

@@ -15,7 +15,14 @@ const us = (n: number): BrazeInstance => ({
 });
 
 export const BRAZE_INSTANCES: readonly BrazeInstance[] = [
-  us(1), us(2), us(3), us(4), us(5), us(6), us(7), us(8), // there is no US-09
+  us(1),
+  us(2),
+  us(3),
+  us(4),
+  us(5),
+  us(6),
+  us(7),
+  us(8), // there is no US-09
   { id: 'US-10', endpoint: 'https://rest.us-10.braze.com', region: 'US' },
   { id: 'EU-01', endpoint: 'https://rest.fra-01.braze.eu', region: 'EU' },
   { id: 'EU-02', endpoint: 'https://rest.fra-02.braze.eu', region: 'EU' },

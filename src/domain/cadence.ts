@@ -30,8 +30,15 @@ export interface CadenceOptions {
  * real-time syncs it is the next full reconciliation: `after` + the reconcile period (incremental runs are
  * requested by membership changes, not by the schedule).
  */
-export function nextRunAfter(cadence: Cadence, syncId: string, after: Date, cron?: string | null, opts: CadenceOptions = {}): Date | null {
-  if (cadence === 'real_time') return new Date(after.getTime() + (opts.realtimeReconcileMs ?? DEFAULT_REALTIME_RECONCILE_MS));
+export function nextRunAfter(
+  cadence: Cadence,
+  syncId: string,
+  after: Date,
+  cron?: string | null,
+  opts: CadenceOptions = {},
+): Date | null {
+  if (cadence === 'real_time')
+    return new Date(after.getTime() + (opts.realtimeReconcileMs ?? DEFAULT_REALTIME_RECONCILE_MS));
   if (cadence === 'cron') {
     if (!cron) return null;
     return new Cron(cron, { timezone: 'UTC' }).nextRun(after) ?? null;

@@ -42,7 +42,5 @@ export const aliasKeyPrefix = (label: string): string => `a:${label}${ALIAS_SEPA
 
 /** Human-readable form for logs, CSV exports and explain output. */
 export function describeIdentifier(id: Identifier): { kind: IdentifierKind; value: string } {
-  return id.kind === 'alias'
-    ? { kind: 'alias', value: `${id.label}:${id.name}` }
-    : { kind: id.kind, value: id.value };
+  return id.kind === 'alias' ? { kind: 'alias', value: `${id.label}:${id.name}` } : { kind: id.kind, value: id.value };
 }

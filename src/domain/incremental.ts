@@ -10,7 +10,7 @@
 // property (`aliasProperty: "plan"`, `"email"`, …) does not: many members may produce the same alias, so
 // when one of them leaves, whether the alias must be removed depends on members that did not change.
 // Such mappings are the one case incremental cannot decide exactly; their runs fall back to a full plan.
-import { mappingChain, type Mapping } from './mapping.ts';
+import { type Mapping, mappingChain } from './mapping.ts';
 
 /** Whether an alias step names users by a property that several profiles may share. */
 function sharedAliasStep(step: Mapping): boolean {

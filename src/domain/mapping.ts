@@ -89,8 +89,14 @@ export function validateMapping(mapping: Mapping, path = 'mapping'): { path: str
   if (mapping.aliasLabel && /[\u0000-\u001f\u007f]/.test(mapping.aliasLabel)) {
     problems.push({ path: `${path}.aliasLabel`, message: 'the alias label cannot contain control characters' });
   }
-  if (mapping.aliasProperty !== undefined && (!mapping.aliasProperty.trim() || /[\u0000-\u001f\u007f]/.test(mapping.aliasProperty))) {
-    problems.push({ path: `${path}.aliasProperty`, message: 'the alias property must be a non-empty name without control characters' });
+  if (
+    mapping.aliasProperty !== undefined &&
+    (!mapping.aliasProperty.trim() || /[\u0000-\u001f\u007f]/.test(mapping.aliasProperty))
+  ) {
+    problems.push({
+      path: `${path}.aliasProperty`,
+      message: 'the alias property must be a non-empty name without control characters',
+    });
   }
   if (mapping.type !== 'user_alias' && mapping.aliasLabel) {
     problems.push({ path: `${path}.aliasLabel`, message: 'aliasLabel applies only to the user_alias mapping' });
@@ -101,6 +107,10 @@ export function validateMapping(mapping: Mapping, path = 'mapping'): { path: str
 
 /** The reason recorded for a member no step of the mapping reaches: the primary mapping's. */
 export function primarySkipReason(mapping: Mapping): SkipReason {
-  const reasons: Record<MappingType, SkipReason> = { user_id: 'no_user_id', device_id: 'no_device_id', user_alias: 'no_alias_value' };
+  const reasons: Record<MappingType, SkipReason> = {
+    user_id: 'no_user_id',
+    device_id: 'no_device_id',
+    user_alias: 'no_alias_value',
+  };
   return reasons[mapping.type];
 }

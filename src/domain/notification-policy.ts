@@ -61,7 +61,9 @@ export interface Decision {
 
 /** Cancelled runs, runs of deleted syncs and the removal run of a sync being deleted notify nobody. */
 export function isNotifiable(run: Pick<Run, 'status' | 'trigger' | 'mode'>): boolean {
-  return (run.status === 'succeeded' || run.status === 'failed') && run.trigger !== 'delete' && run.mode !== 'remove_all';
+  return (
+    (run.status === 'succeeded' || run.status === 'failed') && run.trigger !== 'delete' && run.mode !== 'remove_all'
+  );
 }
 
 /** Real-time syncs run on every change; their successes are digested. A run someone asked for is mailed at once. */
@@ -82,7 +84,8 @@ const emptyState = (syncId: string, projectId: string): NotificationStateFields 
   pendingDigest: null,
 });
 
-const elapsed = (since: string | null, now: Date, ms: number) => since === null || now.getTime() - Date.parse(since) >= ms;
+const elapsed = (since: string | null, now: Date, ms: number) =>
+  since === null || now.getTime() - Date.parse(since) >= ms;
 
 export function addToDigest(digest: DigestSummary | null, run: Run): DigestSummary {
   const from = run.startedAt ?? run.queuedAt;
@@ -104,7 +107,13 @@ export function addToDigest(digest: DigestSummary | null, run: Run): DigestSumma
 }
 
 /** What a finished, notifiable run of a sync with `cadence` calls for, given the state before it. */
-export function decide(prev: NotificationStateFields | undefined, run: Run, cadence: Cadence, now: Date, policy: NotificationPolicy = DEFAULT_NOTIFICATION_POLICY): Decision {
+export function decide(
+  prev: NotificationStateFields | undefined,
+  run: Run,
+  cadence: Cadence,
+  now: Date,
+  policy: NotificationPolicy = DEFAULT_NOTIFICATION_POLICY,
+): Decision {
   const state = prev ?? emptyState(run.syncId, run.projectId);
   const at = now.toISOString();
   if (run.status === 'failed') {
@@ -117,28 +126,56 @@ export function decide(prev: NotificationStateFields | undefined, run: Run, cade
       consecutiveFailures: state.lastStatus === 'failed' ? state.consecutiveFailures + 1 : 1,
     };
     if (state.lastStatus !== 'failed') {
-      return { mail: { kind: 'failure' }, event: 'run.failed', next: { ...next, lastFailureMailAt: at, suppressedFailures: 0 } };
+      return {
+        mail: { kind: 'failure' },
+        event: 'run.failed',
+        next: { ...next, lastFailureMailAt: at, suppressedFailures: 0 },
+      };
     }
     if (code !== state.lastErrorCode || elapsed(state.lastFailureMailAt, now, policy.failureRepeatMs)) {
-      return { mail: { kind: 'still_failing', suppressed: state.suppressedFailures }, event: 'run.failed', next: { ...next, lastFailureMailAt: at, suppressedFailures: 0 } };
+      return {
+        mail: { kind: 'still_failing', suppressed: state.suppressedFailures },
+        event: 'run.failed',
+        next: { ...next, lastFailureMailAt: at, suppressedFailures: 0 },
+      };
     }
     return { mail: null, event: 'run.failed', next: { ...next, suppressedFailures: state.suppressedFailures + 1 } };
   }
-  const succeeded = { ...state, lastStatus: 'succeeded' as const, lastErrorCode: null, failingSince: null, consecutiveFailures: 0, lastFailureMailAt: null, suppressedFailures: 0 };
+  const succeeded = {
+    ...state,
+    lastStatus: 'succeeded' as const,
+    lastErrorCode: null,
+    failingSince: null,
+    consecutiveFailures: 0,
+    lastFailureMailAt: null,
+    suppressedFailures: 0,
+  };
   if (state.lastStatus === 'failed') {
     // The recovered run is reported by the recovery mail itself, not folded into a digest.
-    return { mail: { kind: 'recovery', failedRuns: state.consecutiveFailures, failingSince: state.failingSince }, event: 'run.recovered', next: succeeded };
+    return {
+      mail: { kind: 'recovery', failedRuns: state.consecutiveFailures, failingSince: state.failingSince },
+      event: 'run.recovered',
+      next: succeeded,
+    };
   }
   if (!isDigested(cadence, run)) return { mail: { kind: 'success' }, event: 'run.succeeded', next: succeeded };
   const digest = addToDigest(state.pendingDigest, run);
   if (elapsed(state.lastDigestAt, now, policy.digestEveryMs)) {
-    return { mail: { kind: 'digest', digest }, event: 'run.succeeded', next: { ...succeeded, pendingDigest: null, lastDigestAt: at } };
+    return {
+      mail: { kind: 'digest', digest },
+      event: 'run.succeeded',
+      next: { ...succeeded, pendingDigest: null, lastDigestAt: at },
+    };
   }
   return { mail: null, event: 'run.succeeded', next: { ...succeeded, pendingDigest: digest } };
 }
 
 /** A pending digest whose window has passed is mailed even when no further run comes to carry it. */
-export function flushDigest(state: NotificationStateFields, now: Date, policy: NotificationPolicy = DEFAULT_NOTIFICATION_POLICY): { digest: DigestSummary; next: NotificationStateFields } | null {
+export function flushDigest(
+  state: NotificationStateFields,
+  now: Date,
+  policy: NotificationPolicy = DEFAULT_NOTIFICATION_POLICY,
+): { digest: DigestSummary; next: NotificationStateFields } | null {
   if (!state.pendingDigest || !elapsed(state.lastDigestAt, now, policy.digestEveryMs)) return null;
   return { digest: state.pendingDigest, next: { ...state, pendingDigest: null, lastDigestAt: now.toISOString() } };
 }

@@ -5,15 +5,15 @@ import { hostname } from 'node:os';
 import { BrazePartnerDestination, InMemoryRateLimiter, type RetryPolicy } from '../adapters/braze/index.ts';
 import { createSecrets } from '../adapters/crypto/secrets-port.ts';
 import { InProcessQueue } from '../adapters/queue/in-process-queue.ts';
-import { openStore, type OpenedStore, type StoreLocation } from '../adapters/store/index.ts';
+import { type OpenedStore, openStore, type StoreLocation } from '../adapters/store/index.ts';
 import type { AppDeps, AppSettings } from '../app/deps.ts';
 import { DEFAULT_SETTINGS } from '../app/deps.ts';
 import type { RunObserver } from '../app/run-events.ts';
-import { makeId } from '../domain/ids.ts';
 import type { BrazeRegion } from '../domain/braze-instances.ts';
-import { systemClock, type Clock } from '../ports/clock.ts';
-import type { Logger } from '../ports/logger.ts';
+import { makeId } from '../domain/ids.ts';
+import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Destination } from '../ports/destination.ts';
+import type { Logger } from '../ports/logger.ts';
 
 export interface ComposeOptions {
   readonly store: StoreLocation;
@@ -44,9 +44,14 @@ export interface Composed {
 export async function compose(opts: ComposeOptions): Promise<Composed> {
   const store = await openStore(opts.store);
   const settings: AppSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
-  const queue = new InProcessQueue(settings.concurrency, (id, error) => opts.logger.error({ err: error, brazeCohortId: id }, 'work on a Braze cohort failed'));
+  const queue = new InProcessQueue(settings.concurrency, (id, error) =>
+    opts.logger.error({ err: error, brazeCohortId: id }, 'work on a Braze cohort failed'),
+  );
   const clock = opts.clock ?? systemClock;
-  const limiter = new InMemoryRateLimiter({ requestsPerHour: opts.braze.requestsPerHour, now: () => clock.now().getTime() });
+  const limiter = new InMemoryRateLimiter({
+    requestsPerHour: opts.braze.requestsPerHour,
+    now: () => clock.now().getTime(),
+  });
   const destination = new BrazePartnerDestination({
     partnerSlug: opts.braze.partnerSlug,
     partnerKeys: opts.braze.partnerKeys,

@@ -1,10 +1,10 @@
 // The one place that reads the environment (architecture.md). Everything else receives a Config, so a
 // test or a second process can run with any settings without touching process.env. Every key is checked
 // before failing, so an operator fixes all mistakes in one go instead of one per restart.
-import { resolve, join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { normaliseEndpoint } from '../domain/braze-instances.ts';
 import type { BrazeRegion } from '../domain/braze-instances.ts';
+import { normaliseEndpoint } from '../domain/braze-instances.ts';
 
 export const BRAZE_REGIONS = ['US', 'EU', 'AU', 'ID', 'JP', 'KR'] as const satisfies readonly BrazeRegion[];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -117,10 +117,11 @@ const oneOf = <T extends string>(values: readonly [T, ...T[]]) =>
     .transform((s) => s.toLowerCase())
     .pipe(z.enum(values, { error: `must be one of: ${values.join(', ')}` }));
 
-const secretKey = z.string().refine(
-  (s) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(s) && Buffer.from(s, 'base64').length === 32,
-  { error: 'must be base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)' },
-);
+const secretKey = z
+  .string()
+  .refine((s) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(s) && Buffer.from(s, 'base64').length === 32, {
+    error: 'must be base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)',
+  });
 
 // A bearer token that guards every project; short or spaced values are mistakes or guessable.
 const adminToken = z.string().refine((s) => s.length >= 16 && !/\s/.test(s), {
@@ -130,7 +131,10 @@ const adminToken = z.string().refine((s) => s.length >= 16 && !/\s/.test(s), {
 const endpointList = z
   .string()
   .transform((s, ctx) => {
-    const items = s.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    const items = s
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e !== '');
     for (const item of items) {
       if (!/^https?:\/\//i.test(item) || !canParseUrl(item)) {
         ctx.addIssue({ code: 'custom', message: `"${item}" is not an http:// or https:// URL` });

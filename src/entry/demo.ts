@@ -5,15 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
-import { createLogger } from '../adapters/log/logger.ts';
+import { Presets, SingleBar } from 'cli-progress';
 import { generateToken, hashToken } from '../adapters/crypto/secrets.ts';
+import { createLogger } from '../adapters/log/logger.ts';
 import { changeMembers, createStaticCohort } from '../app/cohorts.ts';
+import type { AppDeps } from '../app/deps.ts';
 import { createProject } from '../app/projects.ts';
 import { createSync, runNow } from '../app/syncs.ts';
 import { createTarget } from '../app/targets.ts';
 import { startWorker } from '../app/worker.ts';
-import type { AppDeps } from '../app/deps.ts';
 import type { Run } from '../domain/model.ts';
 import { DEFAULT_PARTNER_KEY, startSandbox } from '../sandbox/index.ts';
 import { compose } from './compose.ts';
@@ -22,7 +22,10 @@ const MEMBERS = 3000;
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
 async function watch(deps: AppDeps, runId: string, label: string): Promise<Run> {
-  const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total} batches | {status}`, hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: `${label} [{bar}] {value}/{total} batches | {status}`, hideCursor: true },
+    Presets.shades_classic,
+  );
   bar.start(1, 0, { status: 'queued' });
   for (;;) {
     const run = await deps.store.runs.getById(runId);
@@ -38,8 +41,10 @@ async function watch(deps: AppDeps, runId: string, label: string): Promise<Run> 
 }
 
 function report(run: Run): void {
-  say(`  status ${run.status}: added ${run.counts.added}, removed ${run.counts.removed}, skipped ${run.counts.skipped}` +
-    ` ${JSON.stringify(run.skipReasons)}, failed ${run.counts.failed}; ${run.requests} requests, ${run.retries} retries`);
+  say(
+    `  status ${run.status}: added ${run.counts.added}, removed ${run.counts.removed}, skipped ${run.counts.skipped}` +
+      ` ${JSON.stringify(run.skipReasons)}, failed ${run.counts.failed}; ${run.requests} requests, ${run.retries} retries`,
+  );
   if (run.error) say(`  error: ${run.error.message}`);
 }
 
@@ -63,12 +68,22 @@ async function main(): Promise<void> {
     // The customer's Braze workspace: most members already exist there; Braze never creates users.
     const dataImportKey = sandbox.state.createWorkspace();
     const userIds = Array.from({ length: MEMBERS }, (_, i) => `user-${String(i).padStart(5, '0')}`);
-    sandbox.state.seedUsers(dataImportKey, userIds.slice(0, MEMBERS - 200).map((external_id) => ({ external_id })));
-    const target = await createTarget(deps, project.id, { name: 'US Production', endpoint: sandbox.url, dataImportKey, mapping: { type: 'user_id' } });
+    sandbox.state.seedUsers(
+      dataImportKey,
+      userIds.slice(0, MEMBERS - 200).map((external_id) => ({ external_id })),
+    );
+    const target = await createTarget(deps, project.id, {
+      name: 'US Production',
+      endpoint: sandbox.url,
+      dataImportKey,
+      mapping: { type: 'user_id' },
+    });
     say(`Target "${target.name}" → ${target.endpoint}, key ${target.keyHint}, mapping user_id → external_id`);
 
     const cohort = await createStaticCohort(deps, project.id, { name: 'Power users' });
-    await changeMembers(deps, project.id, cohort.id, { add: [...userIds.map((user_id) => ({ user_id })), { device_id: 'anonymous-device-1' }] });
+    await changeMembers(deps, project.id, cohort.id, {
+      add: [...userIds.map((user_id) => ({ user_id })), { device_id: 'anonymous-device-1' }],
+    });
     say(`Cohort "${cohort.name}" (${cohort.id}) with ${MEMBERS + 1} members (one anonymous)`);
 
     const sync = await createSync(deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'daily' });
@@ -78,7 +93,10 @@ async function main(): Promise<void> {
 
     const leaving = userIds.slice(0, 250).map((user_id) => ({ user_id }));
     const joining = Array.from({ length: 100 }, (_, i) => ({ user_id: `new-user-${i}` }));
-    sandbox.state.seedUsers(dataImportKey, joining.map((m) => ({ external_id: m.user_id })));
+    sandbox.state.seedUsers(
+      dataImportKey,
+      joining.map((m) => ({ external_id: m.user_id })),
+    );
     await changeMembers(deps, project.id, cohort.id, { add: joining, remove: leaving });
     say('\n250 members left the cohort and 100 joined. Second run: only the delta');
     report(await watch(deps, (await runNow(deps, project.id, sync.id)).id, 'run 2'));
@@ -86,9 +104,17 @@ async function main(): Promise<void> {
     const braze = sandbox.state.listCohorts(dataImportKey);
     const segment = sandbox.state.cohortUsers(dataImportKey, cohort.id);
     say('\nWhat Braze (the sandbox) now shows:');
-    for (const c of braze) say(`  cohort "${c.name}" (id ${c.id}): ${c.size} users in segment "cohort-sync Cohorts includes ${c.name}"`);
-    say(`  the segment holds ${segment.size} profiles, e.g. ${segment.items.slice(0, 3).map((u) => u.external_id).join(', ')}`);
-    say(`  ${MEMBERS - 250 + 100 - segment.size} members were sent but are not in the segment: they do not exist in Braze, which never creates users.`);
+    for (const c of braze)
+      say(`  cohort "${c.name}" (id ${c.id}): ${c.size} users in segment "cohort-sync Cohorts includes ${c.name}"`);
+    say(
+      `  the segment holds ${segment.size} profiles, e.g. ${segment.items
+        .slice(0, 3)
+        .map((u) => u.external_id)
+        .join(', ')}`,
+    );
+    say(
+      `  ${MEMBERS - 250 + 100 - segment.size} members were sent but are not in the segment: they do not exist in Braze, which never creates users.`,
+    );
     say(`  sandbox requests by status: ${JSON.stringify(sandbox.state.stats().byStatus)}`);
   } finally {
     await worker.stop();

@@ -1,8 +1,8 @@
 // `cohort-sync serve` and `cohort-sync worker`: wires config → adapters → app, and starts what runs.
 import { resolveAdminToken } from '../adapters/crypto/admin-token.ts';
 import { generateToken, hashToken, loadOrCreateSecretKey } from '../adapters/crypto/secrets.ts';
-import { createLogger } from '../adapters/log/logger.ts';
 import { FetchWebhookTransport } from '../adapters/http/fetch-webhook-transport.ts';
+import { createLogger } from '../adapters/log/logger.ts';
 import { createMailer } from '../adapters/mail/index.ts';
 import type { AppDeps } from '../app/deps.ts';
 import { defaultMetrics, instrumentDestination, MetricsRunObserver } from '../app/metrics.ts';
@@ -11,12 +11,12 @@ import { membershipChanged } from '../app/realtime.ts';
 import { startScheduler } from '../app/scheduler.ts';
 import { WebhookSender } from '../app/webhooks.ts';
 import { startWorker, type Worker } from '../app/worker.ts';
+import { DEFAULT_PARTNER_KEY, type RunningSandbox, startSandbox } from '../sandbox/index.ts';
+import { type Composed, compose } from './compose.ts';
+import { type Config, describeConfig } from './config.ts';
+import { buildHttpApp } from './http/app.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { notificationRoutes } from './http/routes/notifications.ts';
-import { DEFAULT_PARTNER_KEY, startSandbox, type RunningSandbox } from '../sandbox/index.ts';
-import { compose, type Composed } from './compose.ts';
-import { describeConfig, type Config } from './config.ts';
-import { buildHttpApp } from './http/app.ts';
 
 export interface RunningService {
   readonly url: string | null;
@@ -42,9 +42,14 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   const configuredPartnerKeys = Object.values(config.braze.partnerKeys).filter((k): k is string => Boolean(k));
   const noPartnerKey = configuredPartnerKeys.length === 0;
   // The sandbox accepts the configured partner keys too, so BRAZE_SANDBOX=on works beside real keys.
-  const sandbox = config.braze.sandbox.enabled && opts.role === 'serve'
-    ? await startSandbox({ port: config.braze.sandbox.port, partnerSlug: config.braze.partnerSlug, partnerKeys: [DEFAULT_PARTNER_KEY, ...configuredPartnerKeys] })
-    : null;
+  const sandbox =
+    config.braze.sandbox.enabled && opts.role === 'serve'
+      ? await startSandbox({
+          port: config.braze.sandbox.port,
+          partnerSlug: config.braze.partnerSlug,
+          partnerKeys: [DEFAULT_PARTNER_KEY, ...configuredPartnerKeys],
+        })
+      : null;
   // Observers are built before the deps they use exist; they read them through this late binding.
   let deps: AppDeps | undefined;
   const depsNow = (): AppDeps => {
@@ -95,7 +100,8 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
     url = await app.listen({ host: config.http.host, port: config.http.port });
     closeHttp = () => app.close();
     print(`cohort-sync listening on ${url}`);
-    if (sandbox) print(`Braze sandbox on ${sandbox.url} (use it as a target endpoint; admin API under ${sandbox.url}/sandbox)`);
+    if (sandbox)
+      print(`Braze sandbox on ${sandbox.url} (use it as a target endpoint; admin API under ${sandbox.url}/sandbox)`);
     if (admin.generated) print(`Admin token (shown once, also in ${config.dataDir}/admin-token): ${admin.token}`);
   }
   return {

@@ -40,9 +40,18 @@ export interface CallOptions {
 
 export interface Destination {
   /** Creates or renames the cohort (Braze: POST /partners/{slug}/cohorts). */
-  upsertCohort(target: DestinationTarget, cohort: { id: string; name: string; createdAt: string }, opts?: CallOptions): Promise<CallStats>;
+  upsertCohort(
+    target: DestinationTarget,
+    cohort: { id: string; name: string; createdAt: string },
+    opts?: CallOptions,
+  ): Promise<CallStats>;
   /** Sends one batch of at most 1,000 identifiers. Resolves only once the destination acknowledged it (2xx). */
-  changeMembership(target: DestinationTarget, cohortId: string, change: MembershipChange, opts?: CallOptions): Promise<CallStats>;
+  changeMembership(
+    target: DestinationTarget,
+    cohortId: string,
+    change: MembershipChange,
+    opts?: CallOptions,
+  ): Promise<CallStats>;
   /** Checks a key against the destination; never throws for a rejected key. */
   testConnection(target: DestinationTarget): Promise<{ ok: boolean; message: string }>;
 }

@@ -2,7 +2,7 @@
 // digest) and the webhook delivery log. Both live in the store so they survive restarts and are shared by
 // every process.
 import type { DigestSummary, NotificationState, NotificationStateFields } from '../domain/notification-policy.ts';
-import type { Page } from './store.ts';
+import type { Page } from './page.ts';
 
 export type { DigestSummary, NotificationState, NotificationStateFields };
 
@@ -37,8 +37,24 @@ export interface WebhookDelivery {
 }
 
 export interface WebhookDeliveriesRepo {
-  create(d: { id: string; projectId: string; event: WebhookEvent; url: string; runId: string | null; now: string }): Promise<WebhookDelivery>;
-  recordAttempt(id: string, a: { status: DeliveryStatus; attempts: number; responseStatus: number | null; lastError: string | null; now: string }): Promise<void>;
+  create(d: {
+    id: string;
+    projectId: string;
+    event: WebhookEvent;
+    url: string;
+    runId: string | null;
+    now: string;
+  }): Promise<WebhookDelivery>;
+  recordAttempt(
+    id: string,
+    a: {
+      status: DeliveryStatus;
+      attempts: number;
+      responseStatus: number | null;
+      lastError: string | null;
+      now: string;
+    },
+  ): Promise<void>;
   /** Newest first. */
   list(projectId: string, limit: number, cursor: string | null): Promise<Page<WebhookDelivery>>;
   prune(before: string): Promise<number>;

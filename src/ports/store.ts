@@ -1,28 +1,56 @@
 // Repositories the app layer needs. Each is narrow; use cases take only the ones they use.
+
+import type { PlannedBatch, PlannedIdentifier } from '../domain/batching.ts';
 import type { Mapping } from '../domain/mapping.ts';
 import type {
-  BrazeCohort, Cohort, CohortType, MemberInput, Project, Role, Run, RunMode, RunStatus, RunTrigger, Sync, Target, Cadence,
+  BrazeCohort,
+  Cadence,
+  Cohort,
+  CohortType,
+  MemberInput,
+  Project,
+  Role,
+  Run,
+  RunMode,
+  RunStatus,
+  RunTrigger,
+  Sync,
+  Target,
 } from '../domain/model.ts';
-import type { PlannedBatch, PlannedIdentifier } from '../domain/batching.ts';
 import type { NotificationStateRepo, WebhookDeliveriesRepo } from './notification-store.ts';
 
-export interface Page<T> {
-  readonly items: T[];
-  readonly nextCursor: string | null;
-}
+import type { Page } from './page.ts';
+
+export type { Page };
 
 export interface ProjectsRepo {
   create(p: { id: string; name: string; ingestKeyEnc: string; ingestKeyHash: string; now: string }): Promise<Project>;
   get(id: string): Promise<Project | undefined>;
   list(ids?: readonly string[]): Promise<Project[]>;
-  update(id: string, patch: { name?: string; notificationEmails?: readonly string[]; brazeEnabled?: boolean; webhookUrl?: string | null; webhookSecretEnc?: string | null }, now: string): Promise<Project | undefined>;
+  update(
+    id: string,
+    patch: {
+      name?: string;
+      notificationEmails?: readonly string[];
+      brazeEnabled?: boolean;
+      webhookUrl?: string | null;
+      webhookSecretEnc?: string | null;
+    },
+    now: string,
+  ): Promise<Project | undefined>;
   ingestKeyEnc(id: string): Promise<string | undefined>;
   webhookSecretEnc(id: string): Promise<string | null>;
   findByIngestKeyHash(hash: string): Promise<Project | undefined>;
 }
 
 export interface TokensRepo {
-  create(t: { id: string; projectId: string; role: Exclude<Role, 'admin'>; tokenHash: string; now: string }): Promise<void>;
+  create(t: {
+    id: string;
+    projectId: string;
+    role: Exclude<Role, 'admin'>;
+    tokenHash: string;
+    now: string;
+  }): Promise<void>;
   findByHash(hash: string): Promise<{ id: string; projectId: string; role: Exclude<Role, 'admin'> } | undefined>;
 }
 
@@ -31,7 +59,12 @@ export interface TargetsRepo {
   get(projectId: string, id: string): Promise<Target | undefined>;
   findByName(projectId: string, name: string): Promise<Target | undefined>;
   list(projectId: string): Promise<Target[]>;
-  update(projectId: string, id: string, patch: { endpoint?: string; dataImportKeyEnc?: string; keyHint?: string; workspaceKey?: string }, now: string): Promise<Target | undefined>;
+  update(
+    projectId: string,
+    id: string,
+    patch: { endpoint?: string; dataImportKeyEnc?: string; keyHint?: string; workspaceKey?: string },
+    now: string,
+  ): Promise<Target | undefined>;
   delete(projectId: string, id: string): Promise<void>;
   /** The encrypted Data Import Key, only for building a destination call. */
   keyOf(id: string): Promise<string | undefined>;
@@ -51,7 +84,13 @@ export interface MemberChangeResult {
 
 export interface MembershipRepo {
   /** Finds or creates the profile each member names (identifying anonymous profiles), then adds or removes it. */
-  applyMembers(projectId: string, cohortId: string, op: 'add' | 'remove', members: readonly MemberInput[], now: string): Promise<MemberChangeResult>;
+  applyMembers(
+    projectId: string,
+    cohortId: string,
+    op: 'add' | 'remove',
+    members: readonly MemberInput[],
+    now: string,
+  ): Promise<MemberChangeResult>;
   /** Replace membership in a stream: begin, append chunks, then commit swaps it in atomically. */
   beginReplace(projectId: string, cohortId: string): Promise<string>;
   appendReplace(importId: string, projectId: string, members: readonly MemberInput[], now: string): Promise<void>;
@@ -64,10 +103,22 @@ export interface MembershipRepo {
 }
 
 export interface CohortsRepo {
-  create(c: { id: string; projectId: string; name: string; type: CohortType; definition: unknown; now: string }): Promise<Cohort>;
+  create(c: {
+    id: string;
+    projectId: string;
+    name: string;
+    type: CohortType;
+    definition: unknown;
+    now: string;
+  }): Promise<Cohort>;
   get(projectId: string, id: string): Promise<Cohort | undefined>;
   list(projectId: string): Promise<Cohort[]>;
-  update(projectId: string, id: string, patch: { name?: string; definition?: unknown }, now: string): Promise<Cohort | undefined>;
+  update(
+    projectId: string,
+    id: string,
+    patch: { name?: string; definition?: unknown },
+    now: string,
+  ): Promise<Cohort | undefined>;
   delete(projectId: string, id: string): Promise<void>;
 }
 
@@ -77,7 +128,18 @@ export interface SyncsRepo {
   getById(id: string): Promise<Sync | undefined>;
   list(projectId: string, filter?: { cohortId?: string; targetId?: string }): Promise<Sync[]>;
   listByBrazeCohort(brazeCohortId: string): Promise<Sync[]>;
-  update(projectId: string, id: string, patch: { paused?: boolean; cadence?: Cadence; cron?: string | null; notifyEmails?: readonly string[]; nextRunAt?: string | null }, now: string): Promise<Sync | undefined>;
+  update(
+    projectId: string,
+    id: string,
+    patch: {
+      paused?: boolean;
+      cadence?: Cadence;
+      cron?: string | null;
+      notifyEmails?: readonly string[];
+      nextRunAt?: string | null;
+    },
+    now: string,
+  ): Promise<Sync | undefined>;
   delete(projectId: string, id: string): Promise<void>;
   /** Syncs whose next_run_at has passed; the caller sets the next time. */
   due(now: string, limit: number): Promise<Sync[]>;
@@ -89,7 +151,13 @@ export interface SyncsRepo {
 }
 
 export interface BrazeCohortsRepo {
-  ensure(b: { id: string; projectId: string; workspaceKey: string; cohortId: string; now: string }): Promise<BrazeCohort>;
+  ensure(b: {
+    id: string;
+    projectId: string;
+    workspaceKey: string;
+    cohortId: string;
+    now: string;
+  }): Promise<BrazeCohort>;
   get(id: string): Promise<BrazeCohort | undefined>;
   markNamed(id: string, name: string): Promise<void>;
   /** Takes the lease when free or expired; returns the new fence, or null when another owner holds it. */
@@ -111,10 +179,23 @@ export interface BrazeCohortsRepo {
 }
 
 export interface RunsRepo {
-  create(r: { id: string; projectId: string; syncId: string; brazeCohortId: string; trigger: RunTrigger; mode: RunMode; now: string }): Promise<Run>;
+  create(r: {
+    id: string;
+    projectId: string;
+    syncId: string;
+    brazeCohortId: string;
+    trigger: RunTrigger;
+    mode: RunMode;
+    now: string;
+  }): Promise<Run>;
   get(projectId: string, id: string): Promise<Run | undefined>;
   getById(id: string): Promise<Run | undefined>;
-  list(projectId: string, filter: { syncId?: string; status?: RunStatus; from?: string; to?: string }, limit: number, cursor: string | null): Promise<Page<Run>>;
+  list(
+    projectId: string,
+    filter: { syncId?: string; status?: RunStatus; from?: string; to?: string },
+    limit: number,
+    cursor: string | null,
+  ): Promise<Page<Run>>;
   /** The oldest run of this Braze cohort that is not finished (queued, planning or sending). */
   nextUnfinished(brazeCohortId: string): Promise<Run | undefined>;
   /** A run of this sync still waiting to start, which a new request folds into. */
@@ -122,7 +203,10 @@ export interface RunsRepo {
   /** Batches done (acknowledged or failed) out of all planned, for progress bars. */
   progress(id: string): Promise<{ done: number; total: number }>;
   start(id: string, now: string): Promise<void>;
-  setPlanned(id: string, totals: { totalBatches: number; skipped: number; skipReasons: Record<string, number> }): Promise<void>;
+  setPlanned(
+    id: string,
+    totals: { totalBatches: number; skipped: number; skipReasons: Record<string, number> },
+  ): Promise<void>;
   addStats(id: string, delta: { requests?: number; retries?: number }): Promise<void>;
   finish(id: string, status: RunStatus, now: string, error?: { code: string; message: string } | null): Promise<Run>;
   logRequest(runId: string, at: string, entry: unknown): Promise<void>;
@@ -158,10 +242,33 @@ export interface PlanningRepo {
   pendingBatches(runId: string, afterSeq: number, limit: number): Promise<StoredBatch[]>;
   /** Records a delivered batch and the identifiers it changes, atomically, only while `fence` holds the lease. */
   /** `note` keeps the per-identifier errors a 2xx answer carried (braze.md §1A), shown in members.csv. */
-  ackBatch(a: { runId: string; brazeCohortId: string; seq: number; fence: number; batch: PlannedBatch; now: string; requests: number; retries: number; note?: string | null }): Promise<boolean>;
-  failBatch(a: { runId: string; seq: number; fence: number; brazeCohortId: string; error: string; size: number; requests: number; retries: number }): Promise<boolean>;
+  ackBatch(a: {
+    runId: string;
+    brazeCohortId: string;
+    seq: number;
+    fence: number;
+    batch: PlannedBatch;
+    now: string;
+    requests: number;
+    retries: number;
+    note?: string | null;
+  }): Promise<boolean>;
+  failBatch(a: {
+    runId: string;
+    seq: number;
+    fence: number;
+    brazeCohortId: string;
+    error: string;
+    size: number;
+    requests: number;
+    retries: number;
+  }): Promise<boolean>;
   /** Acknowledged batches' identifiers of a run, for members.csv, in batch order. */
-  runBatches(runId: string, afterSeq: number, limit: number): Promise<{ seq: number; status: string; error: string | null; batch: PlannedBatch }[]>;
+  runBatches(
+    runId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<{ seq: number; status: string; error: string | null; batch: PlannedBatch }[]>;
   runSkips(runId: string, afterProfile: number, limit: number): Promise<{ profileId: number; reason: string }[]>;
   profiles(ids: readonly number[]): Promise<Map<number, { userId: string | null; deviceIds: string[] }>>;
 
@@ -190,7 +297,13 @@ export interface PlanningRepo {
    * Pages of identifiers to remove among those acknowledged for the staged profiles, or that only they can
    * produce (external_id, device_id, user_id alias), which they no longer want.
    */
-  pageRemovesFor(runId: string, brazeCohortId: string, syncs: readonly SyncPlanInput[], after: string | null, limit: number): Promise<PlannedIdentifier[]>;
+  pageRemovesFor(
+    runId: string,
+    brazeCohortId: string,
+    syncs: readonly SyncPlanInput[],
+    after: string | null,
+    limit: number,
+  ): Promise<PlannedIdentifier[]>;
   clearChangedProfiles(runId: string): Promise<void>;
   /** Whether member_changes after the Braze cohort's change_seq concern it (same rule as stageChangedProfiles). */
   hasPendingChanges(brazeCohortId: string): Promise<boolean>;

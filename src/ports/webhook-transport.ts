@@ -7,7 +7,9 @@ export interface WebhookRequest {
 }
 
 /** `status` for any HTTP answer (redirects are answers too: they are not followed). */
-export type WebhookResponse = { readonly kind: 'response'; readonly status: number; readonly excerpt: string } | { readonly kind: 'network'; readonly problem: string };
+export type WebhookResponse =
+  | { readonly kind: 'response'; readonly status: number; readonly excerpt: string }
+  | { readonly kind: 'network'; readonly problem: string };
 
 export interface WebhookTransport {
   post(request: WebhookRequest): Promise<WebhookResponse>;

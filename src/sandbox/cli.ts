@@ -1,5 +1,5 @@
 // `cohort-sync sandbox`: the sandbox as a standalone process, up until SIGINT or SIGTERM.
-import { DEFAULT_PARTNER_KEY, startSandbox, type RunningSandbox } from './start.ts';
+import { DEFAULT_PARTNER_KEY, type RunningSandbox, startSandbox } from './start.ts';
 
 /** The port `cohort-sync sandbox` listens on when none is given (api.md). */
 export const DEFAULT_CLI_PORT = 4010;

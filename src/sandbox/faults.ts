@@ -98,7 +98,10 @@ function parseFault(raw: unknown, path: string): FaultSpec {
     throw badRequest(`${path}.path must be "cohorts" or "users"`);
   }
   if (headers !== undefined) {
-    if (!isJsonObject(headers) || !Object.values(headers).every((v) => typeof v === 'string' || typeof v === 'number')) {
+    if (
+      !isJsonObject(headers) ||
+      !Object.values(headers).every((v) => typeof v === 'string' || typeof v === 'number')
+    ) {
       throw badRequest(`${path}.headers must be an object of string values`);
     }
   }

@@ -2,7 +2,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest } from './errors.ts';
 
-export type BodyRead = { readonly tooLarge: false; readonly bytes: Buffer } | { readonly tooLarge: true; readonly received: number };
+export type BodyRead =
+  | { readonly tooLarge: false; readonly bytes: Buffer }
+  | { readonly tooLarge: true; readonly received: number };
 
 /**
  * Reads the whole body, keeping at most `limit` bytes. Past the limit the rest is still read and thrown
@@ -40,7 +42,12 @@ export function isJsonContentType(header: string | undefined): boolean {
   return header !== undefined && header.split(';')[0]?.trim().toLowerCase() === 'application/json';
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   // The client may have gone away (or the sandbox closed) while a latency fault was waiting.
   if (res.destroyed || res.writableEnded) return;
   const payload = JSON.stringify(body ?? null);

@@ -1,21 +1,22 @@
 // Public face of the Braze sandbox: a local stand-in for Braze's partner cohort API (braze.md §5) with its
 // users, cohorts and segment filter, plus an admin API for tests and demos. See docs/sandbox.md.
 // It shares no code with src/adapters/braze: a bug there must not be reproduced here and so go unnoticed.
+
+export { DEFAULT_CLI_PORT, runSandboxCli, type SandboxCliArgs, type SandboxCliIo } from './cli.ts';
+export { SandboxError } from './errors.ts';
+export type { FaultSpec, PartnerEndpoint, QueuedFault } from './faults.ts';
+export type { AliasRef } from './identifiers.ts';
+export { MAX_PARTNER_BODY_BYTES } from './partner-handler.ts';
+export { MAX_IDENTIFIERS_PER_REQUEST } from './partner-requests.ts';
+export type { LoggedRequest, RequestStats } from './request-log.ts';
 export {
   DEFAULT_PARTNER_KEY,
   DEFAULT_PARTNER_SLUG,
   DEFAULT_REQUESTS_PER_HOUR,
-  startSandbox,
   type RunningSandbox,
   type SandboxOptions,
+  startSandbox,
 } from './start.ts';
-export { DEFAULT_CLI_PORT, runSandboxCli, type SandboxCliArgs, type SandboxCliIo } from './cli.ts';
 export { SandboxState, type WorkspaceSummary } from './state.ts';
-export { SandboxError } from './errors.ts';
-export { MAX_IDENTIFIERS_PER_REQUEST } from './partner-requests.ts';
-export { MAX_PARTNER_BODY_BYTES } from './partner-handler.ts';
-export type { AliasRef } from './identifiers.ts';
-export type { FaultSpec, PartnerEndpoint, QueuedFault } from './faults.ts';
-export type { LoggedRequest, RequestStats } from './request-log.ts';
 export type { ProfileView, SeedUser } from './user-store.ts';
 export type { CohortChange, CohortIdentifiers, CohortSummary } from './workspace.ts';

@@ -5,10 +5,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest, SandboxError } from './errors.ts';
 import { defaultFaultBody, type FaultSpec, type PartnerEndpoint } from './faults.ts';
-import { isJsonContentType, parseJson, readBody, sendJson, type BodyRead } from './http-io.ts';
-import { requireObject, type JsonObject } from './json-checks.ts';
+import { type BodyRead, isJsonContentType, parseJson, readBody, sendJson } from './http-io.ts';
+import { type JsonObject, requireObject } from './json-checks.ts';
 import { countIdentifiers, parseNameRequest, parseUsersRequest, readCredentials } from './partner-requests.ts';
-import { rateLimitHeaders, type RateLimitSnapshot } from './rate-limit.ts';
+import { type RateLimitSnapshot, rateLimitHeaders } from './rate-limit.ts';
 import type { SandboxState } from './state.ts';
 
 /** Braze's general REST body limit. */
@@ -68,10 +68,15 @@ function processRequest(state: SandboxState, endpoint: PartnerEndpoint, req: Inc
   let snapshot = state.budget.peek();
   try {
     if (read.tooLarge) {
-      throw new SandboxError(413, `request body too large: ${read.received} bytes; at most ${MAX_PARTNER_BODY_BYTES} bytes (4 MB)`);
+      throw new SandboxError(
+        413,
+        `request body too large: ${read.received} bytes; at most ${MAX_PARTNER_BODY_BYTES} bytes (4 MB)`,
+      );
     }
     if (!isJsonContentType(req.headers['content-type'])) {
-      throw badRequest(`Content-Type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? '')}`);
+      throw badRequest(
+        `Content-Type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? '')}`,
+      );
     }
     const body = requireObject(parseJson(read.bytes), 'request body');
 

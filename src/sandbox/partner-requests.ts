@@ -4,12 +4,12 @@ import { badRequest } from './errors.ts';
 import { aliasKey, type IdentifierField } from './identifiers.ts';
 import {
   isJsonObject,
+  type JsonObject,
   optionalAliases,
   optionalStringArray,
   rejectUnknownFields,
   requireNonEmptyString,
   requireObject,
-  type JsonObject,
 } from './json-checks.ts';
 import type { CohortChange } from './workspace.ts';
 
@@ -106,12 +106,18 @@ function rejectDuplicates(changes: readonly CohortChange[]): void {
           ? `twice in cohort_changes[${block}]`
           : `in cohort_changes[${first}] and cohort_changes[${block}]` +
             (changes[first]?.should_remove !== change.should_remove ? ' (added and removed in the same request)' : '');
-      throw badRequest(`duplicate identifier: ${field} ${shown} appears ${where}; send each identifier at most once per request`);
+      throw badRequest(
+        `duplicate identifier: ${field} ${shown} appears ${where}; send each identifier at most once per request`,
+      );
     };
     for (const id of change.user_ids) check('user_ids', id, JSON.stringify(id));
     for (const id of change.device_ids) check('device_ids', id, JSON.stringify(id));
     for (const alias of change.aliases) {
-      check('aliases', aliasKey(alias), `{alias_label: ${JSON.stringify(alias.alias_label)}, alias_name: ${JSON.stringify(alias.alias_name)}}`);
+      check(
+        'aliases',
+        aliasKey(alias),
+        `{alias_label: ${JSON.stringify(alias.alias_label)}, alias_name: ${JSON.stringify(alias.alias_name)}}`,
+      );
     }
   });
 }

@@ -65,7 +65,10 @@ async function route(
   const method = req.method ?? 'GET';
   let segments: string[];
   try {
-    segments = url.pathname.split('/').slice(1).map((s) => decodeURIComponent(s));
+    segments = url.pathname
+      .split('/')
+      .slice(1)
+      .map((s) => decodeURIComponent(s));
   } catch {
     req.resume();
     sendJson(res, 400, { message: 'malformed percent-encoding in the path' });
@@ -87,9 +90,19 @@ async function route(
   // builds the wrong URL (wrong slug, trailing slash) shows up in the request log.
   req.resume();
   const status = endpoint ? 405 : 404;
-  const headers: Record<string, string> = { ...rateLimitHeaders(state.budget.peek()), ...(endpoint && { Allow: 'POST' }) };
+  const headers: Record<string, string> = {
+    ...rateLimitHeaders(state.budget.peek()),
+    ...(endpoint && { Allow: 'POST' }),
+  };
   sendJson(res, status, { message: endpoint ? 'Method not allowed' : 'Not found' }, headers);
-  state.log.record({ at: new Date(state.now()).toISOString(), method, path: url.pathname, status, identifiers: 0, body: null });
+  state.log.record({
+    at: new Date(state.now()).toISOString(),
+    method,
+    path: url.pathname,
+    status,
+    identifiers: 0,
+    body: null,
+  });
 }
 
 /** `cohorts` for /partners/{slug}/cohorts, `users` for /partners/{slug}/cohorts/users, else undefined. */
@@ -129,4 +142,3 @@ async function handleAdmin(
     sendJson(res, error.status, { message: error.message });
   }
 }
-

@@ -5,10 +5,10 @@ import { randomUUID } from 'node:crypto';
 import { badRequest, notFound } from './errors.ts';
 import { FaultQueue, type FaultSpec, type QueuedFault } from './faults.ts';
 import { HourlyBudget } from './rate-limit.ts';
-import { RequestLog, type LoggedRequest, type RequestStats } from './request-log.ts';
+import { type LoggedRequest, RequestLog, type RequestStats } from './request-log.ts';
 import { parseSeedUsers } from './seed-users.ts';
 import type { ProfileView, SeedUser } from './user-store.ts';
-import { Workspace, type CohortIdentifiers, type CohortSummary } from './workspace.ts';
+import { type CohortIdentifiers, type CohortSummary, Workspace } from './workspace.ts';
 
 export interface SandboxStateOptions {
   readonly partnerSlug: string;

@@ -4,7 +4,7 @@
 // - a device id of an identified profile matches nothing, even if the profile started anonymous.
 // Every identifier belongs to at most one profile, so each has a single index entry.
 import { badRequest } from './errors.ts';
-import { aliasFromKey, aliasKey, compareAliases, compareStrings, type AliasRef } from './identifiers.ts';
+import { type AliasRef, aliasFromKey, aliasKey, compareAliases, compareStrings } from './identifiers.ts';
 
 export interface SeedUser {
   readonly external_id?: string;

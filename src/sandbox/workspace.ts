@@ -4,8 +4,8 @@
 // - the raw identifiers received (adds minus removes) — what our client actually sent, matched or not.
 // Comparing the two is how tests tell "the client sent the wrong thing" from "Braze ignored it".
 import { badRequest, notFound } from './errors.ts';
-import { aliasFromKey, aliasKey, compareAliases, compareStrings, type AliasRef } from './identifiers.ts';
-import { UserStore, type Profile, type ProfileView, type SeedUser } from './user-store.ts';
+import { type AliasRef, aliasFromKey, aliasKey, compareAliases, compareStrings } from './identifiers.ts';
+import { type Profile, type ProfileView, type SeedUser, UserStore } from './user-store.ts';
 
 export interface CohortChange {
   readonly user_ids: readonly string[];
@@ -77,7 +77,10 @@ export class Workspace {
   applyChanges(cohortId: string, changes: readonly CohortChange[]): void {
     const cohort = this.cohorts.get(cohortId);
     // Braze answers an unknown cohort with a 400; the name call must come first (braze.md §4).
-    if (!cohort) throw badRequest(`cohort_id not found: ${JSON.stringify(cohortId)} (create it with the cohorts name endpoint first)`);
+    if (!cohort)
+      throw badRequest(
+        `cohort_id not found: ${JSON.stringify(cohortId)} (create it with the cohorts name endpoint first)`,
+      );
     for (const change of changes) {
       const remove = change.should_remove;
       const touch = (raw: Set<string>, key: string, profile: Profile | undefined): void => {
@@ -111,7 +114,12 @@ export class Workspace {
   }
 
   listCohorts(): CohortSummary[] {
-    return [...this.cohorts.values()].map((c) => ({ id: c.id, name: c.name, size: c.members.size, createdAt: c.createdAt }));
+    return [...this.cohorts.values()].map((c) => ({
+      id: c.id,
+      name: c.name,
+      size: c.members.size,
+      createdAt: c.createdAt,
+    }));
   }
 
   cohortUsers(cohortId: string): { items: ProfileView[]; size: number } {

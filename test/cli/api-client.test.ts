@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, ApiError, ClientError, isLocalUrl, resolveToken } from '../../src/entry/cli/resources/api-client.ts';
+import {
+  ApiClient,
+  ApiError,
+  ClientError,
+  isLocalUrl,
+  resolveToken,
+} from '../../src/entry/cli/resources/api-client.ts';
 
 interface Seen {
   method: string;
@@ -24,18 +30,33 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       const path = (req.url ?? '').split('?')[0];
       if (path === '/ok') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: [{ id: 'p1' }], nextCursor: null }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ items: [{ id: 'p1' }], nextCursor: null }));
       } else if (path === '/gone') {
         res.writeHead(204).end();
       } else if (path === '/bad') {
         res.writeHead(400, { 'content-type': 'application/json' }).end(
-          JSON.stringify({ error: { code: 'invalid_input', message: 'name is missing', details: [{ path: 'name', message: 'required' }] } }),
+          JSON.stringify({
+            error: {
+              code: 'invalid_input',
+              message: 'name is missing',
+              details: [{ path: 'name', message: 'required' }],
+            },
+          }),
         );
       } else if (path === '/auth') {
-        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'unauthorized', message: 'a bearer token is required' } }));
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { code: 'unauthorized', message: 'a bearer token is required' } }));
       } else if (path === '/html') {
         res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>');
       } else if (path === '/notjson') {
@@ -76,7 +97,9 @@ describe('ApiClient', () => {
   it('streams a body with the given content type', async () => {
     const client = new ApiClient({ url: base, token: 't' });
     const csv = 'user_id\nu1\nu2\n';
-    const stream = Readable.toWeb(Readable.from([Buffer.from(csv.slice(0, 8)), Buffer.from(csv.slice(8))])) as ReadableStream<Uint8Array>;
+    const stream = Readable.toWeb(
+      Readable.from([Buffer.from(csv.slice(0, 8)), Buffer.from(csv.slice(8))]),
+    ) as ReadableStream<Uint8Array>;
     await client.request('PUT', '/upload', { body: stream, contentType: 'text/csv' });
     const last = seen.at(-1)!;
     expect(last.method).toBe('PUT');
@@ -91,7 +114,12 @@ describe('ApiClient', () => {
   it('turns the error envelope into an ApiError with code, message and details', async () => {
     const error = await new ApiClient({ url: base, token: 't' }).post('/bad', {}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
-    expect(error).toMatchObject({ status: 400, code: 'invalid_input', message: 'name is missing', details: [{ path: 'name', message: 'required' }] });
+    expect(error).toMatchObject({
+      status: 400,
+      code: 'invalid_input',
+      message: 'name is missing',
+      details: [{ path: 'name', message: 'required' }],
+    });
   });
 
   it('adds a hint to a 401 when no token was sent, and not otherwise', async () => {
@@ -112,7 +140,9 @@ describe('ApiClient', () => {
     await new Promise<void>((r) => idle.listen(0, '127.0.0.1', r));
     const port = (idle.address() as AddressInfo).port;
     await new Promise<void>((r) => idle.close(() => r()));
-    await expect(new ApiClient({ url: `http://127.0.0.1:${port}`, token: 't' }).get('/ok')).rejects.toThrow(/could not reach cohort-sync .*connection refused/);
+    await expect(new ApiClient({ url: `http://127.0.0.1:${port}`, token: 't' }).get('/ok')).rejects.toThrow(
+      /could not reach cohort-sync .*connection refused/,
+    );
   });
 
   it('refuses a base URL that is not http(s)', () => {
@@ -132,16 +162,24 @@ describe('resolveToken', () => {
   });
 
   it('reads DATA_DIR/admin-token for a local server only', () => {
-    expect(resolveToken({ flag: undefined, env: undefined, url: 'http://localhost:8080', dataDir: dir })).toBe('cs_admin_fromfile');
-    expect(resolveToken({ flag: undefined, env: undefined, url: 'https://sync.example.com', dataDir: dir })).toBeUndefined();
+    expect(resolveToken({ flag: undefined, env: undefined, url: 'http://localhost:8080', dataDir: dir })).toBe(
+      'cs_admin_fromfile',
+    );
+    expect(
+      resolveToken({ flag: undefined, env: undefined, url: 'https://sync.example.com', dataDir: dir }),
+    ).toBeUndefined();
   });
 
   it('gives nothing when the file is missing', () => {
-    expect(resolveToken({ flag: undefined, env: undefined, url: 'http://127.0.0.1:1', dataDir: join(dir, 'nope') })).toBeUndefined();
+    expect(
+      resolveToken({ flag: undefined, env: undefined, url: 'http://127.0.0.1:1', dataDir: join(dir, 'nope') }),
+    ).toBeUndefined();
   });
 
   it('knows local addresses', () => {
-    for (const url of ['http://127.0.0.1:8080', 'http://localhost', 'http://[::1]:8080', 'http://127.1.2.3']) expect(isLocalUrl(url)).toBe(true);
-    for (const url of ['http://10.0.0.1', 'https://127.0.0.1.example.com', 'not a url']) expect(isLocalUrl(url)).toBe(false);
+    for (const url of ['http://127.0.0.1:8080', 'http://localhost', 'http://[::1]:8080', 'http://127.1.2.3'])
+      expect(isLocalUrl(url)).toBe(true);
+    for (const url of ['http://10.0.0.1', 'https://127.0.0.1.example.com', 'not a url'])
+      expect(isLocalUrl(url)).toBe(false);
   });
 });

@@ -28,7 +28,9 @@ describe('mappingFromFlags', () => {
   });
 
   it('refuses alias options on other mappings rather than dropping them', () => {
-    expect(() => mappingFromFlags({ mapping: 'user_id', aliasLabel: 'x' })).toThrow(/only go with --mapping user_alias/);
+    expect(() => mappingFromFlags({ mapping: 'user_id', aliasLabel: 'x' })).toThrow(
+      /only go with --mapping user_alias/,
+    );
     expect(() => mappingFromFlags({ mapping: 'user_id', aliasProperty: 'email' })).toThrow(UsageError);
   });
 
@@ -47,7 +49,11 @@ describe('mappingFromFlags', () => {
 describe('fallbackMapping', () => {
   it('parses user_alias with a label and an optional property', () => {
     expect(fallbackMapping('user_alias:amp')).toEqual({ type: 'user_alias', aliasLabel: 'amp' });
-    expect(fallbackMapping('user_alias:amp:email')).toEqual({ type: 'user_alias', aliasLabel: 'amp', aliasProperty: 'email' });
+    expect(fallbackMapping('user_alias:amp:email')).toEqual({
+      type: 'user_alias',
+      aliasLabel: 'amp',
+      aliasProperty: 'email',
+    });
   });
 
   it('rejects unknown types, a user_alias without label, and labels on other types', () => {
@@ -60,12 +66,9 @@ describe('fallbackMapping', () => {
 
 describe('members', () => {
   it('makes one member per --user-id and --device-id, and one with both ids per --member', () => {
-    expect(membersFromFlags({ userId: ['u1', 'u2'], deviceId: ['d1'], member: [memberSpec('user_id=u3,device_id=d3')] })).toEqual([
-      { user_id: 'u1' },
-      { user_id: 'u2' },
-      { device_id: 'd1' },
-      { user_id: 'u3', device_id: 'd3' },
-    ]);
+    expect(
+      membersFromFlags({ userId: ['u1', 'u2'], deviceId: ['d1'], member: [memberSpec('user_id=u3,device_id=d3')] }),
+    ).toEqual([{ user_id: 'u1' }, { user_id: 'u2' }, { device_id: 'd1' }, { user_id: 'u3', device_id: 'd3' }]);
   });
 
   it('needs at least one member', () => {

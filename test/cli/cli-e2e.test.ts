@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/entry/config.ts';
-import { startService, type RunningService } from '../../src/entry/service.ts';
+import { type RunningService, startService } from '../../src/entry/service.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'cohort-sync.js');
@@ -23,8 +23,17 @@ let dir: string;
 let url: string;
 
 /** Runs the CLI without any COHORT_SYNC_* or DATA_DIR from the test's own environment. */
-function cli(args: readonly string[], opts: { token?: string | null; env?: Record<string, string> } = {}): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', DATA_DIR: join(dir, 'no-such-dir'), ...opts.env };
+function cli(
+  args: readonly string[],
+  opts: { token?: string | null; env?: Record<string, string> } = {},
+): Promise<Result> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NO_COLOR: '1',
+    DATA_DIR: join(dir, 'no-such-dir'),
+    ...opts.env,
+  };
   const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
   const all = [BIN, ...args, '--url', url, ...(token === null ? [] : ['--token', token])];
   return new Promise((done) => {
@@ -85,7 +94,20 @@ describe('cohort-sync resource commands against a running server', () => {
 
   it('creates a target on the sandbox without ever printing its key', async () => {
     workspaceKey = service.sandbox!.state.createWorkspace();
-    const args = ['targets', 'create', '--project', projectId, '--name', 'Main', '--endpoint', service.sandbox!.url, '--key', workspaceKey, '--mapping', 'user_id'];
+    const args = [
+      'targets',
+      'create',
+      '--project',
+      projectId,
+      '--name',
+      'Main',
+      '--endpoint',
+      service.sandbox!.url,
+      '--key',
+      workspaceKey,
+      '--mapping',
+      'user_id',
+    ];
     const human = await cli(args);
     expect(human.stderr).toBe('');
     expect(human.code).toBe(0);
@@ -94,13 +116,25 @@ describe('cohort-sync resource commands against a running server', () => {
     expect(human.stdout + human.stderr).not.toContain(workspaceKey);
     targetId = /^Created target (\S+)$/m.exec(human.stdout)![1]!;
 
-    const listed = await json<{ items: { id: string; dataImportKeyHint: string }[] }>(['targets', 'list', '--project', projectId]);
+    const listed = await json<{ items: { id: string; dataImportKeyHint: string }[] }>([
+      'targets',
+      'list',
+      '--project',
+      projectId,
+    ]);
     expect(listed.items.map((t) => t.id)).toEqual([targetId]);
     expect(JSON.stringify(listed)).not.toContain(workspaceKey);
   });
 
   it('creates a cohort from a CSV file, reporting the bad line by number', async () => {
-    const cohort = await json<{ id: string; type: string }>(['cohorts', 'create', '--project', projectId, '--name', 'Buyers']);
+    const cohort = await json<{ id: string; type: string }>([
+      'cohorts',
+      'create',
+      '--project',
+      projectId,
+      '--name',
+      'Buyers',
+    ]);
     expect(cohort.type).toBe('static');
     cohortId = cohort.id;
 
@@ -118,7 +152,16 @@ describe('cohort-sync resource commands against a running server', () => {
 
   it('creates a sync, runs it with --wait, and Braze holds the cohort', async () => {
     const sync = await json<{ id: string; cohortId: string; targetId: string }>([
-      'syncs', 'create', '--project', projectId, '--cohort', cohortId, '--target', targetId, '--cadence', 'one_time',
+      'syncs',
+      'create',
+      '--project',
+      projectId,
+      '--cohort',
+      cohortId,
+      '--target',
+      targetId,
+      '--cadence',
+      'one_time',
     ]);
     expect(sync).toMatchObject({ cohortId, targetId });
     syncId = sync.id;
@@ -127,22 +170,33 @@ describe('cohort-sync resource commands against a running server', () => {
     expect(run.code, run.stderr).toBe(0);
     // The sync's first run was queued on creation and may already have sent everyone; together they add 3.
     expect(run.stdout).toMatch(/^Run \S+ succeeded — added [0-3], removed 0, skipped 0, failed 0$/m);
-    expect(service.sandbox!.state.cohortIdentifiers(workspaceKey, cohortId).user_ids.sort()).toEqual(['u1', 'u3', 'u4']);
+    expect(service.sandbox!.state.cohortIdentifiers(workspaceKey, cohortId).user_ids.sort()).toEqual([
+      'u1',
+      'u3',
+      'u4',
+    ]);
   });
 
-  it('lists the runs as the API\'s JSON', async () => {
+  it("lists the runs as the API's JSON", async () => {
     const runs = await json<{ items: { id: string; syncId: string; status: string; counts: { added: number } }[] }>([
-      'runs', 'list', '--sync', syncId, '--project', projectId,
+      'runs',
+      'list',
+      '--sync',
+      syncId,
+      '--project',
+      projectId,
     ]);
     expect(runs.items.length).toBeGreaterThanOrEqual(1);
     expect(runs.items.every((r) => r.syncId === syncId && r.status === 'succeeded')).toBe(true);
     expect(runs.items.reduce((n, r) => n + r.counts.added, 0)).toBe(3);
     // The exact API answer: same JSON as a direct call.
-    const direct = await fetch(`${url}/api/v1/projects/${projectId}/syncs/${syncId}/runs`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const direct = await fetch(`${url}/api/v1/projects/${projectId}/syncs/${syncId}/runs`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(runs).toEqual(await direct.json());
   });
 
-  it('exits 1 with the run\'s error when a run fails', async () => {
+  it("exits 1 with the run's error when a run fails", async () => {
     const added = await cli(['cohorts', 'members', 'add', cohortId, '--user-id', 'u9', '--project', projectId]);
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toContain('added 1, removed 0');
@@ -153,7 +207,13 @@ describe('cohort-sync resource commands against a running server', () => {
       expect(run.code).toBe(1);
       const failed = /^Run (\S+) failed: (.+) — /m.exec(run.stdout);
       expect(failed, run.stdout).not.toBeNull();
-      const stored = await json<{ status: string; error: { message: string } }>(['runs', 'get', failed![1]!, '--project', projectId]);
+      const stored = await json<{ status: string; error: { message: string } }>([
+        'runs',
+        'get',
+        failed![1]!,
+        '--project',
+        projectId,
+      ]);
       expect(stored.status).toBe('failed');
       expect(run.stderr).toContain(`error: run ${failed![1]} failed: ${stored.error.message}`);
     } finally {
@@ -161,7 +221,7 @@ describe('cohort-sync resource commands against a running server', () => {
     }
   });
 
-  it('exits non-zero with the API\'s message and code', async () => {
+  it("exits non-zero with the API's message and code", async () => {
     const missing = await cli(['cohorts', 'get', 'coh_nope', '--project', projectId]);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toBe('');
@@ -182,9 +242,11 @@ describe('cohort-sync resource commands against a running server', () => {
 
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(join(dataDir, 'admin-token'), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
-    const found = await cli(['projects', 'list', '--json'], { token: null, env: { DATA_DIR: dataDir, COHORT_SYNC_PROJECT: projectId } });
+    const found = await cli(['projects', 'list', '--json'], {
+      token: null,
+      env: { DATA_DIR: dataDir, COHORT_SYNC_PROJECT: projectId },
+    });
     expect(found.code, found.stderr).toBe(0);
     expect((JSON.parse(found.stdout) as { items: { id: string }[] }).items.map((p) => p.id)).toContain(projectId);
   });
 });
-

@@ -18,10 +18,45 @@ const run = (args: readonly string[]) => runCli(args, { url: closedUrl });
 describe('mistakes caught before any request', () => {
   it('names what is missing or wrong', async () => {
     const cases: [string[], RegExp][] = [
-      [['targets', 'create', '--name', 'x', '--endpoint', 'http://e', '--key', 'k', '--mapping', 'user_alias', '--project', 'p'], /--mapping user_alias needs --alias-label/],
-      [['targets', 'create', '--name', 'x', '--endpoint', 'http://e', '--key', 'k', '--mapping', 'email', '--project', 'p'], /the mapping must be one of: user_id, device_id, user_alias/],
+      [
+        [
+          'targets',
+          'create',
+          '--name',
+          'x',
+          '--endpoint',
+          'http://e',
+          '--key',
+          'k',
+          '--mapping',
+          'user_alias',
+          '--project',
+          'p',
+        ],
+        /--mapping user_alias needs --alias-label/,
+      ],
+      [
+        [
+          'targets',
+          'create',
+          '--name',
+          'x',
+          '--endpoint',
+          'http://e',
+          '--key',
+          'k',
+          '--mapping',
+          'email',
+          '--project',
+          'p',
+        ],
+        /the mapping must be one of: user_id, device_id, user_alias/,
+      ],
       [['destination', 'set', '--project', 'p'], /give --enabled or --disabled/],
-      [['destination', 'set', '--endpoint', 'http://e', '--project', 'p'], /needs all of --endpoint, --key and --mapping/],
+      [
+        ['destination', 'set', '--endpoint', 'http://e', '--project', 'p'],
+        /needs all of --endpoint, --key and --mapping/,
+      ],
       [['syncs', 'create', '--cohort', 'c', '--project', 'p'], /--cadence is required/],
       [['syncs', 'create', '--cohort', 'c', '--cadence', 'cron', '--project', 'p'], /--cadence cron needs --cron/],
       [['cohorts', 'members', 'add', 'c', '--project', 'p'], /name at least one member/],
@@ -46,10 +81,10 @@ describe('mistakes caught before any request', () => {
   it('adds the global options to the program', async () => {
     const r = await run(['--help']);
     for (const flag of ['--url <url>', '--token <token>', '--project <id>', '--json']) expect(r.stdout).toContain(flag);
-    for (const command of ['projects', 'destination', 'targets', 'cohorts', 'syncs', 'runs', 'explain']) expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['projects', 'destination', 'targets', 'cohorts', 'syncs', 'runs', 'explain'])
+      expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     const sub = await run(['syncs', 'run', '--help']);
     expect(sub.stdout).toContain('Global Options:');
     expect(sub.stdout).toContain('--token <token>');
   });
 });
-

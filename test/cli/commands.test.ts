@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/entry/config.ts';
-import { startService, type RunningService } from '../../src/entry/service.ts';
+import { type RunningService, startService } from '../../src/entry/service.ts';
 import { runCli as run } from './in-process.ts';
 
 const ADMIN_TOKEN = 'cs_admin_cmds_0123456789abcdef';
@@ -23,7 +23,14 @@ describe('against the running service', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cs-cli-cmds-'));
     service = await startService(
-      loadConfig({ DATA_DIR: dir, PORT: '0', BRAZE_SANDBOX: 'on', BRAZE_SANDBOX_PORT: '0', COHORT_SYNC_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'silent' }),
+      loadConfig({
+        DATA_DIR: dir,
+        PORT: '0',
+        BRAZE_SANDBOX: 'on',
+        BRAZE_SANDBOX_PORT: '0',
+        COHORT_SYNC_ADMIN_TOKEN: ADMIN_TOKEN,
+        LOG_LEVEL: 'silent',
+      }),
       { role: 'serve', print: () => {} },
     );
     env = { url: service.url!, token: ADMIN_TOKEN };
@@ -64,13 +71,29 @@ describe('against the running service', () => {
 
   it('sets the Default target the single-key way, and tests targets', async () => {
     const p = { ...env, project: projectId };
-    const set = await run(['destination', 'set', '--endpoint', service.sandbox!.url, '--key', key, '--mapping', 'device_id', '--fallback', 'user_id'], p);
+    const set = await run(
+      [
+        'destination',
+        'set',
+        '--endpoint',
+        service.sandbox!.url,
+        '--key',
+        key,
+        '--mapping',
+        'device_id',
+        '--fallback',
+        'user_id',
+      ],
+      p,
+    );
     expect(set.code, set.stderr).toBe(0);
     expect(set.stdout).toContain('Braze destination: enabled');
     expect(set.stdout).toMatch(/Default\s+\S+\s+…\S+\s+device_id then user_id/);
     expect(set.stdout).not.toContain(key);
 
-    const targets = JSON.parse((await run(['targets', 'list', '--json'], p)).stdout) as { items: { id: string; name: string }[] };
+    const targets = JSON.parse((await run(['targets', 'list', '--json'], p)).stdout) as {
+      items: { id: string; name: string }[];
+    };
     targetId = targets.items.find((t) => t.name === 'Default')!.id;
     const ok = await run(['targets', 'test', targetId], p);
     expect(ok.code, ok.stderr).toBe(0);
@@ -87,8 +110,23 @@ describe('against the running service', () => {
 
   it('manages members, previews a sync, pauses and resumes it', async () => {
     const p = { ...env, project: projectId };
-    cohortId = (JSON.parse((await run(['cohorts', 'create', '--name', 'VIP', '--json'], p)).stdout) as { id: string }).id;
-    const added = await run(['cohorts', 'members', 'add', cohortId, '--user-id', 'u1', '--device-id', 'd2', '--member', 'user_id=u3,device_id=d3'], p);
+    cohortId = (JSON.parse((await run(['cohorts', 'create', '--name', 'VIP', '--json'], p)).stdout) as { id: string })
+      .id;
+    const added = await run(
+      [
+        'cohorts',
+        'members',
+        'add',
+        cohortId,
+        '--user-id',
+        'u1',
+        '--device-id',
+        'd2',
+        '--member',
+        'user_id=u3,device_id=d3',
+      ],
+      p,
+    );
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toContain('added 3, removed 0');
     const removed = await run(['cohorts', 'members', 'remove', cohortId, '--user-id', 'u1'], p);
@@ -102,7 +140,9 @@ describe('against the running service', () => {
     const renamed = await run(['cohorts', 'rename', cohortId, 'Very important'], p);
     expect(renamed.stdout).toMatch(/^name:\s+Very important$/m);
 
-    const sync = JSON.parse((await run(['syncs', 'create', '--cohort', cohortId, '--cadence', 'daily', '--json'], p)).stdout) as { id: string; targetId: string };
+    const sync = JSON.parse(
+      (await run(['syncs', 'create', '--cohort', cohortId, '--cadence', 'daily', '--json'], p)).stdout,
+    ) as { id: string; targetId: string };
     expect(sync.targetId).toBe(targetId);
     syncId = sync.id;
     const paused = await run(['syncs', 'pause', syncId], p);
@@ -128,7 +168,9 @@ describe('against the running service', () => {
     const file = join(dir, 'members.csv');
     const csv = await run(['runs', 'members-csv', finished.id, '-o', file], p);
     expect(csv.code, csv.stderr).toBe(0);
-    const direct = await fetch(`${env.url}/api/v1/projects/${projectId}/runs/${finished.id}/members.csv`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const direct = await fetch(`${env.url}/api/v1/projects/${projectId}/runs/${finished.id}/members.csv`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(readFileSync(file, 'utf8')).toBe(await direct.text());
     const toStdout = await run(['runs', 'members-csv', finished.id], p);
     expect(toStdout.stdout).toBe(readFileSync(file, 'utf8'));

@@ -21,9 +21,15 @@ import {
 
 describe('table', () => {
   it('pads columns to the widest cell and upper-cases headers', () => {
-    expect(table(['id', 'name'], [['p1', 'Acme'], ['project-22', 'B']])).toBe(
-      ['ID          NAME', 'p1          Acme', 'project-22  B'].join('\n'),
-    );
+    expect(
+      table(
+        ['id', 'name'],
+        [
+          ['p1', 'Acme'],
+          ['project-22', 'B'],
+        ],
+      ),
+    ).toBe(['ID          NAME', 'p1          Acme', 'project-22  B'].join('\n'));
   });
 
   it('keeps a multi-line cell on one line', () => {
@@ -41,7 +47,12 @@ describe('values', () => {
   it('describes mappings with their alias options and fallbacks', () => {
     expect(mappingText({ type: 'user_id' })).toBe('user_id');
     expect(
-      mappingText({ type: 'user_alias', aliasLabel: 'amp', aliasProperty: 'email', fallbacks: [{ type: 'device_id' }] }),
+      mappingText({
+        type: 'user_alias',
+        aliasLabel: 'amp',
+        aliasProperty: 'email',
+        fallbacks: [{ type: 'device_id' }],
+      }),
     ).toBe('user_alias(label=amp, property=email) then device_id');
   });
 
@@ -53,7 +64,14 @@ describe('values', () => {
 
   it('renders nested JSON as indented lines', () => {
     expect(render({ inCohort: true, identifiers: [{ kind: 'external_id', value: 'u1' }], sent: [], error: null })).toBe(
-      ['inCohort: true', 'identifiers:', '  - kind: external_id', '    value: u1', 'sent: (none)', 'error: (none)'].join('\n'),
+      [
+        'inCohort: true',
+        'identifiers:',
+        '  - kind: external_id',
+        '    value: u1',
+        'sent: (none)',
+        'error: (none)',
+      ].join('\n'),
     );
   });
 });
@@ -68,19 +86,43 @@ describe('resources', () => {
   });
 
   it('lists targets with the key hint only', () => {
-    const out = targetsTable([{ id: 't1', name: 'Default', endpoint: 'https://rest.iad-01.braze.com', dataImportKeyHint: '…abcd', mapping: { type: 'user_id' }, createdAt: '2024-01-02T03:04:05.000Z' }]);
-    expect(out.split('\n')[1]).toMatch(/^t1\s+Default\s+https:\/\/rest\.iad-01\.braze\.com\s+…abcd\s+user_id\s+2024-01-02 03:04:05Z$/);
+    const out = targetsTable([
+      {
+        id: 't1',
+        name: 'Default',
+        endpoint: 'https://rest.iad-01.braze.com',
+        dataImportKeyHint: '…abcd',
+        mapping: { type: 'user_id' },
+        createdAt: '2024-01-02T03:04:05.000Z',
+      },
+    ]);
+    expect(out.split('\n')[1]).toMatch(
+      /^t1\s+Default\s+https:\/\/rest\.iad-01\.braze\.com\s+…abcd\s+user_id\s+2024-01-02 03:04:05Z$/,
+    );
     expect(targetsTable([])).toBe('No targets.');
     expect(destinationDetails({ enabled: false, targets: [] })).toBe('Braze destination: disabled\n\nNo targets.');
   });
 
   it('reports rejected CSV lines by number', () => {
-    const out = importText('users.csv', { size: 2, accepted: 2, rejected: [{ line: 3, reason: 'expected 2 columns, found 3' }] });
-    expect(out).toBe('Imported users.csv: 2 accepted, 1 rejected; cohort size is now 2\n  line 3: expected 2 columns, found 3');
+    const out = importText('users.csv', {
+      size: 2,
+      accepted: 2,
+      rejected: [{ line: 3, reason: 'expected 2 columns, found 3' }],
+    });
+    expect(out).toBe(
+      'Imported users.csv: 2 accepted, 1 rejected; cohort size is now 2\n  line 3: expected 2 columns, found 3',
+    );
   });
 
   it('marks a rejection count as a lower bound when the server stopped listing', () => {
-    const out = importText('f.csv', { size: 0, accepted: 0, rejected: [{ line: 2, reason: 'x' }, { line: 0, reason: '5 more rejected lines not listed' }] });
+    const out = importText('f.csv', {
+      size: 0,
+      accepted: 0,
+      rejected: [
+        { line: 2, reason: 'x' },
+        { line: 0, reason: '5 more rejected lines not listed' },
+      ],
+    });
     expect(out.split('\n')[0]).toContain('1+ rejected');
     expect(out).toContain('  5 more rejected lines not listed');
   });
@@ -92,29 +134,65 @@ describe('resources', () => {
   });
 
   it('summarises syncs, runs and previews', () => {
-    expect(syncsTable({ items: [{ id: 's1', cohortId: 'c1', targetId: 't1', cadence: 'cron', cron: '0 * * * *', paused: true, lastRun: { status: 'succeeded', finishedAt: '2024-01-01T00:00:00Z' } }] }))
-      .toMatch(/s1\s+c1\s+t1\s+cron \(0 \* \* \* \*\)\s+yes\s+succeeded 2024-01-01 00:00:00Z/);
-    expect(runsTable({ items: [{ id: 'r1', status: 'failed', trigger: 'manual', counts: { added: 1, removed: 2, skipped: 3, failed: 4 } }] }))
-      .toMatch(/r1\s+failed\s+manual\s+1\s+2\s+3\s+4$/);
-    expect(previewText({ add: { count: 2, sample: [{ kind: 'external_id', value: 'u1' }] }, remove: { count: 0, sample: [] }, skipped: { count: 1, reasons: { no_user_id: 1 } } }))
-      .toBe('would add: 2\n  external_id:u1\nwould remove: 0\nwould skip: 1\n  no_user_id: 1');
+    expect(
+      syncsTable({
+        items: [
+          {
+            id: 's1',
+            cohortId: 'c1',
+            targetId: 't1',
+            cadence: 'cron',
+            cron: '0 * * * *',
+            paused: true,
+            lastRun: { status: 'succeeded', finishedAt: '2024-01-01T00:00:00Z' },
+          },
+        ],
+      }),
+    ).toMatch(/s1\s+c1\s+t1\s+cron \(0 \* \* \* \*\)\s+yes\s+succeeded 2024-01-01 00:00:00Z/);
+    expect(
+      runsTable({
+        items: [
+          { id: 'r1', status: 'failed', trigger: 'manual', counts: { added: 1, removed: 2, skipped: 3, failed: 4 } },
+        ],
+      }),
+    ).toMatch(/r1\s+failed\s+manual\s+1\s+2\s+3\s+4$/);
+    expect(
+      previewText({
+        add: { count: 2, sample: [{ kind: 'external_id', value: 'u1' }] },
+        remove: { count: 0, sample: [] },
+        skipped: { count: 1, reasons: { no_user_id: 1 } },
+      }),
+    ).toBe('would add: 2\n  external_id:u1\nwould remove: 0\nwould skip: 1\n  no_user_id: 1');
   });
 
-  it('shows a failed run\'s error with its code', () => {
-    const run = { id: 'r1', status: 'failed', counts: { added: 0, removed: 0, skipped: 0, failed: 3 }, error: { code: 'braze_unauthorized', message: 'the Data Import Key was refused' } };
-    expect(runOutcome(run)).toBe('Run r1 failed: the Data Import Key was refused (braze_unauthorized) — added 0, removed 0, skipped 0, failed 3');
+  it("shows a failed run's error with its code", () => {
+    const run = {
+      id: 'r1',
+      status: 'failed',
+      counts: { added: 0, removed: 0, skipped: 0, failed: 3 },
+      error: { code: 'braze_unauthorized', message: 'the Data Import Key was refused' },
+    };
+    expect(runOutcome(run)).toBe(
+      'Run r1 failed: the Data Import Key was refused (braze_unauthorized) — added 0, removed 0, skipped 0, failed 3',
+    );
     expect(runDetails(run)).toMatch(/^error: +the Data Import Key was refused \(braze_unauthorized\)$/m);
   });
 });
 
 describe('formatError', () => {
   it('prints the API message, code and status, and each invalid field', () => {
-    const error = new ApiError(400, 'invalid_input', 'the request has invalid fields', [{ path: 'name', message: 'is required' }]);
-    expect(formatError(error)).toBe('error: the request has invalid fields (invalid_input, HTTP 400)\n  - name: is required');
+    const error = new ApiError(400, 'invalid_input', 'the request has invalid fields', [
+      { path: 'name', message: 'is required' },
+    ]);
+    expect(formatError(error)).toBe(
+      'error: the request has invalid fields (invalid_input, HTTP 400)\n  - name: is required',
+    );
   });
 
   it('prints other details as indented JSON-ish lines', () => {
-    expect(formatError(new ApiError(409, 'target_in_use', 'in use', { syncs: ['s1'] }))).toBe('error: in use (target_in_use, HTTP 409)\n  syncs:\n    - s1');
+    expect(formatError(new ApiError(409, 'target_in_use', 'in use', { syncs: ['s1'] }))).toBe(
+      'error: in use (target_in_use, HTTP 409)\n  syncs:\n    - s1',
+    );
   });
 
   it('prints client errors plainly', () => {

@@ -2,8 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { progressLine, runProgress } from '../../src/entry/cli/resources/progress.ts';
 
 describe('runProgress', () => {
-  it('prefers the run\'s own progress', () => {
-    expect(runProgress({ status: 'running', progress: { done: 5, total: 20 }, counts: { added: 1 } })).toEqual({ status: 'running', done: 5, total: 20 });
+  it("prefers the run's own progress", () => {
+    expect(runProgress({ status: 'running', progress: { done: 5, total: 20 }, counts: { added: 1 } })).toEqual({
+      status: 'running',
+      done: 5,
+      total: 20,
+    });
   });
 
   it('caps done at total', () => {
@@ -11,7 +15,11 @@ describe('runProgress', () => {
   });
 
   it('falls back to members processed so far, total unknown', () => {
-    expect(runProgress({ status: 'running', counts: { added: 3, removed: 2, skipped: 1, failed: 0 } })).toEqual({ status: 'running', done: 6, total: null });
+    expect(runProgress({ status: 'running', counts: { added: 3, removed: 2, skipped: 1, failed: 0 } })).toEqual({
+      status: 'running',
+      done: 6,
+      total: null,
+    });
     expect(runProgress({ status: 'queued' })).toEqual({ status: 'queued', done: 0, total: null });
   });
 });

@@ -7,7 +7,9 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 
 it('npm run demo syncs a cohort, sends only the delta on the second run, and shows the segment', async () => {
   const out = await new Promise<string>((done, fail) =>
-    execFile('npm', ['run', '--silent', 'demo'], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) => (error ? fail(new Error(`${error.message}\n${stderr}`)) : done(stdout))),
+    execFile('npm', ['run', '--silent', 'demo'], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) =>
+      error ? fail(new Error(`${error.message}\n${stderr}`)) : done(stdout),
+    ),
   );
   expect(out).toMatch(/First run: every member\n[\s\S]*status succeeded: added 3000, removed 0, skipped 1/);
   expect(out).toMatch(/Second run: only the delta\n[\s\S]*status succeeded: added 100, removed 250/);

@@ -1,6 +1,6 @@
 // `npm start` as a user runs it: a real process on a free port with the embedded Braze sandbox, driven
 // only over HTTP — the public API and the sandbox's admin API.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,7 +32,12 @@ function started(proc: ChildProcess): Promise<{ api: string; sandbox: string }> 
   });
 }
 
-async function call<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: T }> {
+async function call<T = any>(
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${api}/api/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
@@ -43,7 +48,11 @@ async function call<T = any>(method: string, path: string, body?: unknown, conte
 }
 
 async function sandboxCall<T = any>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${sandbox}/sandbox${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const res = await fetch(`${sandbox}/sandbox${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
   return (await res.json()) as T;
 }
 
@@ -63,7 +72,15 @@ async function latestRun(projectId: string, syncId: string): Promise<any> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cs-service-e2e-'));
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dir, PORT: '0', BRAZE_SANDBOX_PORT: '0', COHORT_SYNC_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn' };
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATA_DIR: dir,
+    PORT: '0',
+    BRAZE_SANDBOX_PORT: '0',
+    COHORT_SYNC_ADMIN_TOKEN: ADMIN,
+    LOG_LEVEL: 'warn',
+  };
   child = spawn('npm', ['start'], { cwd: ROOT, env, detached: true });
   ({ api, sandbox } = await started(child));
 }, 90_000);
@@ -85,13 +102,27 @@ describe('npm start, end to end over HTTP', () => {
     // Two Braze workspaces with users that already exist (Braze never creates users).
     const { dataImportKey: usKey } = await sandboxCall('POST', '/workspaces');
     const { dataImportKey: euKey } = await sandboxCall('POST', '/workspaces');
-    await sandboxCall('POST', `/workspaces/${usKey}/users`, { users: [{ external_id: 'u1' }, { external_id: 'u2' }, { external_id: 'u3' }] });
-    await sandboxCall('POST', `/workspaces/${euKey}/users`, { users: [{ device_ids: ['d-anon'] }, { external_id: 'u1', device_ids: ['d1'] }] });
+    await sandboxCall('POST', `/workspaces/${usKey}/users`, {
+      users: [{ external_id: 'u1' }, { external_id: 'u2' }, { external_id: 'u3' }],
+    });
+    await sandboxCall('POST', `/workspaces/${euKey}/users`, {
+      users: [{ device_ids: ['d-anon'] }, { external_id: 'u1', device_ids: ['d1'] }],
+    });
 
     // Default through the single-key form, then a second target with another key and mapping.
-    const put = await call('PUT', `/projects/${project.id}/destinations/braze`, { enabled: true, endpoint: sandbox, dataImportKey: usKey, mapping: { type: 'user_id' } });
+    const put = await call('PUT', `/projects/${project.id}/destinations/braze`, {
+      enabled: true,
+      endpoint: sandbox,
+      dataImportKey: usKey,
+      mapping: { type: 'user_id' },
+    });
     expect(put.status).toBe(200);
-    const eu = await call('POST', `/projects/${project.id}/destinations/braze/targets`, { name: 'EU', endpoint: sandbox, dataImportKey: euKey, mapping: { type: 'device_id' } });
+    const eu = await call('POST', `/projects/${project.id}/destinations/braze/targets`, {
+      name: 'EU',
+      endpoint: sandbox,
+      dataImportKey: euKey,
+      mapping: { type: 'device_id' },
+    });
     expect(eu.status).toBe(201);
     expect(JSON.stringify(eu.body)).not.toContain(euKey);
     const targets = (await call('GET', `/projects/${project.id}/destinations/braze`)).body.targets;
@@ -104,7 +135,11 @@ describe('npm start, end to end over HTTP', () => {
 
     const toDefault = await call('POST', `/projects/${project.id}/syncs`, { cohortId: cohort.id, cadence: 'one_time' });
     expect(toDefault.body.targetId).toBe(targets.find((t: any) => t.name === 'Default').id);
-    const toEu = await call('POST', `/projects/${project.id}/syncs`, { cohortId: cohort.id, targetId: eu.body.id, cadence: 'one_time' });
+    const toEu = await call('POST', `/projects/${project.id}/syncs`, {
+      cohortId: cohort.id,
+      targetId: eu.body.id,
+      cadence: 'one_time',
+    });
     expect((await latestRun(project.id, toDefault.body.id)).status).toBe('succeeded');
     expect((await latestRun(project.id, toEu.body.id)).status).toBe('succeeded');
 
@@ -114,20 +149,35 @@ describe('npm start, end to end over HTTP', () => {
     expect(euHeld).toMatchObject({ device_ids: ['d-anon', 'd1'], user_ids: ['u1', 'u2'] });
 
     // A membership change, then "run now": only the delta reaches Braze.
-    await call('POST', `/projects/${project.id}/cohorts/${cohort.id}/members`, { add: [{ user_id: 'u3' }], remove: [{ user_id: 'u2' }] });
+    await call('POST', `/projects/${project.id}/cohorts/${cohort.id}/members`, {
+      add: [{ user_id: 'u3' }],
+      remove: [{ user_id: 'u2' }],
+    });
     await sandboxCall('DELETE', '/requests');
     const runNow = await call('POST', `/projects/${project.id}/syncs/${toDefault.body.id}/runs`);
     expect(runNow.status).toBe(202);
     const delta = await finished(project.id, runNow.body.id);
     expect(delta).toMatchObject({ status: 'succeeded', counts: { added: 1, removed: 1 } });
-    expect((await sandboxCall('GET', `/workspaces/${usKey}/cohorts/${cohort.id}/identifiers`)).user_ids).toEqual(['u1', 'u3']);
+    expect((await sandboxCall('GET', `/workspaces/${usKey}/cohorts/${cohort.id}/identifiers`)).user_ids).toEqual([
+      'u1',
+      'u3',
+    ]);
     const sent = (await sandboxCall('GET', '/requests')).items;
     expect(sent).toHaveLength(1);
     expect(sent[0].identifiers).toBe(2);
 
     // A key Braze rejects fails its run with a message a person can act on.
-    const bad = await call('POST', `/projects/${project.id}/destinations/braze/targets`, { name: 'Stale key', endpoint: sandbox, dataImportKey: 'revoked-key-0000', mapping: { type: 'user_id' } });
-    const badSync = await call('POST', `/projects/${project.id}/syncs`, { cohortId: cohort.id, targetId: bad.body.id, cadence: 'one_time' });
+    const bad = await call('POST', `/projects/${project.id}/destinations/braze/targets`, {
+      name: 'Stale key',
+      endpoint: sandbox,
+      dataImportKey: 'revoked-key-0000',
+      mapping: { type: 'user_id' },
+    });
+    const badSync = await call('POST', `/projects/${project.id}/syncs`, {
+      cohortId: cohort.id,
+      targetId: bad.body.id,
+      cadence: 'one_time',
+    });
     const failed = await latestRun(project.id, badSync.body.id);
     expect(failed.status).toBe('failed');
     expect(failed.error.code).toBe('braze_credentials');

@@ -3,8 +3,8 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildHttpApp, type HttpContext } from '../../src/entry/http/app.ts';
 import type { TestEngine } from '../support/engines.ts';
-import { startHarness, type Harness } from '../support/harness.ts';
 import { tokenTools } from '../support/flows.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
 
 export const ADMIN_TOKEN = 'cs_admin_test-admin-token-0123456789';
 
@@ -12,11 +12,24 @@ export interface Api {
   readonly h: Harness;
   readonly app: FastifyInstance;
   /** inject() with a bearer token (admin unless another or null is given) and a JSON body. */
-  call(method: InjectOptions['method'], url: string, opts?: { token?: string | null; body?: unknown; payload?: string | Buffer; headers?: Record<string, string>; query?: Record<string, string> }): Promise<LightMyRequestResponse>;
+  call(
+    method: InjectOptions['method'],
+    url: string,
+    opts?: {
+      token?: string | null;
+      body?: unknown;
+      payload?: string | Buffer;
+      headers?: Record<string, string>;
+      query?: Record<string, string>;
+    },
+  ): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
-export async function startApi(engine: TestEngine, opts: { context?: Partial<HttpContext>; harness?: Parameters<typeof startHarness>[1] } = {}): Promise<Api> {
+export async function startApi(
+  engine: TestEngine,
+  opts: { context?: Partial<HttpContext>; harness?: Parameters<typeof startHarness>[1] } = {},
+): Promise<Api> {
   const h = await startHarness(engine, opts.harness);
   const app = await buildHttpApp({ deps: h.deps, adminToken: ADMIN_TOKEN, tokens: tokenTools, ...opts.context });
   await app.ready();
@@ -25,14 +38,21 @@ export async function startApi(engine: TestEngine, opts: { context?: Partial<Htt
     app,
     call: (method, url, o = {}) => {
       const token = o.token === undefined ? ADMIN_TOKEN : o.token;
-      const headers: Record<string, string> = { ...(token !== null ? { authorization: `Bearer ${token}` } : {}), ...o.headers };
+      const headers: Record<string, string> = {
+        ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
+        ...o.headers,
+      };
       if (o.body !== undefined) headers['content-type'] ??= 'application/json';
       return app.inject({
         method,
         url,
         headers,
         ...(o.query ? { query: o.query } : {}),
-        ...(o.body !== undefined ? { payload: JSON.stringify(o.body) } : o.payload !== undefined ? { payload: o.payload } : {}),
+        ...(o.body !== undefined
+          ? { payload: JSON.stringify(o.body) }
+          : o.payload !== undefined
+            ? { payload: o.payload }
+            : {}),
       });
     },
     async close() {

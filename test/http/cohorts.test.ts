@@ -2,9 +2,11 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.ts';
-import { json, startApi, type Api } from './api-support.ts';
+import { type Api, json, startApi } from './api-support.ts';
 
-type ErrorBody = { error: { code: string; message: string; details?: { fields?: { path: string }[]; syncs?: string[] } } };
+type ErrorBody = {
+  error: { code: string; message: string; details?: { fields?: { path: string }[]; syncs?: string[] } };
+};
 type Cohort = { id: string; name: string; type: string; size: number; createdAt: string; updatedAt: string };
 type Member = { user_id?: string; device_id?: string; device_ids: string[]; properties: Record<string, unknown> };
 
@@ -12,7 +14,9 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
   let api: Api;
   const changed: string[] = [];
   beforeAll(async () => {
-    api = await startApi(engine, { context: { onMembershipChanged: async (projectId, cohortId) => void changed.push(`${projectId}/${cohortId}`) } });
+    api = await startApi(engine, {
+      context: { onMembershipChanged: async (projectId, cohortId) => void changed.push(`${projectId}/${cohortId}`) },
+    });
   });
   afterAll(async () => {
     await api?.close();
@@ -22,8 +26,15 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
     const { id } = json<{ id: string }>(await api.call('POST', '/api/v1/projects', { body: { name: 'P' } }));
     return { id, p: `/api/v1/projects/${id}` };
   };
-  const newCohort = async (p: string, name = 'Buyers') => json<Cohort>(await api.call('POST', `${p}/cohorts`, { body: { name, type: 'static' } }));
-  const csv = (p: string, cohortId: string, payload: string | Readable) => api.app.inject({ method: 'PUT', url: `${p}/cohorts/${cohortId}/members`, headers: { authorization: `Bearer ${'cs_admin_test-admin-token-0123456789'}`, 'content-type': 'text/csv' }, payload });
+  const newCohort = async (p: string, name = 'Buyers') =>
+    json<Cohort>(await api.call('POST', `${p}/cohorts`, { body: { name, type: 'static' } }));
+  const csv = (p: string, cohortId: string, payload: string | Readable) =>
+    api.app.inject({
+      method: 'PUT',
+      url: `${p}/cohorts/${cohortId}/members`,
+      headers: { authorization: `Bearer ${'cs_admin_test-admin-token-0123456789'}`, 'content-type': 'text/csv' },
+      payload,
+    });
 
   it('creates, lists, renames and reads static cohorts; behavioral ones are refused with 422', async () => {
     const { p } = await newProject();
@@ -35,9 +46,13 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
     expect(renamed.statusCode).toBe(200);
     expect(json<Cohort>(renamed)).toMatchObject({ id: cohort.id, name: 'Big buyers' });
     expect(json(await api.call('GET', `${p}/cohorts/${cohort.id}`))).toMatchObject({ name: 'Big buyers' });
-    expect(json<{ items: Cohort[] }>(await api.call('GET', `${p}/cohorts`)).items.map((c) => c.id)).toEqual([cohort.id]);
+    expect(json<{ items: Cohort[] }>(await api.call('GET', `${p}/cohorts`)).items.map((c) => c.id)).toEqual([
+      cohort.id,
+    ]);
 
-    const behavioral = await api.call('POST', `${p}/cohorts`, { body: { name: 'Active', type: 'behavioral', definition: { all: [] } } });
+    const behavioral = await api.call('POST', `${p}/cohorts`, {
+      body: { name: 'Active', type: 'behavioral', definition: { all: [] } },
+    });
     expect(behavioral.statusCode).toBe(422);
     expect(json<ErrorBody>(behavioral).error.code).toBe('cohort_type_unsupported');
     const badType = await api.call('POST', `${p}/cohorts`, { body: { name: 'X', type: 'dynamic' } });
@@ -52,7 +67,16 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
     const cohort = await newCohort(p);
     changed.length = 0;
     const res = await api.call('POST', `${p}/cohorts/${cohort.id}/members`, {
-      body: { add: [{ user_id: 'u1', properties: { plan: 'pro' } }, { device_id: 'd2' }, { user_id: 7 }, {}, { user_id: 'a\u0000b' }], remove: [{ user_id: 'ghost' }] },
+      body: {
+        add: [
+          { user_id: 'u1', properties: { plan: 'pro' } },
+          { device_id: 'd2' },
+          { user_id: 7 },
+          {},
+          { user_id: 'a\u0000b' },
+        ],
+        remove: [{ user_id: 'ghost' }],
+      },
     });
     expect(res.statusCode).toBe(200);
     expect(json(res)).toEqual({
@@ -66,7 +90,9 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
     });
     expect(changed).toEqual([`${id}/${cohort.id}`]);
     expect(json<Cohort>(await api.call('GET', `${p}/cohorts/${cohort.id}`)).size).toBe(2);
-    const removed = json(await api.call('POST', `${p}/cohorts/${cohort.id}/members`, { body: { remove: [{ user_id: 'u1' }] } }));
+    const removed = json(
+      await api.call('POST', `${p}/cohorts/${cohort.id}/members`, { body: { remove: [{ user_id: 'u1' }] } }),
+    );
     expect(removed).toMatchObject({ added: 0, removed: 1 });
   });
 
@@ -85,7 +111,9 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
       added: 3,
       removed: 0,
     });
-    const members = json<{ items: Member[]; nextCursor: string | null }>(await api.call('GET', `${p}/cohorts/${cohort.id}/members`));
+    const members = json<{ items: Member[]; nextCursor: string | null }>(
+      await api.call('GET', `${p}/cohorts/${cohort.id}/members`),
+    );
     expect(members.items).toEqual([
       { user_id: 'u1', device_id: 'd1', device_ids: ['d1'], properties: { plan: 'pro' } },
       { user_id: 'u2', device_ids: [], properties: { plan: 'free' } },
@@ -106,27 +134,45 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
   it('replaces members from a JSON list too', async () => {
     const { p } = await newProject();
     const cohort = await newCohort(p);
-    const res = await api.call('PUT', `${p}/cohorts/${cohort.id}/members`, { body: { members: [{ user_id: 'u1' }, { nope: true }, { device_id: 'd2' }] } });
+    const res = await api.call('PUT', `${p}/cohorts/${cohort.id}/members`, {
+      body: { members: [{ user_id: 'u1' }, { nope: true }, { device_id: 'd2' }] },
+    });
     expect(res.statusCode).toBe(200);
-    expect(json(res)).toMatchObject({ size: 2, accepted: 2, rejected: [{ line: 2, reason: 'a member needs a user_id or a device_id' }] });
+    expect(json(res)).toMatchObject({
+      size: 2,
+      accepted: 2,
+      rejected: [{ line: 2, reason: 'a member needs a user_id or a device_id' }],
+    });
   });
 
   it('streams a CSV far larger than the JSON body limit: it is never buffered as a body', async () => {
     const small = await startApi(engine, { context: { bodyLimitBytes: 4096 } });
     try {
       const { id } = json<{ id: string }>(await small.call('POST', '/api/v1/projects', { body: { name: 'Big' } }));
-      const cohort = json<Cohort>(await small.call('POST', `/api/v1/projects/${id}/cohorts`, { body: { name: 'Everyone', type: 'static' } }));
+      const cohort = json<Cohort>(
+        await small.call('POST', `/api/v1/projects/${id}/cohorts`, { body: { name: 'Everyone', type: 'static' } }),
+      );
       const rows = 3_000; // ~80 kB against a 4 kB body limit
       // Produced lazily: the upload never exists in memory as a whole, here or in the server.
-      const source = Readable.from((function* () {
-        yield 'user_id,device_id,plan\n';
-        for (let i = 0; i < rows; i += 500) yield Array.from({ length: 500 }, (_, j) => `user-${i + j},dev-${i + j},p${(i + j) % 3}`).join('\n') + '\n';
-      })());
-      const res = await small.app.inject({ method: 'PUT', url: `/api/v1/projects/${id}/cohorts/${cohort.id}/members`, headers: { authorization: 'Bearer cs_admin_test-admin-token-0123456789', 'content-type': 'text/csv' }, payload: source });
+      const source = Readable.from(
+        (function* () {
+          yield 'user_id,device_id,plan\n';
+          for (let i = 0; i < rows; i += 500)
+            yield Array.from({ length: 500 }, (_, j) => `user-${i + j},dev-${i + j},p${(i + j) % 3}`).join('\n') + '\n';
+        })(),
+      );
+      const res = await small.app.inject({
+        method: 'PUT',
+        url: `/api/v1/projects/${id}/cohorts/${cohort.id}/members`,
+        headers: { authorization: 'Bearer cs_admin_test-admin-token-0123456789', 'content-type': 'text/csv' },
+        payload: source,
+      });
       expect(res.statusCode, res.body).toBe(200);
       expect(json(res)).toMatchObject({ size: rows, accepted: rows, rejected: [] });
       // The same bytes as JSON would be refused: the CSV path really does not go through the body limit.
-      const asJson = await small.call('PUT', `/api/v1/projects/${id}/cohorts/${cohort.id}/members`, { body: { members: Array.from({ length: 200 }, (_, i) => ({ user_id: `user-${i}` })) } });
+      const asJson = await small.call('PUT', `/api/v1/projects/${id}/cohorts/${cohort.id}/members`, {
+        body: { members: Array.from({ length: 200 }, (_, i) => ({ user_id: `user-${i}` })) },
+      });
       expect(asJson.statusCode).toBe(413);
     } finally {
       await small.close();
@@ -137,9 +183,13 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
     const { p } = await newProject();
     const cohort = await newCohort(p);
     await csv(p, cohort.id, 'user_id\na\nb\nc\n');
-    const first = json<{ items: Member[]; nextCursor: string }>(await api.call('GET', `${p}/cohorts/${cohort.id}/members?limit=2`));
+    const first = json<{ items: Member[]; nextCursor: string }>(
+      await api.call('GET', `${p}/cohorts/${cohort.id}/members?limit=2`),
+    );
     expect(first.items.map((m) => m.user_id)).toEqual(['a', 'b']);
-    const second = json<{ items: Member[]; nextCursor: string | null }>(await api.call('GET', `${p}/cohorts/${cohort.id}/members?limit=2&cursor=${encodeURIComponent(first.nextCursor)}`));
+    const second = json<{ items: Member[]; nextCursor: string | null }>(
+      await api.call('GET', `${p}/cohorts/${cohort.id}/members?limit=2&cursor=${encodeURIComponent(first.nextCursor)}`),
+    );
     expect(second).toEqual({ items: [expect.objectContaining({ user_id: 'c' })], nextCursor: null });
     // A cursor edited by hand is refused rather than passed to the store.
     const [raw, sig] = first.nextCursor.split('.');
@@ -152,10 +202,19 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
 
   it('deletes a cohort (204) unless syncs use it (409 cohort_in_use)', async () => {
     const { p } = await newProject();
-    await api.call('PUT', `${p}/destinations/braze`, { body: { enabled: true, endpoint: api.h.sandbox.url, dataImportKey: api.h.sandbox.state.createWorkspace(), mapping: { type: 'user_id' } } });
+    await api.call('PUT', `${p}/destinations/braze`, {
+      body: {
+        enabled: true,
+        endpoint: api.h.sandbox.url,
+        dataImportKey: api.h.sandbox.state.createWorkspace(),
+        mapping: { type: 'user_id' },
+      },
+    });
     const used = await newCohort(p, 'Used');
     const free = await newCohort(p, 'Free');
-    const sync = json<{ id: string }>(await api.call('POST', `${p}/syncs`, { body: { cohortId: used.id, cadence: 'daily' } }));
+    const sync = json<{ id: string }>(
+      await api.call('POST', `${p}/syncs`, { body: { cohortId: used.id, cadence: 'daily' } }),
+    );
     await api.h.queue.idle();
     const refused = await api.call('DELETE', `${p}/cohorts/${used.id}`);
     expect(refused.statusCode).toBe(409);

@@ -2,8 +2,8 @@
 // another project's token, with a viewer token, and with an editor token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.ts';
-import { ADMIN_TOKEN, json, startApi, type Api } from './api-support.ts';
-import { makeFixture, ROUTES, urlOf, type Fixture } from './route-table.ts';
+import { ADMIN_TOKEN, type Api, json, startApi } from './api-support.ts';
+import { type Fixture, makeFixture, ROUTES, urlOf } from './route-table.ts';
 
 describe.each(ENGINES)('isolation matrix on $name', (engine) => {
   let api: Api;
@@ -29,7 +29,10 @@ describe.each(ENGINES)('isolation matrix on $name', (engine) => {
         expect(json(res)).toMatchObject({ error: { code: 'unauthorized' } });
       }
     }
-    const malformed = await api.call('GET', `/api/v1/projects/${a.projectId}`, { token: null, headers: { authorization: `Basic ${Buffer.from('x:y').toString('base64')}` } });
+    const malformed = await api.call('GET', `/api/v1/projects/${a.projectId}`, {
+      token: null,
+      headers: { authorization: `Basic ${Buffer.from('x:y').toString('base64')}` },
+    });
     expect(malformed.statusCode).toBe(401);
     expect((await api.call('GET', '/healthz', { token: null })).json()).toEqual({ status: 'ok' });
     expect((await api.call('GET', '/api/v1/openapi.json', { token: null })).statusCode).toBe(200);
@@ -76,8 +79,13 @@ describe.each(ENGINES)('isolation matrix on $name', (engine) => {
       expect(res.statusCode, `${route.method} ${route.template}: ${res.body}`).toBe(route.ok);
     }
     // The deletes at the end of the walk took effect.
-    expect((await api.call('GET', `/api/v1/projects/${a.projectId}/syncs/${a.syncId}`, { token: a.viewer })).statusCode).toBe(404);
-    expect((await api.call('GET', `/api/v1/projects/${a.projectId}/cohorts/${a.spareCohortId}`, { token: a.viewer })).statusCode).toBe(404);
+    expect(
+      (await api.call('GET', `/api/v1/projects/${a.projectId}/syncs/${a.syncId}`, { token: a.viewer })).statusCode,
+    ).toBe(404);
+    expect(
+      (await api.call('GET', `/api/v1/projects/${a.projectId}/cohorts/${a.spareCohortId}`, { token: a.viewer }))
+        .statusCode,
+    ).toBe(404);
     // Project B was never touched by A's tokens.
     expect((await api.call('GET', `/api/v1/projects/${b.projectId}/syncs/${b.syncId}`)).statusCode).toBe(200);
     expect(json(await api.call('GET', `/api/v1/projects/${b.projectId}`))).toMatchObject({ name: 'Project B' });

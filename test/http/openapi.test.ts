@@ -2,11 +2,21 @@
 // listing exactly the routes the API serves.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.ts';
-import { startApi, type Api } from './api-support.ts';
+import { type Api, startApi } from './api-support.ts';
 import { ROUTES } from './route-table.ts';
 
-type Operation = { parameters?: { name: string; in: string; required?: boolean }[]; requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }; responses: Record<string, unknown>; security?: unknown[] };
-type Doc = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown> }; security: unknown[] };
+type Operation = {
+  parameters?: { name: string; in: string; required?: boolean }[];
+  requestBody?: { content: Record<string, { schema: Record<string, unknown> }> };
+  responses: Record<string, unknown>;
+  security?: unknown[];
+};
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { securitySchemes: Record<string, unknown> };
+  security: unknown[];
+};
 
 describe('OpenAPI document', () => {
   let api: Api;
@@ -22,10 +32,20 @@ describe('OpenAPI document', () => {
   });
 
   it('lists exactly the routes of the API, and the API serves each of them', () => {
-    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)).sort();
-    const expected = [...ROUTES.map((r) => `${r.method} ${r.template}`), 'GET /healthz', 'GET /api/v1/openapi.json'].sort();
+    const documented = Object.entries(doc.paths)
+      .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
+      .sort();
+    const expected = [
+      ...ROUTES.map((r) => `${r.method} ${r.template}`),
+      'GET /healthz',
+      'GET /api/v1/openapi.json',
+    ].sort();
     expect(documented).toEqual(expected);
-    for (const route of ROUTES) expect(api.app.hasRoute({ method: route.method, url: route.template.replace(/\{(\w+)\}/g, ':$1') }), `${route.method} ${route.template}`).toBe(true);
+    for (const route of ROUTES)
+      expect(
+        api.app.hasRoute({ method: route.method, url: route.template.replace(/\{(\w+)\}/g, ':$1') }),
+        `${route.method} ${route.template}`,
+      ).toBe(true);
   });
 
   it('describes bearer authentication, with the two open routes exempt', () => {
@@ -38,8 +58,16 @@ describe('OpenAPI document', () => {
 
   it('documents path parameters, queries and bodies from the validating schemas', () => {
     const target = doc.paths['/api/v1/projects/{projectId}/destinations/braze/targets/{targetId}']!;
-    expect(target.patch!.parameters!.filter((p) => p.in === 'path').map((p) => p.name).sort()).toEqual(['projectId', 'targetId']);
-    const patchBody = target.patch!.requestBody!.content['application/json']!.schema as { properties: Record<string, unknown>; additionalProperties: boolean };
+    expect(
+      target
+        .patch!.parameters!.filter((p) => p.in === 'path')
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['projectId', 'targetId']);
+    const patchBody = target.patch!.requestBody!.content['application/json']!.schema as {
+      properties: Record<string, unknown>;
+      additionalProperties: boolean;
+    };
     expect(Object.keys(patchBody.properties).sort()).toEqual(['dataImportKey', 'endpoint', 'mapping', 'name']);
     expect(patchBody.additionalProperties).toBe(false);
     const create = doc.paths['/api/v1/projects/{projectId}/destinations/braze/targets']!.post!;
@@ -50,7 +78,12 @@ describe('OpenAPI document', () => {
     expect(targetResponse).toContain('dataImportKeyHint');
     expect(targetResponse).not.toContain('"dataImportKey"');
     const runs = doc.paths['/api/v1/projects/{projectId}/syncs/{syncId}/runs']!.get!;
-    expect(runs.parameters!.filter((p) => p.in === 'query').map((p) => p.name).sort()).toEqual(['cursor', 'from', 'limit', 'status', 'to']);
+    expect(
+      runs
+        .parameters!.filter((p) => p.in === 'query')
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['cursor', 'from', 'limit', 'status', 'to']);
     const members = doc.paths['/api/v1/projects/{projectId}/cohorts/{cohortId}/members']!.put!;
     expect(Object.keys(members.requestBody!.content).sort()).toEqual(['application/json', 'text/csv']);
   });

@@ -2,9 +2,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/adapters/crypto/secrets.ts';
 import { ENGINES } from '../support/engines.ts';
-import { json, startApi, type Api } from './api-support.ts';
+import { type Api, json, startApi } from './api-support.ts';
 
-type ErrorBody = { error: { code: string; message: string; details?: { fields?: { path: string; in: string; message: string }[]; syncs?: string[] } } };
+type ErrorBody = {
+  error: {
+    code: string;
+    message: string;
+    details?: { fields?: { path: string; in: string; message: string }[]; syncs?: string[] };
+  };
+};
 
 describe.each(ENGINES)('projects and the error contract on $name', (engine) => {
   let api: Api;
@@ -28,33 +34,52 @@ describe.each(ENGINES)('projects and the error contract on $name', (engine) => {
     expect(project).toMatchObject({ name: 'Shop', brazeEnabled: false, notificationEmails: [] });
     expect(project.ingestKey).toMatch(/^cs_ingest_/);
 
-    const editor = json<{ token: string; role: string }>(await api.call('POST', `/api/v1/projects/${project.id}/tokens`, { body: { role: 'editor' } }));
+    const editor = json<{ token: string; role: string }>(
+      await api.call('POST', `/api/v1/projects/${project.id}/tokens`, { body: { role: 'editor' } }),
+    );
     expect(editor.role).toBe('editor');
-    const viewerRes = await api.call('POST', `/api/v1/projects/${project.id}/tokens`, { token: editor.token, body: { role: 'viewer' } });
+    const viewerRes = await api.call('POST', `/api/v1/projects/${project.id}/tokens`, {
+      token: editor.token,
+      body: { role: 'viewer' },
+    });
     expect(viewerRes.statusCode).toBe(201);
     const viewer = json<{ token: string; role: string }>(viewerRes);
     expect(viewer.token).not.toBe(editor.token);
     // Tokens are stored as hashes: the store knows the hash, never the token.
-    expect(await api.h.store.tokens.findByHash(hashToken(viewer.token))).toMatchObject({ projectId: project.id, role: 'viewer' });
+    expect(await api.h.store.tokens.findByHash(hashToken(viewer.token))).toMatchObject({
+      projectId: project.id,
+      role: 'viewer',
+    });
 
-    expect(json(await api.call('GET', `/api/v1/projects/${project.id}`, { token: editor.token }))).toMatchObject({ id: project.id, ingestKey: project.ingestKey });
+    expect(json(await api.call('GET', `/api/v1/projects/${project.id}`, { token: editor.token }))).toMatchObject({
+      id: project.id,
+      ingestKey: project.ingestKey,
+    });
     const asViewer = json(await api.call('GET', `/api/v1/projects/${project.id}`, { token: viewer.token }));
     expect(asViewer).toMatchObject({ id: project.id, name: 'Shop' });
     expect(asViewer).not.toHaveProperty('ingestKey');
-    const listed = json<{ items: Record<string, unknown>[] }>(await api.call('GET', '/api/v1/projects', { token: viewer.token }));
+    const listed = json<{ items: Record<string, unknown>[] }>(
+      await api.call('GET', '/api/v1/projects', { token: viewer.token }),
+    );
     expect(listed.items).toHaveLength(1);
     expect(listed.items[0]).not.toHaveProperty('ingestKey');
   });
 
   it('renames a project and sets its recipients; a bad address is a 400 naming it', async () => {
     const { id } = json<{ id: string }>(await api.call('POST', '/api/v1/projects', { body: { name: 'Before' } }));
-    const patched = await api.call('PATCH', `/api/v1/projects/${id}`, { body: { name: 'After', notificationEmails: ['ops@example.com', 'ops@example.com', 'cto@example.com'] } });
+    const patched = await api.call('PATCH', `/api/v1/projects/${id}`, {
+      body: { name: 'After', notificationEmails: ['ops@example.com', 'ops@example.com', 'cto@example.com'] },
+    });
     expect(patched.statusCode).toBe(200);
     expect(json(patched)).toMatchObject({ name: 'After', notificationEmails: ['ops@example.com', 'cto@example.com'] });
 
-    const bad = await api.call('PATCH', `/api/v1/projects/${id}`, { body: { notificationEmails: ['ok@example.com', 'not-an-address'] } });
+    const bad = await api.call('PATCH', `/api/v1/projects/${id}`, {
+      body: { notificationEmails: ['ok@example.com', 'not-an-address'] },
+    });
     expect(bad.statusCode).toBe(400);
-    expect(json<ErrorBody>(bad).error.details?.fields).toEqual([expect.objectContaining({ path: 'notificationEmails[1]', in: 'body' })]);
+    expect(json<ErrorBody>(bad).error.details?.fields).toEqual([
+      expect.objectContaining({ path: 'notificationEmails[1]', in: 'body' }),
+    ]);
     expect(json(await api.call('GET', `/api/v1/projects/${id}`))).toMatchObject({ name: 'After' });
   });
 
@@ -66,10 +91,14 @@ describe.each(ENGINES)('projects and the error contract on $name', (engine) => {
     expect(body.error.details?.fields?.map((f) => f.path).sort()).toEqual(['colour', 'name', 'size']);
 
     const { id } = json<{ id: string }>(await api.call('POST', '/api/v1/projects', { body: { name: 'Q' } }));
-    const cohort = json<{ id: string }>(await api.call('POST', `/api/v1/projects/${id}/cohorts`, { body: { name: 'C', type: 'static' } }));
+    const cohort = json<{ id: string }>(
+      await api.call('POST', `/api/v1/projects/${id}/cohorts`, { body: { name: 'C', type: 'static' } }),
+    );
     const query = await api.call('GET', `/api/v1/projects/${id}/cohorts/${cohort.id}/members?limit=0&cursor=forged`);
     expect(query.statusCode).toBe(400);
-    expect(json<ErrorBody>(query).error.details?.fields).toEqual([expect.objectContaining({ path: 'limit', in: 'query' })]);
+    expect(json<ErrorBody>(query).error.details?.fields).toEqual([
+      expect.objectContaining({ path: 'limit', in: 'query' }),
+    ]);
     const forged = await api.call('GET', `/api/v1/projects/${id}/cohorts/${cohort.id}/members?cursor=forged`);
     expect(forged.statusCode).toBe(400);
     expect(json<ErrorBody>(forged).error.details?.fields?.[0]?.path).toBe('cursor');
@@ -77,11 +106,17 @@ describe.each(ENGINES)('projects and the error contract on $name', (engine) => {
 
   it('answers 400 to malformed JSON and to a missing body, never 500', async () => {
     for (const payload of ['{"name":', '{"name":"x"}}', '\u0000', '{"__proto__":{"admin":true},"name":"x"}']) {
-      const res = await api.call('POST', '/api/v1/projects', { payload, headers: { 'content-type': 'application/json' } });
+      const res = await api.call('POST', '/api/v1/projects', {
+        payload,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.statusCode, payload).toBe(400);
       expect(json<ErrorBody>(res).error.code).toBe('invalid_input');
     }
-    const empty = await api.call('POST', '/api/v1/projects', { payload: '', headers: { 'content-type': 'application/json' } });
+    const empty = await api.call('POST', '/api/v1/projects', {
+      payload: '',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(empty.statusCode).toBe(400);
     expect(json<ErrorBody>(empty).error.details?.fields?.[0]).toMatchObject({ path: 'body' });
   });
@@ -104,7 +139,10 @@ describe.each(ENGINES)('projects and the error contract on $name', (engine) => {
     expect(json<ErrorBody>(unknownRoute).error.code).toBe('not_found');
     const unknownProject = await api.call('GET', '/api/v1/projects/prj_nope');
     expect(unknownProject.statusCode).toBe(404);
-    expect(json<ErrorBody>(unknownProject).error).toMatchObject({ code: 'not_found', message: expect.stringContaining('prj_nope') });
+    expect(json<ErrorBody>(unknownProject).error).toMatchObject({
+      code: 'not_found',
+      message: expect.stringContaining('prj_nope'),
+    });
   });
 
   it('answers 413 payload_too_large above the body limit, and stores nothing', async () => {
@@ -115,7 +153,9 @@ describe.each(ENGINES)('projects and the error contract on $name', (engine) => {
       expect(json<ErrorBody>(res).error.code).toBe('payload_too_large');
       expect(await small.h.store.projects.list()).toEqual([]);
       // Without a token the body is not even read: 401 first.
-      expect((await small.call('POST', '/api/v1/projects', { token: null, body: { name: 'x'.repeat(2000) } })).statusCode).toBe(401);
+      expect(
+        (await small.call('POST', '/api/v1/projects', { token: null, body: { name: 'x'.repeat(2000) } })).statusCode,
+      ).toBe(401);
     } finally {
       await small.close();
     }

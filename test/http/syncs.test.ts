@@ -1,14 +1,36 @@
 // Syncs, runs, preview, exports and explain over HTTP, against the real store, Braze client and sandbox
 // (product.md §4–5, api.md "Syncs and runs").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForRun, sorted } from '../support/flows.ts';
 import { ENGINES } from '../support/engines.ts';
-import { json, startApi, type Api } from './api-support.ts';
+import { sorted, waitForRun } from '../support/flows.ts';
+import { type Api, json, startApi } from './api-support.ts';
 import { snapshotStore } from './store-snapshot.ts';
 
 type ErrorBody = { error: { code: string; message: string; details?: { fields?: { path: string }[] } } };
-type Run = { id: string; syncId: string; status: string; trigger: string; counts: Record<string, number>; skipReasons: Record<string, number>; requests: number; retries: number; progress: { done: number; total: number }; error?: { code: string } };
-type Sync = { id: string; cohortId: string; targetId: string; cadence: string; cron?: string; paused: boolean; brazeCohortId: string; lastRun?: Run; nextRunAt?: string; notifyEmails: string[] };
+type Run = {
+  id: string;
+  syncId: string;
+  status: string;
+  trigger: string;
+  counts: Record<string, number>;
+  skipReasons: Record<string, number>;
+  requests: number;
+  retries: number;
+  progress: { done: number; total: number };
+  error?: { code: string };
+};
+type Sync = {
+  id: string;
+  cohortId: string;
+  targetId: string;
+  cadence: string;
+  cron?: string;
+  paused: boolean;
+  brazeCohortId: string;
+  lastRun?: Run;
+  nextRunAt?: string;
+  notifyEmails: string[];
+};
 
 describe.each(ENGINES)('syncs and runs on $name', (engine) => {
   let api: Api;
@@ -25,9 +47,20 @@ describe.each(ENGINES)('syncs and runs on $name', (engine) => {
     const p = `/api/v1/projects/${id}`;
     const key = api.h.sandbox.state.createWorkspace();
     api.h.sandbox.state.seedUsers(key, [{ external_id: 'u1' }, { external_id: 'u2' }, { external_id: 'u3' }]);
-    const dest = json<{ targets: { id: string }[] }>(await api.call('PUT', `${p}/destinations/braze`, { body: { enabled: true, endpoint: api.h.sandbox.url, dataImportKey: key, mapping: { type: 'user_id' } } }));
-    const cohort = json<{ id: string }>(await api.call('POST', `${p}/cohorts`, { body: { name: 'Buyers', type: 'static' } }));
-    await api.app.inject({ method: 'PUT', url: `${p}/cohorts/${cohort.id}/members`, headers: { authorization: 'Bearer cs_admin_test-admin-token-0123456789', 'content-type': 'text/csv' }, payload: 'user_id,device_id\nu1,d1\nu2,\n,d3\n' });
+    const dest = json<{ targets: { id: string }[] }>(
+      await api.call('PUT', `${p}/destinations/braze`, {
+        body: { enabled: true, endpoint: api.h.sandbox.url, dataImportKey: key, mapping: { type: 'user_id' } },
+      }),
+    );
+    const cohort = json<{ id: string }>(
+      await api.call('POST', `${p}/cohorts`, { body: { name: 'Buyers', type: 'static' } }),
+    );
+    await api.app.inject({
+      method: 'PUT',
+      url: `${p}/cohorts/${cohort.id}/members`,
+      headers: { authorization: 'Bearer cs_admin_test-admin-token-0123456789', 'content-type': 'text/csv' },
+      payload: 'user_id,device_id\nu1,d1\nu2,\n,d3\n',
+    });
     return { projectId: id, p, key, targetId: dest.targets[0]!.id, cohortId: cohort.id };
   }
   const syncOf = async (p: string, body: Record<string, unknown>) => {
@@ -40,13 +73,27 @@ describe.each(ENGINES)('syncs and runs on $name', (engine) => {
   it('creates a sync to the Default target, runs it right away and reports the run', async () => {
     const s = await setup();
     const sync = await syncOf(s.p, { cohortId: s.cohortId, cadence: 'daily', notifyEmails: ['ops@example.com'] });
-    expect(sync).toMatchObject({ cohortId: s.cohortId, targetId: s.targetId, cadence: 'daily', paused: false, brazeCohortId: s.cohortId, notifyEmails: ['ops@example.com'], nextRunAt: expect.any(String) });
+    expect(sync).toMatchObject({
+      cohortId: s.cohortId,
+      targetId: s.targetId,
+      cadence: 'daily',
+      paused: false,
+      brazeCohortId: s.cohortId,
+      notifyEmails: ['ops@example.com'],
+      nextRunAt: expect.any(String),
+    });
     expect(sync.lastRun).toMatchObject({ syncId: sync.id, trigger: 'schedule' });
     const run = await finished(sync.lastRun!.id);
     expect(run.status).toBe('succeeded');
 
     const read = json<Sync>(await api.call('GET', `${s.p}/syncs/${sync.id}`));
-    expect(read.lastRun).toMatchObject({ id: run.id, status: 'succeeded', counts: { added: 2, removed: 0, skipped: 1, failed: 0 }, skipReasons: { no_user_id: 1 }, progress: { done: 1, total: 1 } });
+    expect(read.lastRun).toMatchObject({
+      id: run.id,
+      status: 'succeeded',
+      counts: { added: 2, removed: 0, skipped: 1, failed: 0 },
+      skipReasons: { no_user_id: 1 },
+      progress: { done: 1, total: 1 },
+    });
     const runRes = await api.call('GET', `${s.p}/runs/${run.id}`);
     expect(runRes.statusCode).toBe(200);
     expect(json<Run>(runRes)).toMatchObject({ id: run.id, status: 'succeeded', requests: 2, retries: 0 });
@@ -59,18 +106,35 @@ describe.each(ENGINES)('syncs and runs on $name', (engine) => {
   it('refuses syncs it cannot make: no Default target (404), Braze not enabled (422), unknown cohort (404), bad cadence or cron (400)', async () => {
     const { id } = json<{ id: string }>(await api.call('POST', '/api/v1/projects', { body: { name: 'Bare' } }));
     const p = `/api/v1/projects/${id}`;
-    const cohort = json<{ id: string }>(await api.call('POST', `${p}/cohorts`, { body: { name: 'C', type: 'static' } }));
+    const cohort = json<{ id: string }>(
+      await api.call('POST', `${p}/cohorts`, { body: { name: 'C', type: 'static' } }),
+    );
     const disabled = await api.call('POST', `${p}/syncs`, { body: { cohortId: cohort.id, cadence: 'daily' } });
     expect(disabled.statusCode).toBe(422);
     expect(json<ErrorBody>(disabled).error.code).toBe('braze_not_enabled');
     await api.call('PUT', `${p}/destinations/braze`, { body: { enabled: true } });
-    await api.call('POST', `${p}/destinations/braze/targets`, { body: { name: 'Named', endpoint: api.h.sandbox.url, dataImportKey: api.h.sandbox.state.createWorkspace(), mapping: { type: 'user_id' } } });
+    await api.call('POST', `${p}/destinations/braze/targets`, {
+      body: {
+        name: 'Named',
+        endpoint: api.h.sandbox.url,
+        dataImportKey: api.h.sandbox.state.createWorkspace(),
+        mapping: { type: 'user_id' },
+      },
+    });
     const noDefault = await api.call('POST', `${p}/syncs`, { body: { cohortId: cohort.id, cadence: 'daily' } });
     expect(noDefault.statusCode).toBe(404);
     expect(json<ErrorBody>(noDefault).error.code).toBe('no_default_target');
-    expect((await api.call('POST', `${p}/syncs`, { body: { cohortId: 'coh_nope', cadence: 'daily' } })).statusCode).toBe(404);
-    const badCadence = await api.call('POST', `${p}/syncs`, { body: { cohortId: cohort.id, cadence: 'weekly', cron: 5 } });
-    expect(json<ErrorBody>(badCadence).error.details?.fields?.map((f) => f.path).sort()).toEqual(['cadence', 'cron']);
+    expect(
+      (await api.call('POST', `${p}/syncs`, { body: { cohortId: 'coh_nope', cadence: 'daily' } })).statusCode,
+    ).toBe(404);
+    const badCadence = await api.call('POST', `${p}/syncs`, {
+      body: { cohortId: cohort.id, cadence: 'weekly', cron: 5 },
+    });
+    expect(
+      json<ErrorBody>(badCadence)
+        .error.details?.fields?.map((f) => f.path)
+        .sort(),
+    ).toEqual(['cadence', 'cron']);
     expect(json<{ items: unknown[] }>(await api.call('GET', `${p}/syncs`)).items).toEqual([]);
   });
 
@@ -98,7 +162,9 @@ describe.each(ENGINES)('syncs and runs on $name', (engine) => {
     expect(json<ErrorBody>(bad).error.details?.fields?.[0]?.path).toBe('cron');
     const missing = await api.call('PATCH', url, { body: { cadence: 'cron', cron: null } });
     expect(missing.statusCode).toBe(400);
-    const hourly = json<Sync>(await api.call('PATCH', url, { body: { cadence: 'hourly', notifyEmails: ['a@example.com'] } }));
+    const hourly = json<Sync>(
+      await api.call('PATCH', url, { body: { cadence: 'hourly', notifyEmails: ['a@example.com'] } }),
+    );
     expect(hourly).toMatchObject({ cadence: 'hourly', notifyEmails: ['a@example.com'] });
     expect(hourly).not.toHaveProperty('cron');
     expect(new Date(hourly.nextRunAt!).getTime() - Date.now()).toBeLessThanOrEqual(3_600_000);
@@ -115,12 +181,23 @@ describe.each(ENGINES)('syncs and runs on $name', (engine) => {
     expect((await finished(second.id)).counts).toMatchObject({ added: 0, removed: 0 });
 
     const runs = `${s.p}/syncs/${sync.id}/runs`;
-    expect(json<{ items: Run[] }>(await api.call('GET', runs)).items.map((r) => r.id)).toEqual([second.id, sync.lastRun!.id]);
+    expect(json<{ items: Run[] }>(await api.call('GET', runs)).items.map((r) => r.id)).toEqual([
+      second.id,
+      sync.lastRun!.id,
+    ]);
     expect(json<{ items: Run[] }>(await api.call('GET', `${runs}?status=failed`)).items).toEqual([]);
-    expect(json<{ items: Run[] }>(await api.call('GET', `${runs}?from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).items).toEqual([]);
-    expect(json<{ items: Run[] }>(await api.call('GET', `${runs}?to=2100-01-01T00:00:00%2B02:00`)).items).toHaveLength(2);
+    expect(
+      json<{ items: Run[] }>(
+        await api.call('GET', `${runs}?from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`),
+      ).items,
+    ).toEqual([]);
+    expect(json<{ items: Run[] }>(await api.call('GET', `${runs}?to=2100-01-01T00:00:00%2B02:00`)).items).toHaveLength(
+      2,
+    );
     const page1 = json<{ items: Run[]; nextCursor: string }>(await api.call('GET', `${runs}?limit=1`));
-    const page2 = json<{ items: Run[]; nextCursor: string | null }>(await api.call('GET', `${runs}?limit=1&cursor=${encodeURIComponent(page1.nextCursor)}`));
+    const page2 = json<{ items: Run[]; nextCursor: string | null }>(
+      await api.call('GET', `${runs}?limit=1&cursor=${encodeURIComponent(page1.nextCursor)}`),
+    );
     expect([...page1.items, ...page2.items].map((r) => r.id)).toEqual([second.id, sync.lastRun!.id]);
     expect(page2.nextCursor).toBeNull();
     expect((await api.call('GET', `${runs}?status=done&from=yesterday`)).statusCode).toBe(400);
@@ -130,7 +207,9 @@ describe.each(ENGINES)('syncs and runs on $name', (engine) => {
     const s = await setup();
     const sync = await syncOf(s.p, { cohortId: s.cohortId, cadence: 'daily' });
     await finished(sync.lastRun!.id);
-    await api.call('POST', `${s.p}/cohorts/${s.cohortId}/members`, { body: { add: [{ user_id: 'u3', device_id: 'd33' }, { device_id: 'd4' }], remove: [{ user_id: 'u2' }] } });
+    await api.call('POST', `${s.p}/cohorts/${s.cohortId}/members`, {
+      body: { add: [{ user_id: 'u3', device_id: 'd33' }, { device_id: 'd4' }], remove: [{ user_id: 'u2' }] },
+    });
     await api.h.queue.idle();
 
     api.h.sandbox.state.clearRequests();
@@ -142,7 +221,14 @@ describe.each(ENGINES)('syncs and runs on $name', (engine) => {
       paused: false,
       add: { count: 1, sample: [{ kind: 'external_id', value: 'u3', member: { user_id: 'u3', device_ids: ['d33'] } }] },
       remove: { count: 1, sample: [{ kind: 'external_id', value: 'u2', member: { user_id: 'u2', device_ids: [] } }] },
-      skipped: { count: 2, reasons: { no_user_id: 2 }, sample: [{ member: { user_id: null, device_ids: ['d3'] }, reason: 'no_user_id' }, { member: { user_id: null, device_ids: ['d4'] }, reason: 'no_user_id' }] },
+      skipped: {
+        count: 2,
+        reasons: { no_user_id: 2 },
+        sample: [
+          { member: { user_id: null, device_ids: ['d3'] }, reason: 'no_user_id' },
+          { member: { user_id: null, device_ids: ['d4'] }, reason: 'no_user_id' },
+        ],
+      },
       batches: 1,
       requests: 1,
       renames: false,
@@ -169,7 +255,10 @@ describe.each(ENGINES)('syncs and runs on $name', (engine) => {
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     const lines = csv.body.trimEnd().split('\n');
     expect(lines[0]).toBe('user_id,device_id,operation,identifier_kind,identifier_value,outcome,reason');
-    expect(lines.slice(1, 3).map((l) => l.split(',').slice(0, 6).join(','))).toEqual(['u1,d1,add,external_id,u1,failed', 'u2,,add,external_id,u2,failed']);
+    expect(lines.slice(1, 3).map((l) => l.split(',').slice(0, 6).join(','))).toEqual([
+      'u1,d1,add,external_id,u1,failed',
+      'u2,,add,external_id,u2,failed',
+    ]);
     expect(lines[1]).toMatch(/,failed,.+/);
     expect(lines[3]).toBe(',d3,skip,,,skipped,no_user_id');
     expect(lines).toHaveLength(4);
@@ -178,20 +267,40 @@ describe.each(ENGINES)('syncs and runs on $name', (engine) => {
     expect(good.counts).toMatchObject({ added: 2, failed: 0 });
     const members = `${s.p}/runs/${good.id}/members`;
     expect(json(await api.call('GET', `${members}?outcome=acked&q=U2`))).toEqual({
-      items: [{ member: { user_id: 'u2', device_id: null }, operation: 'add', identifier: { kind: 'external_id', value: 'u2' }, outcome: 'acked', reason: null }],
+      items: [
+        {
+          member: { user_id: 'u2', device_id: null },
+          operation: 'add',
+          identifier: { kind: 'external_id', value: 'u2' },
+          outcome: 'acked',
+          reason: null,
+        },
+      ],
       nextCursor: null,
     });
     expect(json<{ items: unknown[] }>(await api.call('GET', `${members}?outcome=skipped`)).items).toEqual([
-      { member: { user_id: null, device_id: 'd3' }, operation: 'skip', identifier: null, outcome: 'skipped', reason: 'no_user_id' },
+      {
+        member: { user_id: null, device_id: 'd3' },
+        operation: 'skip',
+        identifier: null,
+        outcome: 'skipped',
+        reason: 'no_user_id',
+      },
     ]);
-    const p1 = json<{ items: { identifier: { value: string } | null }[]; nextCursor: string }>(await api.call('GET', `${members}?limit=2`));
-    const p2 = json<{ items: { operation: string }[]; nextCursor: string | null }>(await api.call('GET', `${members}?limit=2&cursor=${encodeURIComponent(p1.nextCursor)}`));
+    const p1 = json<{ items: { identifier: { value: string } | null }[]; nextCursor: string }>(
+      await api.call('GET', `${members}?limit=2`),
+    );
+    const p2 = json<{ items: { operation: string }[]; nextCursor: string | null }>(
+      await api.call('GET', `${members}?limit=2&cursor=${encodeURIComponent(p1.nextCursor)}`),
+    );
     expect(p1.items.map((i) => i.identifier?.value)).toEqual(['u1', 'u2']);
     expect(p2.items.map((i) => i.operation)).toEqual(['skip']);
 
     const requests = await api.call('GET', `${s.p}/runs/${good.id}/requests`);
     expect(requests.statusCode).toBe(200);
-    const items = json<{ items: { endpoint: string; status: number; request: Record<string, unknown> }[] }>(requests).items;
+    const items = json<{ items: { endpoint: string; status: number; request: Record<string, unknown> }[] }>(
+      requests,
+    ).items;
     expect(items).toHaveLength(good.requests);
     expect(items.every((i) => i.status >= 200 && i.status < 300)).toBe(true);
     expect(items[0]!.request).toMatchObject({ client_secret: '[redacted]', partner_api_key: '[redacted]' });
@@ -226,7 +335,10 @@ describe.each(ENGINES)('syncs and runs on $name', (engine) => {
     await finished(sync.lastRun!.id);
     const byUser = await api.call('GET', `${s.p}/explain?user_id=u1`);
     expect(byUser.statusCode).toBe(200);
-    expect(json(byUser)).toMatchObject({ profile: { userId: 'u1' }, cohorts: [{ cohortId: s.cohortId, member: true }] });
+    expect(json(byUser)).toMatchObject({
+      profile: { userId: 'u1' },
+      cohorts: [{ cohortId: s.cohortId, member: true }],
+    });
     const byDevice = await api.call('GET', `${s.p}/explain?device_id=d3`);
     expect(byDevice.statusCode).toBe(200);
     expect(json(byDevice)).toMatchObject({ profile: { userId: null, deviceIds: ['d3'] } });

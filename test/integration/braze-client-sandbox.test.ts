@@ -3,7 +3,7 @@
 // braze-client.test.ts against a scripted server; this file only checks the two agree.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrazePartnerDestination } from '../../src/adapters/braze/index.ts';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.ts';
+import { type RunningSandbox, startSandbox } from '../../src/sandbox/index.ts';
 
 const PARTNER_KEY = 'sandbox-partner-key-0000-PK01';
 let sandbox: RunningSandbox;
@@ -56,7 +56,10 @@ describe('BrazePartnerDestination against the sandbox', () => {
 
   it('retries an injected 503 and a dropped connection', async () => {
     sleeps.length = 0;
-    sandbox.state.injectFaults([{ status: 503, path: 'users' }, { drop: true, path: 'users' }]);
+    sandbox.state.injectFaults([
+      { status: 503, path: 'users' },
+      { drop: true, path: 'users' },
+    ]);
     const stats = await destination.changeMembership({ endpoint: sandbox.url, dataImportKey: dik }, 'c-1', {
       add: [{ kind: 'external_id', value: 'u1' }],
       remove: [],

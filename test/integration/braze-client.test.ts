@@ -3,9 +3,14 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BrazePartnerDestination, CONNECTION_TEST_COHORT_ID, InMemoryRateLimiter, type BrazePartnerDestinationOptions } from '../../src/adapters/braze/index.ts';
+import {
+  BrazePartnerDestination,
+  type BrazePartnerDestinationOptions,
+  CONNECTION_TEST_COHORT_ID,
+  InMemoryRateLimiter,
+} from '../../src/adapters/braze/index.ts';
 import type { Identifier } from '../../src/domain/identifiers.ts';
-import { DeliveryError, type CallStats, type RequestLogEntry } from '../../src/ports/destination.ts';
+import { type CallStats, DeliveryError, type RequestLogEntry } from '../../src/ports/destination.ts';
 
 const START = Date.UTC(2030, 0, 1, 12, 0, 0);
 const PARTNER_KEY = 'partner-api-key-US-0000-PK42';
@@ -34,7 +39,12 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: JSON.parse(text) as unknown });
+      received.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: JSON.parse(text) as unknown,
+      });
       const step = script.shift() ?? { status: 599, body: { message: 'test server: no scripted answer left' } };
       if (step === 'drop') return void req.socket.destroy();
       if (step === 'hang') return;
@@ -104,7 +114,11 @@ describe('request shape (braze.md §1A)', () => {
   it('creates or renames a cohort with the five required fields, keys in the body', async () => {
     const { destination, target } = client();
     script = [ok201];
-    const stats = await destination.upsertCohort(target, { id: 'cohort-7', name: 'Power users', createdAt: '2029-12-31T10:00:00.000Z' });
+    const stats = await destination.upsertCohort(target, {
+      id: 'cohort-7',
+      name: 'Power users',
+      createdAt: '2029-12-31T10:00:00.000Z',
+    });
     expect(stats).toEqual<CallStats>({ requests: 1, retries: 0, partialErrors: [] });
     expect(received).toHaveLength(1);
     const [request] = received;
@@ -144,12 +158,18 @@ describe('request shape (braze.md §1A)', () => {
     const { destination, target } = client();
     script = [ok201];
     await destination.changeMembership(target, 'cohort-7', { add: [], remove: [dev('d-1'), dev('d-2')] });
-    expect((received[0]?.body as { cohort_changes: unknown }).cohort_changes).toStrictEqual([{ device_ids: ['d-1', 'd-2'], should_remove: true }]);
+    expect((received[0]!.body as { cohort_changes: unknown }).cohort_changes).toStrictEqual([
+      { device_ids: ['d-1', 'd-2'], should_remove: true },
+    ]);
   });
 
   it('sends nothing for an empty change', async () => {
     const { destination, target } = client();
-    expect(await destination.changeMembership(target, 'cohort-7', { add: [], remove: [] })).toEqual({ requests: 0, retries: 0, partialErrors: [] });
+    expect(await destination.changeMembership(target, 'cohort-7', { add: [], remove: [] })).toEqual({
+      requests: 0,
+      retries: 0,
+      partialErrors: [],
+    });
     expect(received).toHaveLength(0);
   });
 
@@ -165,7 +185,9 @@ describe('request shape (braze.md §1A)', () => {
   it('rejects an identifier sent twice before sending', async () => {
     const { destination, target } = client();
     const both = await failure(destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [ext('u1')] }));
-    const twice = await failure(destination.changeMembership(target, 'c', { add: [alias('l', 'n'), ext('u1'), alias('l', 'n')], remove: [] }));
+    const twice = await failure(
+      destination.changeMembership(target, 'c', { add: [alias('l', 'n'), ext('u1'), alias('l', 'n')], remove: [] }),
+    );
     expect([both.kind, twice.kind]).toEqual(['bad_request', 'bad_request']);
     expect(both.message).toMatch(/external_id "u1" appears in both/);
     expect(twice.message).toMatch(/alias "l:n" appears twice in the add block/);
@@ -174,7 +196,12 @@ describe('request shape (braze.md §1A)', () => {
 
   it('chooses the partner key by region, and fails as credentials before sending when none applies', async () => {
     const { destination } = client({ partnerKeys: { EU: 'eu-partner-key-000000' } });
-    const error = await failure(destination.upsertCohort({ endpoint, dataImportKey: DIK }, { id: 'c', name: 'n', createdAt: '2030-01-01T00:00:00Z' }));
+    const error = await failure(
+      destination.upsertCohort(
+        { endpoint, dataImportKey: DIK },
+        { id: 'c', name: 'n', createdAt: '2030-01-01T00:00:00Z' },
+      ),
+    );
     // A local endpoint is not a known instance, so it is treated as US; there is no US key.
     expect(error.kind).toBe('credentials');
     expect(error.message).toContain('BRAZE_PARTNER_API_KEY_US');
@@ -190,7 +217,7 @@ describe('answers that end the call', () => {
     expect(stats).toEqual({ requests: 1, retries: 0, partialErrors: ['alias_label missing for 1 alias'] });
   });
 
-  it('fails a 400 as bad_request with Braze\'s message, without retrying', async () => {
+  it("fails a 400 as bad_request with Braze's message, without retrying", async () => {
     const { destination, target, sleeps } = client();
     script = [{ status: 400, body: { message: "'cohort_changes' is malformed" } }];
     const error = await failure(destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [] }));
@@ -202,9 +229,15 @@ describe('answers that end the call', () => {
   });
 
   it.each([
-    ['Invalid client secret', /Data Import Key \(ending …D1K9\) is wrong.*another Braze instance.*Partner Integrations → Technology Partners/],
+    [
+      'Invalid client secret',
+      /Data Import Key \(ending …D1K9\) is wrong.*another Braze instance.*Partner Integrations → Technology Partners/,
+    ],
     ['Invalid Partner API key', /partner API key of this service \(ending …PK42\).*operator.*BRAZE_PARTNER_API_KEY_US/],
-    [`Partner not enabled for client with client secret: ${DIK}`, /acme integration is not enabled.*enable the integration/],
+    [
+      `Partner not enabled for client with client secret: ${DIK}`,
+      /acme integration is not enabled.*enable the integration/,
+    ],
     ['Unauthorized access', /wrong instance.*generate a new Data Import Key/],
   ])('fails 401 "%s" as credentials with an actionable message', async (text, expected) => {
     const { destination, target, sleeps } = client();
@@ -223,13 +256,17 @@ describe('answers that end the call', () => {
   it('fails a 403 as credentials', async () => {
     const { destination, target } = client();
     script = [{ status: 403, body: { message: 'Forbidden' } }];
-    expect((await failure(destination.upsertCohort(target, { id: 'c', name: 'n', createdAt: '2030-01-01T00:00:00Z' }))).kind).toBe('credentials');
+    expect(
+      (await failure(destination.upsertCohort(target, { id: 'c', name: 'n', createdAt: '2030-01-01T00:00:00Z' }))).kind,
+    ).toBe('credentials');
   });
 
   it('fails a 404 as bad_request pointing at the endpoint and slug', async () => {
     const { destination, target } = client();
     script = [{ status: 404, body: 'Not Found' }];
-    const error = await failure(destination.upsertCohort(target, { id: 'c', name: 'n', createdAt: '2030-01-01T00:00:00Z' }));
+    const error = await failure(
+      destination.upsertCohort(target, { id: 'c', name: 'n', createdAt: '2030-01-01T00:00:00Z' }),
+    );
     expect(error.kind).toBe('bad_request');
     expect(error.message).toMatch(/HTTP 404.*partner slug "acme"/);
   });
@@ -247,7 +284,14 @@ describe('retries', () => {
 
   it('waits until X-RateLimit-Reset after a 429 (header read case-insensitively)', async () => {
     const { destination, target, sleeps } = client();
-    script = [{ status: 429, body: { message: 'rate limited' }, headers: { 'X-RATELIMIT-RESET': String(START / 1000 + 30), 'X-RateLimit-Remaining': '0' } }, ok201];
+    script = [
+      {
+        status: 429,
+        body: { message: 'rate limited' },
+        headers: { 'X-RATELIMIT-RESET': String(START / 1000 + 30), 'X-RateLimit-Remaining': '0' },
+      },
+      ok201,
+    ];
     const stats = await destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [] });
     expect(stats.retries).toBe(1);
     // The client waits exactly until the reset; the shared limiter, on the same clock, then lets it through.
@@ -299,7 +343,12 @@ describe('retries', () => {
     const { destination, target, sleeps } = client();
     const log: RequestLogEntry[] = [];
     script = ['drop', ok201];
-    const stats = await destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [] }, { onRequest: (e) => log.push(e) });
+    const stats = await destination.changeMembership(
+      target,
+      'c',
+      { add: [ext('u1')], remove: [] },
+      { onRequest: (e) => log.push(e) },
+    );
     expect(stats).toEqual({ requests: 2, retries: 1, partialErrors: [] });
     expect(sleeps).toEqual([1_000]);
     expect(log.map((e) => e.status)).toEqual([null, 201]);
@@ -311,7 +360,12 @@ describe('retries', () => {
     const log: RequestLogEntry[] = [];
     script = ['hang', ok201];
     const started = Date.now();
-    const stats = await destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [] }, { onRequest: (e) => log.push(e) });
+    const stats = await destination.changeMembership(
+      target,
+      'c',
+      { add: [ext('u1')], remove: [] },
+      { onRequest: (e) => log.push(e) },
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     expect(stats.retries).toBe(1);
     expect(sleeps).toEqual([1_000]);
@@ -334,7 +388,12 @@ describe('retries', () => {
         }),
     });
     script = [{ status: 503 }];
-    const pending = destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [] }, { signal: controller.signal });
+    const pending = destination.changeMembership(
+      target,
+      'c',
+      { add: [ext('u1')], remove: [] },
+      { signal: controller.signal },
+    );
     await expect.poll(() => sleeps.length).toBe(1);
     const abortedAt = Date.now();
     controller.abort();
@@ -349,7 +408,12 @@ describe('retries', () => {
     const { destination, target, sleeps } = client();
     const log: RequestLogEntry[] = [];
     script = ['hang'];
-    const pending = destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [] }, { signal: controller.signal, onRequest: (e) => log.push(e) });
+    const pending = destination.changeMembership(
+      target,
+      'c',
+      { add: [ext('u1')], remove: [] },
+      { signal: controller.signal, onRequest: (e) => log.push(e) },
+    );
     await expect.poll(() => received.length).toBe(1);
     controller.abort();
     const error = await failure(pending);
@@ -365,7 +429,14 @@ describe('rate limiter feedback', () => {
     const time = fakeTime();
     const limiter = new InMemoryRateLimiter({ now: time.now, sleep: time.sleep });
     const { destination, target } = client({ now: time.now, sleep: time.sleep, limiter });
-    script = [{ status: 201, body: { message: 'success' }, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(START / 1000 + 40) } }, ok201];
+    script = [
+      {
+        status: 201,
+        body: { message: 'success' },
+        headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(START / 1000 + 40) },
+      },
+      ok201,
+    ];
     await destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [] });
     expect(time.sleeps).toEqual([]);
     await destination.changeMembership(target, 'c', { add: [ext('u2')], remove: [] });
@@ -379,13 +450,21 @@ describe('request log', () => {
     const { destination, target } = client();
     const log: RequestLogEntry[] = [];
     script = [{ status: 500, body: { message: `internal error for ${DIK}` } }, ok201];
-    await destination.changeMembership(target, 'cohort-9', { add: [ext('u1'), ext('u2')], remove: [dev('d1')] }, { onRequest: (e) => log.push(e) });
+    await destination.changeMembership(
+      target,
+      'cohort-9',
+      { add: [ext('u1'), ext('u2')], remove: [dev('d1')] },
+      { onRequest: (e) => log.push(e) },
+    );
     expect(log).toHaveLength(2);
     expect(log.map((e) => [e.attempt, e.status, e.identifiers])).toEqual([
       [1, 500, 3],
       [2, 201, 3],
     ]);
-    expect(log[0]).toMatchObject({ at: new Date(START).toISOString(), endpoint: `${endpoint}/partners/acme/cohorts/users` });
+    expect(log[0]).toMatchObject({
+      at: new Date(START).toISOString(),
+      endpoint: `${endpoint}/partners/acme/cohorts/users`,
+    });
     expect(log[0]?.request).toStrictEqual({
       partner_api_key: '[redacted]',
       client_secret: '[redacted]',
@@ -408,7 +487,11 @@ describe('testConnection', () => {
     expect(result.ok).toBe(true);
     expect(result.message).toContain(endpoint);
     expect(received[0]?.url).toBe('/partners/acme/cohorts');
-    expect(received[0]?.body).toMatchObject({ cohort_id: CONNECTION_TEST_COHORT_ID, client_secret: DIK, created_at: new Date(START).toISOString() });
+    expect(received[0]?.body).toMatchObject({
+      cohort_id: CONNECTION_TEST_COHORT_ID,
+      client_secret: DIK,
+      created_at: new Date(START).toISOString(),
+    });
   });
 
   it('reports a rejected key plainly, without throwing', async () => {
@@ -431,7 +514,7 @@ describe('testConnection', () => {
     expect(sleeps).toEqual([1_000]);
   });
 
-  it('reports a missing partner key as the operator\'s to fix', async () => {
+  it("reports a missing partner key as the operator's to fix", async () => {
     const { destination, target } = client({ partnerKeys: {} });
     const result = await destination.testConnection(target);
     expect(result).toEqual({ ok: false, message: expect.stringContaining('BRAZE_PARTNER_API_KEY_US') });

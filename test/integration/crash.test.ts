@@ -4,7 +4,7 @@
 // is SIGKILLed at random points — while planning, mid-batch (a request in the sandbox's hands), right after a
 // batch was answered — and a new child takes over once the lease expires. Every time, Braze must end up with
 // exactly the cohort, and only batches in flight at a kill may have been sent twice.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -13,8 +13,8 @@ import { changeMembers, createStaticCohort } from '../../src/app/cohorts.ts';
 import { createSync, runNow } from '../../src/app/syncs.ts';
 import { createTarget } from '../../src/app/targets.ts';
 import type { Mapping } from '../../src/domain/mapping.ts';
-import { compose, type Composed } from '../../src/entry/compose.ts';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.ts';
+import { type Composed, compose } from '../../src/entry/compose.ts';
+import { type RunningSandbox, startSandbox } from '../../src/sandbox/index.ts';
 import type { CrashChildConfig } from '../support/crash-child.ts';
 import { ENGINES } from '../support/engines.ts';
 import { firstRunOf, projectWithBraze } from '../support/flows.ts';
@@ -71,20 +71,45 @@ describe.each(ENGINES)('crash recovery on $name', (engine) => {
       const project = await projectWithBraze(deps);
       const dataImportKey = sandbox.state.createWorkspace();
       const mapping: Mapping = { type: 'user_id' };
-      const target = await createTarget(deps, project.id, { name: 'crash', endpoint: sandbox.url, dataImportKey, mapping });
+      const target = await createTarget(deps, project.id, {
+        name: 'crash',
+        endpoint: sandbox.url,
+        dataImportKey,
+        mapping,
+      });
       const cohort = await createStaticCohort(deps, project.id, { name: 'Crash' });
       const user = (i: number) => ({ user_id: `crash-${String(i).padStart(5, '0')}` });
       for (let i = 0; i < MEMBERS; i += 1000) {
         await changeMembers(deps, project.id, cohort.id, { add: Array.from({ length: 1000 }, (_, j) => user(i + j)) });
       }
-      const sync = await createSync(deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'one_time' });
+      const sync = await createSync(deps, project.id, {
+        cohortId: cohort.id,
+        targetId: target.id,
+        cadence: 'one_time',
+      });
       const brazeCohortId = sync.brazeCohortRef;
       sandbox.state.injectFaults([{ latencyMs: LATENCY_MS, path: 'users', count: ARRIVALS }]);
 
-      const config: CrashChildConfig = { store: fresh.location, secretKey: secretKey.toString('hex'), sandboxUrl: sandbox.url, brazeCohortId, leaseTtlMs: LEASE_TTL_MS, concurrency: CONCURRENCY };
+      const config: CrashChildConfig = {
+        store: fresh.location,
+        secretKey: secretKey.toString('hex'),
+        sandboxUrl: sandbox.url,
+        brazeCohortId,
+        leaseTtlMs: LEASE_TTL_MS,
+        concurrency: CONCURRENCY,
+      };
       const arrivals = () => ARRIVALS - (sandbox.state.pendingFaults()[0]?.remaining ?? ARRIVALS);
       const answered = () => membershipRequests(sandbox).length;
-      const fence = async () => Number((await store.raw.db.selectFrom('braze_cohorts').select('fence').where('id', '=', brazeCohortId).executeTakeFirstOrThrow()).fence);
+      const fence = async () =>
+        Number(
+          (
+            await store.raw.db
+              .selectFrom('braze_cohorts')
+              .select('fence')
+              .where('id', '=', brazeCohortId)
+              .executeTakeFirstOrThrow()
+          ).fence,
+        );
 
       /** One child's life: started, then killed when `mode` says, or left to finish. Returns whether it finished. */
       const life = async (runId: string, mode: KillMode | 'finish'): Promise<boolean> => {
@@ -100,11 +125,13 @@ describe.each(ENGINES)('crash recovery on $name', (engine) => {
         child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
         child.stdout!.resume();
         let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-        const exited = new Promise<void>((resolve) => child.on('exit', (code, signal) => {
-          exit = { code, signal };
-          children.delete(child);
-          resolve();
-        }));
+        const exited = new Promise<void>((resolve) =>
+          child.on('exit', (code, signal) => {
+            exit = { code, signal };
+            children.delete(child);
+            resolve();
+          }),
+        );
         const deadline = Date.now() + 30_000;
         const alive = () => {
           if (exit) return false;
@@ -139,14 +166,17 @@ describe.each(ENGINES)('crash recovery on $name', (engine) => {
             const phase = (await store.runs.getById(runId))?.phase;
             const progress = await store.runs.progress(runId);
             child.kill('SIGKILL');
-            log.push(`kill ${mode}: phase ${phase}, batches done ${progress.done}/${progress.total}, requests arrived ${arrivals() - arrivedBefore}`);
+            log.push(
+              `kill ${mode}: phase ${phase}, batches done ${progress.done}/${progress.total}, requests arrived ${arrivals() - arrivedBefore}`,
+            );
           }
         }
         await exited;
         // Requests the dead child left in the sandbox's hands land now, not during the next life.
         if (!exit || (exit as { signal: string | null }).signal === 'SIGKILL') await sleep(LATENCY_MS + 50);
         const finished = (exit as { code: number | null } | null)?.code === 0;
-        if (!finished && (exit as { signal: string | null } | null)?.signal !== 'SIGKILL') throw new Error(`child failed: ${JSON.stringify(exit)}; stderr: ${stderr}`);
+        if (!finished && (exit as { signal: string | null } | null)?.signal !== 'SIGKILL')
+          throw new Error(`child failed: ${JSON.stringify(exit)}; stderr: ${stderr}`);
         if (finished) log.push(`child finished (mode ${mode})`);
         return finished;
       };
@@ -159,12 +189,20 @@ describe.each(ENGINES)('crash recovery on $name', (engine) => {
         for (let i = 0; i < kills; i++) {
           const run = await store.runs.getById(runId);
           if (run?.status !== 'queued' && run?.status !== 'running') break;
-          const modes: KillMode[] = run.phase === 'queued' || run.phase === 'planning' ? ['planning', 'mid-batch', 'after-answer'] : ['mid-batch', 'after-answer'];
+          const modes: KillMode[] =
+            run.phase === 'queued' || run.phase === 'planning'
+              ? ['planning', 'mid-batch', 'after-answer']
+              : ['mid-batch', 'after-answer'];
           // The first kill of a run lands while planning, the second mid-batch; later ones are drawn at random.
           const mode = i === 0 ? 'planning' : i === 1 ? 'mid-batch' : modes[Math.floor(random() * modes.length)]!;
           if (!(await life(runId, mode))) killed += 1;
         }
-        for (let i = 0; i < 3 && !['succeeded', 'failed', 'cancelled'].includes((await store.runs.getById(runId))!.status); i++) await life(runId, 'finish');
+        for (
+          let i = 0;
+          i < 3 && !['succeeded', 'failed', 'cancelled'].includes((await store.runs.getById(runId))!.status);
+          i++
+        )
+          await life(runId, 'finish');
         await sleep(LATENCY_MS + 100); // let requests a killed child left in the sandbox's hands land
         const run = (await store.runs.getById(runId))!;
         return { run, killed, arrived: arrivals() - arrivedAtStart };
@@ -174,7 +212,10 @@ describe.each(ENGINES)('crash recovery on $name', (engine) => {
         const { run, killed, arrived } = await survive(runId, kills);
         const expected = await expectedKeys(store, cohort.id, [mapping]);
         log.push(`${round}: ${killed} kills, ${run.totalBatches} batches, ${arrived} membership requests`);
-        expect(run, `seed ${seed}\n${log.join('\n')}`).toMatchObject({ status: 'succeeded', counts: { ...delta, failed: 0 } });
+        expect(run, `seed ${seed}\n${log.join('\n')}`).toMatchObject({
+          status: 'succeeded',
+          counts: { ...delta, failed: 0 },
+        });
         // Braze holds exactly the cohort, and the store knows it.
         expect(sandboxKeys(sandbox, dataImportKey, cohort.id)).toEqual(expected);
         expect(await ackedKeys(store, brazeCohortId)).toEqual(expected);
@@ -184,11 +225,14 @@ describe.each(ENGINES)('crash recovery on $name', (engine) => {
         expect(sent).toHaveLength(arrived);
         const resent = arrived - run.totalBatches;
         expect(resent, `seed ${seed}\n${log.join('\n')}`).toBeLessThanOrEqual(killed * CONCURRENCY);
-        const batchOf = (r: { adds: string[]; removes: string[] }) => JSON.stringify([[...r.adds].sort(), [...r.removes].sort()]);
+        const batchOf = (r: { adds: string[]; removes: string[] }) =>
+          JSON.stringify([[...r.adds].sort(), [...r.removes].sort()]);
         const distinct = new Set(sent.map(batchOf));
         expect(distinct.size).toBe(run.totalBatches);
         const seen = new Map<string, number>();
-        for (const r of sent) for (const k of [...r.adds.map((a) => `+${a}`), ...r.removes.map((x) => `-${x}`)]) seen.set(k, (seen.get(k) ?? 0) + 1);
+        for (const r of sent)
+          for (const k of [...r.adds.map((a) => `+${a}`), ...r.removes.map((x) => `-${x}`)])
+            seen.set(k, (seen.get(k) ?? 0) + 1);
         const twice = [...seen.values()].filter((n) => n > 1).reduce((a, n) => a + n - 1, 0);
         expect(twice).toBeLessThanOrEqual(resent * 1000);
         return resent;
@@ -200,7 +244,9 @@ describe.each(ENGINES)('crash recovery on $name', (engine) => {
 
       // Round 2: 1,200 leave and 1,300 join (3 batches mixing adds and removes).
       await changeMembers(deps, project.id, cohort.id, { remove: Array.from({ length: 1200 }, (_, i) => user(i)) });
-      await changeMembers(deps, project.id, cohort.id, { add: Array.from({ length: 1300 }, (_, i) => user(MEMBERS + i)) });
+      await changeMembers(deps, project.id, cohort.id, {
+        add: Array.from({ length: 1300 }, (_, i) => user(MEMBERS + i)),
+      });
       const second = await runNow(deps, project.id, sync.id);
       const resent2 = await check('round 2', second.id, 2, { added: 1300, removed: 1200 });
 

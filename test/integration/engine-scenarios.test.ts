@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { changeMembers, createStaticCohort } from '../../src/app/cohorts.ts';
-import { createSync, requestRun, runNow } from '../../src/app/syncs.ts';
 import { RunExecutor } from '../../src/app/run-executor.ts';
+import { createSync, requestRun, runNow } from '../../src/app/syncs.ts';
 import { createTarget } from '../../src/app/targets.ts';
 import { startWorker } from '../../src/app/worker.ts';
 import type { Mapping } from '../../src/domain/mapping.ts';
@@ -14,8 +14,15 @@ import type { Cohort, Project, Run, Sync, Target } from '../../src/domain/model.
 import { compose } from '../../src/entry/compose.ts';
 import { ENGINES } from '../support/engines.ts';
 import { firstRunOf, projectWithBraze, sandboxTarget, waitForRun } from '../support/flows.ts';
-import { startHarness, type Harness } from '../support/harness.ts';
-import { ackedKeys, expectedKeys, membershipRequests, minus, nameRequests, sandboxKeys } from '../support/sync-checks.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
+import {
+  ackedKeys,
+  expectedKeys,
+  membershipRequests,
+  minus,
+  nameRequests,
+  sandboxKeys,
+} from '../support/sync-checks.ts';
 
 const BIG = 2_500;
 
@@ -29,7 +36,9 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     h = await startHarness(engine);
     project = await projectWithBraze(h.deps);
     big = await createStaticCohort(h.deps, project.id, { name: 'Big' });
-    await changeMembers(h.deps, project.id, big.id, { add: Array.from({ length: BIG }, (_, i) => ({ user_id: `big-${String(i).padStart(4, '0')}` })) });
+    await changeMembers(h.deps, project.id, big.id, {
+      add: Array.from({ length: BIG }, (_, i) => ({ user_id: `big-${String(i).padStart(4, '0')}` })),
+    });
   });
   afterAll(async () => {
     await h?.close();
@@ -46,7 +55,11 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
   };
 
   const startSync = async (cohort: Cohort, target: Target): Promise<{ sync: Sync; run: Run }> => {
-    const sync = await createSync(h.deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'one_time' });
+    const sync = await createSync(h.deps, project.id, {
+      cohortId: cohort.id,
+      targetId: target.id,
+      cadence: 'one_time',
+    });
     const run = await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, sync.id)).id);
     return { sync, run };
   };
@@ -64,14 +77,26 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
   it('first run sends every member, later runs only the changes', async () => {
     const mapping: Mapping = { type: 'user_id' };
     const { target, dataImportKey } = await sandboxTarget(h, project.id, mapping);
-    const cohort = await cohortOf('Deltas', [{ user_id: 'u1' }, { user_id: 'u2' }, { user_id: 'u3' }, { device_id: 'anon-1' }]);
+    const cohort = await cohortOf('Deltas', [
+      { user_id: 'u1' },
+      { user_id: 'u2' },
+      { user_id: 'u3' },
+      { device_id: 'anon-1' },
+    ]);
 
     const { sync, run: first } = await startSync(cohort, target);
-    expect(first).toMatchObject({ status: 'succeeded', counts: { added: 3, removed: 0, skipped: 1, failed: 0 }, skipReasons: { no_user_id: 1 } });
+    expect(first).toMatchObject({
+      status: 'succeeded',
+      counts: { added: 3, removed: 0, skipped: 1, failed: 0 },
+      skipReasons: { no_user_id: 1 },
+    });
     expect(await expectInStep(sync, dataImportKey, [mapping])).toEqual(['e:u1', 'e:u2', 'e:u3']);
     expect(nameRequests(h.sandbox).map((r) => r.name)).toEqual([`[cohort-sync] Deltas: ${cohort.id}`]);
 
-    await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'u4' }, { user_id: 'U4' }], remove: [{ user_id: 'u1' }] });
+    await changeMembers(h.deps, project.id, cohort.id, {
+      add: [{ user_id: 'u4' }, { user_id: 'U4' }],
+      remove: [{ user_id: 'u1' }],
+    });
     h.sandbox.state.clearRequests();
     const second = await again(sync);
     expect(second.counts).toMatchObject({ added: 2, removed: 1, failed: 0 });
@@ -92,25 +117,40 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
   it('identification: a device-mapped member who is identified gets its external id added', async () => {
     const mapping: Mapping = { type: 'device_id' };
     const { target, dataImportKey } = await sandboxTarget(h, project.id, mapping);
-    h.sandbox.state.seedUsers(dataImportKey, [{ device_ids: ['dev-A'] }, { external_id: 'user-B', device_ids: ['dev-B'] }]);
-    const cohort = await cohortOf('Identify (device)', [{ device_id: 'dev-A' }, { user_id: 'user-B', device_id: 'dev-B' }]);
+    h.sandbox.state.seedUsers(dataImportKey, [
+      { device_ids: ['dev-A'] },
+      { external_id: 'user-B', device_ids: ['dev-B'] },
+    ]);
+    const cohort = await cohortOf('Identify (device)', [
+      { device_id: 'dev-A' },
+      { user_id: 'user-B', device_id: 'dev-B' },
+    ]);
     const { sync, run } = await startSync(cohort, target);
     expect(run.counts).toMatchObject({ added: 3, removed: 0, skipped: 0 });
     expect(await expectInStep(sync, dataImportKey, [mapping])).toEqual(['d:dev-A', 'd:dev-B', 'e:user-B']);
     // Braze matches the anonymous user by device, the identified one only by external id.
-    expect(h.sandbox.state.cohortUsers(dataImportKey, cohort.id).items.map((u) => u.external_id ?? u.device_ids[0])).toEqual(['user-B', 'dev-A']);
+    expect(
+      h.sandbox.state.cohortUsers(dataImportKey, cohort.id).items.map((u) => u.external_id ?? u.device_ids[0]),
+    ).toEqual(['user-B', 'dev-A']);
 
     const anonymous = await h.store.membership.findProfile(project.id, { deviceId: 'dev-A' });
     await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'user-A', device_id: 'dev-A' }] });
     // The anonymous profile itself became identified (no second profile).
-    expect(await h.store.membership.findProfile(project.id, { userId: 'user-A' })).toMatchObject({ id: anonymous!.id, userId: 'user-A', deviceIds: ['dev-A'] });
+    expect(await h.store.membership.findProfile(project.id, { userId: 'user-A' })).toMatchObject({
+      id: anonymous!.id,
+      userId: 'user-A',
+      deviceIds: ['dev-A'],
+    });
     h.sandbox.state.seedUsers(dataImportKey, [{ external_id: 'user-A', device_ids: ['dev-A'] }]); // identified in Braze too
 
     const second = await again(sync);
     expect(second.counts).toMatchObject({ added: 1, removed: 0 });
     expect(await expectInStep(sync, dataImportKey, [mapping])).toEqual(['d:dev-A', 'd:dev-B', 'e:user-A', 'e:user-B']);
     // Without the external id Braze would have dropped user-A: its device id no longer matches it.
-    expect(h.sandbox.state.cohortUsers(dataImportKey, cohort.id).items.map((u) => u.external_id)).toEqual(['user-A', 'user-B']);
+    expect(h.sandbox.state.cohortUsers(dataImportKey, cohort.id).items.map((u) => u.external_id)).toEqual([
+      'user-A',
+      'user-B',
+    ]);
   });
 
   it('identification: a user_id-mapped anonymous member is skipped, then added once identified', async () => {
@@ -125,7 +165,10 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     // Identified through another cohort's upload: identity is the profile's, not the cohort's.
     const side = await cohortOf('Side', []);
     await changeMembers(h.deps, project.id, side.id, { add: [{ user_id: 'user-C', device_id: 'dev-C' }] });
-    expect(await h.store.membership.findProfile(project.id, { deviceId: 'dev-C' })).toMatchObject({ id: anonymous!.id, userId: 'user-C' });
+    expect(await h.store.membership.findProfile(project.id, { deviceId: 'dev-C' })).toMatchObject({
+      id: anonymous!.id,
+      userId: 'user-C',
+    });
 
     const second = await again(sync);
     expect(second.counts).toMatchObject({ added: 1, removed: 0, skipped: 0 });
@@ -165,34 +208,76 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
       { device_id: 'a5-device', properties: { crm_id: 'C-5' } },
     ]);
     const crmTarget = await sandboxTarget(h, project.id, crm);
-    h.sandbox.state.seedUsers(crmTarget.dataImportKey, [{ external_id: 'a1', aliases: [{ alias_label: 'crm', alias_name: 'C-1' }] }]);
+    h.sandbox.state.seedUsers(crmTarget.dataImportKey, [
+      { external_id: 'a1', aliases: [{ alias_label: 'crm', alias_name: 'C-1' }] },
+    ]);
     const { sync, run } = await startSync(cohort, crmTarget.target);
-    expect(run).toMatchObject({ status: 'succeeded', counts: { added: 4, skipped: 1 }, skipReasons: { no_alias_value: 1 } });
-    expect(await expectInStep(sync, crmTarget.dataImportKey, [crm])).toEqual(['a:crm\u001f42', 'a:crm\u001fC-1', 'a:crm\u001fC-5', 'a:crm\u001ftrue']);
-    expect(h.sandbox.state.cohortIdentifiers(crmTarget.dataImportKey, cohort.id).aliases).toContainEqual({ alias_label: 'crm', alias_name: '42' });
-    expect(h.sandbox.state.cohortUsers(crmTarget.dataImportKey, cohort.id).items.map((u) => u.external_id)).toEqual(['a1']);
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      counts: { added: 4, skipped: 1 },
+      skipReasons: { no_alias_value: 1 },
+    });
+    expect(await expectInStep(sync, crmTarget.dataImportKey, [crm])).toEqual([
+      'a:crm\u001f42',
+      'a:crm\u001fC-1',
+      'a:crm\u001fC-5',
+      'a:crm\u001ftrue',
+    ]);
+    expect(h.sandbox.state.cohortIdentifiers(crmTarget.dataImportKey, cohort.id).aliases).toContainEqual({
+      alias_label: 'crm',
+      alias_name: '42',
+    });
+    expect(h.sandbox.state.cohortUsers(crmTarget.dataImportKey, cohort.id).items.map((u) => u.external_id)).toEqual([
+      'a1',
+    ]);
 
     await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'a1', properties: { crm_id: 'C-1b' } }] });
     const second = await again(sync);
     expect(second.counts).toMatchObject({ added: 1, removed: 1 });
-    expect(await expectInStep(sync, crmTarget.dataImportKey, [crm])).toEqual(['a:crm\u001f42', 'a:crm\u001fC-1b', 'a:crm\u001fC-5', 'a:crm\u001ftrue']);
+    expect(await expectInStep(sync, crmTarget.dataImportKey, [crm])).toEqual([
+      'a:crm\u001f42',
+      'a:crm\u001fC-1b',
+      'a:crm\u001fC-5',
+      'a:crm\u001ftrue',
+    ]);
 
     // The default alias property is user_id.
     const uidTarget = await sandboxTarget(h, project.id, byUser);
     const { sync: uidSync, run: uidRun } = await startSync(cohort, uidTarget.target);
     expect(uidRun.counts).toMatchObject({ added: 4, skipped: 1 });
-    expect(await expectInStep(uidSync, uidTarget.dataImportKey, [byUser])).toEqual(['a:uid\u001fa1', 'a:uid\u001fa2', 'a:uid\u001fa3', 'a:uid\u001fa4']);
+    expect(await expectInStep(uidSync, uidTarget.dataImportKey, [byUser])).toEqual([
+      'a:uid\u001fa1',
+      'a:uid\u001fa2',
+      'a:uid\u001fa3',
+      'a:uid\u001fa4',
+    ]);
   });
 
   it('device_id mapping sends every device id and also the external id of identified members', async () => {
     const mapping: Mapping = { type: 'device_id' };
     const { target, dataImportKey } = await sandboxTarget(h, project.id, mapping);
-    h.sandbox.state.seedUsers(dataImportKey, [{ external_id: 'multi', device_ids: ['m-1', 'm-2'] }, { device_ids: ['solo'] }]);
-    const cohort = await cohortOf('Devices', [{ user_id: 'multi', device_id: 'm-1' }, { user_id: 'multi', device_id: 'm-2' }, { device_id: 'solo' }, { user_id: 'no-device' }]);
+    h.sandbox.state.seedUsers(dataImportKey, [
+      { external_id: 'multi', device_ids: ['m-1', 'm-2'] },
+      { device_ids: ['solo'] },
+    ]);
+    const cohort = await cohortOf('Devices', [
+      { user_id: 'multi', device_id: 'm-1' },
+      { user_id: 'multi', device_id: 'm-2' },
+      { device_id: 'solo' },
+      { user_id: 'no-device' },
+    ]);
     const { sync, run } = await startSync(cohort, target);
     expect(run.counts).toMatchObject({ added: 5, skipped: 0 });
-    expect(await expectInStep(sync, dataImportKey, [mapping])).toEqual(['d:m-1', 'd:m-2', 'd:solo', 'e:multi', 'e:no-device']);
-    expect(h.sandbox.state.cohortUsers(dataImportKey, cohort.id).items.map((u) => u.external_id ?? u.device_ids[0])).toEqual(['multi', 'solo']);
+    expect(await expectInStep(sync, dataImportKey, [mapping])).toEqual([
+      'd:m-1',
+      'd:m-2',
+      'd:solo',
+      'e:multi',
+      'e:no-device',
+    ]);
+    expect(
+      h.sandbox.state.cohortUsers(dataImportKey, cohort.id).items.map((u) => u.external_id ?? u.device_ids[0]),
+    ).toEqual(['multi', 'solo']);
   });
 
   it('two-sync recipe: two targets, one key → one Braze cohort holding the union; pausing or deleting one keeps what the other wants', async () => {
@@ -200,7 +285,11 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     const byUser: Mapping = { type: 'user_id' };
     const dev = await sandboxTarget(h, project.id, byDevice);
     const uid = await sandboxTarget(h, project.id, byUser, { dataImportKey: dev.dataImportKey });
-    const cohort = await cohortOf('Recipe', [{ user_id: 'r1', device_id: 'rd1' }, { device_id: 'rd2' }, { user_id: 'r3' }]);
+    const cohort = await cohortOf('Recipe', [
+      { user_id: 'r1', device_id: 'rd1' },
+      { device_id: 'rd2' },
+      { user_id: 'r3' },
+    ]);
 
     const { sync: devSync } = await startSync(cohort, dev.target);
     const { sync: uidSync } = await startSync(cohort, uid.target);
@@ -241,7 +330,13 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     const mapping: Mapping = { type: 'user_id' };
     const { target, dataImportKey } = await sandboxTarget(h, project.id, mapping);
     const { sync, run } = await startSync(big, target);
-    expect(run).toMatchObject({ status: 'succeeded', totalBatches: 3, requests: 4, retries: 0, counts: { added: BIG, removed: 0, failed: 0 } });
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      totalBatches: 3,
+      requests: 4,
+      retries: 0,
+      counts: { added: BIG, removed: 0, failed: 0 },
+    });
     const sent = membershipRequests(h.sandbox);
     expect(sent.map((r) => r.adds.length + r.removes.length).sort()).toEqual([1000, 1000, 500]);
     for (const r of sent) {
@@ -257,14 +352,20 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     const { target, dataImportKey } = await sandboxTarget(h, project.id, { type: 'user_id' });
     const cohort = await cohortOf('Before', [{ user_id: 'n1' }]);
     const { sync } = await startSync(cohort, target);
-    expect(h.sandbox.state.listCohorts(dataImportKey)).toEqual([expect.objectContaining({ id: cohort.id, name: `[cohort-sync] Before: ${cohort.id}` })]);
+    expect(h.sandbox.state.listCohorts(dataImportKey)).toEqual([
+      expect.objectContaining({ id: cohort.id, name: `[cohort-sync] Before: ${cohort.id}` }),
+    ]);
 
     await h.store.cohorts.update(project.id, cohort.id, { name: 'After' }, new Date().toISOString());
     h.sandbox.state.clearRequests();
     const renamed = await again(sync);
     expect(renamed).toMatchObject({ status: 'succeeded', requests: 1 });
-    expect(nameRequests(h.sandbox)).toEqual([{ status: 201, name: `[cohort-sync] After: ${cohort.id}`, cohortId: cohort.id }]);
-    expect(h.sandbox.state.listCohorts(dataImportKey)).toEqual([expect.objectContaining({ id: cohort.id, name: `[cohort-sync] After: ${cohort.id}` })]);
+    expect(nameRequests(h.sandbox)).toEqual([
+      { status: 201, name: `[cohort-sync] After: ${cohort.id}`, cohortId: cohort.id },
+    ]);
+    expect(h.sandbox.state.listCohorts(dataImportKey)).toEqual([
+      expect.objectContaining({ id: cohort.id, name: `[cohort-sync] After: ${cohort.id}` }),
+    ]);
   });
 
   it('429 with X-RateLimit-Reset a second ahead: waits for the reset, then everything arrives', async () => {
@@ -278,7 +379,9 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     // The rate-limited batch was sent again only once the reset had passed.
     const log = h.sandbox.state.requests();
     const limited = log.findIndex((r) => r.status === 429);
-    const retried = log.findIndex((r, i) => i > limited && r.status === 201 && JSON.stringify(r.body) === JSON.stringify(log[limited]!.body));
+    const retried = log.findIndex(
+      (r, i) => i > limited && r.status === 201 && JSON.stringify(r.body) === JSON.stringify(log[limited]!.body),
+    );
     expect(retried).toBeGreaterThan(limited);
     expect(Date.parse(log[retried]!.at)).toBeGreaterThanOrEqual(reset * 1000);
   });
@@ -286,9 +389,20 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
   it('423, 500, 503 and a dropped connection are retried: the run succeeds, nothing is lost, retries are counted', async () => {
     const mapping: Mapping = { type: 'user_id' };
     const { target, dataImportKey } = await sandboxTarget(h, project.id, mapping);
-    h.sandbox.state.injectFaults([{ status: 500, path: 'cohorts' }, { status: 423, path: 'users' }, { drop: true, path: 'users' }, { status: 500, path: 'users' }, { status: 503, path: 'users' }]);
+    h.sandbox.state.injectFaults([
+      { status: 500, path: 'cohorts' },
+      { status: 423, path: 'users' },
+      { drop: true, path: 'users' },
+      { status: 500, path: 'users' },
+      { status: 503, path: 'users' },
+    ]);
     const { sync, run } = await startSync(big, target);
-    expect(run).toMatchObject({ status: 'succeeded', retries: 5, requests: 4 + 5, counts: { added: BIG, removed: 0, failed: 0 } });
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      retries: 5,
+      requests: 4 + 5,
+      counts: { added: BIG, removed: 0, failed: 0 },
+    });
     await expectInStep(sync, dataImportKey, [mapping]);
     expect(h.sandbox.state.stats().byStatus).toEqual({ '201': 4, '423': 1, '500': 2, '503': 1, dropped: 1 });
     expect(h.sandbox.state.pendingFaults()).toEqual([]);
@@ -312,12 +426,20 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     expect(batches.find((b) => b.status === 'failed')!.error).toContain('Invalid cohort_changes');
 
     const retry = await again(sync);
-    expect(retry).toMatchObject({ status: 'succeeded', counts: { added: rejected.adds.length, removed: 0, failed: 0 } });
+    expect(retry).toMatchObject({
+      status: 'succeeded',
+      counts: { added: rejected.adds.length, removed: 0, failed: 0 },
+    });
     await expectInStep(sync, dataImportKey, [mapping]);
   });
 
   it('401 for a Data Import Key Braze does not know fails the run with a message that says what to do', async () => {
-    const target = await createTarget(h.deps, project.id, { name: 'unknown-key', endpoint: h.sandbox.url, dataImportKey: 'never-generated-key-1234', mapping: { type: 'user_id' } });
+    const target = await createTarget(h.deps, project.id, {
+      name: 'unknown-key',
+      endpoint: h.sandbox.url,
+      dataImportKey: 'never-generated-key-1234',
+      mapping: { type: 'user_id' },
+    });
     const cohort = await cohortOf('Unauthorised', [{ user_id: 'x1' }]);
     const { run } = await startSync(cohort, target);
     expect(run.status).toBe('failed');
@@ -337,17 +459,31 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
       store: fresh.location,
       secretKey: randomBytes(32),
       logger: pino({ level: 'silent' }),
-      braze: { partnerSlug: 'cohort-sync', partnerKeys: { US: 'not-the-partner-key' }, requestsPerHour: 250_000, retry: { baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 3 } },
+      braze: {
+        partnerSlug: 'cohort-sync',
+        partnerKeys: { US: 'not-the-partner-key' },
+        requestsPerHour: 250_000,
+        retry: { baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 3 },
+      },
       settings: { allowedEndpoints: [h.sandbox.url] },
     });
     const worker = await startWorker(other.deps, { owner: other.owner, sweepEveryMs: 200 });
     try {
       const p = await projectWithBraze(other.deps);
       const dataImportKey = h.sandbox.state.createWorkspace();
-      const target = await createTarget(other.deps, p.id, { name: 'wrong-partner', endpoint: h.sandbox.url, dataImportKey, mapping: { type: 'user_id' } });
+      const target = await createTarget(other.deps, p.id, {
+        name: 'wrong-partner',
+        endpoint: h.sandbox.url,
+        dataImportKey,
+        mapping: { type: 'user_id' },
+      });
       const cohort = await createStaticCohort(other.deps, p.id, { name: 'Partner' });
       await changeMembers(other.deps, p.id, cohort.id, { add: [{ user_id: 'p1' }] });
-      const sync = await createSync(other.deps, p.id, { cohortId: cohort.id, targetId: target.id, cadence: 'one_time' });
+      const sync = await createSync(other.deps, p.id, {
+        cohortId: cohort.id,
+        targetId: target.id,
+        cadence: 'one_time',
+      });
       const run = await waitForRun(other.deps, (await firstRunOf(other.deps, p.id, sync.id)).id);
       expect(run).toMatchObject({ status: 'failed', retries: 0, error: { code: 'braze_credentials' } });
       expect(run.error?.message).toContain('Invalid Partner API key');
@@ -366,12 +502,26 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     h.sandbox.state.injectFaults([{ latencyMs: 400, path: 'users', count: 3 }]);
     const sync = await createSync(h.deps, project.id, { cohortId: big.id, targetId: target.id, cadence: 'one_time' });
     const run = await firstRunOf(h.deps, project.id, sync.id);
-    while ((h.sandbox.state.pendingFaults()[0]?.remaining ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    const fenceOf = async () => Number((await h.store.raw.db.selectFrom('braze_cohorts').select('fence').where('id', '=', sync.brazeCohortRef).executeTakeFirstOrThrow()).fence);
+    while ((h.sandbox.state.pendingFaults()[0]?.remaining ?? 0) > 0)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    const fenceOf = async () =>
+      Number(
+        (
+          await h.store.raw.db
+            .selectFrom('braze_cohorts')
+            .select('fence')
+            .where('id', '=', sync.brazeCohortRef)
+            .executeTakeFirstOrThrow()
+        ).fence,
+      );
     const stalledFence = await fenceOf();
 
     // The first worker stalls past its TTL (as if paused by the OS): another worker takes the lease.
-    await h.store.raw.db.updateTable('braze_cohorts').set({ lease_until: '2000-01-01T00:00:00.000Z' }).where('id', '=', sync.brazeCohortRef).execute();
+    await h.store.raw.db
+      .updateTable('braze_cohorts')
+      .set({ lease_until: '2000-01-01T00:00:00.000Z' })
+      .where('id', '=', sync.brazeCohortRef)
+      .execute();
     const other = new RunExecutor(h.deps, 'another-worker');
     await other.processBrazeCohort(sync.brazeCohortRef);
     expect(await fenceOf()).toBe(stalledFence + 1);
@@ -379,9 +529,19 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
 
     const done = (await h.store.runs.getById(run.id))!;
     expect(done).toMatchObject({ status: 'succeeded', counts: { added: BIG, removed: 0, failed: 0 } });
-    expect((await h.store.planning.runBatches(run.id, 0, 10)).map((b) => b.status)).toEqual(['acked', 'acked', 'acked']);
+    expect((await h.store.planning.runBatches(run.id, 0, 10)).map((b) => b.status)).toEqual([
+      'acked',
+      'acked',
+      'acked',
+    ]);
     await expectInStep(sync, dataImportKey, [mapping]);
-    expect(await h.store.raw.db.selectFrom('braze_cohorts').select('lease_owner').where('id', '=', sync.brazeCohortRef).executeTakeFirstOrThrow()).toEqual({ lease_owner: null });
+    expect(
+      await h.store.raw.db
+        .selectFrom('braze_cohorts')
+        .select('lease_owner')
+        .where('id', '=', sync.brazeCohortRef)
+        .executeTakeFirstOrThrow(),
+    ).toEqual({ lease_owner: null });
   });
 
   it('runs requested while one is running coalesce into one more run', async () => {

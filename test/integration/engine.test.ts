@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { changeMembers, createStaticCohort } from '../../src/app/cohorts.ts';
 import { createSync, runNow } from '../../src/app/syncs.ts';
 import { ENGINES } from '../support/engines.ts';
-import { startHarness, type Harness } from '../support/harness.ts';
 import { firstRunOf, projectWithBraze, sandboxTarget, sorted, waitForRun } from '../support/flows.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
 
 describe.each(ENGINES)('sync engine on $name', (engine) => {
   let h: Harness;
@@ -19,9 +19,15 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
     const { target, dataImportKey } = await sandboxTarget(h, project.id, { type: 'user_id' });
     h.sandbox.state.seedUsers(dataImportKey, [{ external_id: 'u1' }, { external_id: 'u2' }, { external_id: 'u3' }]);
     const cohort = await createStaticCohort(h.deps, project.id, { name: 'Buyers' });
-    await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'u1' }, { user_id: 'u2' }, { device_id: 'anon-device-1' }] });
+    await changeMembers(h.deps, project.id, cohort.id, {
+      add: [{ user_id: 'u1' }, { user_id: 'u2' }, { device_id: 'anon-device-1' }],
+    });
 
-    const sync = await createSync(h.deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'one_time' });
+    const sync = await createSync(h.deps, project.id, {
+      cohortId: cohort.id,
+      targetId: target.id,
+      cadence: 'one_time',
+    });
     const first = await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, sync.id)).id);
     expect(first.status).toBe('succeeded');
     expect(first.counts).toEqual({ added: 2, removed: 0, skipped: 1, failed: 0 });
@@ -47,11 +53,23 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
     const project = await projectWithBraze(h.deps);
     const { target } = await sandboxTarget(h, project.id, { type: 'user_id' });
     const cohort = await createStaticCohort(h.deps, project.id, { name: 'Leaving' });
-    const sync = await createSync(h.deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'one_time' });
+    const sync = await createSync(h.deps, project.id, {
+      cohortId: cohort.id,
+      targetId: target.id,
+      cadence: 'one_time',
+    });
     await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, sync.id)).id);
     await h.worker.stop();
     // The state a SIGKILL between "delete the sync" and "finish the run" leaves behind.
-    const run = await h.store.runs.create({ id: 'run_removal', projectId: project.id, syncId: sync.id, brazeCohortId: sync.brazeCohortRef, trigger: 'delete', mode: 'remove_all', now: new Date().toISOString() });
+    const run = await h.store.runs.create({
+      id: 'run_removal',
+      projectId: project.id,
+      syncId: sync.id,
+      brazeCohortId: sync.brazeCohortRef,
+      trigger: 'delete',
+      mode: 'remove_all',
+      now: new Date().toISOString(),
+    });
     await h.store.runs.start(run.id, new Date().toISOString());
     await h.store.runs.setPlanned(run.id, { totalBatches: 0, skipped: 0, skipReasons: {} });
     await h.store.syncs.delete(project.id, sync.id);
@@ -65,8 +83,14 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
     const { target } = await sandboxTarget(h, project.id, { type: 'user_id' });
     const cohort = await createStaticCohort(h.deps, project.id, { name: 'Partial' });
     await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'p1' }, { user_id: 'p2' }] });
-    h.sandbox.state.injectFaults([{ path: 'users', status: 201, body: { message: 'success', errors: ['p2 could not be processed'] } }]);
-    const sync = await createSync(h.deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'one_time' });
+    h.sandbox.state.injectFaults([
+      { path: 'users', status: 201, body: { message: 'success', errors: ['p2 could not be processed'] } },
+    ]);
+    const sync = await createSync(h.deps, project.id, {
+      cohortId: cohort.id,
+      targetId: target.id,
+      cadence: 'one_time',
+    });
     const run = await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, sync.id)).id);
     expect(run).toMatchObject({ status: 'succeeded', counts: { added: 2, failed: 0 } });
     const { runMembersCsv } = await import('../../src/app/run-export.ts');
@@ -81,11 +105,18 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
     const project = await projectWithBraze(h.deps);
     const { target, dataImportKey } = await sandboxTarget(h, project.id, { type: 'user_id' });
     const cohort = await createStaticCohort(h.deps, project.id, { name: 'Slow' });
-    await changeMembers(h.deps, project.id, cohort.id, { add: Array.from({ length: 3000 }, (_, i) => ({ user_id: `s${i}` })) });
+    await changeMembers(h.deps, project.id, cohort.id, {
+      add: Array.from({ length: 3000 }, (_, i) => ({ user_id: `s${i}` })),
+    });
     h.sandbox.state.injectFaults([{ path: 'users', latencyMs: 400, count: 1 }]);
-    const sync = await createSync(h.deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'one_time' });
+    const sync = await createSync(h.deps, project.id, {
+      cohortId: cohort.id,
+      targetId: target.id,
+      cadence: 'one_time',
+    });
     const runId = (await firstRunOf(h.deps, project.id, sync.id)).id;
-    for (let i = 0; i < 100 && (await h.store.runs.getById(runId))?.phase !== 'sending'; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && (await h.store.runs.getById(runId))?.phase !== 'sending'; i++)
+      await new Promise((r) => setTimeout(r, 10));
     await h.worker.stop();
     const { RunExecutor } = await import('../../src/app/run-executor.ts');
     // The lease TTL is 5 s in the harness: resuming well before that proves the lease was handed back.
@@ -96,4 +127,3 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
     expect(h.sandbox.state.cohortIdentifiers(dataImportKey, cohort.id).user_ids).toHaveLength(3000);
   });
 });
-

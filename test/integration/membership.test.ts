@@ -1,10 +1,10 @@
-import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { compose, type Composed } from '../../src/entry/compose.ts';
 import { changeMembers, createStaticCohort, membersFromCsv, replaceMembers } from '../../src/app/cohorts.ts';
 import { AppError } from '../../src/app/errors.ts';
+import { type Composed, compose } from '../../src/entry/compose.ts';
 import { ENGINES } from '../support/engines.ts';
 import { projectWithBraze } from '../support/flows.ts';
 
@@ -59,7 +59,9 @@ describe.each(ENGINES)('profiles and membership on $name', (engine) => {
   it('reports invalid members by index and keeps the valid ones', async () => {
     const project = await projectWithBraze(c.deps);
     const cohort = await createStaticCohort(c.deps, project.id, { name: 'c' });
-    const out = await changeMembers(c.deps, project.id, cohort.id, { add: [{ user_id: 'ok' }, {}, { user_id: 5 }, 'x'] });
+    const out = await changeMembers(c.deps, project.id, cohort.id, {
+      add: [{ user_id: 'ok' }, {}, { user_id: 5 }, 'x'],
+    });
     expect(out.added).toBe(1);
     expect(out.invalid.map((i) => i.index)).toEqual([1, 2, 3]);
     expect(out.invalid[0]?.reason).toMatch(/user_id or a device_id/);
@@ -69,7 +71,14 @@ describe.each(ENGINES)('profiles and membership on $name', (engine) => {
     const project = await projectWithBraze(c.deps);
     const cohort = await createStaticCohort(c.deps, project.id, { name: 'csv' });
     await changeMembers(c.deps, project.id, cohort.id, { add: [{ user_id: 'stays' }, { user_id: 'leaves' }] });
-    const csv = ['user_id,device_id,plan', 'stays,,pro', 'new-1,dev-9,free', ',,orphan', 'too,many,columns,here', 'new-2,,'].join('\n');
+    const csv = [
+      'user_id,device_id,plan',
+      'stays,,pro',
+      'new-1,dev-9,free',
+      ',,orphan',
+      'too,many,columns,here',
+      'new-2,,',
+    ].join('\n');
     const out = await replaceMembers(c.deps, project.id, cohort.id, membersFromCsv(Readable.from([csv])));
     expect(out).toMatchObject({ size: 3, accepted: 3, added: 2, removed: 1 });
     expect(out.rejected).toEqual([
@@ -91,7 +100,9 @@ describe.each(ENGINES)('profiles and membership on $name', (engine) => {
     }
     const out = await replaceMembers(c.deps, project.id, cohort.id, membersFromCsv(lines()));
     expect(out.size).toBe(5000);
-    await expect(replaceMembers(c.deps, project.id, cohort.id, membersFromCsv(Readable.from(['email\nx@y'])))).rejects.toBeInstanceOf(AppError);
+    await expect(
+      replaceMembers(c.deps, project.id, cohort.id, membersFromCsv(Readable.from(['email\nx@y']))),
+    ).rejects.toBeInstanceOf(AppError);
     expect((await c.store.cohorts.get(project.id, cohort.id))?.size).toBe(5000);
   });
 });

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStoreDb } from '../../src/adapters/store/db.ts';
-import { migrate } from '../../src/adapters/store/migrator.ts';
 import { MIGRATIONS } from '../../src/adapters/store/migrations.ts';
-import { sql } from 'kysely';
+import { migrate } from '../../src/adapters/store/migrator.ts';
 import { ENGINES } from '../support/engines.ts';
 
 const child = (location: unknown) =>

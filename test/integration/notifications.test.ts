@@ -10,9 +10,9 @@ import type { Run } from '../../src/domain/model.ts';
 import type { Clock } from '../../src/ports/clock.ts';
 import { ENGINES } from '../support/engines.ts';
 import { firstRunOf, projectWithBraze, sandboxTarget } from '../support/flows.ts';
-import { startHarness, type Harness } from '../support/harness.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
 import { notifiedRuns } from '../support/notified-runs.ts';
-import { startSmtpInbox, type ReceivedMail, type SmtpInbox } from '../support/smtp-inbox.ts';
+import { type ReceivedMail, type SmtpInbox, startSmtpInbox } from '../support/smtp-inbox.ts';
 
 const HOUR = 3_600_000;
 
@@ -50,14 +50,36 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
   // Waits until the notifier has handled the run and its mails are out, so a test can also assert silence.
   const finished = (runId: string): Promise<Run> => notified.finished(h.deps, runId);
 
-  async function setup(opts: { cadence: 'one_time' | 'daily' | 'real_time'; dataImportKey?: string; projectEmails?: string[]; syncEmails?: string[] }) {
+  async function setup(opts: {
+    cadence: 'one_time' | 'daily' | 'real_time';
+    dataImportKey?: string;
+    projectEmails?: string[];
+    syncEmails?: string[];
+  }) {
     const project = await projectWithBraze(h.deps, 'Shop');
-    await h.deps.store.projects.update(project.id, { notificationEmails: opts.projectEmails ?? ['ops@example.com'] }, new Date().toISOString());
-    const { target, dataImportKey } = await sandboxTarget(h, project.id, { type: 'user_id' }, { name: 'EU workspace', ...(opts.dataImportKey ? { dataImportKey: opts.dataImportKey } : {}) });
-    if (!opts.dataImportKey) h.sandbox.state.seedUsers(dataImportKey, [{ external_id: 'u1' }, { external_id: 'u2' }, { external_id: 'u3' }]);
+    await h.deps.store.projects.update(
+      project.id,
+      { notificationEmails: opts.projectEmails ?? ['ops@example.com'] },
+      new Date().toISOString(),
+    );
+    const { target, dataImportKey } = await sandboxTarget(
+      h,
+      project.id,
+      { type: 'user_id' },
+      { name: 'EU workspace', ...(opts.dataImportKey ? { dataImportKey: opts.dataImportKey } : {}) },
+    );
+    if (!opts.dataImportKey)
+      h.sandbox.state.seedUsers(dataImportKey, [{ external_id: 'u1' }, { external_id: 'u2' }, { external_id: 'u3' }]);
     const cohort = await createStaticCohort(h.deps, project.id, { name: 'Buyers' });
-    await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'u1' }, { user_id: 'u2' }, { device_id: 'anon-1' }] });
-    const sync = await createSync(h.deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: opts.cadence, ...(opts.syncEmails ? { notifyEmails: opts.syncEmails } : {}) });
+    await changeMembers(h.deps, project.id, cohort.id, {
+      add: [{ user_id: 'u1' }, { user_id: 'u2' }, { device_id: 'anon-1' }],
+    });
+    const sync = await createSync(h.deps, project.id, {
+      cohortId: cohort.id,
+      targetId: target.id,
+      cadence: opts.cadence,
+      ...(opts.syncEmails ? { notifyEmails: opts.syncEmails } : {}),
+    });
     const first = await finished((await firstRunOf(h.deps, project.id, sync.id)).id);
     return { project, target, cohort, sync, first, dataImportKey };
   }
@@ -65,7 +87,11 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
   const lower = (xs: string[]) => xs.map((x) => x.toLowerCase()).sort();
 
   it('mails a success to the project and sync recipients, deduplicated, naming cohort, target, counts, run and times', async () => {
-    const { sync, first } = await setup({ cadence: 'one_time', projectEmails: ['Ops@Example.com', 'dev@example.com'], syncEmails: ['ops@example.com', ' owner@example.com '] });
+    const { sync, first } = await setup({
+      cadence: 'one_time',
+      projectEmails: ['Ops@Example.com', 'dev@example.com'],
+      syncEmails: ['ops@example.com', ' owner@example.com '],
+    });
     expect(first.status).toBe('succeeded');
     const [mail] = await inbox.waitFor(1);
     await notifier.idle();
@@ -83,11 +109,16 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
   });
 
   it('mails a failure with what failed and what to do, holds repeats to one an hour, then mails the recovery', async () => {
-    const { project, target, sync, first } = await setup({ cadence: 'daily', dataImportKey: 'key-braze-never-issued-0001' });
+    const { project, target, sync, first } = await setup({
+      cadence: 'daily',
+      dataImportKey: 'key-braze-never-issued-0001',
+    });
     expect(first.status).toBe('failed');
     expect(first.error?.code).toBe('braze_credentials');
     const [failure] = await inbox.waitFor(1);
-    expect(failure!.subject).toBe('[cohort-sync] Sync FAILED: "Buyers" → Braze target "EU workspace" (braze_credentials)');
+    expect(failure!.subject).toBe(
+      '[cohort-sync] Sync FAILED: "Buyers" → Braze target "EU workspace" (braze_credentials)',
+    );
     expect(failure!.text).toContain(`What failed: braze_credentials: ${first.error?.message}`);
     expect(failure!.text).toContain('What to do:');
     expect(failure!.text).toContain('Partner Integrations → Technology Partners');
@@ -108,7 +139,9 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     const third = await finished((await runNow(h.deps, project.id, sync.id)).id);
     expect(third.status).toBe('failed');
     const [, still] = await inbox.waitFor(2);
-    expect(still!.subject).toBe('[cohort-sync] Sync still failing: "Buyers" → Braze target "EU workspace" (braze_credentials)');
+    expect(still!.subject).toBe(
+      '[cohort-sync] Sync still failing: "Buyers" → Braze target "EU workspace" (braze_credentials)',
+    );
     expect(still!.text).toContain('1 more failed run(s) since the last mail were not mailed');
     expect(still!.text).toContain(third.id);
 
@@ -136,12 +169,19 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     expect(first.status).toBe('succeeded');
     // The first digest goes out at once: nothing was mailed in the last hour.
     const [firstDigest] = await inbox.waitFor(1);
-    expect(firstDigest!.subject).toBe('[cohort-sync] Real-time sync summary: "Buyers" → Braze target "EU workspace": 1 successful run(s) (+2 −0)');
+    expect(firstDigest!.subject).toBe(
+      '[cohort-sync] Real-time sync summary: "Buyers" → Braze target "EU workspace": 1 successful run(s) (+2 −0)',
+    );
 
     // Three more real-time runs within the hour: no mail.
     const runs: Run[] = [];
     for (const user of ['u3', 'u1', 'u3']) {
-      const op = runs.length === 1 ? { remove: [{ user_id: user }] } : runs.length === 0 ? { add: [{ user_id: user }] } : { remove: [{ user_id: user }] };
+      const op =
+        runs.length === 1
+          ? { remove: [{ user_id: user }] }
+          : runs.length === 0
+            ? { add: [{ user_id: user }] }
+            : { remove: [{ user_id: user }] };
       await changeMembers(h.deps, project.id, cohort.id, op);
       runs.push(await finished((await requestRun(h.deps, sync, 'real_time')).id));
     }
@@ -159,7 +199,9 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     expect(flushed[0] + flushed[1]).toBe(1);
     const [, digest] = await inbox.waitFor(2);
     expect(inbox.mails).toHaveLength(2);
-    expect(digest!.subject).toBe('[cohort-sync] Real-time sync summary: "Buyers" → Braze target "EU workspace": 3 successful run(s) (+1 −2)');
+    expect(digest!.subject).toBe(
+      '[cohort-sync] Real-time sync summary: "Buyers" → Braze target "EU workspace": 3 successful run(s) (+1 −2)',
+    );
     expect(digest!.text).toContain(`Runs:     3 (first ${runs[0]!.id}, last ${runs[2]!.id})`);
     expect(digest!.text).toContain(`From:     ${runs[0]!.startedAt}`);
     expect(digest!.text).toContain(`To:       ${runs[2]!.finishedAt}`);
@@ -175,7 +217,8 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     const [, , failure] = await inbox.waitFor(3);
     expect(failure!.subject).toContain('Sync FAILED');
     expect(failure!.text).toContain('regenerate the Data Import Key');
-    for (let i = 0; i < 3; i++) expect((await finished((await requestRun(h.deps, sync, 'real_time')).id)).status).toBe('failed');
+    for (let i = 0; i < 3; i++)
+      expect((await finished((await requestRun(h.deps, sync, 'real_time')).id)).status).toBe('failed');
     expect(inbox.mails).toHaveLength(3);
 
     // The recovery mails at once, though a digest went out minutes ago.
@@ -209,7 +252,12 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     expect((await finished((await runNow(h.deps, project.id, sync.id)).id)).status).toBe('failed');
     expect(inbox.mails).toHaveLength(1);
     const state = await h.deps.store.notificationState.get(sync.id);
-    expect(state).toMatchObject({ lastStatus: 'failed', lastErrorCode: 'braze_credentials', consecutiveFailures: 2, suppressedFailures: 1 });
+    expect(state).toMatchObject({
+      lastStatus: 'failed',
+      lastErrorCode: 'braze_credentials',
+      consecutiveFailures: 2,
+      suppressedFailures: 1,
+    });
   });
 
   it('sends nothing for cancelled runs nor for the removal run of a deleted sync', async () => {
@@ -224,12 +272,24 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     expect(inbox.mails).toHaveLength(1);
   });
 
-  it('sends a test e-mail to given recipients or to the project\'s', async () => {
+  it("sends a test e-mail to given recipients or to the project's", async () => {
     const project = await projectWithBraze(h.deps, 'Shop');
-    await expect(sendTestEmail(h.deps, mailer, project.id)).rejects.toMatchObject({ status: 422, code: 'no_recipients' });
-    await expect(sendTestEmail(h.deps, mailer, project.id, { to: 'not an address' })).rejects.toMatchObject({ status: 400 });
-    expect(await sendTestEmail(h.deps, mailer, project.id, { to: 'alice@example.com' })).toEqual({ to: ['alice@example.com'], delivery: 'smtp' });
-    await h.deps.store.projects.update(project.id, { notificationEmails: ['a@example.com', 'A@example.com', 'b@example.com'] }, new Date().toISOString());
+    await expect(sendTestEmail(h.deps, mailer, project.id)).rejects.toMatchObject({
+      status: 422,
+      code: 'no_recipients',
+    });
+    await expect(sendTestEmail(h.deps, mailer, project.id, { to: 'not an address' })).rejects.toMatchObject({
+      status: 400,
+    });
+    expect(await sendTestEmail(h.deps, mailer, project.id, { to: 'alice@example.com' })).toEqual({
+      to: ['alice@example.com'],
+      delivery: 'smtp',
+    });
+    await h.deps.store.projects.update(
+      project.id,
+      { notificationEmails: ['a@example.com', 'A@example.com', 'b@example.com'] },
+      new Date().toISOString(),
+    );
     await sendTestEmail(h.deps, mailer, project.id);
     const mails: ReceivedMail[] = await inbox.waitFor(2);
     expect(mails[0]!.envelopeTo).toEqual(['alice@example.com']);
@@ -245,7 +305,12 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
 
 describe('recipientsOf', () => {
   it('puts project recipients first and drops blanks and case-insensitive duplicates', () => {
-    expect(recipientsOf({ notificationEmails: ['A@x.io', ' ', 'b@x.io'] }, { notifyEmails: ['a@X.io', 'c@x.io', 'B@x.io '] })).toEqual(['A@x.io', 'b@x.io', 'c@x.io']);
+    expect(
+      recipientsOf(
+        { notificationEmails: ['A@x.io', ' ', 'b@x.io'] },
+        { notifyEmails: ['a@X.io', 'c@x.io', 'B@x.io '] },
+      ),
+    ).toEqual(['A@x.io', 'b@x.io', 'c@x.io']);
     expect(recipientsOf({ notificationEmails: [] }, undefined)).toEqual([]);
   });
 });

@@ -10,11 +10,11 @@ import { changeMembers, createStaticCohort, replaceMembers } from '../../src/app
 import { createSync, runNow } from '../../src/app/syncs.ts';
 import { createTarget } from '../../src/app/targets.ts';
 import { identifierKey } from '../../src/domain/identifiers.ts';
-import { resolveIdentifiers, type Mapping } from '../../src/domain/mapping.ts';
+import { type Mapping, resolveIdentifiers } from '../../src/domain/mapping.ts';
 import type { MemberInput, Sync } from '../../src/domain/model.ts';
 import { ENGINES } from '../support/engines.ts';
 import { firstRunOf, projectWithBraze, waitForRun } from '../support/flows.ts';
-import { startHarness, type Harness } from '../support/harness.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
 import { ackedKeys, allMembers, desiredKeys, minus, sandboxKeys } from '../support/sync-checks.ts';
 
 // ---- generators ---------------------------------------------------------------------------------------
@@ -39,14 +39,22 @@ const label = fc.constantFrom('crm', 'Label 2', 'lbl');
 const step: fc.Arbitrary<Mapping> = fc.oneof(
   fc.constant<Mapping>({ type: 'user_id' }),
   fc.constant<Mapping>({ type: 'device_id' }),
-  fc.record({ aliasLabel: label, aliasProperty: fc.option(fc.constantFrom('user_id', ...PROPS), { nil: undefined }) }).map(
-    ({ aliasLabel, aliasProperty }): Mapping => ({ type: 'user_alias', aliasLabel, ...(aliasProperty !== undefined ? { aliasProperty } : {}) }),
-  ),
+  fc
+    .record({ aliasLabel: label, aliasProperty: fc.option(fc.constantFrom('user_id', ...PROPS), { nil: undefined }) })
+    .map(
+      ({ aliasLabel, aliasProperty }): Mapping => ({
+        type: 'user_alias',
+        aliasLabel,
+        ...(aliasProperty !== undefined ? { aliasProperty } : {}),
+      }),
+    ),
 );
 const mapping: fc.Arbitrary<Mapping> = fc
   .tuple(step, fc.array(fc.tuple(step, fc.array(step, { maxLength: 1 })), { maxLength: 2 }))
   .map(([primary, fallbacks]) =>
-    fallbacks.length === 0 ? primary : { ...primary, fallbacks: fallbacks.map(([m, f]) => (f.length > 0 ? { ...m, fallbacks: f } : m)) },
+    fallbacks.length === 0
+      ? primary
+      : { ...primary, fallbacks: fallbacks.map(([m, f]) => (f.length > 0 ? { ...m, fallbacks: f } : m)) },
   );
 
 // A small pool of ids so that steps collide: the same people join, leave, get identified, share devices.
@@ -66,24 +74,57 @@ const ids: fc.Arbitrary<{ user?: string; device?: string }> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ user: fc.constantFrom(...USERS), device: fc.constantFrom(...DEVICES) }) },
 );
 
-const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('add' as const), cohort: fc.constant('main' as const), ids, props: fc.option(props, { nil: undefined }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('remove' as const), cohort: fc.constant('main' as const), ids }) },
-  // Property changes and identifications that happen outside the cohort still change what its members map to.
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('add' as const), cohort: fc.constant('side' as const), ids, props: fc.option(props, { nil: undefined }) }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('identify' as const), user: fc.constantFrom(...USERS), device: fc.constantFrom(...DEVICES) }) },
-  // A CSV upload replacing the whole membership.
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('replace' as const), members: fc.array(ids, { maxLength: 5 }) }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('toggle-pause' as const), sync: fc.nat({ max: 1 }) }) },
-).map((s): Step => {
-  if (s.op === 'identify' || s.op === 'replace' || s.op === 'toggle-pause') return s;
-  const member: Step = { op: s.op, cohort: s.cohort, ...s.ids };
-  return 'props' in s && s.props ? { ...member, props: s.props } : member;
-});
+const stepArb: fc.Arbitrary<Step> = fc
+  .oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        op: fc.constant('add' as const),
+        cohort: fc.constant('main' as const),
+        ids,
+        props: fc.option(props, { nil: undefined }),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({ op: fc.constant('remove' as const), cohort: fc.constant('main' as const), ids }),
+    },
+    // Property changes and identifications that happen outside the cohort still change what its members map to.
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        op: fc.constant('add' as const),
+        cohort: fc.constant('side' as const),
+        ids,
+        props: fc.option(props, { nil: undefined }),
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        op: fc.constant('identify' as const),
+        user: fc.constantFrom(...USERS),
+        device: fc.constantFrom(...DEVICES),
+      }),
+    },
+    // A CSV upload replacing the whole membership.
+    {
+      weight: 1,
+      arbitrary: fc.record({ op: fc.constant('replace' as const), members: fc.array(ids, { maxLength: 5 }) }),
+    },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('toggle-pause' as const), sync: fc.nat({ max: 1 }) }) },
+  )
+  .map((s): Step => {
+    if (s.op === 'identify' || s.op === 'replace' || s.op === 'toggle-pause') return s;
+    const member: Step = { op: s.op, cohort: s.cohort, ...s.ids };
+    return 'props' in s && s.props ? { ...member, props: s.props } : member;
+  });
 
 const scenario = fc.record({
   // Usually two syncs sharing the Braze cohort (the recipe), so that unions and pauses matter.
-  syncs: fc.oneof({ weight: 1, arbitrary: fc.tuple(mapping) }, { weight: 3, arbitrary: fc.tuple(mapping, mapping) }).map((m): Mapping[] => [...m]),
+  syncs: fc
+    .oneof({ weight: 1, arbitrary: fc.tuple(mapping) }, { weight: 3, arbitrary: fc.tuple(mapping, mapping) })
+    .map((m): Mapping[] => [...m]),
   steps: fc.array(fc.tuple(stepArb, fc.nat({ max: 1 })), { minLength: 1, maxLength: 7 }),
 });
 
@@ -112,9 +153,20 @@ describe.each(ENGINES)('planner on $name', (engine) => {
         const syncs: Sync[] = [];
         for (const [i, m] of mappings.entries()) {
           // Same endpoint and key: the syncs share one Braze cohort, which must hold the union.
-          const target = await createTarget(h.deps, project.id, { name: `t${i}`, endpoint: h.sandbox.url, dataImportKey, mapping: m });
-          const sync = await createSync(h.deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'one_time' });
-          expect((await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, sync.id)).id)).status).toBe('succeeded');
+          const target = await createTarget(h.deps, project.id, {
+            name: `t${i}`,
+            endpoint: h.sandbox.url,
+            dataImportKey,
+            mapping: m,
+          });
+          const sync = await createSync(h.deps, project.id, {
+            cohortId: cohort.id,
+            targetId: target.id,
+            cadence: 'one_time',
+          });
+          expect((await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, sync.id)).id)).status).toBe(
+            'succeeded',
+          );
           syncs.push(sync);
         }
         const brazeCohortId = syncs[0]!.brazeCohortRef;
@@ -139,10 +191,15 @@ describe.each(ENGINES)('planner on $name', (engine) => {
             await changeMembers(h.deps, project.id, side.id, { add: [{ user_id: s.user, device_id: s.device }] });
             if (before && before.userId === null && userFree) {
               // A device-only profile named with a new user_id is that same profile, now identified.
-              expect(await h.store.membership.findProfile(project.id, { userId: s.user })).toMatchObject({ id: before.id, userId: s.user });
+              expect(await h.store.membership.findProfile(project.id, { userId: s.user })).toMatchObject({
+                id: before.id,
+                userId: s.user,
+              });
             }
           } else {
-            await changeMembers(h.deps, project.id, s.cohort === 'main' ? cohort.id : side.id, { [s.op]: [memberInput(s)] });
+            await changeMembers(h.deps, project.id, s.cohort === 'main' ? cohort.id : side.id, {
+              [s.op]: [memberInput(s)],
+            });
           }
 
           // Run one of the unpaused syncs (a run covers the whole Braze cohort); all paused: nothing runs.
@@ -153,7 +210,10 @@ describe.each(ENGINES)('planner on $name', (engine) => {
           expect(run).toMatchObject({ status: 'succeeded', counts: { failed: 0 } });
 
           const members = await allMembers(h.store, cohort.id);
-          const wantedByActive = desiredKeys(members, mappings.filter((_, i) => !paused.has(i)));
+          const wantedByActive = desiredKeys(
+            members,
+            mappings.filter((_, i) => !paused.has(i)),
+          );
           const wantedByAny = desiredKeys(members, mappings);
           // Paused syncs add nothing but keep what they still want: acked' = (acked ∩ wanted by any) ∪ wanted by active.
           const desired = [...new Set([...acked.filter((k) => wantedByAny.includes(k)), ...wantedByActive])].sort();
@@ -177,12 +237,47 @@ describe.each(ENGINES)('planner on $name', (engine) => {
         numRuns: Number(process.env.PLANNER_RUNS ?? 20),
         examples: [
           // The recipe: pausing the device sync keeps its device ids while the user_id sync runs.
-          [{ syncs: [{ type: 'device_id' }, { type: 'user_id' }], steps: [[{ op: 'add', cohort: 'main', user: 'U0', device: 'D0' }, 0], [{ op: 'toggle-pause', sync: 0 }, 0], [{ op: 'add', cohort: 'main', device: 'D1' }, 0]] }],
+          [
+            {
+              syncs: [{ type: 'device_id' }, { type: 'user_id' }],
+              steps: [
+                [{ op: 'add', cohort: 'main', user: 'U0', device: 'D0' }, 0],
+                [{ op: 'toggle-pause', sync: 0 }, 0],
+                [{ op: 'add', cohort: 'main', device: 'D1' }, 0],
+              ],
+            },
+          ],
           // A device-only member identified with a new user_id; then one merged into an existing identified user.
-          [{ syncs: [{ type: 'user_id' }], steps: [[{ op: 'add', cohort: 'main', device: 'D1' }, 0], [{ op: 'identify', user: 'U1', device: 'D1' }, 0]] }],
-          [{ syncs: [{ type: 'device_id' }], steps: [[{ op: 'add', cohort: 'side', user: 'U0' }, 0], [{ op: 'add', cohort: 'main', device: 'D0' }, 0], [{ op: 'identify', user: 'U0', device: 'D0' }, 0]] }],
+          [
+            {
+              syncs: [{ type: 'user_id' }],
+              steps: [
+                [{ op: 'add', cohort: 'main', device: 'D1' }, 0],
+                [{ op: 'identify', user: 'U1', device: 'D1' }, 0],
+              ],
+            },
+          ],
+          [
+            {
+              syncs: [{ type: 'device_id' }],
+              steps: [
+                [{ op: 'add', cohort: 'side', user: 'U0' }, 0],
+                [{ op: 'add', cohort: 'main', device: 'D0' }, 0],
+                [{ op: 'identify', user: 'U0', device: 'D0' }, 0],
+              ],
+            },
+          ],
           // An alias on a property whose value changes, then a CSV replace.
-          [{ syncs: [{ type: 'user_alias', aliasLabel: 'crm', aliasProperty: 'crm_id' }], steps: [[{ op: 'add', cohort: 'main', user: 'U0', props: { crm_id: 1e21 } }, 0], [{ op: 'add', cohort: 'side', user: 'U0', props: { crm_id: 'C-1' } }, 0], [{ op: 'replace', members: [{ device: 'D2' }] }, 0]] }],
+          [
+            {
+              syncs: [{ type: 'user_alias', aliasLabel: 'crm', aliasProperty: 'crm_id' }],
+              steps: [
+                [{ op: 'add', cohort: 'main', user: 'U0', props: { crm_id: 1e21 } }, 0],
+                [{ op: 'add', cohort: 'side', user: 'U0', props: { crm_id: 'C-1' } }, 0],
+                [{ op: 'replace', members: [{ device: 'D2' }] }, 0],
+              ],
+            },
+          ],
         ],
       },
     );
@@ -190,8 +285,14 @@ describe.each(ENGINES)('planner on $name', (engine) => {
 
   it('SQL resolution (stageDesired, recordSkips) agrees with the domain resolveIdentifiers', async () => {
     const profile = fc.record({
-      user: fc.option(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 4 }).filter((s) => !s.includes('\u0000')), { nil: undefined }),
-      devices: fc.array(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 4 }).filter((s) => !s.includes('\u0000')), { maxLength: 3 }),
+      user: fc.option(
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 4 }).filter((s) => !s.includes('\u0000')),
+        { nil: undefined },
+      ),
+      devices: fc.array(
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 4 }).filter((s) => !s.includes('\u0000')),
+        { maxLength: 3 },
+      ),
       props,
     });
     const input = fc.record({
@@ -209,28 +310,50 @@ describe.each(ENGINES)('planner on $name', (engine) => {
           const user = p.user === undefined ? undefined : `u${i}:${p.user}`;
           // An anonymous profile is named by exactly one device (a second one would be a second profile).
           const devices = (user === undefined ? [p.devices[0] ?? 'x'] : p.devices).map((d, j) => `d${i}.${j}:${d}`);
-          members.push({ ...(user !== undefined ? { user_id: user } : {}), ...(devices[0] !== undefined ? { device_id: devices[0] } : {}), properties: p.props });
+          members.push({
+            ...(user !== undefined ? { user_id: user } : {}),
+            ...(devices[0] !== undefined ? { device_id: devices[0] } : {}),
+            properties: p.props,
+          });
           for (const d of devices.slice(1)) members.push({ user_id: user!, device_id: d });
         });
-        if (members.length > 0) await h.store.membership.applyMembers(project.id, cohort.id, 'add', members, new Date().toISOString());
+        if (members.length > 0)
+          await h.store.membership.applyMembers(project.id, cohort.id, 'add', members, new Date().toISOString());
         const stored = await allMembers(h.store, cohort.id);
         expect(stored).toHaveLength(profiles.length);
 
         const runId = `prop-sql-${n++}`;
         const inputs = syncs.map((s) => ({ mapping: s.mapping, cohortId: cohort.id, active: s.active }));
         await h.store.planning.stageDesired(runId, inputs);
-        const rows = await h.store.raw.db.selectFrom('plan_desired').select(['ident_key', 'profile_id', 'active']).where('run_id', '=', runId).execute();
+        const rows = await h.store.raw.db
+          .selectFrom('plan_desired')
+          .select(['ident_key', 'profile_id', 'active'])
+          .where('run_id', '=', runId)
+          .execute();
 
-        const wantedActive = desiredKeys(stored, syncs.filter((s) => s.active).map((s) => s.mapping));
-        const wantedAll = desiredKeys(stored, syncs.map((s) => s.mapping));
+        const wantedActive = desiredKeys(
+          stored,
+          syncs.filter((s) => s.active).map((s) => s.mapping),
+        );
+        const wantedAll = desiredKeys(
+          stored,
+          syncs.map((s) => s.mapping),
+        );
         expect(rows.map((r) => r.ident_key).sort()).toEqual(wantedAll);
-        expect(rows.filter((r) => Number(r.active) === 1).map((r) => r.ident_key).sort()).toEqual(wantedActive);
+        expect(
+          rows
+            .filter((r) => Number(r.active) === 1)
+            .map((r) => r.ident_key)
+            .sort(),
+        ).toEqual(wantedActive);
         // Each identifier is attributed to a profile the domain gives it to.
         for (const r of rows) {
-          const owners = stored.filter((m) => syncs.some((s) => {
-            const res = resolveIdentifiers(m, s.mapping);
-            return res.ok && res.identifiers.some((id) => identifierKey(id) === r.ident_key);
-          }));
+          const owners = stored.filter((m) =>
+            syncs.some((s) => {
+              const res = resolveIdentifiers(m, s.mapping);
+              return res.ok && res.identifiers.some((id) => identifierKey(id) === r.ident_key);
+            }),
+          );
           expect(owners.map((o) => o.id)).toContain(r.profile_id);
         }
 
@@ -242,7 +365,9 @@ describe.each(ENGINES)('planner on $name', (engine) => {
           const first = resolveIdentifiers(unreached[0]!, active[0]!.mapping);
           expect(first.ok).toBe(false);
           expect(skips).toEqual({ [first.ok ? '' : first.reason]: unreached.length });
-          expect((await h.store.planning.runSkips(runId, 0, 100)).map((s) => s.profileId).sort()).toEqual(unreached.map((m) => m.id).sort());
+          expect((await h.store.planning.runSkips(runId, 0, 100)).map((s) => s.profileId).sort()).toEqual(
+            unreached.map((m) => m.id).sort(),
+          );
         }
         await h.store.planning.clearBatches(runId);
       }),

@@ -11,7 +11,7 @@ import type { Mapping } from '../../src/domain/mapping.ts';
 import type { Sync } from '../../src/domain/model.ts';
 import { ENGINES } from '../support/engines.ts';
 import { firstRunOf, projectWithBraze, sandboxTarget, sorted, waitForRun } from '../support/flows.ts';
-import { startHarness, type Harness } from '../support/harness.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
 import { ManualClock, membershipCalls, waitUntil } from '../support/waiting.ts';
 
 describe.each(ENGINES)('real-time syncs on $name', (engine) => {
@@ -26,12 +26,19 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
   });
 
   /** A project, a sandbox target, a static cohort with `members`, and a real-time sync whose first run is done. */
-  async function realtimeSync(mapping: Mapping, members: { user_id?: string; device_id?: string; properties?: Record<string, unknown> }[]) {
+  async function realtimeSync(
+    mapping: Mapping,
+    members: { user_id?: string; device_id?: string; properties?: Record<string, unknown> }[],
+  ) {
     const project = await projectWithBraze(h.deps);
     const { target, dataImportKey } = await sandboxTarget(h, project.id, mapping);
     const cohort = await createStaticCohort(h.deps, project.id, { name: 'Live' });
     if (members.length > 0) await changeMembers(h.deps, project.id, cohort.id, { add: members });
-    const sync = await createSync(h.deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'real_time' });
+    const sync = await createSync(h.deps, project.id, {
+      cohortId: cohort.id,
+      targetId: target.id,
+      cadence: 'real_time',
+    });
     const first = await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, sync.id)).id);
     expect(first.status).toBe('succeeded');
     expect(first.mode).toBe('full');
@@ -41,7 +48,8 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
     return { project, target, cohort, sync, dataImportKey, inBraze };
   }
 
-  const runsOf = async (projectId: string, sync: Sync) => (await h.store.runs.list(projectId, { syncId: sync.id }, 100, null)).items;
+  const runsOf = async (projectId: string, sync: Sync) =>
+    (await h.store.runs.list(projectId, { syncId: sync.id }, 100, null)).items;
 
   it('sends each change within 5 s, carrying only the changed members', async () => {
     const initial = Array.from({ length: 50 }, (_, i) => ({ user_id: `u${i}` }));
@@ -71,7 +79,9 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
     const incremental = (await runsOf(project.id, sync)).filter((r) => r.mode === 'incremental');
     expect(incremental.length).toBeGreaterThanOrEqual(1);
     expect(incremental.every((r) => r.trigger === 'real_time' && r.status === 'succeeded')).toBe(true);
-    expect(sorted(inBraze().user_ids)).toEqual(sorted([...initial.map((m) => m.user_id).filter((u) => u !== 'u7'), 'new0', 'new1', 'new2', 'new3', 'new4']));
+    expect(sorted(inBraze().user_ids)).toEqual(
+      sorted([...initial.map((m) => m.user_id).filter((u) => u !== 'u7'), 'new0', 'new1', 'new2', 'new3', 'new4']),
+    );
   });
 
   it('gathers a burst of changes into a few requests, still within 5 s', async () => {
@@ -97,11 +107,19 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
   });
 
   it('does not re-diff the cohort; the periodic full reconciliation repairs drift', async () => {
-    const { project, cohort, sync, inBraze } = await realtimeSync({ type: 'user_id' }, [{ user_id: 'a' }, { user_id: 'b' }, { user_id: 'c' }]);
+    const { project, cohort, sync, inBraze } = await realtimeSync({ type: 'user_id' }, [
+      { user_id: 'a' },
+      { user_id: 'b' },
+      { user_id: 'c' },
+    ]);
     // Drift: our acknowledged state loses "b" and Braze loses "c" behind our back.
-    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key = 'e:b'`.execute(h.store.raw.db);
+    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key = 'e:b'`.execute(
+      h.store.raw.db,
+    );
     const brazeCohortWorkspace = h.sandbox.state.listWorkspaces().find((w) => w.cohorts > 0)!;
-    h.sandbox.state.workspace(brazeCohortWorkspace.dataImportKey).applyChanges(cohort.id, [{ user_ids: ['c'], device_ids: [], aliases: [], should_remove: true }]);
+    h.sandbox.state
+      .workspace(brazeCohortWorkspace.dataImportKey)
+      .applyChanges(cohort.id, [{ user_ids: ['c'], device_ids: [], aliases: [], should_remove: true }]);
 
     await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'd' }] }, onChanged);
     await waitUntil('d in Braze', () => inBraze().user_ids.includes('d'));
@@ -124,11 +142,17 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
     expect(sorted(membershipCalls(h.sandbox.state.requests()).flatMap((c) => c.add))).toEqual(['e:b', 'e:e']);
     expect(sorted(inBraze().user_ids)).toEqual(['a', 'b', 'd', 'e']);
     // Braze-side drift ("c" removed in Braze) is invisible to us: Braze has no read-back API (docs/syncs.md).
-    expect((await h.store.syncs.getById(sync.id))?.nextRunAt).toBe(new Date(clock.now().getTime() + 60 * 60_000).toISOString());
+    expect((await h.store.syncs.getById(sync.id))?.nextRunAt).toBe(
+      new Date(clock.now().getTime() + 60 * 60_000).toISOString(),
+    );
   });
 
   it('follows identification and merges into other cohorts, and removes the merged profile’s old identifiers', async () => {
-    const { project, cohort, sync, inBraze } = await realtimeSync({ type: 'device_id' }, [{ device_id: 'dev-1' }, { device_id: 'dev-2' }, { user_id: 'carol' }]);
+    const { project, cohort, sync, inBraze } = await realtimeSync({ type: 'device_id' }, [
+      { device_id: 'dev-1' },
+      { device_id: 'dev-2' },
+      { user_id: 'carol' },
+    ]);
     expect(sorted(inBraze().device_ids)).toEqual(['dev-1', 'dev-2']);
     expect(inBraze().user_ids).toEqual(['carol']);
     // Identity changes arrive through another cohort: the hook names that cohort, not ours.
@@ -152,9 +176,14 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
     // Bob leaves: both his external_id and the device he brought from the merged anonymous profile go.
     h.sandbox.state.clearRequests();
     await changeMembers(h.deps, project.id, cohort.id, { remove: [{ user_id: 'bob' }] }, onChanged);
-    await waitUntil('bob and dev-2 removed', () => !inBraze().user_ids.includes('bob') && !inBraze().device_ids.includes('dev-2'));
+    await waitUntil(
+      'bob and dev-2 removed',
+      () => !inBraze().user_ids.includes('bob') && !inBraze().device_ids.includes('dev-2'),
+    );
     await h.queue.idle();
-    expect(membershipCalls(h.sandbox.state.requests()).map((c) => ({ add: c.add, remove: sorted(c.remove) }))).toEqual([{ add: [], remove: ['d:dev-2', 'e:bob'] }]);
+    expect(membershipCalls(h.sandbox.state.requests()).map((c) => ({ add: c.add, remove: sorted(c.remove) }))).toEqual([
+      { add: [], remove: ['d:dev-2', 'e:bob'] },
+    ]);
     expect(sorted(inBraze().user_ids)).toEqual(['alice', 'carol']);
     expect(inBraze().device_ids).toEqual(['dev-1']);
     // Nothing was lost on the way: a full plan now has nothing to do.
@@ -167,7 +196,13 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
     await changeMembers(h.deps, project.id, other.id, { add: [{ user_id: 'dana' }] });
     // The merge adds no member to "Elsewhere" (dana is one already), so the members API calls no hook,
     // yet dev-9's profile, a member of our cohort, merged into dana.
-    const outcome = await changeMembers(h.deps, project.id, other.id, { add: [{ user_id: 'dana', device_id: 'dev-9' }] }, onChanged);
+    const outcome = await changeMembers(
+      h.deps,
+      project.id,
+      other.id,
+      { add: [{ user_id: 'dana', device_id: 'dev-9' }] },
+      onChanged,
+    );
     expect(outcome.added).toBe(0);
     expect(await h.store.planning.hasPendingChanges(sync.brazeCohortRef)).toBe(true);
     const scheduler = createScheduler(h.deps);
@@ -197,48 +232,67 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
     expect((await runsOf(unrelated.project.id, unrelated.sync)).map((r) => r.mode)).toEqual(['full']);
   });
 
-  it.skipIf(engine.name !== 'postgres')('plans in full, without advancing, while a transaction still writes the change log', async () => {
-    const { project, cohort, sync, inBraze } = await realtimeSync({ type: 'user_id' }, [{ user_id: 'a' }, { user_id: 'b' }]);
-    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key = 'e:b'`.execute(h.store.raw.db);
-    const changeSeq = await h.store.planning.changeSeq(sync.brazeCohortRef);
-    // Another transaction has written to member_changes and not committed: seqs below ours may still appear.
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let writing!: () => void;
-    const written = new Promise<void>((r) => (writing = r));
-    const holder = h.store.raw.db.connection().execute(async (conn) => {
-      await sql`begin`.execute(conn);
-      await sql`insert into member_changes (project_id, cohort_id, profile_id, at) values (${project.id}, null, 0, ${new Date().toISOString()})`.execute(conn);
-      writing();
-      await held;
-      await sql`rollback`.execute(conn);
-    });
-    await written;
-    try {
-      await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'c' }] }, onChanged);
-      const run = await waitForRun(h.deps, (await runsOf(project.id, sync))[0]!.id);
-      expect(run).toMatchObject({ mode: 'incremental', status: 'succeeded' });
-      // Planned in full (b's lost acknowledgement is repaired), and change_seq stays for the next run.
-      expect(sorted(membershipCalls(h.sandbox.state.requests()).flatMap((c) => c.add))).toEqual(['e:b', 'e:c']);
-      expect(await h.store.planning.changeSeq(sync.brazeCohortRef)).toBe(changeSeq);
-    } finally {
-      release();
-      await holder;
-    }
+  it.skipIf(engine.name !== 'postgres')(
+    'plans in full, without advancing, while a transaction still writes the change log',
+    async () => {
+      const { project, cohort, sync, inBraze } = await realtimeSync({ type: 'user_id' }, [
+        { user_id: 'a' },
+        { user_id: 'b' },
+      ]);
+      await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key = 'e:b'`.execute(
+        h.store.raw.db,
+      );
+      const changeSeq = await h.store.planning.changeSeq(sync.brazeCohortRef);
+      // Another transaction has written to member_changes and not committed: seqs below ours may still appear.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let writing!: () => void;
+      const written = new Promise<void>((r) => (writing = r));
+      const holder = h.store.raw.db.connection().execute(async (conn) => {
+        await sql`begin`.execute(conn);
+        await sql`insert into member_changes (project_id, cohort_id, profile_id, at) values (${project.id}, null, 0, ${new Date().toISOString()})`.execute(
+          conn,
+        );
+        writing();
+        await held;
+        await sql`rollback`.execute(conn);
+      });
+      await written;
+      try {
+        await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'c' }] }, onChanged);
+        const run = await waitForRun(h.deps, (await runsOf(project.id, sync))[0]!.id);
+        expect(run).toMatchObject({ mode: 'incremental', status: 'succeeded' });
+        // Planned in full (b's lost acknowledgement is repaired), and change_seq stays for the next run.
+        expect(sorted(membershipCalls(h.sandbox.state.requests()).flatMap((c) => c.add))).toEqual(['e:b', 'e:c']);
+        expect(await h.store.planning.changeSeq(sync.brazeCohortRef)).toBe(changeSeq);
+      } finally {
+        release();
+        await holder;
+      }
 
-    await h.queue.idle();
-    h.sandbox.state.clearRequests();
-    await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'd' }] }, onChanged);
-    await waitUntil('d in Braze', () => inBraze().user_ids.includes('d'));
-    await h.queue.idle();
-    expect(membershipCalls(h.sandbox.state.requests())).toEqual([{ add: ['e:d'], remove: [] }]);
-    expect(await h.store.planning.changeSeq(sync.brazeCohortRef)).toBeGreaterThan(changeSeq);
-  });
+      await h.queue.idle();
+      h.sandbox.state.clearRequests();
+      await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'd' }] }, onChanged);
+      await waitUntil('d in Braze', () => inBraze().user_ids.includes('d'));
+      await h.queue.idle();
+      expect(membershipCalls(h.sandbox.state.requests())).toEqual([{ add: ['e:d'], remove: [] }]);
+      expect(await h.store.planning.changeSeq(sync.brazeCohortRef)).toBeGreaterThan(changeSeq);
+    },
+  );
 
   it('keeps aliases named by the user_id incremental', async () => {
-    const { project, cohort, sync, inBraze } = await realtimeSync({ type: 'user_alias', aliasLabel: 'amp' }, [{ user_id: 'm1' }, { user_id: 'm2' }]);
-    expect(inBraze().aliases.map((a) => a.alias_name).sort()).toEqual(['m1', 'm2']);
-    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key like ${'a:amp%m2'}`.execute(h.store.raw.db);
+    const { project, cohort, sync, inBraze } = await realtimeSync({ type: 'user_alias', aliasLabel: 'amp' }, [
+      { user_id: 'm1' },
+      { user_id: 'm2' },
+    ]);
+    expect(
+      inBraze()
+        .aliases.map((a) => a.alias_name)
+        .sort(),
+    ).toEqual(['m1', 'm2']);
+    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key like ${'a:amp%m2'}`.execute(
+      h.store.raw.db,
+    );
     await changeMembers(h.deps, project.id, cohort.id, { remove: [{ user_id: 'm1' }] }, onChanged);
     await waitUntil('m1 removed', () => !inBraze().aliases.some((a) => a.alias_name === 'm1'));
     await h.queue.idle();
@@ -253,9 +307,15 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
       { user_id: 'm2', properties: { plan: 'gold' } },
       { user_id: 'm3', properties: { plan: 'silver' } },
     ]);
-    expect(inBraze().aliases.map((a) => a.alias_name).sort()).toEqual(['gold', 'silver']);
+    expect(
+      inBraze()
+        .aliases.map((a) => a.alias_name)
+        .sort(),
+    ).toEqual(['gold', 'silver']);
     // Drift only a full plan sees: the acknowledgement of "silver" is lost.
-    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key like ${'a:plan%silver'}`.execute(h.store.raw.db);
+    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key like ${'a:plan%silver'}`.execute(
+      h.store.raw.db,
+    );
 
     // m1 leaves, but m2 still has plan gold: nothing is removed (an incremental plan could not know that).
     await changeMembers(h.deps, project.id, cohort.id, { remove: [{ user_id: 'm1' }] }, onChanged);
@@ -265,7 +325,11 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
     expect(runs[0]!.mode).toBe('incremental');
     // Planned in full: "silver" is re-added, "gold" stays.
     expect(membershipCalls(h.sandbox.state.requests())).toEqual([{ add: ['a:plan:silver'], remove: [] }]);
-    expect(inBraze().aliases.map((a) => a.alias_name).sort()).toEqual(['gold', 'silver']);
+    expect(
+      inBraze()
+        .aliases.map((a) => a.alias_name)
+        .sort(),
+    ).toEqual(['gold', 'silver']);
 
     await changeMembers(h.deps, project.id, cohort.id, { remove: [{ user_id: 'm2' }] }, onChanged);
     await waitUntil('gold removed', () => !inBraze().aliases.some((a) => a.alias_name === 'gold'));
@@ -284,8 +348,11 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
     await h.store.syncs.update(project.id, sync.id, { paused: false }, new Date().toISOString());
     h.sandbox.state.injectFaults([{ latencyMs: 800, path: 'users' }]);
     await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'c' }] }, onChanged);
-    await waitUntil('the first real-time run to start', async () => (await runsOf(project.id, sync)).some((r) => r.status === 'running'));
-    for (const u of ['d', 'e', 'f']) await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: u }] }, onChanged);
+    await waitUntil('the first real-time run to start', async () =>
+      (await runsOf(project.id, sync)).some((r) => r.status === 'running'),
+    );
+    for (const u of ['d', 'e', 'f'])
+      await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: u }] }, onChanged);
     const queued = (await runsOf(project.id, sync)).filter((r) => r.status === 'queued');
     expect(queued).toHaveLength(1);
     await waitForRun(h.deps, queued[0]!.id);

@@ -6,10 +6,10 @@ import {
   DEFAULT_REQUESTS_PER_HOUR,
   MAX_IDENTIFIERS_PER_REQUEST,
   MAX_PARTNER_BODY_BYTES,
+  type RunningSandbox,
   runSandboxCli,
   SandboxError,
   startSandbox,
-  type RunningSandbox,
 } from '../../src/sandbox/index.ts';
 
 const SLUG = 'acme';
@@ -26,7 +26,12 @@ interface Answer {
   json: any; // response bodies are checked field by field in the tests
 }
 
-async function call(method: string, path: string, body?: unknown, init: { contentType?: string; raw?: string } = {}): Promise<Answer> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  init: { contentType?: string; raw?: string } = {},
+): Promise<Answer> {
   const payload = init.raw ?? (body === undefined ? undefined : JSON.stringify(body));
   const res = await fetch(`${sandbox.url}${path}`, {
     method,
@@ -103,7 +108,12 @@ const USERS = [
 ];
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ port: 0, partnerSlug: SLUG, partnerKeys: [PARTNER_KEY, 'pk-test-eu'], now: () => clock });
+  sandbox = await startSandbox({
+    port: 0,
+    partnerSlug: SLUG,
+    partnerKeys: [PARTNER_KEY, 'pk-test-eu'],
+    now: () => clock,
+  });
 });
 
 afterAll(async () => {
@@ -210,7 +220,9 @@ describe('membership endpoint: POST /partners/{slug}/cohorts/users', () => {
     expect(await identifiers(dik, 'c-1')).toEqual({ user_ids: ['u2'], device_ids: [], aliases: [email('anon2@x.io')] });
 
     // Removing by alias removes the profile the alias belongs to; removing an absent member is fine.
-    const removeByAlias = await postUsers(usersBody(dik, 'c-1', [{ aliases: [email('u2@x.io')], user_ids: ['u1'], should_remove: true }]));
+    const removeByAlias = await postUsers(
+      usersBody(dik, 'c-1', [{ aliases: [email('u2@x.io')], user_ids: ['u1'], should_remove: true }]),
+    );
     expect(removeByAlias.status).toBe(201);
     expect(await members(dik, 'c-1')).toEqual(['anon-2']);
   });
@@ -236,10 +248,26 @@ describe('membership endpoint: POST /partners/{slug}/cohorts/users', () => {
     ['a block not an object', { cohort_changes: ['u1'] }, 'cohort_changes[0] must be a JSON object'],
     ['an unknown field in a block', { cohort_changes: [{ external_ids: ['u1'] }] }, 'unknown field "external_ids"'],
     ['user_ids not an array', { cohort_changes: [{ user_ids: 'u1' }] }, 'cohort_changes[0].user_ids must be an array'],
-    ['a non-string user id', { cohort_changes: [{ user_ids: ['u1', 5] }] }, 'cohort_changes[0].user_ids[1] must be a non-empty string'],
-    ['an empty device id', { cohort_changes: [{ device_ids: [''] }] }, 'cohort_changes[0].device_ids[0] must be a non-empty string'],
-    ['an alias without a label', { cohort_changes: [{ aliases: [{ alias_name: 'a' }] }] }, 'aliases[0].alias_label is required'],
-    ['should_remove not a boolean', { cohort_changes: [{ user_ids: ['u1'], should_remove: 'yes' }] }, 'should_remove must be a boolean'],
+    [
+      'a non-string user id',
+      { cohort_changes: [{ user_ids: ['u1', 5] }] },
+      'cohort_changes[0].user_ids[1] must be a non-empty string',
+    ],
+    [
+      'an empty device id',
+      { cohort_changes: [{ device_ids: [''] }] },
+      'cohort_changes[0].device_ids[0] must be a non-empty string',
+    ],
+    [
+      'an alias without a label',
+      { cohort_changes: [{ aliases: [{ alias_name: 'a' }] }] },
+      'aliases[0].alias_label is required',
+    ],
+    [
+      'should_remove not a boolean',
+      { cohort_changes: [{ user_ids: ['u1'], should_remove: 'yes' }] },
+      'should_remove must be a boolean',
+    ],
     ['cohort_id missing', { cohort_id: undefined }, 'cohort_id is required'],
     ['client_secret not a string', { client_secret: ['k'] }, 'client_secret must be a string'],
   ])('answers 400 when %s and applies nothing', async (_case, override, message) => {
@@ -272,9 +300,17 @@ describe('membership endpoint: POST /partners/{slug}/cohorts/users', () => {
   });
 
   it.each([
-    ['a user id twice in one block', [{ user_ids: ['u1', 'u2', 'u1'] }], 'user_ids "u1" appears twice in cohort_changes[0]'],
+    [
+      'a user id twice in one block',
+      [{ user_ids: ['u1', 'u2', 'u1'] }],
+      'user_ids "u1" appears twice in cohort_changes[0]',
+    ],
     ['a device id twice in one block', [{ device_ids: ['anon-1', 'anon-1'] }], 'device_ids "anon-1" appears twice'],
-    ['an alias twice in one block', [{ aliases: [email('u2@x.io'), email('u2@x.io')] }], 'aliases {alias_label: "email"'],
+    [
+      'an alias twice in one block',
+      [{ aliases: [email('u2@x.io'), email('u2@x.io')] }],
+      'aliases {alias_label: "email"',
+    ],
     [
       'a user id in an add and a remove block',
       [{ user_ids: ['u1'] }, { user_ids: ['u2', 'u1'], should_remove: true }],
@@ -285,7 +321,11 @@ describe('membership endpoint: POST /partners/{slug}/cohorts/users', () => {
       [{ aliases: [email('u2@x.io')], should_remove: true }, { aliases: [email('u2@x.io')] }],
       'added and removed in the same request',
     ],
-    ['a device id in two add blocks', [{ device_ids: ['anon-1'] }, { device_ids: ['anon-1'] }], 'in cohort_changes[0] and cohort_changes[1]'],
+    [
+      'a device id in two add blocks',
+      [{ device_ids: ['anon-1'] }, { device_ids: ['anon-1'] }],
+      'in cohort_changes[0] and cohort_changes[1]',
+    ],
   ])('refuses %s with a 400 and applies nothing', async (_case, changes, message) => {
     const dik = await newWorkspace(USERS);
     await nameCohort(dik, 'c-1');
@@ -301,7 +341,11 @@ describe('membership endpoint: POST /partners/{slug}/cohorts/users', () => {
     await nameCohort(dik, 'c-1');
     const answer = await postUsers(
       usersBody(dik, 'c-1', [
-        { user_ids: ['anon-1'], device_ids: ['anon-1'], aliases: [email('x'), { alias_name: 'x', alias_label: 'phone' }] },
+        {
+          user_ids: ['anon-1'],
+          device_ids: ['anon-1'],
+          aliases: [email('x'), { alias_name: 'x', alias_label: 'phone' }],
+        },
       ]),
     );
     expect(answer.status).toBe(201);
@@ -318,7 +362,9 @@ describe('transport errors, authentication and routing', () => {
     expect(array).toMatchObject({ status: 400, json: { message: 'request body must be a JSON object' } });
     const empty = await call('POST', `/partners/${SLUG}/cohorts/users`, undefined, { raw: '' });
     expect(empty.status).toBe(400);
-    const form = await call('POST', `/partners/${SLUG}/cohorts`, nameBody(dik, 'c-1', 'X'), { contentType: 'text/plain' });
+    const form = await call('POST', `/partners/${SLUG}/cohorts`, nameBody(dik, 'c-1', 'X'), {
+      contentType: 'text/plain',
+    });
     expect(form.status).toBe(400);
     expect(form.json.message).toContain('Content-Type must be application/json');
     // application/json with a charset parameter is fine.
@@ -342,7 +388,9 @@ describe('transport errors, authentication and routing', () => {
       expectRateLimitHeaders(wrongSecret, DEFAULT_REQUESTS_PER_HOUR, DEFAULT_REQUESTS_PER_HOUR);
     }
     expect(await members(dik, 'c-1')).toEqual([]);
-    expect((await admin('GET', `/workspaces/${dik}/cohorts`)).json.items.map((c: { id: string }) => c.id)).toEqual(['c-1']);
+    expect((await admin('GET', `/workspaces/${dik}/cohorts`)).json.items.map((c: { id: string }) => c.id)).toEqual([
+      'c-1',
+    ]);
     // Only the one successful name call was charged to the workspace's budget.
     const next = await postName(nameBody(dik, 'c-3', 'Y'));
     expectRateLimitHeaders(next, DEFAULT_REQUESTS_PER_HOUR, DEFAULT_REQUESTS_PER_HOUR - 2);
@@ -379,7 +427,9 @@ describe('transport errors, authentication and routing', () => {
     };
     const atLimit = sized(MAX_PARTNER_BODY_BYTES);
     expect(Buffer.byteLength(atLimit)).toBe(MAX_PARTNER_BODY_BYTES);
-    const over = await call('POST', `/partners/${SLUG}/cohorts/users`, undefined, { raw: sized(MAX_PARTNER_BODY_BYTES + 1) });
+    const over = await call('POST', `/partners/${SLUG}/cohorts/users`, undefined, {
+      raw: sized(MAX_PARTNER_BODY_BYTES + 1),
+    });
     expect(over.status).toBe(413);
     expect(over.json.message).toContain('request body too large');
     expect(over.headers.get('x-ratelimit-limit')).toBe(String(DEFAULT_REQUESTS_PER_HOUR));
@@ -472,7 +522,12 @@ describe('fault injection', () => {
 
   it('answers an injected 500 with a custom body, in queue order after other faults', async () => {
     const dik = await newWorkspace(USERS);
-    await admin('POST', '/faults', { faults: [{ status: 503, path: 'cohorts' }, { status: 500, body: { message: 'boom', code: 7 } }] });
+    await admin('POST', '/faults', {
+      faults: [
+        { status: 503, path: 'cohorts' },
+        { status: 500, body: { message: 'boom', code: 7 } },
+      ],
+    });
     const first = await postName(nameBody(dik, 'c-1', 'X'));
     expect(first).toMatchObject({ status: 503, json: { message: 'Service unavailable' } });
     const second = await postName(nameBody(dik, 'c-1', 'X'));
@@ -495,7 +550,9 @@ describe('fault injection', () => {
     await postUsers(usersBody(dik, 'c-1', [{ user_ids: ['u2'] }]));
     expect(performance.now() - fast).toBeLessThan(300);
     const log = (await admin('GET', '/requests')).json.items as { fault?: string; status: number }[];
-    expect(log.filter((r) => r.fault !== undefined)).toEqual([expect.objectContaining({ status: 201, fault: 'latency 400ms' })]);
+    expect(log.filter((r) => r.fault !== undefined)).toEqual([
+      expect.objectContaining({ status: 201, fault: 'latency 400ms' }),
+    ]);
   });
 
   it('drops the connection without answering or applying the request', async () => {
@@ -506,7 +563,9 @@ describe('fault injection', () => {
     await expect(postUsers(usersBody(dik, 'c-1', [{ user_ids: ['u1'] }]))).rejects.toThrow(TypeError);
     expect(await members(dik, 'c-1')).toEqual([]);
     expect(await identifiers(dik, 'c-1')).toEqual({ user_ids: [], device_ids: [], aliases: [] });
-    expect((await admin('GET', '/requests')).json.items).toEqual([expect.objectContaining({ status: 0, fault: 'drop', identifiers: 1 })]);
+    expect((await admin('GET', '/requests')).json.items).toEqual([
+      expect.objectContaining({ status: 0, fault: 'drop', identifiers: 1 }),
+    ]);
     expect((await admin('GET', '/stats')).json).toEqual({ requests: 1, byStatus: { dropped: 1 } });
 
     expect((await postUsers(usersBody(dik, 'c-1', [{ user_ids: ['u1'] }]))).status).toBe(201);
@@ -514,7 +573,13 @@ describe('fault injection', () => {
   });
 
   it('validates faults as a whole, lists pending ones and clears them', async () => {
-    for (const bad of [{ status: 99 }, { count: 2 }, { drop: 'yes' }, { status: 500, path: 'track' }, { status: 500, color: 'red' }]) {
+    for (const bad of [
+      { status: 99 },
+      { count: 2 },
+      { drop: 'yes' },
+      { status: 500, path: 'track' },
+      { status: 500, color: 'red' },
+    ]) {
       const answer = await admin('POST', '/faults', { faults: [{ status: 423 }, bad] });
       expect(answer.status).toBe(400);
       expect(answer.json.message).toContain('faults[1]');
@@ -522,7 +587,12 @@ describe('fault injection', () => {
     expect((await admin('POST', '/faults', {})).json.message).toBe('faults must be an array');
     expect((await admin('GET', '/faults')).json).toEqual({ faults: [] });
 
-    await admin('POST', '/faults', { faults: [{ status: 500, count: 3 }, { latencyMs: 10, path: 'cohorts' }] });
+    await admin('POST', '/faults', {
+      faults: [
+        { status: 500, count: 3 },
+        { latencyMs: 10, path: 'cohorts' },
+      ],
+    });
     expect((await admin('GET', '/faults')).json.faults).toEqual([
       { status: 500, count: 3, remaining: 3 },
       { latencyMs: 10, path: 'cohorts', remaining: 1 },
@@ -570,7 +640,9 @@ describe('admin API', () => {
     });
     expect(seeded).toMatchObject({ status: 200, json: { users: 4 } });
     // An existing identified user seeded with an anonymous user's device id absorbs it and its cohorts.
-    const absorbed = await admin('POST', `/workspaces/${dik}/users`, { users: [{ external_id: 'u9', device_ids: ['anon-9'] }] });
+    const absorbed = await admin('POST', `/workspaces/${dik}/users`, {
+      users: [{ external_id: 'u9', device_ids: ['anon-9'] }],
+    });
     expect(absorbed).toMatchObject({ status: 200, json: { users: 3 } });
     const profiles = (await admin('GET', `/workspaces/${dik}/cohorts/c-1/users`)).json;
     expect(profiles).toEqual({
@@ -592,7 +664,9 @@ describe('admin API', () => {
     expect(await members(dik, 'c-2')).toEqual(['u7', 'u8']);
 
     // A device id can belong to one identified user only.
-    const conflict = await admin('POST', `/workspaces/${dik}/users`, { users: [{ external_id: 'u8', device_ids: ['anon-7'] }] });
+    const conflict = await admin('POST', `/workspaces/${dik}/users`, {
+      users: [{ external_id: 'u8', device_ids: ['anon-7'] }],
+    });
     expect(conflict.status).toBe(400);
     expect(conflict.json.message).toContain('users[0]: its identifiers belong to different identified users');
     expect(conflict.json.message).toMatch(/"u7"/);
@@ -604,7 +678,12 @@ describe('admin API', () => {
     const dik = await newWorkspace();
     const cases: [string, unknown, number, string][] = [
       [`/workspaces/${dik}/users`, { users: [{}] }, 400, 'users[0] needs an external_id, a device id or an alias'],
-      [`/workspaces/${dik}/users`, { users: [{ external_id: '' }] }, 400, 'users[0].external_id must be a non-empty string'],
+      [
+        `/workspaces/${dik}/users`,
+        { users: [{ external_id: '' }] },
+        400,
+        'users[0].external_id must be a non-empty string',
+      ],
       [`/workspaces/${dik}/users`, { users: [{ user_id: 'u1' }] }, 400, 'unknown field "user_id"'],
       [`/workspaces/${dik}/users`, { users: 'u1' }, 400, 'users must be an array'],
       ['/workspaces/nope/users', { users: [{ external_id: 'u1' }] }, 404, 'workspace not found: "nope"'],
@@ -617,7 +696,9 @@ describe('admin API', () => {
     const badJson = await call('POST', `/sandbox/workspaces/${dik}/users`, undefined, { raw: '{' });
     expect(badJson).toMatchObject({ status: 400, json: { message: 'request body is not valid JSON' } });
     expect((await admin('GET', '/workspaces/nope/cohorts')).status).toBe(404);
-    expect((await admin('GET', `/workspaces/${dik}/cohorts/none/users`)).json).toEqual({ message: 'cohort not found: "none"' });
+    expect((await admin('GET', `/workspaces/${dik}/cohorts/none/users`)).json).toEqual({
+      message: 'cohort not found: "none"',
+    });
     expect((await admin('GET', `/workspaces/${dik}/cohorts/none/identifiers`)).status).toBe(404);
     expect((await admin('GET', '/workspace')).status).toBe(404);
     const wrongMethod = await admin('DELETE', '/workspaces');
@@ -629,7 +710,12 @@ describe('admin API', () => {
   it('logs partner requests with keys redacted, counts them by status, and clears the log', async () => {
     const dik = await newWorkspace(USERS);
     await nameCohort(dik, 'c-1');
-    await postUsers(usersBody(dik, 'c-1', [{ user_ids: ['u1'], aliases: [email('u2@x.io')] }, { device_ids: ['x'], should_remove: true }]));
+    await postUsers(
+      usersBody(dik, 'c-1', [
+        { user_ids: ['u1'], aliases: [email('u2@x.io')] },
+        { device_ids: ['x'], should_remove: true },
+      ]),
+    );
     await postUsers({ ...usersBody(dik, 'c-1', []), partner_api_key: 'pk-wrong' });
 
     const log = (await admin('GET', '/requests')).json.items as Record<string, unknown>[];
@@ -644,7 +730,10 @@ describe('admin API', () => {
         partner_api_key: '[redacted]',
         client_secret: '[redacted]',
         cohort_id: 'c-1',
-        cohort_changes: [{ user_ids: ['u1'], aliases: [email('u2@x.io')] }, { device_ids: ['x'], should_remove: true }],
+        cohort_changes: [
+          { user_ids: ['u1'], aliases: [email('u2@x.io')] },
+          { device_ids: ['x'], should_remove: true },
+        ],
       },
     });
     expect(log.map((r) => r.status)).toEqual([201, 201, 401]);

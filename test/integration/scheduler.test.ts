@@ -13,8 +13,8 @@ import { createSync } from '../../src/app/syncs.ts';
 import { createTarget } from '../../src/app/targets.ts';
 import { startWorker, type Worker } from '../../src/app/worker.ts';
 import type { Cadence, Sync } from '../../src/domain/model.ts';
-import { compose, type Composed } from '../../src/entry/compose.ts';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.ts';
+import { type Composed, compose } from '../../src/entry/compose.ts';
+import { type RunningSandbox, startSandbox } from '../../src/sandbox/index.ts';
 import { ENGINES } from '../support/engines.ts';
 import { firstRunOf, projectWithBraze, waitForRun } from '../support/flows.ts';
 import { ManualClock, membershipCalls, waitUntil } from '../support/waiting.ts';
@@ -37,7 +37,13 @@ describe.each(ENGINES)('scheduler on $name', (engine) => {
       store: fresh.location,
       secretKey: randomBytes(32),
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-      braze: { partnerSlug: 'cohort-sync', partnerKeys: { US: 'sandbox-partner-key' }, requestsPerHour: 250_000, retry: { baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 6 }, requestTimeoutMs: 5_000 },
+      braze: {
+        partnerSlug: 'cohort-sync',
+        partnerKeys: { US: 'sandbox-partner-key' },
+        requestsPerHour: 250_000,
+        retry: { baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 6 },
+        requestTimeoutMs: 5_000,
+      },
       settings: { allowedEndpoints: [sandbox.url], leaseTtlMs: 5_000 },
     };
     a = await compose(options);
@@ -53,23 +59,44 @@ describe.each(ENGINES)('scheduler on $name', (engine) => {
   });
 
   /** A project with a sandbox target and `n` cohorts of one member, each with a sync of `cadence` whose first run is done. */
-  async function syncs(n: number, cadence: Cadence, cron?: string): Promise<{ projectId: string; dataImportKey: string; syncs: Sync[] }> {
+  async function syncs(
+    n: number,
+    cadence: Cadence,
+    cron?: string,
+  ): Promise<{ projectId: string; dataImportKey: string; syncs: Sync[] }> {
     const project = await projectWithBraze(a.deps);
     const dataImportKey = sandbox.state.createWorkspace();
-    const target = await createTarget(a.deps, project.id, { name: 'main', endpoint: sandbox.url, dataImportKey, mapping: { type: 'user_id' } });
+    const target = await createTarget(a.deps, project.id, {
+      name: 'main',
+      endpoint: sandbox.url,
+      dataImportKey,
+      mapping: { type: 'user_id' },
+    });
     const out: Sync[] = [];
     for (let i = 0; i < n; i++) {
       const cohort = await createStaticCohort(a.deps, project.id, { name: `c${i}` });
       await changeMembers(a.deps, project.id, cohort.id, { add: [{ user_id: `u${i}` }] });
-      out.push(await createSync(a.deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence, ...(cron ? { cron } : {}) }));
+      out.push(
+        await createSync(a.deps, project.id, {
+          cohortId: cohort.id,
+          targetId: target.id,
+          cadence,
+          ...(cron ? { cron } : {}),
+        }),
+      );
     }
-    for (const s of out) expect((await waitForRun(a.deps, (await firstRunOf(a.deps, project.id, s.id)).id)).status).toBe('succeeded');
+    for (const s of out)
+      expect((await waitForRun(a.deps, (await firstRunOf(a.deps, project.id, s.id)).id)).status).toBe('succeeded');
     await a.queue.idle();
     sandbox.state.clearRequests();
     return { projectId: project.id, dataImportKey, syncs: out };
   }
 
-  const withClock = (deps: AppDeps, clock: ManualClock, settings: Partial<AppDeps['settings']> = {}): AppDeps => ({ ...deps, clock, settings: { ...deps.settings, ...settings } });
+  const withClock = (deps: AppDeps, clock: ManualClock, settings: Partial<AppDeps['settings']> = {}): AppDeps => ({
+    ...deps,
+    clock,
+    settings: { ...deps.settings, ...settings },
+  });
   const runsOf = async (s: Sync) => (await a.store.runs.list(s.projectId, { syncId: s.id }, 100, null)).items;
 
   it('requests due runs and stores each sync’s next time', async () => {
@@ -102,13 +129,20 @@ describe.each(ENGINES)('scheduler on $name', (engine) => {
   });
 
   it('leaves one-time syncs alone after their first run', async () => {
-    const { syncs: [once] } = await syncs(1, 'one_time');
+    const {
+      syncs: [once],
+    } = await syncs(1, 'one_time');
     expect(once!.nextRunAt).toBeNull();
     const clock = new ManualClock(Date.now() + 400 * DAY);
     const scheduler = createScheduler(withClock(a.deps, clock, { runHistoryDays: 3650 }));
     expect((await scheduler.tick()).requested).toEqual([]);
     // A one-time sync given a time (e.g. re-scheduled) runs once at it, and then has none.
-    await a.store.syncs.update(once!.projectId, once!.id, { nextRunAt: new Date(clock.now().getTime() - 1000).toISOString() }, new Date().toISOString());
+    await a.store.syncs.update(
+      once!.projectId,
+      once!.id,
+      { nextRunAt: new Date(clock.now().getTime() - 1000).toISOString() },
+      new Date().toISOString(),
+    );
     const tick = await scheduler.tick();
     expect(tick.requested).toEqual([{ syncId: once!.id, runId: expect.any(String), next: null }]);
     expect((await a.store.syncs.getById(once!.id))?.nextRunAt).toBeNull();
@@ -140,13 +174,22 @@ describe.each(ENGINES)('scheduler on $name', (engine) => {
     for (const s of due) {
       const runs = await runsOf(s);
       expect(runs.filter((r) => r.trigger === 'schedule')).toHaveLength(2); // the first run and this one
-      expect((await a.store.syncs.getById(s.id))?.nextRunAt).toBe(nextRunFor(a.deps.settings, s, clock.now())!.toISOString());
+      expect((await a.store.syncs.getById(s.id))?.nextRunAt).toBe(
+        nextRunFor(a.deps.settings, s, clock.now())!.toISOString(),
+      );
     }
   });
 
   it('sends nothing for a paused sync; resuming computes a new time', async () => {
-    const { syncs: [s] } = await syncs(1, 'hourly');
-    const paused = await a.store.syncs.update(s!.projectId, s!.id, { paused: true, nextRunAt: new Date(Date.now() - 1000).toISOString() }, new Date().toISOString());
+    const {
+      syncs: [s],
+    } = await syncs(1, 'hourly');
+    const paused = await a.store.syncs.update(
+      s!.projectId,
+      s!.id,
+      { paused: true, nextRunAt: new Date(Date.now() - 1000).toISOString() },
+      new Date().toISOString(),
+    );
     sandbox.state.clearRequests();
     const scheduler = createScheduler(a.deps);
     expect((await scheduler.tick()).requested).toEqual([]);
@@ -161,7 +204,10 @@ describe.each(ENGINES)('scheduler on $name', (engine) => {
   });
 
   it('folds runs that fall due while one is running into one queued run', async () => {
-    const { syncs: [s], dataImportKey } = await syncs(1, 'hourly');
+    const {
+      syncs: [s],
+      dataImportKey,
+    } = await syncs(1, 'hourly');
     const cohortId = s!.cohortId;
     await changeMembers(a.deps, s!.projectId, cohortId, { add: [{ user_id: 'late' }] });
     // Make Braze slow, and have a run in progress.
@@ -170,7 +216,10 @@ describe.each(ENGINES)('scheduler on $name', (engine) => {
     const scheduler = createScheduler(withClock(a.deps, clock));
     const t1 = await scheduler.tick();
     expect(t1.requested).toHaveLength(1);
-    await waitUntil('the scheduled run to be sending', async () => (await a.store.runs.getById(t1.requested[0]!.runId))?.phase === 'sending');
+    await waitUntil(
+      'the scheduled run to be sending',
+      async () => (await a.store.runs.getById(t1.requested[0]!.runId))?.phase === 'sending',
+    );
     await changeMembers(a.deps, s!.projectId, cohortId, { add: [{ user_id: 'later' }] });
 
     // Two more periods pass while it runs: both requests fold into one queued run.
@@ -187,32 +236,66 @@ describe.each(ENGINES)('scheduler on $name', (engine) => {
     expect(queued.counts.added).toBe(1);
     expect((await runsOf(s!)).length).toBe(3); // first run, the slow one, the folded one
     expect(sandbox.state.cohortIdentifiers(dataImportKey, cohortId).user_ids.sort()).toEqual(['late', 'later', 'u0']);
-    expect(membershipCalls(sandbox.state.requests()).flatMap((c) => c.add).sort()).toEqual(['e:late', 'e:later']);
+    expect(
+      membershipCalls(sandbox.state.requests())
+        .flatMap((c) => c.add)
+        .sort(),
+    ).toEqual(['e:late', 'e:later']);
   });
 
   it('prunes old run history and the change log no Braze cohort needs, once a day', async () => {
-    const { syncs: [s] } = await syncs(1, 'hourly');
+    const {
+      syncs: [s],
+    } = await syncs(1, 'hourly');
     const db = a.store.raw.db;
     // A project whose membership changes nobody syncs.
     const lonely = await projectWithBraze(a.deps, 'no syncs');
     const unsynced = await createStaticCohort(a.deps, lonely.id, { name: 'nobody syncs me' });
     await changeMembers(a.deps, lonely.id, unsynced.id, { add: [{ user_id: 'x' }, { user_id: 'y' }] });
     // Changes after the first run: the Braze cohort still needs them.
-    const changeSeq = Number((await db.selectFrom('braze_cohorts').select('change_seq').where('id', '=', s!.brazeCohortRef).executeTakeFirstOrThrow()).change_seq);
+    const changeSeq = Number(
+      (
+        await db
+          .selectFrom('braze_cohorts')
+          .select('change_seq')
+          .where('id', '=', s!.brazeCohortRef)
+          .executeTakeFirstOrThrow()
+      ).change_seq,
+    );
     expect(changeSeq).toBeGreaterThan(0);
     await changeMembers(a.deps, s!.projectId, s!.cohortId, { add: [{ user_id: 'pending' }] });
-    const changes = async (projectId: string) => (await db.selectFrom('member_changes').select('seq').where('project_id', '=', projectId).execute()).map((r) => Number(r.seq));
+    const changes = async (projectId: string) =>
+      (await db.selectFrom('member_changes').select('seq').where('project_id', '=', projectId).execute()).map((r) =>
+        Number(r.seq),
+      );
     expect((await changes(s!.projectId)).some((seq) => seq <= changeSeq)).toBe(true);
     expect(await changes(lonely.id)).toHaveLength(2);
 
     const first = (await runsOf(s!))[0]!;
-    const batchesOf = async (runId: string) => Number((await sql<{ n: number }>`select count(*) as n from run_batches where run_id = ${runId}`.execute(db)).rows[0]!.n);
+    const batchesOf = async (runId: string) =>
+      Number(
+        (await sql<{ n: number }>`select count(*) as n from run_batches where run_id = ${runId}`.execute(db)).rows[0]!
+          .n,
+      );
     expect(await batchesOf(first.id)).toBeGreaterThan(0);
     // 31 days later the first run is past the 30-day history; a run finished yesterday is not.
     const clock = new ManualClock(Date.now() + 31 * DAY);
-    const recent = await a.store.runs.create({ id: 'run_recent', projectId: s!.projectId, syncId: s!.id, brazeCohortId: s!.brazeCohortRef, trigger: 'manual', mode: 'full', now: new Date(clock.now().getTime() - DAY).toISOString() });
+    const recent = await a.store.runs.create({
+      id: 'run_recent',
+      projectId: s!.projectId,
+      syncId: s!.id,
+      brazeCohortId: s!.brazeCohortRef,
+      trigger: 'manual',
+      mode: 'full',
+      now: new Date(clock.now().getTime() - DAY).toISOString(),
+    });
     await a.store.runs.finish(recent.id, 'cancelled', new Date(clock.now().getTime() - DAY).toISOString());
-    await a.store.syncs.update(s!.projectId, s!.id, { nextRunAt: new Date(clock.now().getTime() + HOUR).toISOString() }, new Date().toISOString());
+    await a.store.syncs.update(
+      s!.projectId,
+      s!.id,
+      { nextRunAt: new Date(clock.now().getTime() + HOUR).toISOString() },
+      new Date().toISOString(),
+    );
 
     const consumed = (await changes(s!.projectId)).filter((seq) => seq <= changeSeq).length;
     const scheduler = createScheduler(withClock(a.deps, clock));

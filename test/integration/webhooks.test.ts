@@ -10,15 +10,22 @@ import { changeMembers, createStaticCohort } from '../../src/app/cohorts.ts';
 import { RunNotifier } from '../../src/app/notifications.ts';
 import { createProjectToken } from '../../src/app/projects.ts';
 import { createSync, runNow } from '../../src/app/syncs.ts';
-import { clearWebhook, getWebhook, listWebhookDeliveries, setWebhook, verifyWebhookSignature, WebhookSender } from '../../src/app/webhooks.ts';
+import {
+  clearWebhook,
+  getWebhook,
+  listWebhookDeliveries,
+  setWebhook,
+  verifyWebhookSignature,
+  WebhookSender,
+} from '../../src/app/webhooks.ts';
 import type { Run } from '../../src/domain/model.ts';
 import { notificationRoutes } from '../../src/entry/http/routes/notifications.ts';
 import { ENGINES } from '../support/engines.ts';
 import { firstRunOf, projectWithBraze, sandboxTarget, tokenTools } from '../support/flows.ts';
-import { startHarness, type Harness } from '../support/harness.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
 import { notifiedRuns } from '../support/notified-runs.ts';
-import { startSmtpInbox, type SmtpInbox } from '../support/smtp-inbox.ts';
-import { startWebhookReceiver, type ReceivedHook, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import { type SmtpInbox, startSmtpInbox } from '../support/smtp-inbox.ts';
+import { type ReceivedHook, startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const SECRET = 'whsec_test_0123456789abcdef';
 
@@ -71,7 +78,12 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
   async function setup(opts: { dataImportKey?: string; webhook?: boolean } = {}) {
     const project = await projectWithBraze(h.deps, 'Shop');
     if (opts.webhook !== false) await setWebhook(h.deps, project.id, { url: receiver.url, secret: SECRET });
-    const { target, dataImportKey } = await sandboxTarget(h, project.id, { type: 'user_id' }, { name: 'EU workspace', ...(opts.dataImportKey ? { dataImportKey: opts.dataImportKey } : {}) });
+    const { target, dataImportKey } = await sandboxTarget(
+      h,
+      project.id,
+      { type: 'user_id' },
+      { name: 'EU workspace', ...(opts.dataImportKey ? { dataImportKey: opts.dataImportKey } : {}) },
+    );
     if (!opts.dataImportKey) h.sandbox.state.seedUsers(dataImportKey, [{ external_id: 'u1' }, { external_id: 'u2' }]);
     const cohort = await createStaticCohort(h.deps, project.id, { name: 'Buyers' });
     await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'u1' }, { user_id: 'u2' }] });
@@ -104,7 +116,14 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
       event: 'run.succeeded',
       project: { id: project.id, name: 'Shop' },
       sync: { id: sync.id, cohortId: cohort.id, targetId: target.id, cadence: 'daily' },
-      run: { id: first.id, status: 'succeeded', trigger: 'schedule', startedAt: first.startedAt, finishedAt: first.finishedAt, counts: { added: 2, removed: 0, skipped: 0, failed: 0 } },
+      run: {
+        id: first.id,
+        status: 'succeeded',
+        trigger: 'schedule',
+        startedAt: first.startedAt,
+        finishedAt: first.finishedAt,
+        counts: { added: 2, removed: 0, skipped: 0, failed: 0 },
+      },
       cohort: { id: cohort.id, name: 'Buyers' },
       target: { id: target.id, name: 'EU workspace' },
     });
@@ -113,7 +132,16 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
 
     const log = await listWebhookDeliveries(h.deps, project.id);
     expect(log.items).toHaveLength(1);
-    expect(log.items[0]).toMatchObject({ id: body.id, event: 'run.succeeded', url: receiver.url, runId: first.id, status: 'delivered', attempts: 1, responseStatus: 200, lastError: null });
+    expect(log.items[0]).toMatchObject({
+      id: body.id,
+      event: 'run.succeeded',
+      url: receiver.url,
+      runId: first.id,
+      status: 'delivered',
+      attempts: 1,
+      responseStatus: 200,
+      lastError: null,
+    });
     expect(sleeps).toEqual([]);
   });
 
@@ -127,7 +155,13 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
     for (const x of hooks) expect(signatureValid(x, SECRET)).toBe(true);
     expect(sleeps).toEqual([1_000, 2_000]);
     let log = await listWebhookDeliveries(h.deps, project.id);
-    expect(log.items[0]).toMatchObject({ runId: first.id, status: 'delivered', attempts: 3, responseStatus: 200, lastError: null });
+    expect(log.items[0]).toMatchObject({
+      runId: first.id,
+      status: 'delivered',
+      attempts: 3,
+      responseStatus: 200,
+      lastError: null,
+    });
 
     // Five 500s: the delivery is given up and the log says why.
     sleeps = [];
@@ -136,7 +170,13 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
     await receiver.waitFor(8);
     expect(sleeps).toEqual([1_000, 2_000, 4_000, 8_000]);
     log = await listWebhookDeliveries(h.deps, project.id);
-    expect(log.items[0]).toMatchObject({ runId: second.id, status: 'failed', attempts: 5, responseStatus: 500, lastError: 'HTTP 500: receiver says 500' });
+    expect(log.items[0]).toMatchObject({
+      runId: second.id,
+      status: 'failed',
+      attempts: 5,
+      responseStatus: 500,
+      lastError: 'HTTP 500: receiver says 500',
+    });
 
     // A 4xx other than 408/425/429 is final at once.
     sleeps = [];
@@ -174,12 +214,17 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
     const key = h.sandbox.state.createWorkspace();
     h.sandbox.state.seedUsers(key, [{ external_id: 'u1' }]);
     const targets = await h.deps.store.targets.list(project.id);
-    await (await import('../../src/app/targets.ts')).updateTarget(h.deps, project.id, targets[0]!.id, { dataImportKey: key });
+    await (await import('../../src/app/targets.ts')).updateTarget(h.deps, project.id, targets[0]!.id, {
+      dataImportKey: key,
+    });
     const ok = await finished((await runNow(h.deps, project.id, sync.id)).id);
     expect(ok.status).toBe('succeeded');
     const [, recoveredHook] = await receiver.waitFor(2);
     expect(recoveredHook!.headers['x-cohortsync-event']).toBe('run.recovered');
-    expect(JSON.parse(recoveredHook!.body)).toMatchObject({ event: 'run.recovered', run: { id: ok.id, status: 'succeeded' } });
+    expect(JSON.parse(recoveredHook!.body)).toMatchObject({
+      event: 'run.recovered',
+      run: { id: ok.id, status: 'succeeded' },
+    });
     expect(signatureValid(recoveredHook!, SECRET)).toBe(true);
   });
 
@@ -199,13 +244,37 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
     await setWebhook(h.deps, project.id, { url: `${receiver.url}?v=2` });
     expect((await getWebhook(h.deps, project.id)).secretHint).toBe('…cdef');
 
-    await expect(setWebhook(h.deps, project.id, { url: 'ftp://example.com/x', secret: SECRET })).rejects.toMatchObject({ status: 400 });
-    await expect(setWebhook(h.deps, project.id, { url: 'not a url', secret: SECRET })).rejects.toMatchObject({ status: 400 });
-    await expect(setWebhook(h.deps, project.id, { url: 'https://user:pw@example.com/x', secret: SECRET })).rejects.toMatchObject({ status: 400 });
-    await expect(setWebhook(h.deps, project.id, { url: 'https://example.com/x', secret: 'short' })).rejects.toMatchObject({ status: 400 });
-    await expect(setWebhook(h.deps, project.id, { url: 'https://evil.example.net/x', secret: SECRET }, { allowedHosts: ['.example.com'] })).rejects.toMatchObject({ status: 422, code: 'webhook_host_not_allowed' });
-    await expect(setWebhook(h.deps, project.id, { url: 'http://hooks.example.com/x', secret: SECRET }, { requireHttps: true })).rejects.toMatchObject({ status: 400 });
-    expect(await setWebhook(h.deps, project.id, { url: 'https://hooks.example.com/x', secret: SECRET }, { allowedHosts: ['.example.com'] })).toMatchObject({ url: 'https://hooks.example.com/x' });
+    await expect(setWebhook(h.deps, project.id, { url: 'ftp://example.com/x', secret: SECRET })).rejects.toMatchObject({
+      status: 400,
+    });
+    await expect(setWebhook(h.deps, project.id, { url: 'not a url', secret: SECRET })).rejects.toMatchObject({
+      status: 400,
+    });
+    await expect(
+      setWebhook(h.deps, project.id, { url: 'https://user:pw@example.com/x', secret: SECRET }),
+    ).rejects.toMatchObject({ status: 400 });
+    await expect(
+      setWebhook(h.deps, project.id, { url: 'https://example.com/x', secret: 'short' }),
+    ).rejects.toMatchObject({ status: 400 });
+    await expect(
+      setWebhook(
+        h.deps,
+        project.id,
+        { url: 'https://evil.example.net/x', secret: SECRET },
+        { allowedHosts: ['.example.com'] },
+      ),
+    ).rejects.toMatchObject({ status: 422, code: 'webhook_host_not_allowed' });
+    await expect(
+      setWebhook(h.deps, project.id, { url: 'http://hooks.example.com/x', secret: SECRET }, { requireHttps: true }),
+    ).rejects.toMatchObject({ status: 400 });
+    expect(
+      await setWebhook(
+        h.deps,
+        project.id,
+        { url: 'https://hooks.example.com/x', secret: SECRET },
+        { allowedHosts: ['.example.com'] },
+      ),
+    ).toMatchObject({ url: 'https://hooks.example.com/x' });
 
     await clearWebhook(h.deps, project.id);
     expect(await getWebhook(h.deps, project.id)).toEqual({ url: null });
@@ -229,7 +298,12 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
       const viewer = (await createProjectToken(h.deps, tokenTools, project.id, 'viewer')).token;
       const stranger = (await createProjectToken(h.deps, tokenTools, other.id, 'editor')).token;
       const call = (method: 'GET' | 'PUT' | 'DELETE' | 'POST', path: string, token: string | null, payload?: object) =>
-        app.inject({ method, url: `/api/v1/projects/${project.id}${path}`, headers: token ? { authorization: `Bearer ${token}` } : {}, ...(payload ? { payload } : {}) });
+        app.inject({
+          method,
+          url: `/api/v1/projects/${project.id}${path}`,
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+          ...(payload ? { payload } : {}),
+        });
 
       expect((await call('PUT', '/webhook', null, { url: receiver.url, secret: SECRET })).statusCode).toBe(401);
       const asViewer = await call('PUT', '/webhook', viewer, { url: receiver.url, secret: SECRET });
@@ -256,7 +330,10 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
 
       const deliveries = await call('GET', '/webhook/deliveries?limit=10', viewer);
       expect(deliveries.statusCode).toBe(200);
-      expect(deliveries.json()).toMatchObject({ items: [{ event: 'webhook.test', status: 'delivered' }], nextCursor: null });
+      expect(deliveries.json()).toMatchObject({
+        items: [{ event: 'webhook.test', status: 'delivered' }],
+        nextCursor: null,
+      });
       expect((await call('GET', '/webhook/deliveries?limit=0', viewer)).statusCode).toBe(400);
 
       const mail = await call('POST', '/notifications/test-email', editor, { to: 'ops@example.com' });
@@ -264,7 +341,9 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
       expect(mail.json()).toEqual({ to: ['ops@example.com'], delivery: 'smtp' });
       const [received] = await inbox.waitFor(1);
       expect(received!.envelopeTo).toEqual(['ops@example.com']);
-      expect((await call('POST', '/notifications/test-email', editor)).json()).toMatchObject({ error: { code: 'no_recipients' } });
+      expect((await call('POST', '/notifications/test-email', editor)).json()).toMatchObject({
+        error: { code: 'no_recipients' },
+      });
       expect((await call('POST', '/notifications/test-email', viewer, { to: 'ops@example.com' })).statusCode).toBe(403);
 
       const admin = await call('DELETE', '/webhook', ADMIN);

@@ -1,9 +1,10 @@
 // The store engines a suite runs against: SQLite always (a real file), PostgreSQL when TEST_DATABASE_URL is
 // set, each test file in a fresh schema so files can run in parallel against one database.
+
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { StoreLocation } from '../../src/adapters/store/index.ts';
 
@@ -19,7 +20,10 @@ const sqlite: TestEngine = {
   name: 'sqlite',
   async fresh() {
     const dir = mkdtempSync(join(tmpdir(), 'cohort-sync-test-'));
-    return { location: { kind: 'sqlite', file: join(dir, 'store.db') }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      location: { kind: 'sqlite', file: join(dir, 'store.db') },
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   },
 };
 

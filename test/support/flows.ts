@@ -15,9 +15,19 @@ export async function projectWithBraze(deps: AppDeps, name = 'Test project') {
   return project;
 }
 
-export async function sandboxTarget(h: Harness, projectId: string, mapping: Mapping, opts: { name?: string; dataImportKey?: string } = {}) {
+export async function sandboxTarget(
+  h: Harness,
+  projectId: string,
+  mapping: Mapping,
+  opts: { name?: string; dataImportKey?: string } = {},
+) {
   const dataImportKey = opts.dataImportKey ?? h.sandbox.state.createWorkspace();
-  const target = await createTarget(h.deps, projectId, { name: opts.name ?? `target-${mapping.type}-${Math.random().toString(36).slice(2, 7)}`, endpoint: h.sandbox.url, dataImportKey, mapping });
+  const target = await createTarget(h.deps, projectId, {
+    name: opts.name ?? `target-${mapping.type}-${Math.random().toString(36).slice(2, 7)}`,
+    endpoint: h.sandbox.url,
+    dataImportKey,
+    mapping,
+  });
   return { target, dataImportKey };
 }
 
@@ -26,7 +36,8 @@ export async function waitForRun(deps: AppDeps, runId: string, timeoutMs = 30_00
   for (;;) {
     const run = await deps.store.runs.getById(runId);
     if (run && ['succeeded', 'failed', 'cancelled'].includes(run.status)) return run;
-    if (Date.now() > deadline) throw new Error(`run ${runId} did not finish in ${timeoutMs} ms (status ${run?.status}, phase ${run?.phase})`);
+    if (Date.now() > deadline)
+      throw new Error(`run ${runId} did not finish in ${timeoutMs} ms (status ${run?.status}, phase ${run?.phase})`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -2,11 +2,11 @@
 // and a worker. Only the retry waits are shortened so fault tests run in seconds.
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.ts';
-import { compose, type Composed } from '../../src/entry/compose.ts';
-import { startWorker, type Worker } from '../../src/app/worker.ts';
 import type { AppSettings } from '../../src/app/deps.ts';
 import type { RunObserver } from '../../src/app/run-events.ts';
+import { startWorker, type Worker } from '../../src/app/worker.ts';
+import { type Composed, compose } from '../../src/entry/compose.ts';
+import { type RunningSandbox, startSandbox } from '../../src/sandbox/index.ts';
 import type { TestEngine } from './engines.ts';
 
 export interface Harness extends Composed {
@@ -15,7 +15,10 @@ export interface Harness extends Composed {
   close(): Promise<void>;
 }
 
-export async function startHarness(engine: TestEngine, opts: { settings?: Partial<AppSettings>; observers?: RunObserver[]; requestsPerHour?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  engine: TestEngine,
+  opts: { settings?: Partial<AppSettings>; observers?: RunObserver[]; requestsPerHour?: number } = {},
+): Promise<Harness> {
   const sandbox = await startSandbox({ port: 0 });
   const fresh = await engine.fresh();
   const composed = await compose({

@@ -1,7 +1,8 @@
 // Wraps a RunNotifier so a test knows when it has handled a run and its mails and webhooks are out — and so
 // can also assert that nothing was sent.
-import type { RunNotifier } from '../../src/app/notifications.ts';
+
 import type { AppDeps } from '../../src/app/deps.ts';
+import type { RunNotifier } from '../../src/app/notifications.ts';
 import type { RunObserver } from '../../src/app/run-events.ts';
 import type { Run } from '../../src/domain/model.ts';
 import { waitForRun } from './flows.ts';

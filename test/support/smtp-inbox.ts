@@ -34,7 +34,12 @@ export async function startSmtpInbox(): Promise<SmtpInbox> {
       stream.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
         const from = session.envelope.mailFrom;
-        mails.push({ ...parseMail(raw), raw, envelopeTo: session.envelope.rcptTo.map((r) => r.address), envelopeFrom: from ? from.address : null });
+        mails.push({
+          ...parseMail(raw),
+          raw,
+          envelopeTo: session.envelope.rcptTo.map((r) => r.address),
+          envelopeFrom: from ? from.address : null,
+        });
         callback();
       });
     },
@@ -47,7 +52,8 @@ export async function startSmtpInbox(): Promise<SmtpInbox> {
     async waitFor(count, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (mails.length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} mail(s), got ${mails.length}: ${mails.map((m) => m.subject).join(' | ')}`);
+        if (Date.now() > deadline)
+          throw new Error(`expected ${count} mail(s), got ${mails.length}: ${mails.map((m) => m.subject).join(' | ')}`);
         await new Promise((r) => setTimeout(r, 20));
       }
       return [...mails];
@@ -64,7 +70,9 @@ function decodeWords(value: string): string {
   return value
     .replace(/(=\?[^?]+\?[bBqQ]\?[^?]*\?=)\s+(?==\?)/g, '$1')
     .replace(/=\?([^?]+)\?([bBqQ])\?([^?]*)\?=/g, (_m, _charset: string, enc: string, data: string) =>
-      enc.toUpperCase() === 'B' ? Buffer.from(data, 'base64').toString('utf8') : decodeQp(data.replace(/_/g, ' '), false),
+      enc.toUpperCase() === 'B'
+        ? Buffer.from(data, 'base64').toString('utf8')
+        : decodeQp(data.replace(/_/g, ' '), false),
     );
 }
 
@@ -94,6 +102,11 @@ export function parseMail(raw: string): { headers: Map<string, string>; subject:
     if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
   }
   const encoding = (headers.get('content-transfer-encoding') ?? '7bit').toLowerCase();
-  const decoded = encoding === 'quoted-printable' ? decodeQp(body) : encoding === 'base64' ? Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8') : body;
+  const decoded =
+    encoding === 'quoted-printable'
+      ? decodeQp(body)
+      : encoding === 'base64'
+        ? Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8')
+        : body;
   return { headers, subject: decodeWords(headers.get('subject') ?? ''), text: decoded.replace(/\r\n/g, '\n') };
 }

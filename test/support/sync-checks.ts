@@ -1,8 +1,9 @@
 // What a sync should have produced, computed from the domain rules, and what it did produce, read from the
 // store (acknowledged identifiers) and from the sandbox (identifiers received, requests made).
-import { identifierKey } from '../../src/domain/identifiers.ts';
-import { resolveIdentifiers, type Mapping } from '../../src/domain/mapping.ts';
+
 import type { OpenedStore } from '../../src/adapters/store/index.ts';
+import { identifierKey } from '../../src/domain/identifiers.ts';
+import { type Mapping, resolveIdentifiers } from '../../src/domain/mapping.ts';
 import type { ProfileRecord, Store } from '../../src/ports/store.ts';
 import type { RunningSandbox } from '../../src/sandbox/index.ts';
 
@@ -35,7 +36,11 @@ export async function expectedKeys(store: Store, cohortId: string, mappings: rea
 
 /** Identifiers the store records as acknowledged by Braze for a Braze cohort. */
 export async function ackedKeys(store: OpenedStore, brazeCohortId: string): Promise<string[]> {
-  const rows = await store.raw.db.selectFrom('braze_identifiers').select('ident_key').where('braze_cohort_id', '=', brazeCohortId).execute();
+  const rows = await store.raw.db
+    .selectFrom('braze_identifiers')
+    .select('ident_key')
+    .where('braze_cohort_id', '=', brazeCohortId)
+    .execute();
   return rows.map((r) => r.ident_key).sort();
 }
 

@@ -19,7 +19,12 @@ export class ManualClock implements Clock {
 }
 
 /** Polls `check` every few milliseconds until it returns true; returns the elapsed milliseconds. */
-export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 5): Promise<number> {
+export async function waitUntil(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  everyMs = 5,
+): Promise<number> {
   const start = performance.now();
   for (;;) {
     if (await check()) return performance.now() - start;
@@ -33,7 +38,14 @@ export function membershipCalls(requests: readonly LoggedRequest[]): { add: stri
   return requests
     .filter((r) => r.path.endsWith('/cohorts/users'))
     .map((r) => {
-      const body = r.body as { cohort_changes?: { user_ids?: string[]; device_ids?: string[]; aliases?: { alias_name: string; alias_label: string }[]; should_remove?: boolean }[] };
+      const body = r.body as {
+        cohort_changes?: {
+          user_ids?: string[];
+          device_ids?: string[];
+          aliases?: { alias_name: string; alias_label: string }[];
+          should_remove?: boolean;
+        }[];
+      };
       const out = { add: [] as string[], remove: [] as string[] };
       for (const block of body.cohort_changes ?? []) {
         const ids = [

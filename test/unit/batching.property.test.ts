@@ -2,7 +2,12 @@
 // request, and nothing planned is lost.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_IDENTIFIERS_PER_REQUEST, packBatches, type PlannedBatch, type PlannedIdentifier } from '../../src/domain/batching.ts';
+import {
+  MAX_IDENTIFIERS_PER_REQUEST,
+  type PlannedBatch,
+  type PlannedIdentifier,
+  packBatches,
+} from '../../src/domain/batching.ts';
 
 async function* stream<T>(items: readonly T[]): AsyncGenerator<T> {
   for (const item of items) {
@@ -12,9 +17,14 @@ async function* stream<T>(items: readonly T[]): AsyncGenerator<T> {
   }
 }
 
-async function pack(adds: readonly PlannedIdentifier[], removes: readonly PlannedIdentifier[], size?: number): Promise<PlannedBatch[]> {
+async function pack(
+  adds: readonly PlannedIdentifier[],
+  removes: readonly PlannedIdentifier[],
+  size?: number,
+): Promise<PlannedBatch[]> {
   const out: PlannedBatch[] = [];
-  for await (const b of packBatches(stream(adds), stream(removes), size)) out.push({ add: [...b.add], remove: [...b.remove] });
+  for await (const b of packBatches(stream(adds), stream(removes), size))
+    out.push({ add: [...b.add], remove: [...b.remove] });
   return out;
 }
 
@@ -23,7 +33,9 @@ const planned = (key: string, i: number): PlannedIdentifier => ({ key, profileId
 /** Unique keys split into disjoint adds and removes, as the planner's set differences produce them. */
 const disjointPlan = fc
   .uniqueArray(fc.string({ minLength: 1, maxLength: 4 }), { maxLength: 400 })
-  .chain((keys) => fc.tuple(fc.constant(keys), fc.array(fc.boolean(), { minLength: keys.length, maxLength: keys.length })))
+  .chain((keys) =>
+    fc.tuple(fc.constant(keys), fc.array(fc.boolean(), { minLength: keys.length, maxLength: keys.length })),
+  )
   .map(([keys, isAdd]) => ({
     adds: keys.filter((_, i) => isAdd[i]).map(planned),
     removes: keys.filter((_, i) => !isAdd[i]).map(planned),
@@ -61,19 +73,24 @@ describe('packBatches', () => {
   it('never repeats an identifier within a batch and loses no identifier, even from repeating input', async () => {
     const key = fc.constantFrom('e:a', 'e:b', 'd:a', 'd:b', 'a:l\u001fa', 'e:c', 'd:c', 'e:d');
     await fc.assert(
-      fc.asyncProperty(fc.array(key, { maxLength: 60 }), fc.array(key, { maxLength: 60 }), fc.integer({ min: 1, max: 10 }), async (addKeys, removeKeys, size) => {
-        const batches = await pack(addKeys.map(planned), removeKeys.map(planned), size);
-        checkLimits(batches, size);
-        const sentAdds = new Set(batches.flatMap((b) => b.add.map((i) => i.key)));
-        const sentAny = new Set(batches.flatMap((b) => [...b.add, ...b.remove].map((i) => i.key)));
-        for (const k of addKeys) expect(sentAdds.has(k)).toBe(true);
-        for (const k of removeKeys) expect(sentAny.has(k)).toBe(true);
-        // Nothing is invented, and removes only carry keys asked to be removed.
-        for (const b of batches) {
-          for (const i of b.add) expect(addKeys).toContain(i.key);
-          for (const i of b.remove) expect(removeKeys).toContain(i.key);
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(key, { maxLength: 60 }),
+        fc.array(key, { maxLength: 60 }),
+        fc.integer({ min: 1, max: 10 }),
+        async (addKeys, removeKeys, size) => {
+          const batches = await pack(addKeys.map(planned), removeKeys.map(planned), size);
+          checkLimits(batches, size);
+          const sentAdds = new Set(batches.flatMap((b) => b.add.map((i) => i.key)));
+          const sentAny = new Set(batches.flatMap((b) => [...b.add, ...b.remove].map((i) => i.key)));
+          for (const k of addKeys) expect(sentAdds.has(k)).toBe(true);
+          for (const k of removeKeys) expect(sentAny.has(k)).toBe(true);
+          // Nothing is invented, and removes only carry keys asked to be removed.
+          for (const b of batches) {
+            for (const i of b.add) expect(addKeys).toContain(i.key);
+            for (const i of b.remove) expect(removeKeys).toContain(i.key);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, type ClassifyContext } from '../../src/adapters/braze/classify.ts';
+import { type ClassifyContext, classify } from '../../src/adapters/braze/classify.ts';
 import { choosePartnerKey } from '../../src/adapters/braze/partner-keys.ts';
 import { keyHint, redactJson, scrubSecrets } from '../../src/adapters/braze/secrets.ts';
 import { DeliveryError } from '../../src/ports/destination.ts';
@@ -44,8 +44,12 @@ describe('classify', () => {
   });
 
   it('takes the wait of a 429 from Retry-After or the reset, but a 500 only from Retry-After', () => {
-    expect(classify(answer(429, {}, { 'x-ratelimit-reset': String(NOW / 1000 + 20) }), ctx)).toMatchObject({ waitMs: 20_000 });
-    expect(classify(answer(500, {}, { 'x-ratelimit-reset': String(NOW / 1000 + 20) }), ctx)).not.toHaveProperty('waitMs');
+    expect(classify(answer(429, {}, { 'x-ratelimit-reset': String(NOW / 1000 + 20) }), ctx)).toMatchObject({
+      waitMs: 20_000,
+    });
+    expect(classify(answer(500, {}, { 'x-ratelimit-reset': String(NOW / 1000 + 20) }), ctx)).not.toHaveProperty(
+      'waitMs',
+    );
     expect(classify(answer(503, {}, { 'retry-after': '3' }), ctx)).toMatchObject({ waitMs: 3_000 });
   });
 
@@ -66,7 +70,11 @@ describe('classify', () => {
   });
 
   it('points the operator at the partner API key setting, naming the fallback', () => {
-    const verdict = classify(answer(401, { message: 'Invalid Partner API key' }), { ...ctx, region: 'JP', partnerKeyRegion: 'US' });
+    const verdict = classify(answer(401, { message: 'Invalid Partner API key' }), {
+      ...ctx,
+      region: 'JP',
+      partnerKeyRegion: 'US',
+    });
     const message = verdict.action === 'fail' ? verdict.message : '';
     expect(message).toMatch(/operator configuration.*BRAZE_PARTNER_API_KEY_JP/);
     expect(message).toContain('the US key was used');
@@ -74,7 +82,10 @@ describe('classify', () => {
   });
 
   it('asks to enable the integration, without echoing the secret Braze put in its text', () => {
-    const verdict = classify(answer(401, { message: `Partner not enabled for client with client secret: ${DIK}` }), ctx);
+    const verdict = classify(
+      answer(401, { message: `Partner not enabled for client with client secret: ${DIK}` }),
+      ctx,
+    );
     const message = verdict.action === 'fail' ? verdict.message : '';
     expect(message).toMatch(/not enabled.*enable the integration/);
     expect(message).not.toContain(DIK);
@@ -91,12 +102,20 @@ describe('classify', () => {
 });
 
 describe('choosePartnerKey', () => {
-  it('uses the key of the endpoint\'s region', () => {
-    expect(choosePartnerKey({ US: 'us-key', EU: 'eu-key' }, 'https://rest.fra-02.braze.eu')).toEqual({ key: 'eu-key', region: 'EU', keyRegion: 'EU' });
+  it("uses the key of the endpoint's region", () => {
+    expect(choosePartnerKey({ US: 'us-key', EU: 'eu-key' }, 'https://rest.fra-02.braze.eu')).toEqual({
+      key: 'eu-key',
+      region: 'EU',
+      keyRegion: 'EU',
+    });
   });
 
   it('falls back to the US key', () => {
-    expect(choosePartnerKey({ US: 'us-key' }, 'https://rest.au-01.braze.com')).toEqual({ key: 'us-key', region: 'AU', keyRegion: 'US' });
+    expect(choosePartnerKey({ US: 'us-key' }, 'https://rest.au-01.braze.com')).toEqual({
+      key: 'us-key',
+      region: 'AU',
+      keyRegion: 'US',
+    });
   });
 
   it('fails as credentials naming the setting when no key applies', () => {
@@ -119,7 +138,9 @@ describe('secrets', () => {
   });
 
   it('redacts key fields and stray copies of a key in a JSON value', () => {
-    expect(redactJson({ partner_api_key: 'p-key-1', client_secret: 'c-key-1', nested: ['see c-key-1'], n: 3 }, ['c-key-1'])).toEqual({
+    expect(
+      redactJson({ partner_api_key: 'p-key-1', client_secret: 'c-key-1', nested: ['see c-key-1'], n: 3 }, ['c-key-1']),
+    ).toEqual({
       partner_api_key: '[redacted]',
       client_secret: '[redacted]',
       nested: ['see [redacted]'],

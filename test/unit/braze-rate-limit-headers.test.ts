@@ -5,16 +5,28 @@ const NOW = Date.UTC(2030, 0, 1, 12, 0, 0);
 
 describe('readRateLimitHeaders', () => {
   it('reads Braze headers whatever their case', () => {
-    const headers = new Headers({ 'X-RATELIMIT-LIMIT': '250000', 'x-ratelimit-remaining': '42', 'X-RateLimit-Reset': String(NOW / 1000 + 60) });
-    expect(readRateLimitHeaders(headers, NOW)).toEqual({ limit: 250_000, remaining: 42, resetEpochSeconds: NOW / 1000 + 60 });
+    const headers = new Headers({
+      'X-RATELIMIT-LIMIT': '250000',
+      'x-ratelimit-remaining': '42',
+      'X-RateLimit-Reset': String(NOW / 1000 + 60),
+    });
+    expect(readRateLimitHeaders(headers, NOW)).toEqual({
+      limit: 250_000,
+      remaining: 42,
+      resetEpochSeconds: NOW / 1000 + 60,
+    });
   });
 
   it('leaves out absent or unreadable values', () => {
-    expect(readRateLimitHeaders(new Headers({ 'x-ratelimit-remaining': 'lots', 'x-ratelimit-limit': '-1' }), NOW)).toEqual({});
+    expect(
+      readRateLimitHeaders(new Headers({ 'x-ratelimit-remaining': 'lots', 'x-ratelimit-limit': '-1' }), NOW),
+    ).toEqual({});
   });
 
   it('reads a reset too small to be an epoch as seconds from now', () => {
-    expect(readRateLimitHeaders(new Headers({ 'x-ratelimit-reset': '30' }), NOW)).toEqual({ resetEpochSeconds: NOW / 1000 + 30 });
+    expect(readRateLimitHeaders(new Headers({ 'x-ratelimit-reset': '30' }), NOW)).toEqual({
+      resetEpochSeconds: NOW / 1000 + 30,
+    });
   });
 });
 

@@ -56,7 +56,7 @@ describe('InMemoryRateLimiter pacing', () => {
     expect(clock.sleeps).toEqual([1_000]);
   });
 
-  it('defaults to Braze\'s 250,000 requests per hour (14.4 ms apart)', async () => {
+  it("defaults to Braze's 250,000 requests per hour (14.4 ms apart)", async () => {
     const clock = fakeClock();
     const limiter = new InMemoryRateLimiter({ burst: 1, now: clock.now, sleep: clock.sleep });
     await limiter.acquire(KEY);
@@ -121,11 +121,18 @@ describe('InMemoryRateLimiter feedback from Braze', () => {
   it('logs a fingerprint of the key, never the key', () => {
     const lines: { obj: object; msg: string }[] = [];
     const clock = fakeClock();
-    const limiter = new InMemoryRateLimiter({ now: clock.now, sleep: clock.sleep, logger: { warn: (obj, msg) => lines.push({ obj, msg }) } });
+    const limiter = new InMemoryRateLimiter({
+      now: clock.now,
+      sleep: clock.sleep,
+      logger: { warn: (obj, msg) => lines.push({ obj, msg }) },
+    });
     limiter.observe(KEY, { resetEpochSeconds: START / 1000 + 60 }, 429);
     expect(lines).toHaveLength(1);
     expect(JSON.stringify(lines)).not.toContain(KEY);
-    expect(lines[0]?.obj).toMatchObject({ dataImportKey: keyFingerprint(KEY), pausedUntil: new Date(START + 60_000).toISOString() });
+    expect(lines[0]?.obj).toMatchObject({
+      dataImportKey: keyFingerprint(KEY),
+      pausedUntil: new Date(START + 60_000).toISOString(),
+    });
   });
 });
 

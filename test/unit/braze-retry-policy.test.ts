@@ -3,9 +3,9 @@ import {
   backoffDelayMs,
   DEFAULT_RETRY_POLICY,
   MAX_SERVER_WAIT_MS,
+  type RetryPolicy,
   retryDelayMs,
   validateRetryPolicy,
-  type RetryPolicy,
 } from '../../src/adapters/braze/retry-policy.ts';
 
 const exact: RetryPolicy = { ...DEFAULT_RETRY_POLICY, jitter: 0 };

@@ -64,13 +64,23 @@ describe('nextRunAfter', () => {
   });
 
   it('cron: the next match in UTC, strictly after', () => {
-    expect(nextRunAfter('cron', 'syn_x', at('2025-03-10T10:07:30.000Z'), '*/15 * * * *')!.toISOString()).toBe('2025-03-10T10:15:00.000Z');
-    expect(nextRunAfter('cron', 'syn_x', at('2025-03-10T10:15:00.000Z'), '*/15 * * * *')!.toISOString()).toBe('2025-03-10T10:30:00.000Z');
+    expect(nextRunAfter('cron', 'syn_x', at('2025-03-10T10:07:30.000Z'), '*/15 * * * *')!.toISOString()).toBe(
+      '2025-03-10T10:15:00.000Z',
+    );
+    expect(nextRunAfter('cron', 'syn_x', at('2025-03-10T10:15:00.000Z'), '*/15 * * * *')!.toISOString()).toBe(
+      '2025-03-10T10:30:00.000Z',
+    );
     // Mondays 09:00 UTC; 2025-03-10 is a Monday.
-    expect(nextRunAfter('cron', 'syn_x', at('2025-03-10T09:00:00.000Z'), '0 9 * * 1')!.toISOString()).toBe('2025-03-17T09:00:00.000Z');
-    expect(nextRunAfter('cron', 'syn_x', at('2025-03-10T08:59:00.000Z'), '0 9 * * 1')!.toISOString()).toBe('2025-03-10T09:00:00.000Z');
+    expect(nextRunAfter('cron', 'syn_x', at('2025-03-10T09:00:00.000Z'), '0 9 * * 1')!.toISOString()).toBe(
+      '2025-03-17T09:00:00.000Z',
+    );
+    expect(nextRunAfter('cron', 'syn_x', at('2025-03-10T08:59:00.000Z'), '0 9 * * 1')!.toISOString()).toBe(
+      '2025-03-10T09:00:00.000Z',
+    );
     // The sync id does not move cron times.
-    expect(nextRunAfter('cron', 'syn_other', at('2025-03-10T10:07:30.000Z'), '*/15 * * * *')!.toISOString()).toBe('2025-03-10T10:15:00.000Z');
+    expect(nextRunAfter('cron', 'syn_other', at('2025-03-10T10:07:30.000Z'), '*/15 * * * *')!.toISOString()).toBe(
+      '2025-03-10T10:15:00.000Z',
+    );
     expect(nextRunAfter('cron', 'syn_x', at('2025-03-10T10:07:30.000Z'), null)).toBeNull();
   });
 
@@ -82,7 +92,9 @@ describe('nextRunAfter', () => {
     const now = at('2025-03-10T10:00:00.000Z');
     expect(nextRunAfter('real_time', 'syn_x', now)!.getTime()).toBe(now.getTime() + DEFAULT_REALTIME_RECONCILE_MS);
     expect(DEFAULT_REALTIME_RECONCILE_MS).toBe(HOUR);
-    expect(nextRunAfter('real_time', 'syn_x', now, null, { realtimeReconcileMs: 15 * 60_000 })!.toISOString()).toBe('2025-03-10T10:15:00.000Z');
+    expect(nextRunAfter('real_time', 'syn_x', now, null, { realtimeReconcileMs: 15 * 60_000 })!.toISOString()).toBe(
+      '2025-03-10T10:15:00.000Z',
+    );
   });
 
   it('cron problems are explained', () => {
@@ -98,7 +110,20 @@ describe('incremental exactness', () => {
     expect(incrementalIsExact({ type: 'user_alias', aliasLabel: 'amp' })).toBe(true);
     expect(incrementalIsExact({ type: 'user_alias', aliasLabel: 'amp', aliasProperty: 'user_id' })).toBe(true);
     expect(incrementalIsExact({ type: 'user_alias', aliasLabel: 'amp', aliasProperty: 'email' })).toBe(false);
-    expect(incrementalIsExact({ type: 'user_id', fallbacks: [{ type: 'user_alias', aliasLabel: 'x', aliasProperty: 'plan' }] })).toBe(false);
-    expect(userIdAliasLabels({ type: 'user_id', fallbacks: [{ type: 'user_alias', aliasLabel: 'x' }, { type: 'user_alias', aliasLabel: 'y', aliasProperty: 'plan' }] })).toEqual(['x']);
+    expect(
+      incrementalIsExact({
+        type: 'user_id',
+        fallbacks: [{ type: 'user_alias', aliasLabel: 'x', aliasProperty: 'plan' }],
+      }),
+    ).toBe(false);
+    expect(
+      userIdAliasLabels({
+        type: 'user_id',
+        fallbacks: [
+          { type: 'user_alias', aliasLabel: 'x' },
+          { type: 'user_alias', aliasLabel: 'y', aliasProperty: 'plan' },
+        ],
+      }),
+    ).toEqual(['x']);
   });
 });

@@ -1,7 +1,7 @@
-import { resolve, join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, describeConfig, loadConfig } from '../../src/entry/config.ts';
 import type { Config } from '../../src/entry/config.ts';
+import { ConfigError, describeConfig, loadConfig } from '../../src/entry/config.ts';
 
 const KEY_32 = Buffer.alloc(32, 7).toString('base64');
 

@@ -6,7 +6,12 @@ import type { Logger } from '../../src/ports/logger.ts';
 function capture(level: Parameters<typeof createLogger>[0]['level'] = 'debug') {
   const lines: string[] = [];
   const logger = createLogger({ level, destination: { write: (s: string) => void lines.push(s) } });
-  return { logger, lines, text: () => lines.join(''), parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger,
+    lines,
+    text: () => lines.join(''),
+    parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 const SECRET_FIELDS = [

@@ -2,12 +2,15 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { LoggingMailer, SmtpMailer, createMailer, smtpHostOf } from '../../src/adapters/mail/index.ts';
+import { createMailer, LoggingMailer, SmtpMailer, smtpHostOf } from '../../src/adapters/mail/index.ts';
 
 describe('mailer selection', () => {
   it('logs the mail when SMTP_URL is unset', async () => {
     const lines: string[] = [];
-    const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
+    const logger = pino(
+      { level: 'info' },
+      new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }),
+    );
     const mailer = createMailer({ smtpUrl: undefined, from: 'cs@x.io' }, logger);
     expect(mailer).toBeInstanceOf(LoggingMailer);
     expect(mailer.kind).toBe('log');
@@ -18,7 +21,10 @@ describe('mailer selection', () => {
   });
 
   it('sends through SMTP when SMTP_URL is set, and never shows its password', () => {
-    const mailer = createMailer({ smtpUrl: 'smtp://user:s3cret@mail.example.com:587', from: 'cs@x.io' }, pino({ level: 'silent' }));
+    const mailer = createMailer(
+      { smtpUrl: 'smtp://user:s3cret@mail.example.com:587', from: 'cs@x.io' },
+      pino({ level: 'silent' }),
+    );
     expect(mailer).toBeInstanceOf(SmtpMailer);
     expect(mailer.kind).toBe('smtp');
     mailer.close?.();

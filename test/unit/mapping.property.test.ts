@@ -2,8 +2,14 @@
 // The expectations are written from the spec, independently of src/domain/mapping.ts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { identifierKey, parseIdentifierKey, type Identifier } from '../../src/domain/identifiers.ts';
-import { resolveIdentifiers, validateMapping, type Mapping, type MemberIdentity, type SkipReason } from '../../src/domain/mapping.ts';
+import { type Identifier, identifierKey, parseIdentifierKey } from '../../src/domain/identifiers.ts';
+import {
+  type Mapping,
+  type MemberIdentity,
+  resolveIdentifiers,
+  type SkipReason,
+  validateMapping,
+} from '../../src/domain/mapping.ts';
 
 const PROPERTY_NAMES = ['plan', 'crm_id', 'score', 'vip', 'a.b', 'with space'] as const;
 
@@ -29,16 +35,27 @@ const aliasProperty = fc.option(fc.constantFrom('user_id', ...PROPERTY_NAMES), {
 const singleMapping: fc.Arbitrary<Mapping> = fc.oneof(
   fc.constant<Mapping>({ type: 'user_id' }),
   fc.constant<Mapping>({ type: 'device_id' }),
-  fc.record({ label: fc.string({ minLength: 1, maxLength: 5 }).filter((l) => l.trim() !== ''), property: aliasProperty }).map(
-    ({ label, property }): Mapping => ({ type: 'user_alias', aliasLabel: label, ...(property !== undefined ? { aliasProperty: property } : {}) }),
-  ),
+  fc
+    .record({
+      label: fc.string({ minLength: 1, maxLength: 5 }).filter((l) => l.trim() !== ''),
+      property: aliasProperty,
+    })
+    .map(
+      ({ label, property }): Mapping => ({
+        type: 'user_alias',
+        aliasLabel: label,
+        ...(property !== undefined ? { aliasProperty: property } : {}),
+      }),
+    ),
 );
 
 /** A mapping with fallbacks nested at most `depth` levels (fallbacks may have fallbacks). */
 const mappingOfDepth = (depth: number): fc.Arbitrary<Mapping> =>
   depth === 0
     ? singleMapping
-    : fc.tuple(singleMapping, fc.array(mappingOfDepth(depth - 1), { maxLength: 2 })).map(([m, fallbacks]) => (fallbacks.length > 0 ? { ...m, fallbacks } : m));
+    : fc
+        .tuple(singleMapping, fc.array(mappingOfDepth(depth - 1), { maxLength: 2 }))
+        .map(([m, fallbacks]) => (fallbacks.length > 0 ? { ...m, fallbacks } : m));
 const mapping = mappingOfDepth(2);
 
 // ---- the rules, as the spec states them ---------------------------------------------------------------
@@ -65,7 +82,11 @@ function expectedOne(m: MemberIdentity, step: Mapping): Identifier[] | null {
   return name === null ? null : [{ kind: 'alias', label: step.aliasLabel ?? '', name }];
 }
 
-const REASON: Record<Mapping['type'], SkipReason> = { user_id: 'no_user_id', device_id: 'no_device_id', user_alias: 'no_alias_value' };
+const REASON: Record<Mapping['type'], SkipReason> = {
+  user_id: 'no_user_id',
+  device_id: 'no_device_id',
+  user_alias: 'no_alias_value',
+};
 
 /** The order fallbacks are tried: the mapping, then each fallback with its own fallbacks, in order. */
 function tryOrder(m: Mapping): Mapping[] {
@@ -107,18 +128,28 @@ describe('mapping resolution rules', () => {
 
   it('user_alias sends {label, value of the property} (user_id by default), else skips', () => {
     fc.assert(
-      fc.property(member, fc.string({ minLength: 1, maxLength: 5 }).filter((l) => l.trim() !== ''), aliasProperty, (m, label, property) => {
-        const r = resolveIdentifiers(m, { type: 'user_alias', aliasLabel: label, ...(property !== undefined ? { aliasProperty: property } : {}) });
-        const name = expectedAliasName(m, property);
-        if (name === null) expect(r).toEqual({ ok: false, reason: 'no_alias_value' });
-        else expect(r).toEqual({ ok: true, via: 'user_alias', identifiers: [{ kind: 'alias', label, name }] });
-      }),
+      fc.property(
+        member,
+        fc.string({ minLength: 1, maxLength: 5 }).filter((l) => l.trim() !== ''),
+        aliasProperty,
+        (m, label, property) => {
+          const r = resolveIdentifiers(m, {
+            type: 'user_alias',
+            aliasLabel: label,
+            ...(property !== undefined ? { aliasProperty: property } : {}),
+          });
+          const name = expectedAliasName(m, property);
+          if (name === null) expect(r).toEqual({ ok: false, reason: 'no_alias_value' });
+          else expect(r).toEqual({ ok: true, via: 'user_alias', identifiers: [{ kind: 'alias', label, name }] });
+        },
+      ),
     );
   });
 
   it('alias values: numbers and booleans as text, empty strings and other types give nothing', () => {
     const m = (properties: Record<string, unknown>): MemberIdentity => ({ userId: 'U', deviceIds: [], properties });
-    const alias = (p: Record<string, unknown>) => resolveIdentifiers(m(p), { type: 'user_alias', aliasLabel: 'crm', aliasProperty: 'crm_id' });
+    const alias = (p: Record<string, unknown>) =>
+      resolveIdentifiers(m(p), { type: 'user_alias', aliasLabel: 'crm', aliasProperty: 'crm_id' });
     expect(alias({ crm_id: 42 })).toMatchObject({ ok: true, identifiers: [{ name: '42' }] });
     expect(alias({ crm_id: 1.5 })).toMatchObject({ ok: true, identifiers: [{ name: '1.5' }] });
     expect(alias({ crm_id: false })).toMatchObject({ ok: true, identifiers: [{ name: 'false' }] });
@@ -150,8 +181,16 @@ describe('mapping resolution rules', () => {
 
   it('a fallback chain reaches identified and anonymous members alike (user_id, then device_id)', () => {
     const chain: Mapping = { type: 'user_id', fallbacks: [{ type: 'device_id' }] };
-    expect(resolveIdentifiers({ userId: 'U1', deviceIds: ['D1'], properties: {} }, chain)).toEqual({ ok: true, via: 'user_id', identifiers: [{ kind: 'external_id', value: 'U1' }] });
-    expect(resolveIdentifiers({ userId: null, deviceIds: ['D1'], properties: {} }, chain)).toEqual({ ok: true, via: 'device_id', identifiers: [{ kind: 'device_id', value: 'D1' }] });
+    expect(resolveIdentifiers({ userId: 'U1', deviceIds: ['D1'], properties: {} }, chain)).toEqual({
+      ok: true,
+      via: 'user_id',
+      identifiers: [{ kind: 'external_id', value: 'U1' }],
+    });
+    expect(resolveIdentifiers({ userId: null, deviceIds: ['D1'], properties: {} }, chain)).toEqual({
+      ok: true,
+      via: 'device_id',
+      identifiers: [{ kind: 'device_id', value: 'D1' }],
+    });
   });
 
   it('identifier keys round-trip and are distinct for distinct identifiers', () => {
@@ -159,7 +198,9 @@ describe('mapping resolution rules', () => {
       fc.string().map((value): Identifier => ({ kind: 'external_id', value })),
       fc.string().map((value): Identifier => ({ kind: 'device_id', value })),
       // A label is typed into a form and cannot hold the unit separator; a name (a property value) can.
-      fc.record({ label: fc.string().filter((s) => !s.includes('\u001f')), name: fc.string({ unit: 'binary' }) }).map(({ label, name }): Identifier => ({ kind: 'alias', label, name })),
+      fc
+        .record({ label: fc.string().filter((s) => !s.includes('\u001f')), name: fc.string({ unit: 'binary' }) })
+        .map(({ label, name }): Identifier => ({ kind: 'alias', label, name })),
     );
     fc.assert(
       fc.property(ident, ident, (a, b) => {
@@ -171,10 +212,18 @@ describe('mapping resolution rules', () => {
   });
 
   it('validation: user_alias needs a label, other mappings take none, fallbacks are checked with their path', () => {
-    expect(validateMapping({ type: 'user_alias' })).toEqual([{ path: 'mapping.aliasLabel', message: expect.any(String) }]);
+    expect(validateMapping({ type: 'user_alias' })).toEqual([
+      { path: 'mapping.aliasLabel', message: expect.any(String) },
+    ]);
     expect(validateMapping({ type: 'user_alias', aliasLabel: '  ' })).toHaveLength(1);
-    expect(validateMapping({ type: 'user_id', aliasLabel: 'x' })).toEqual([{ path: 'mapping.aliasLabel', message: expect.any(String) }]);
-    expect(validateMapping({ type: 'user_id', fallbacks: [{ type: 'device_id' }, { type: 'user_alias' }] }).map((p) => p.path)).toEqual(['mapping.fallbacks[1].aliasLabel']);
+    expect(validateMapping({ type: 'user_id', aliasLabel: 'x' })).toEqual([
+      { path: 'mapping.aliasLabel', message: expect.any(String) },
+    ]);
+    expect(
+      validateMapping({ type: 'user_id', fallbacks: [{ type: 'device_id' }, { type: 'user_alias' }] }).map(
+        (p) => p.path,
+      ),
+    ).toEqual(['mapping.fallbacks[1].aliasLabel']);
     fc.assert(
       fc.property(mapping, (m) => {
         expect(validateMapping(m)).toEqual([]); // every generated mapping is well-formed
@@ -186,9 +235,15 @@ describe('mapping resolution rules', () => {
 describe('mapping validation', () => {
   it('refuses control characters in alias labels and properties, which would corrupt identifier keys', async () => {
     const { validateMapping } = await import('../../src/domain/mapping.ts');
-    expect(validateMapping({ type: 'user_alias', aliasLabel: 'bad\u001flabel' }).map((p) => p.path)).toEqual(['mapping.aliasLabel']);
-    expect(validateMapping({ type: 'user_alias', aliasLabel: 'ok', aliasProperty: ' ' }).map((p) => p.path)).toEqual(['mapping.aliasProperty']);
+    expect(validateMapping({ type: 'user_alias', aliasLabel: 'bad\u001flabel' }).map((p) => p.path)).toEqual([
+      'mapping.aliasLabel',
+    ]);
+    expect(validateMapping({ type: 'user_alias', aliasLabel: 'ok', aliasProperty: ' ' }).map((p) => p.path)).toEqual([
+      'mapping.aliasProperty',
+    ]);
     expect(validateMapping({ type: 'user_alias', aliasLabel: 'ok', aliasProperty: 'email' })).toEqual([]);
-    expect(validateMapping({ type: 'user_id', fallbacks: [{ type: 'user_alias' }] }).map((p) => p.path)).toEqual(['mapping.fallbacks[0].aliasLabel']);
+    expect(validateMapping({ type: 'user_id', fallbacks: [{ type: 'user_alias' }] }).map((p) => p.path)).toEqual([
+      'mapping.fallbacks[0].aliasLabel',
+    ]);
   });
 });

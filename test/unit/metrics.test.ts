@@ -4,16 +4,25 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrazePartnerDestination } from '../../src/adapters/braze/index.ts';
 import {
-  MetricsRegistry, MetricsRunObserver, PROMETHEUS_CONTENT_TYPE, createServiceMetrics, escapeLabelValue, formatValue, instrumentDestination, observeRealtimeLag,
+  createServiceMetrics,
+  escapeLabelValue,
+  formatValue,
+  instrumentDestination,
+  MetricsRegistry,
+  MetricsRunObserver,
+  observeRealtimeLag,
+  PROMETHEUS_CONTENT_TYPE,
 } from '../../src/app/metrics.ts';
 import type { Run } from '../../src/domain/model.ts';
 import { metricsRoutes } from '../../src/entry/http/routes/metrics.ts';
 import { DeliveryError, type RequestLogEntry } from '../../src/ports/destination.ts';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.ts';
+import { type RunningSandbox, startSandbox } from '../../src/sandbox/index.ts';
 
 /** Every line of an exposition is a HELP or TYPE comment or `name{labels} value`, per the 0.0.4 text format. */
-const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*")*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN)$/;
-const COMMENT = /^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped))$/;
+const SAMPLE =
+  /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*")*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN)$/;
+const COMMENT =
+  /^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped))$/;
 
 function expectWellFormed(text: string): void {
   expect(text.endsWith('\n')).toBe(true);
@@ -79,7 +88,12 @@ describe('Prometheus text rendering', () => {
     g.add({ q: 'a' }, -1);
     g.set({ q: 'b' }, Infinity);
     expect(r.render()).toContain('queue_depth{q="a"} 3\nqueue_depth{q="b"} +Inf\n');
-    expect([formatValue(NaN), formatValue(-Infinity), formatValue(1e21), formatValue(0.25)]).toEqual(['NaN', '-Inf', '1e+21', '0.25']);
+    expect([formatValue(NaN), formatValue(-Infinity), formatValue(1e21), formatValue(0.25)]).toEqual([
+      'NaN',
+      '-Inf',
+      '1e+21',
+      '0.25',
+    ]);
     expect(escapeLabelValue('a"b')).toBe('a\\"b');
     expectWellFormed(r.render());
   });
@@ -99,16 +113,31 @@ describe('Prometheus text rendering', () => {
 });
 
 const run = (status: Run['status'], seconds: number): Run => ({
-  id: `run_${status}`, projectId: 'prj', syncId: 'syn', brazeCohortId: 'bzc', status, trigger: 'schedule', phase: 'done', mode: 'full',
-  queuedAt: '2025-01-01T00:00:00.000Z', startedAt: '2025-01-01T00:00:00.000Z', finishedAt: new Date(Date.parse('2025-01-01T00:00:00.000Z') + seconds * 1000).toISOString(),
-  counts: { added: 0, removed: 0, skipped: 0, failed: 0 }, requests: 0, retries: 0, skipReasons: {}, totalBatches: 0, error: null,
+  id: `run_${status}`,
+  projectId: 'prj',
+  syncId: 'syn',
+  brazeCohortId: 'bzc',
+  status,
+  trigger: 'schedule',
+  phase: 'done',
+  mode: 'full',
+  queuedAt: '2025-01-01T00:00:00.000Z',
+  startedAt: '2025-01-01T00:00:00.000Z',
+  finishedAt: new Date(Date.parse('2025-01-01T00:00:00.000Z') + seconds * 1000).toISOString(),
+  counts: { added: 0, removed: 0, skipped: 0, failed: 0 },
+  requests: 0,
+  retries: 0,
+  skipReasons: {},
+  totalBatches: 0,
+  error: null,
 });
 
 describe('service metrics', () => {
   it('start the known series at zero and count runs by status and real-time lag', () => {
     const m = createServiceMetrics();
     let text = m.registry.render();
-    for (const status of ['succeeded', 'failed', 'cancelled']) expect(sample(text, `cohort_sync_runs_total{status="${status}"}`)).toBe(0);
+    for (const status of ['succeeded', 'failed', 'cancelled'])
+      expect(sample(text, `cohort_sync_runs_total{status="${status}"}`)).toBe(0);
     expect(sample(text, 'cohort_sync_identifiers_sent_total{operation="add"}')).toBe(0);
     expect(sample(text, 'cohort_sync_braze_retries_total')).toBe(0);
 
@@ -133,7 +162,10 @@ describe('service metrics', () => {
   it('records the lag of successful real-time (incremental) runs from queueing to acknowledgement', () => {
     const m = createServiceMetrics();
     const observer = new MetricsRunObserver(m);
-    observer.runFinished({ run: { ...run('succeeded', 2), mode: 'incremental', trigger: 'real_time' }, sync: undefined });
+    observer.runFinished({
+      run: { ...run('succeeded', 2), mode: 'incremental', trigger: 'real_time' },
+      sync: undefined,
+    });
     observer.runFinished({ run: { ...run('failed', 1), mode: 'incremental', trigger: 'real_time' }, sync: undefined });
     observer.runFinished({ run: run('succeeded', 100), sync: undefined });
     const text = m.registry.render();
@@ -167,16 +199,40 @@ describe('instrumented Braze destination', () => {
 
   it('counts Braze answers by status, retries and acknowledged identifiers, and still feeds the request log', async () => {
     const m = createServiceMetrics();
-    const inner = new BrazePartnerDestination({ partnerSlug: 'cohort-sync', partnerKeys: { US: 'sandbox-partner-key' }, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 3 }, requestTimeoutMs: 2_000 });
+    const inner = new BrazePartnerDestination({
+      partnerSlug: 'cohort-sync',
+      partnerKeys: { US: 'sandbox-partner-key' },
+      retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 3 },
+      requestTimeoutMs: 2_000,
+    });
     const destination = instrumentDestination(inner, m);
     const key = sandbox.state.createWorkspace();
     sandbox.state.seedUsers(key, [{ external_id: 'u1' }, { external_id: 'u2' }, { external_id: 'u3' }]);
     const target = { endpoint: sandbox.url, dataImportKey: key };
     const log: RequestLogEntry[] = [];
 
-    await destination.upsertCohort(target, { id: 'coh_1', name: 'Buyers', createdAt: new Date().toISOString() }, { onRequest: (e) => log.push(e) });
-    sandbox.state.injectFaults([{ status: 429, path: 'users', headers: { 'Retry-After': '0' } }, { status: 503, path: 'users' }]);
-    await destination.changeMembership(target, 'coh_1', { add: [{ kind: 'external_id', value: 'u1' }, { kind: 'external_id', value: 'u2' }, { kind: 'external_id', value: 'u3' }], remove: [] }, { onRequest: (e) => log.push(e) });
+    await destination.upsertCohort(
+      target,
+      { id: 'coh_1', name: 'Buyers', createdAt: new Date().toISOString() },
+      { onRequest: (e) => log.push(e) },
+    );
+    sandbox.state.injectFaults([
+      { status: 429, path: 'users', headers: { 'Retry-After': '0' } },
+      { status: 503, path: 'users' },
+    ]);
+    await destination.changeMembership(
+      target,
+      'coh_1',
+      {
+        add: [
+          { kind: 'external_id', value: 'u1' },
+          { kind: 'external_id', value: 'u2' },
+          { kind: 'external_id', value: 'u3' },
+        ],
+        remove: [],
+      },
+      { onRequest: (e) => log.push(e) },
+    );
     await destination.changeMembership(target, 'coh_1', { add: [], remove: [{ kind: 'external_id', value: 'u3' }] });
     expect(log.map((e) => e.status)).toEqual([201, 429, 503, 201]);
 
@@ -190,7 +246,9 @@ describe('instrumented Braze destination', () => {
 
     // A rejected key: the 401 is counted, nothing counts as sent, and the error reaches the caller unchanged.
     const bad = { endpoint: sandbox.url, dataImportKey: 'not-a-sandbox-key-000' };
-    await expect(destination.changeMembership(bad, 'coh_1', { add: [{ kind: 'external_id', value: 'u9' }], remove: [] })).rejects.toBeInstanceOf(DeliveryError);
+    await expect(
+      destination.changeMembership(bad, 'coh_1', { add: [{ kind: 'external_id', value: 'u9' }], remove: [] }),
+    ).rejects.toBeInstanceOf(DeliveryError);
     const after = m.registry.render();
     expect(sample(after, 'cohort_sync_braze_responses_total{status="401"}')).toBe(1);
     expect(sample(after, 'cohort_sync_identifiers_sent_total{operation="add"}')).toBe(3);

@@ -1,7 +1,12 @@
 // The no-storm rules as pure decisions over the stored notification state.
 import { describe, expect, it } from 'vitest';
-import { decide, flushDigest, isNotifiable, type NotificationStateFields } from '../../src/domain/notification-policy.ts';
 import type { Run } from '../../src/domain/model.ts';
+import {
+  decide,
+  flushDigest,
+  isNotifiable,
+  type NotificationStateFields,
+} from '../../src/domain/notification-policy.ts';
 
 const T0 = Date.parse('2025-03-01T10:00:00.000Z');
 const at = (minutes: number) => new Date(T0 + minutes * 60_000);
@@ -10,16 +15,32 @@ let n = 0;
 function run(status: 'succeeded' | 'failed', over: Partial<Run> = {}): Run {
   n += 1;
   return {
-    id: `run_${n}`, projectId: 'prj', syncId: 'syn', brazeCohortId: 'bzc', status, trigger: 'real_time', phase: 'done', mode: 'full',
-    queuedAt: at(n).toISOString(), startedAt: at(n).toISOString(), finishedAt: at(n + 0.5).toISOString(),
-    counts: { added: 1, removed: 0, skipped: 0, failed: 0 }, requests: 1, retries: 0, skipReasons: {}, totalBatches: 1,
+    id: `run_${n}`,
+    projectId: 'prj',
+    syncId: 'syn',
+    brazeCohortId: 'bzc',
+    status,
+    trigger: 'real_time',
+    phase: 'done',
+    mode: 'full',
+    queuedAt: at(n).toISOString(),
+    startedAt: at(n).toISOString(),
+    finishedAt: at(n + 0.5).toISOString(),
+    counts: { added: 1, removed: 0, skipped: 0, failed: 0 },
+    requests: 1,
+    retries: 0,
+    skipReasons: {},
+    totalBatches: 1,
     error: status === 'failed' ? { code: 'braze_credentials', message: 'no' } : null,
     ...over,
   };
 }
 
 /** Feeds runs through decide() as the notifier does, returning the mail kinds (or '-' for none). */
-function play(steps: [Run, Date][], cadence: 'real_time' | 'daily'): { mails: string[]; state: NotificationStateFields | undefined } {
+function play(
+  steps: [Run, Date][],
+  cadence: 'real_time' | 'daily',
+): { mails: string[]; state: NotificationStateFields | undefined } {
   let state: NotificationStateFields | undefined;
   const mails: string[] = [];
   for (const [r, now] of steps) {
@@ -48,7 +69,15 @@ describe('notification policy', () => {
   });
 
   it('mails every success of scheduled syncs', () => {
-    expect(play([[run('succeeded', { trigger: 'schedule' }), at(0)], [run('succeeded', { trigger: 'schedule' }), at(1)]], 'daily').mails).toEqual(['success', 'success']);
+    expect(
+      play(
+        [
+          [run('succeeded', { trigger: 'schedule' }), at(0)],
+          [run('succeeded', { trigger: 'schedule' }), at(1)],
+        ],
+        'daily',
+      ).mails,
+    ).toEqual(['success', 'success']);
   });
 
   it('mails a failure at once, then hourly while it persists, at once when the error changes, and the recovery at once', () => {
@@ -67,20 +96,39 @@ describe('notification policy', () => {
       'real_time',
     );
     expect(mails).toEqual(['failure', '-', '-', 'still_failing', 'still_failing', '-', 'recovery', 'digest']);
-    expect(state).toMatchObject({ lastStatus: 'succeeded', consecutiveFailures: 0, suppressedFailures: 0, failingSince: null });
+    expect(state).toMatchObject({
+      lastStatus: 'succeeded',
+      consecutiveFailures: 0,
+      suppressedFailures: 0,
+      failingSince: null,
+    });
   });
 
   it('reports suppressed failures and the streak length', () => {
     let state: NotificationStateFields | undefined;
     const first = run('failed');
-    for (const [r, now] of [[first, at(0)], [run('failed'), at(1)], [run('failed'), at(2)]] as const) state = decide(state, r, 'daily', now).next;
+    for (const [r, now] of [
+      [first, at(0)],
+      [run('failed'), at(1)],
+      [run('failed'), at(2)],
+    ] as const)
+      state = decide(state, r, 'daily', now).next;
     expect(decide(state, run('failed'), 'daily', at(61)).mail).toEqual({ kind: 'still_failing', suppressed: 2 });
-    expect(decide(state, run('succeeded'), 'daily', at(3)).mail).toEqual({ kind: 'recovery', failedRuns: 3, failingSince: first.finishedAt });
+    expect(decide(state, run('succeeded'), 'daily', at(3)).mail).toEqual({
+      kind: 'recovery',
+      failedRuns: 3,
+      failingSince: first.finishedAt,
+    });
   });
 
   it('flushes a pending digest only once its hour has passed', () => {
     let state = decide(undefined, run('succeeded'), 'real_time', at(0)).next;
-    state = decide(state, run('succeeded', { counts: { added: 2, removed: 3, skipped: 1, failed: 0 } }), 'real_time', at(10)).next;
+    state = decide(
+      state,
+      run('succeeded', { counts: { added: 2, removed: 3, skipped: 1, failed: 0 } }),
+      'real_time',
+      at(10),
+    ).next;
     expect(flushDigest(state, at(59))).toBeNull();
     const flushed = flushDigest(state, at(60));
     expect(flushed?.digest).toMatchObject({ runs: 1, counts: { added: 2, removed: 3, skipped: 1, failed: 0 } });

@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { resolveAdminToken } from '../../src/adapters/crypto/admin-token.ts';
 import {
-  SecretDecryptError,
   constantTimeEqual,
   createSecretBox,
   generateToken,
@@ -12,8 +12,8 @@ import {
   hint,
   loadOrCreateSecretKey,
   readOrCreateSecretFile,
+  SecretDecryptError,
 } from '../../src/adapters/crypto/secrets.ts';
-import { resolveAdminToken } from '../../src/adapters/crypto/admin-token.ts';
 
 let dir: string;
 beforeEach(() => {

@@ -9,7 +9,12 @@ import { scrubSecrets } from './secrets.ts';
 export type Verdict =
   | { readonly action: 'done'; readonly partialErrors: string[] }
   | { readonly action: 'retry'; readonly problem: string; readonly status: number | null; readonly waitMs?: number }
-  | { readonly action: 'fail'; readonly kind: 'bad_request' | 'credentials'; readonly message: string; readonly status: number };
+  | {
+      readonly action: 'fail';
+      readonly kind: 'bad_request' | 'credentials';
+      readonly message: string;
+      readonly status: number;
+    };
 
 export interface ClassifyContext {
   readonly url: string;
@@ -42,7 +47,8 @@ export function classify(outcome: Exclude<AttemptOutcome, { kind: 'aborted' }>, 
     const waitMs = status === 429 ? rateLimitedWaitMs(headers, ctx.nowMs) : retryAfterMs(headers, ctx.nowMs);
     return { action: 'retry', problem: `HTTP ${status} ${text}`, status, ...(waitMs !== undefined && { waitMs }) };
   }
-  if (status === 401 || status === 403) return { action: 'fail', kind: 'credentials', message: credentialsMessage(status, text, ctx), status };
+  if (status === 401 || status === 403)
+    return { action: 'fail', kind: 'credentials', message: credentialsMessage(status, text, ctx), status };
   return { action: 'fail', kind: 'bad_request', message: badRequestMessage(status, text, ctx), status };
 }
 
@@ -58,7 +64,8 @@ function brazeText(body: unknown, ctx: ClassifyContext): string {
   if (body !== null && typeof body === 'object') {
     const parts: string[] = [];
     if ('message' in body && typeof body.message === 'string') parts.push(body.message);
-    if ('errors' in body && Array.isArray(body.errors)) parts.push(...body.errors.map((e: unknown) => (typeof e === 'string' ? e : JSON.stringify(e))));
+    if ('errors' in body && Array.isArray(body.errors))
+      parts.push(...body.errors.map((e: unknown) => (typeof e === 'string' ? e : JSON.stringify(e))));
     text = parts.length > 0 ? parts.join('; ') : JSON.stringify(body);
   } else {
     text = typeof body === 'string' ? body.trim() : '';
@@ -73,7 +80,7 @@ function badRequestMessage(status: number, text: string, ctx: ClassifyContext): 
     status === 404
       ? ` Check that ${ctx.endpoint} is a Braze REST endpoint and that the partner slug "${ctx.partnerSlug}" is right.`
       : status === 413
-        ? ' The request body is over Braze\'s 4 MB limit.'
+        ? " The request body is over Braze's 4 MB limit."
         : '';
   return `Braze rejected the request to ${ctx.url} (HTTP ${status}): ${text}.${hint}`;
 }

@@ -8,7 +8,12 @@ export type AttemptOutcome =
   /** The caller's signal fired. */
   | { readonly kind: 'aborted' };
 
-export async function postJson(url: string, payload: string, timeoutMs: number, callerSignal?: AbortSignal): Promise<AttemptOutcome> {
+export async function postJson(
+  url: string,
+  payload: string,
+  timeoutMs: number,
+  callerSignal?: AbortSignal,
+): Promise<AttemptOutcome> {
   if (callerSignal?.aborted) return { kind: 'aborted' };
   // One controller per attempt, fed by the timer and the caller's signal. A listener removed in `finally`
   // (rather than AbortSignal.any) keeps a long-lived caller signal from accumulating dependants.

@@ -11,13 +11,19 @@ import type {
   RequestLogEntry,
 } from '../../ports/destination.ts';
 import { DeliveryError } from '../../ports/destination.ts';
-import { classify, type ClassifyContext } from './classify.ts';
+import { type ClassifyContext, classify } from './classify.ts';
 import { postJson } from './http-attempt.ts';
-import { choosePartnerKey, type ChosenPartnerKey, type PartnerKeys } from './partner-keys.ts';
-import { readRateLimitHeaders, rateLimitedWaitMs } from './rate-limit-headers.ts';
+import { type ChosenPartnerKey, choosePartnerKey, type PartnerKeys } from './partner-keys.ts';
+import { rateLimitedWaitMs, readRateLimitHeaders } from './rate-limit-headers.ts';
 import { InMemoryRateLimiter, type RateLimiter } from './rate-limiter.ts';
-import { cohortChangesBody, cohortNameBody, identifierCount, MAX_BODY_BYTES, type PartnerCredentials } from './request-body.ts';
-import { DEFAULT_RETRY_POLICY, retryDelayMs, validateRetryPolicy, type RetryPolicy } from './retry-policy.ts';
+import {
+  cohortChangesBody,
+  cohortNameBody,
+  identifierCount,
+  MAX_BODY_BYTES,
+  type PartnerCredentials,
+} from './request-body.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs, validateRetryPolicy } from './retry-policy.ts';
 import { keyFingerprint, keyHint, redactJson } from './secrets.ts';
 import { abortableSleep, type Sleep } from './sleep.ts';
 
@@ -81,7 +87,9 @@ export class BrazePartnerDestination implements Destination {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.logger = options.logger;
-    this.limiter = options.limiter ?? new InMemoryRateLimiter({ now: this.now, sleep: this.sleep, ...(this.logger && { logger: this.logger }) });
+    this.limiter =
+      options.limiter ??
+      new InMemoryRateLimiter({ now: this.now, sleep: this.sleep, ...(this.logger && { logger: this.logger }) });
   }
 
   async upsertCohort(
@@ -93,8 +101,18 @@ export class BrazePartnerDestination implements Destination {
     return this.deliver(call, opts, this.retry);
   }
 
-  async changeMembership(target: DestinationTarget, cohortId: string, change: MembershipChange, opts?: CallOptions): Promise<CallStats> {
-    const call = this.prepare(target, '/cohorts/users', (credentials) => cohortChangesBody(credentials, cohortId, change), identifierCount(change));
+  async changeMembership(
+    target: DestinationTarget,
+    cohortId: string,
+    change: MembershipChange,
+    opts?: CallOptions,
+  ): Promise<CallStats> {
+    const call = this.prepare(
+      target,
+      '/cohorts/users',
+      (credentials) => cohortChangesBody(credentials, cohortId, change),
+      identifierCount(change),
+    );
     // Nothing to change: Braze counts data points, and an empty cohort_changes has no documented meaning.
     if (call.identifiers === 0) return { requests: 0, retries: 0, partialErrors: [] };
     return this.deliver(call, opts, this.retry);
@@ -107,15 +125,26 @@ export class BrazePartnerDestination implements Destination {
         target,
         '/cohorts',
         (credentials) =>
-          cohortNameBody(credentials, { id: CONNECTION_TEST_COHORT_ID, name: CONNECTION_TEST_COHORT_NAME, createdAt: new Date(this.now()).toISOString() }),
+          cohortNameBody(credentials, {
+            id: CONNECTION_TEST_COHORT_ID,
+            name: CONNECTION_TEST_COHORT_NAME,
+            createdAt: new Date(this.now()).toISOString(),
+          }),
         0,
       );
-      const stats = await this.deliver(call, undefined, { ...this.retry, maxAttempts: Math.min(this.retry.maxAttempts, CONNECTION_TEST_MAX_ATTEMPTS) });
+      const stats = await this.deliver(call, undefined, {
+        ...this.retry,
+        maxAttempts: Math.min(this.retry.maxAttempts, CONNECTION_TEST_MAX_ATTEMPTS),
+      });
       const warnings = stats.partialErrors.length > 0 ? ` Braze also reported: ${stats.partialErrors.join('; ')}` : '';
-      return { ok: true, message: `Connected to ${target.endpoint}: Braze accepted the partner API key and the Data Import Key.${warnings}` };
+      return {
+        ok: true,
+        message: `Connected to ${target.endpoint}: Braze accepted the partner API key and the Data Import Key.${warnings}`,
+      };
     } catch (error) {
       if (!(error instanceof DeliveryError)) throw error;
-      if (error.kind === 'retries_exhausted') return { ok: false, message: `cannot reach ${target.endpoint}: ${error.message}` };
+      if (error.kind === 'retries_exhausted')
+        return { ok: false, message: `cannot reach ${target.endpoint}: ${error.message}` };
       return { ok: false, message: error.message };
     }
   }
@@ -131,13 +160,19 @@ export class BrazePartnerDestination implements Destination {
     try {
       parsed = new URL(base);
     } catch {
-      throw new DeliveryError('bad_request', `${JSON.stringify(target.endpoint)} is not a valid Braze REST endpoint URL`);
+      throw new DeliveryError(
+        'bad_request',
+        `${JSON.stringify(target.endpoint)} is not a valid Braze REST endpoint URL`,
+      );
     }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
       throw new DeliveryError('bad_request', `${target.endpoint} is not an http(s) URL`);
     }
     if (target.dataImportKey === '') {
-      throw new DeliveryError('credentials', `No Data Import Key is stored for ${target.endpoint}: generate one in Braze → Partner Integrations → Technology Partners → ${this.slug}.`);
+      throw new DeliveryError(
+        'credentials',
+        `No Data Import Key is stored for ${target.endpoint}: generate one in Braze → Partner Integrations → Technology Partners → ${this.slug}.`,
+      );
     }
     const partnerKey = choosePartnerKey(this.partnerKeys, base);
     const body = buildBody({ partnerApiKey: partnerKey.key, clientSecret: target.dataImportKey });
@@ -149,14 +184,22 @@ export class BrazePartnerDestination implements Destination {
     const payload = JSON.stringify(call.body);
     const bytes = Buffer.byteLength(payload);
     if (bytes > MAX_BODY_BYTES) {
-      throw new DeliveryError('bad_request', `request body for ${call.url} is ${bytes} bytes; Braze accepts at most ${MAX_BODY_BYTES} (413 above)`);
+      throw new DeliveryError(
+        'bad_request',
+        `request body for ${call.url} is ${bytes} bytes; Braze accepts at most ${MAX_BODY_BYTES} (413 above)`,
+      );
     }
     const secrets = [call.partnerKey.key, call.target.dataImportKey];
     const limiterKey = call.target.dataImportKey;
     const redactedRequest = redactJson(call.body, secrets);
     let requests = 0;
-    const stats = (partialErrors: string[] = []): CallStats => ({ requests, retries: Math.max(0, requests - 1), partialErrors });
-    const aborted = (): DeliveryError => new DeliveryError('aborted', `stopped before Braze acknowledged the request to ${call.url}`, null, stats());
+    const stats = (partialErrors: string[] = []): CallStats => ({
+      requests,
+      retries: Math.max(0, requests - 1),
+      partialErrors,
+    });
+    const aborted = (): DeliveryError =>
+      new DeliveryError('aborted', `stopped before Braze acknowledged the request to ${call.url}`, null, stats());
     // Waits (limiter, back-off) reject when the caller aborts; that must surface as `aborted`, nothing else.
     const waiting = async (wait: Promise<void>): Promise<void> => {
       try {
@@ -203,7 +246,14 @@ export class BrazePartnerDestination implements Destination {
       }
       const delayMs = retryDelayMs(policy, attempt, verdict.waitMs, this.random);
       this.logger?.warn(
-        { url: call.url, dataImportKey: keyFingerprint(limiterKey), attempt, status: verdict.status, problem: verdict.problem, delayMs },
+        {
+          url: call.url,
+          dataImportKey: keyFingerprint(limiterKey),
+          attempt,
+          status: verdict.status,
+          problem: verdict.problem,
+          delayMs,
+        },
         'Braze request failed; retrying',
       );
       await waiting(this.sleep(delayMs, signal));
@@ -214,7 +264,11 @@ export class BrazePartnerDestination implements Destination {
   private observe(limiterKey: string, status: number, headers: Headers, nowMs: number): void {
     const seen = readRateLimitHeaders(headers, nowMs);
     const wait = status === 429 ? rateLimitedWaitMs(headers, nowMs) : undefined;
-    this.limiter.observe(limiterKey, wait === undefined ? seen : { ...seen, resetEpochSeconds: (nowMs + wait) / 1000 }, status);
+    this.limiter.observe(
+      limiterKey,
+      wait === undefined ? seen : { ...seen, resetEpochSeconds: (nowMs + wait) / 1000 },
+      status,
+    );
   }
 
   private record(opts: CallOptions | undefined, entry: RequestLogEntry): void {

@@ -104,7 +104,12 @@ export class InMemoryRateLimiter implements RateLimiter {
     const now = this.now();
     const resetAt = headers.resetEpochSeconds === undefined ? undefined : headers.resetEpochSeconds * 1000;
     if (status === 429) {
-      this.block(fingerprint, state, resetAt !== undefined && resetAt > now ? resetAt : now + this.pauseWithoutResetMs, 'Braze answered 429');
+      this.block(
+        fingerprint,
+        state,
+        resetAt !== undefined && resetAt > now ? resetAt : now + this.pauseWithoutResetMs,
+        'Braze answered 429',
+      );
       return;
     }
     if (headers.remaining === undefined || resetAt === undefined || resetAt <= now) return;

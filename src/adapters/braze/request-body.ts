@@ -2,7 +2,7 @@
 // "Partner cohort import integration", https://www.braze.com/docs/partners/isv_partners/cohort_import).
 // The rules Braze enforces with a 400 — at most 1,000 identifiers, no identifier twice — are checked here,
 // before anything is sent, so a caller's bug surfaces as our message rather than a wasted request.
-import { describeIdentifier, identifierKey, type Identifier } from '../../domain/identifiers.ts';
+import { describeIdentifier, type Identifier, identifierKey } from '../../domain/identifiers.ts';
 import { DeliveryError, type MembershipChange } from '../../ports/destination.ts';
 
 /** braze.md §1A "Limits": counted across user_ids + device_ids + aliases of all blocks. */
@@ -43,9 +43,16 @@ export function cohortNameBody(
   cohort: { id: string; name: string; createdAt: string },
 ): CohortNameBody {
   requireCohortId(cohort.id);
-  if (cohort.name.trim() === '') throw new DeliveryError('bad_request', `cohort ${cohort.id} has an empty name; Braze requires a non-empty display name`);
+  if (cohort.name.trim() === '')
+    throw new DeliveryError(
+      'bad_request',
+      `cohort ${cohort.id} has an empty name; Braze requires a non-empty display name`,
+    );
   if (Number.isNaN(Date.parse(cohort.createdAt))) {
-    throw new DeliveryError('bad_request', `cohort ${cohort.id} has created_at ${JSON.stringify(cohort.createdAt)}, which is not an ISO-8601 timestamp`);
+    throw new DeliveryError(
+      'bad_request',
+      `cohort ${cohort.id} has created_at ${JSON.stringify(cohort.createdAt)}, which is not an ISO-8601 timestamp`,
+    );
   }
   return {
     partner_api_key: credentials.partnerApiKey,
@@ -60,7 +67,11 @@ export function cohortNameBody(
  * POST /partners/{slug}/cohorts/users — one add block and one remove block (`should_remove: true`); a block
  * with no identifiers, and an array with no entries, are left out rather than sent empty.
  */
-export function cohortChangesBody(credentials: PartnerCredentials, cohortId: string, change: MembershipChange): CohortChangesBody {
+export function cohortChangesBody(
+  credentials: PartnerCredentials,
+  cohortId: string,
+  change: MembershipChange,
+): CohortChangesBody {
   requireCohortId(cohortId);
   const count = change.add.length + change.remove.length;
   if (count > MAX_IDENTIFIERS_PER_REQUEST) {
@@ -75,7 +86,12 @@ export function cohortChangesBody(credentials: PartnerCredentials, cohortId: str
   const remove = changeBlock(change.remove, true);
   if (add) cohort_changes.push(add);
   if (remove) cohort_changes.push(remove);
-  return { partner_api_key: credentials.partnerApiKey, client_secret: credentials.clientSecret, cohort_id: cohortId, cohort_changes };
+  return {
+    partner_api_key: credentials.partnerApiKey,
+    client_secret: credentials.clientSecret,
+    cohort_id: cohortId,
+    cohort_changes,
+  };
 }
 
 function changeBlock(ids: readonly Identifier[], remove: boolean): CohortChangeBlock | undefined {
@@ -118,7 +134,8 @@ function assertEachIdentifierOnce(cohortId: string, change: MembershipChange): v
 }
 
 function requireCohortId(id: string): void {
-  if (id === '') throw new DeliveryError('bad_request', 'cohort_id is empty; Braze requires a stable, non-empty cohort id');
+  if (id === '')
+    throw new DeliveryError('bad_request', 'cohort_id is empty; Braze requires a stable, non-empty cohort id');
 }
 
 export function identifierCount(change: MembershipChange): number {

@@ -26,7 +26,8 @@ export const MAX_SERVER_WAIT_MS = 3_600_000;
 
 export function validateRetryPolicy(policy: RetryPolicy): RetryPolicy {
   const problems: string[] = [];
-  if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1) problems.push('maxAttempts must be an integer ≥ 1');
+  if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1)
+    problems.push('maxAttempts must be an integer ≥ 1');
   if (!(policy.baseDelayMs >= 0)) problems.push('baseDelayMs must be ≥ 0');
   if (!(policy.maxDelayMs >= policy.baseDelayMs)) problems.push('maxDelayMs must be ≥ baseDelayMs');
   if (!(policy.jitter >= 0 && policy.jitter <= 1)) problems.push('jitter must be between 0 and 1');

@@ -10,7 +10,13 @@ export interface ResolvedAdminToken {
   readonly generated: boolean;
 }
 
-export function resolveAdminToken({ configured, dataDir }: { configured?: string | undefined; dataDir: string }): ResolvedAdminToken {
+export function resolveAdminToken({
+  configured,
+  dataDir,
+}: {
+  configured?: string | undefined;
+  dataDir: string;
+}): ResolvedAdminToken {
   if (configured !== undefined && configured.trim() !== '') {
     return { token: configured.trim(), generated: false };
   }

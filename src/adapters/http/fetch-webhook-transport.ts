@@ -23,7 +23,10 @@ export class FetchWebhookTransport implements WebhookTransport {
       return { kind: 'response', status: response.status, excerpt };
     } catch (error) {
       const err = error as Error & { cause?: { code?: string; message?: string } };
-      const problem = err.name === 'TimeoutError' ? `no answer within ${request.timeoutMs} ms` : (err.cause?.code ?? err.cause?.message ?? err.message);
+      const problem =
+        err.name === 'TimeoutError'
+          ? `no answer within ${request.timeoutMs} ms`
+          : (err.cause?.code ?? err.cause?.message ?? err.message);
       return { kind: 'network', problem };
     }
   }

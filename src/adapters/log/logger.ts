@@ -1,6 +1,7 @@
 // pino, configured so Braze keys, tokens and ingest keys never reach a log line (architecture.md, "Logs").
-import { pino } from 'pino';
+
 import type { DestinationStream, Level, Logger as PinoLogger } from 'pino';
+import { pino } from 'pino';
 
 export type { Logger } from '../../ports/logger.ts';
 

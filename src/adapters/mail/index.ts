@@ -5,9 +5,12 @@ import { LoggingMailer } from './log-mailer.ts';
 import { SmtpMailer } from './smtp-mailer.ts';
 
 export { LoggingMailer } from './log-mailer.ts';
-export { SmtpMailer, smtpHostOf, type SmtpMailerOptions } from './smtp-mailer.ts';
+export { SmtpMailer, type SmtpMailerOptions, smtpHostOf } from './smtp-mailer.ts';
 
-export function createMailer(mail: { readonly smtpUrl: string | undefined; readonly from: string }, logger: Logger): Mailer & { close?(): void } {
+export function createMailer(
+  mail: { readonly smtpUrl: string | undefined; readonly from: string },
+  logger: Logger,
+): Mailer & { close?(): void } {
   if (mail.smtpUrl === undefined) return new LoggingMailer(logger);
   return new SmtpMailer({ url: mail.smtpUrl, from: mail.from, logger });
 }

@@ -11,7 +11,10 @@ export class InProcessQueue implements JobQueue {
   private readonly again = new Set<string>();
   private stopped = false;
 
-  constructor(private readonly concurrency = 4, private readonly onError: (id: string, error: unknown) => void = () => {}) {}
+  constructor(
+    private readonly concurrency = 4,
+    private readonly onError: (id: string, error: unknown) => void = () => {},
+  ) {}
 
   async dispatch(id: string): Promise<void> {
     if (this.stopped) return;

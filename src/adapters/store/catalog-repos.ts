@@ -3,8 +3,8 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Mapping } from '../../domain/mapping.ts';
 import type { Cohort, CohortType, Project, Target } from '../../domain/model.ts';
 import type { CohortsRepo, ProjectsRepo, TargetsRepo, TokensRepo } from '../../ports/store.ts';
-import type { BrazeTargetsTable, CohortsTable, Database, ProjectsTable } from './schema.ts';
 import { parseJson, toJson } from './json.ts';
+import type { BrazeTargetsTable, CohortsTable, Database, ProjectsTable } from './schema.ts';
 
 const toProject = (r: Selectable<ProjectsTable>): Project => ({
   id: r.id,
@@ -19,10 +19,27 @@ const toProject = (r: Selectable<ProjectsTable>): Project => ({
 export class KyselyProjectsRepo implements ProjectsRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async create(p: { id: string; name: string; ingestKeyEnc: string; ingestKeyHash: string; now: string }): Promise<Project> {
+  async create(p: {
+    id: string;
+    name: string;
+    ingestKeyEnc: string;
+    ingestKeyHash: string;
+    now: string;
+  }): Promise<Project> {
     const row = await this.db
       .insertInto('projects')
-      .values({ id: p.id, name: p.name, ingest_key_enc: p.ingestKeyEnc, ingest_key_hash: p.ingestKeyHash, braze_enabled: 0, notification_emails: '[]', webhook_url: null, webhook_secret_enc: null, created_at: p.now, updated_at: p.now })
+      .values({
+        id: p.id,
+        name: p.name,
+        ingest_key_enc: p.ingestKeyEnc,
+        ingest_key_hash: p.ingestKeyHash,
+        braze_enabled: 0,
+        notification_emails: '[]',
+        webhook_url: null,
+        webhook_secret_enc: null,
+        created_at: p.now,
+        updated_at: p.now,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toProject(row);
@@ -42,7 +59,17 @@ export class KyselyProjectsRepo implements ProjectsRepo {
     return (await q.execute()).map(toProject);
   }
 
-  async update(id: string, patch: { name?: string; notificationEmails?: readonly string[]; brazeEnabled?: boolean; webhookUrl?: string | null; webhookSecretEnc?: string | null }, now: string) {
+  async update(
+    id: string,
+    patch: {
+      name?: string;
+      notificationEmails?: readonly string[];
+      brazeEnabled?: boolean;
+      webhookUrl?: string | null;
+      webhookSecretEnc?: string | null;
+    },
+    now: string,
+  ) {
     const row = await this.db
       .updateTable('projects')
       .set({
@@ -60,11 +87,15 @@ export class KyselyProjectsRepo implements ProjectsRepo {
   }
 
   async ingestKeyEnc(id: string) {
-    return (await this.db.selectFrom('projects').select('ingest_key_enc').where('id', '=', id).executeTakeFirst())?.ingest_key_enc;
+    return (await this.db.selectFrom('projects').select('ingest_key_enc').where('id', '=', id).executeTakeFirst())
+      ?.ingest_key_enc;
   }
 
   async webhookSecretEnc(id: string) {
-    return (await this.db.selectFrom('projects').select('webhook_secret_enc').where('id', '=', id).executeTakeFirst())?.webhook_secret_enc ?? null;
+    return (
+      (await this.db.selectFrom('projects').select('webhook_secret_enc').where('id', '=', id).executeTakeFirst())
+        ?.webhook_secret_enc ?? null
+    );
   }
 
   async findByIngestKeyHash(hash: string) {
@@ -77,11 +108,18 @@ export class KyselyTokensRepo implements TokensRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
   async create(t: { id: string; projectId: string; role: 'editor' | 'viewer'; tokenHash: string; now: string }) {
-    await this.db.insertInto('api_tokens').values({ id: t.id, project_id: t.projectId, role: t.role, token_hash: t.tokenHash, created_at: t.now }).execute();
+    await this.db
+      .insertInto('api_tokens')
+      .values({ id: t.id, project_id: t.projectId, role: t.role, token_hash: t.tokenHash, created_at: t.now })
+      .execute();
   }
 
   async findByHash(hash: string) {
-    const row = await this.db.selectFrom('api_tokens').select(['id', 'project_id', 'role']).where('token_hash', '=', hash).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('api_tokens')
+      .select(['id', 'project_id', 'role'])
+      .where('token_hash', '=', hash)
+      .executeTakeFirst();
     return row && { id: row.id, projectId: row.project_id, role: row.role as 'editor' | 'viewer' };
   }
 }
@@ -103,27 +141,61 @@ export class KyselyTargetsRepo implements TargetsRepo {
   async create(t: Target & { dataImportKeyEnc: string }) {
     const row = await this.db
       .insertInto('braze_targets')
-      .values({ id: t.id, project_id: t.projectId, name: t.name, endpoint: t.endpoint, data_import_key_enc: t.dataImportKeyEnc, key_hint: t.keyHint, workspace_key: t.workspaceKey, mapping: toJson(t.mapping), created_at: t.createdAt, updated_at: t.createdAt })
+      .values({
+        id: t.id,
+        project_id: t.projectId,
+        name: t.name,
+        endpoint: t.endpoint,
+        data_import_key_enc: t.dataImportKeyEnc,
+        key_hint: t.keyHint,
+        workspace_key: t.workspaceKey,
+        mapping: toJson(t.mapping),
+        created_at: t.createdAt,
+        updated_at: t.createdAt,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toTarget(row);
   }
 
   async get(projectId: string, id: string) {
-    const row = await this.db.selectFrom('braze_targets').selectAll().where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('braze_targets')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row && toTarget(row);
   }
 
   async findByName(projectId: string, name: string) {
-    const row = await this.db.selectFrom('braze_targets').selectAll().where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('braze_targets')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('name', '=', name)
+      .executeTakeFirst();
     return row && toTarget(row);
   }
 
   async list(projectId: string) {
-    return (await this.db.selectFrom('braze_targets').selectAll().where('project_id', '=', projectId).orderBy('created_at').orderBy('id').execute()).map(toTarget);
+    return (
+      await this.db
+        .selectFrom('braze_targets')
+        .selectAll()
+        .where('project_id', '=', projectId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute()
+    ).map(toTarget);
   }
 
-  async update(projectId: string, id: string, patch: { endpoint?: string; dataImportKeyEnc?: string; keyHint?: string; workspaceKey?: string }, now: string) {
+  async update(
+    projectId: string,
+    id: string,
+    patch: { endpoint?: string; dataImportKeyEnc?: string; keyHint?: string; workspaceKey?: string },
+    now: string,
+  ) {
     const row = await this.db
       .updateTable('braze_targets')
       .set({
@@ -145,7 +217,9 @@ export class KyselyTargetsRepo implements TargetsRepo {
   }
 
   async keyOf(id: string) {
-    return (await this.db.selectFrom('braze_targets').select('data_import_key_enc').where('id', '=', id).executeTakeFirst())?.data_import_key_enc;
+    return (
+      await this.db.selectFrom('braze_targets').select('data_import_key_enc').where('id', '=', id).executeTakeFirst()
+    )?.data_import_key_enc;
   }
 }
 
@@ -166,25 +240,51 @@ export class KyselyCohortsRepo implements CohortsRepo {
   async create(c: { id: string; projectId: string; name: string; type: CohortType; definition: unknown; now: string }) {
     const row = await this.db
       .insertInto('cohorts')
-      .values({ id: c.id, project_id: c.projectId, name: c.name, type: c.type, definition: c.definition === undefined || c.definition === null ? null : toJson(c.definition), size: 0, created_at: c.now, updated_at: c.now })
+      .values({
+        id: c.id,
+        project_id: c.projectId,
+        name: c.name,
+        type: c.type,
+        definition: c.definition === undefined || c.definition === null ? null : toJson(c.definition),
+        size: 0,
+        created_at: c.now,
+        updated_at: c.now,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toCohort(row);
   }
 
   async get(projectId: string, id: string) {
-    const row = await this.db.selectFrom('cohorts').selectAll().where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('cohorts')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row && toCohort(row);
   }
 
   async list(projectId: string) {
-    return (await this.db.selectFrom('cohorts').selectAll().where('project_id', '=', projectId).orderBy('created_at').orderBy('id').execute()).map(toCohort);
+    return (
+      await this.db
+        .selectFrom('cohorts')
+        .selectAll()
+        .where('project_id', '=', projectId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute()
+    ).map(toCohort);
   }
 
   async update(projectId: string, id: string, patch: { name?: string; definition?: unknown }, now: string) {
     const row = await this.db
       .updateTable('cohorts')
-      .set({ updated_at: now, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.definition !== undefined ? { definition: toJson(patch.definition) } : {}) })
+      .set({
+        updated_at: now,
+        ...(patch.name !== undefined ? { name: patch.name } : {}),
+        ...(patch.definition !== undefined ? { definition: toJson(patch.definition) } : {}),
+      })
       .where('project_id', '=', projectId)
       .where('id', '=', id)
       .returningAll()

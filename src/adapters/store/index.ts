@@ -1,9 +1,9 @@
 // Builds the Store port over either engine and applies migrations first.
 import type { Store } from '../../ports/store.ts';
-import { openStoreDb, type StoreDb, type StoreLocation } from './db.ts';
-import { migrate } from './migrator.ts';
 import { KyselyCohortsRepo, KyselyProjectsRepo, KyselyTargetsRepo, KyselyTokensRepo } from './catalog-repos.ts';
+import { openStoreDb, type StoreDb, type StoreLocation } from './db.ts';
 import { KyselyMembershipRepo } from './membership-repo.ts';
+import { migrate } from './migrator.ts';
 import { KyselyNotificationStateRepo, KyselyWebhookDeliveriesRepo } from './notification-repos.ts';
 import { KyselyPlanningRepo } from './planning-repo.ts';
 import { KyselyBrazeCohortsRepo, KyselyRunsRepo, KyselySyncsRepo } from './sync-repos.ts';

@@ -1,8 +1,8 @@
 // The mapping rules of src/domain/mapping.ts, written as SQL so a whole cohort resolves inside the store
 // without passing through JavaScript. test/integration/store-mapping.test.ts holds both to agreement.
-import { sql, type RawBuilder } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import { aliasKeyPrefix } from '../../domain/identifiers.ts';
-import { mappingChain, type Mapping } from '../../domain/mapping.ts';
+import { type Mapping, mappingChain } from '../../domain/mapping.ts';
 import type { Engine } from './db.ts';
 
 /** The alias_name a member gets, as SQL over `p` (profiles), mirroring aliasValue(). */
@@ -44,15 +44,25 @@ export function chosenStepSql(engine: Engine, chain: readonly Mapping[], index: 
 }
 
 export function reachedSql(engine: Engine, mapping: Mapping): RawBuilder<boolean> {
-  return sql`(${sql.join(mappingChain(mapping).map((s) => yieldsSql(engine, s)), sql` or `)})`;
+  return sql`(${sql.join(
+    mappingChain(mapping).map((s) => yieldsSql(engine, s)),
+    sql` or `,
+  )})`;
 }
 
 /** SELECT statements producing (ident_key, profile_id) for the members a step applies to. */
-export function identifierSelects(engine: Engine, step: Mapping, memberFilter: RawBuilder<unknown>, chosen: RawBuilder<boolean>): RawBuilder<unknown>[] {
+export function identifierSelects(
+  engine: Engine,
+  step: Mapping,
+  memberFilter: RawBuilder<unknown>,
+  chosen: RawBuilder<boolean>,
+): RawBuilder<unknown>[] {
   const from = sql`from cohort_members m join profiles p on p.id = m.profile_id`;
   switch (step.type) {
     case 'user_id':
-      return [sql`select 'e:' || p.user_id as ident_key, p.id as profile_id ${from} where ${memberFilter} and ${chosen}`];
+      return [
+        sql`select 'e:' || p.user_id as ident_key, p.id as profile_id ${from} where ${memberFilter} and ${chosen}`,
+      ];
     case 'device_id':
       return [
         sql`select 'd:' || pd.device_id as ident_key, p.id as profile_id ${from} join profile_devices pd on pd.profile_id = p.id

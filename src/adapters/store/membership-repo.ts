@@ -2,11 +2,11 @@
 // belongs to an anonymous profile identifies that profile; one that belongs to another identified user
 // moves to the named user. Every membership or identity change is appended to member_changes.
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { MemberInput } from '../../domain/model.ts';
 import type { MemberChangeResult, MembershipRepo, Page, ProfileRecord } from '../../ports/store.ts';
-import type { Database } from './schema.ts';
 import { decodeCursor, encodeCursor, parseJson, toJson } from './json.ts';
+import type { Database } from './schema.ts';
 
 type Tx = Transaction<Database> | Kysely<Database>;
 
@@ -17,11 +17,19 @@ interface ProfileRow {
 }
 
 async function logChange(tx: Tx, projectId: string, cohortId: string | null, profileId: number, now: string) {
-  await tx.insertInto('member_changes').values({ project_id: projectId, cohort_id: cohortId, profile_id: profileId, at: now }).execute();
+  await tx
+    .insertInto('member_changes')
+    .values({ project_id: projectId, cohort_id: cohortId, profile_id: profileId, at: now })
+    .execute();
 }
 
 async function profileByUser(tx: Tx, projectId: string, userId: string): Promise<ProfileRow | undefined> {
-  return tx.selectFrom('profiles').select(['id', 'user_id', 'properties']).where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
+  return tx
+    .selectFrom('profiles')
+    .select(['id', 'user_id', 'properties'])
+    .where('project_id', '=', projectId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
 }
 
 async function profileByDevice(tx: Tx, projectId: string, deviceId: string): Promise<ProfileRow | undefined> {
@@ -62,21 +70,38 @@ async function mergeInto(tx: Tx, projectId: string, from: ProfileRow, into: Prof
       .onConflict((oc) => oc.doNothing())
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
-      await tx.updateTable('cohorts').set((eb) => ({ size: eb('size', '-', 1) })).where('id', '=', cohort_id).execute();
+      await tx
+        .updateTable('cohorts')
+        .set((eb) => ({ size: eb('size', '-', 1) }))
+        .where('id', '=', cohort_id)
+        .execute();
     }
     await logChange(tx, projectId, cohort_id, into.id, now);
   }
   await tx.deleteFrom('cohort_members').where('profile_id', '=', from.id).execute();
   await tx.updateTable('braze_identifiers').set({ profile_id: into.id }).where('profile_id', '=', from.id).execute();
-  const merged = { ...parseJson<Record<string, unknown>>(from.properties, {}), ...parseJson<Record<string, unknown>>(into.properties, {}) };
-  await tx.updateTable('profiles').set({ properties: toJson(merged), updated_at: now }).where('id', '=', into.id).execute();
+  const merged = {
+    ...parseJson<Record<string, unknown>>(from.properties, {}),
+    ...parseJson<Record<string, unknown>>(into.properties, {}),
+  };
+  await tx
+    .updateTable('profiles')
+    .set({ properties: toJson(merged), updated_at: now })
+    .where('id', '=', into.id)
+    .execute();
   await tx.deleteFrom('profiles').where('id', '=', from.id).execute();
   await logChange(tx, projectId, null, from.id, now);
   await logChange(tx, projectId, null, into.id, now);
 }
 
 /** Finds or creates the profile a member names. Returns undefined only when `create` is false and none exists. */
-export async function resolveProfile(tx: Tx, projectId: string, m: MemberInput, now: string, create = true): Promise<number | undefined> {
+export async function resolveProfile(
+  tx: Tx,
+  projectId: string,
+  m: MemberInput,
+  now: string,
+  create = true,
+): Promise<number | undefined> {
   const userId = m.user_id ?? null;
   const deviceId = m.device_id ?? null;
   const byUser = userId !== null ? await profileByUser(tx, projectId, userId) : undefined;
@@ -97,7 +122,11 @@ export async function resolveProfile(tx: Tx, projectId: string, m: MemberInput, 
     if (userId === null) profile = byDevice;
     else if (!create) return undefined;
     else if (byDevice.user_id === null) {
-      await tx.updateTable('profiles').set({ user_id: userId, updated_at: now }).where('id', '=', byDevice.id).execute();
+      await tx
+        .updateTable('profiles')
+        .set({ user_id: userId, updated_at: now })
+        .where('id', '=', byDevice.id)
+        .execute();
       await logChange(tx, projectId, null, byDevice.id, now);
       profile = { ...byDevice, user_id: userId };
     } else {
@@ -119,9 +148,17 @@ export async function resolveProfile(tx: Tx, projectId: string, m: MemberInput, 
   }
   if (!profile) return undefined;
   if (create && m.properties && Object.keys(m.properties).length > 0) {
-    const current = await tx.selectFrom('profiles').select('properties').where('id', '=', profile.id).executeTakeFirstOrThrow();
+    const current = await tx
+      .selectFrom('profiles')
+      .select('properties')
+      .where('id', '=', profile.id)
+      .executeTakeFirstOrThrow();
     const merged = { ...parseJson<Record<string, unknown>>(current.properties, {}), ...m.properties };
-    await tx.updateTable('profiles').set({ properties: toJson(merged), updated_at: now }).where('id', '=', profile.id).execute();
+    await tx
+      .updateTable('profiles')
+      .set({ properties: toJson(merged), updated_at: now })
+      .where('id', '=', profile.id)
+      .execute();
     await logChange(tx, projectId, null, profile.id, now);
   }
   return profile.id;
@@ -130,24 +167,42 @@ export async function resolveProfile(tx: Tx, projectId: string, m: MemberInput, 
 export class KyselyMembershipRepo implements MembershipRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async applyMembers(projectId: string, cohortId: string, op: 'add' | 'remove', members: readonly MemberInput[], now: string): Promise<MemberChangeResult> {
+  async applyMembers(
+    projectId: string,
+    cohortId: string,
+    op: 'add' | 'remove',
+    members: readonly MemberInput[],
+    now: string,
+  ): Promise<MemberChangeResult> {
     return this.db.transaction().execute(async (tx) => {
       let changed = 0;
       for (const m of members) {
         const profileId = await resolveProfile(tx, projectId, m, now, op === 'add');
         if (profileId === undefined) continue;
         if (op === 'add') {
-          const r = await tx.insertInto('cohort_members').values({ cohort_id: cohortId, profile_id: profileId }).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+          const r = await tx
+            .insertInto('cohort_members')
+            .values({ cohort_id: cohortId, profile_id: profileId })
+            .onConflict((oc) => oc.doNothing())
+            .executeTakeFirst();
           if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) continue;
         } else {
-          const r = await tx.deleteFrom('cohort_members').where('cohort_id', '=', cohortId).where('profile_id', '=', profileId).executeTakeFirst();
+          const r = await tx
+            .deleteFrom('cohort_members')
+            .where('cohort_id', '=', cohortId)
+            .where('profile_id', '=', profileId)
+            .executeTakeFirst();
           if (Number(r.numDeletedRows) === 0) continue;
         }
         changed += 1;
         await logChange(tx, projectId, cohortId, profileId, now);
       }
       const delta = op === 'add' ? changed : -changed;
-      await tx.updateTable('cohorts').set((eb) => ({ size: eb('size', '+', delta), updated_at: now })).where('id', '=', cohortId).execute();
+      await tx
+        .updateTable('cohorts')
+        .set((eb) => ({ size: eb('size', '+', delta), updated_at: now }))
+        .where('id', '=', cohortId)
+        .execute();
       return op === 'add' ? { added: changed, removed: 0 } : { added: 0, removed: changed };
     });
   }
@@ -156,12 +211,21 @@ export class KyselyMembershipRepo implements MembershipRepo {
     return `imp_${randomUUID()}`;
   }
 
-  async appendReplace(importId: string, projectId: string, members: readonly MemberInput[], now: string): Promise<void> {
+  async appendReplace(
+    importId: string,
+    projectId: string,
+    members: readonly MemberInput[],
+    now: string,
+  ): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       for (const m of members) {
         const profileId = await resolveProfile(tx, projectId, m, now, true);
         if (profileId === undefined) continue;
-        await tx.insertInto('member_imports').values({ import_id: importId, profile_id: profileId }).onConflict((oc) => oc.doNothing()).execute();
+        await tx
+          .insertInto('member_imports')
+          .values({ import_id: importId, profile_id: profileId })
+          .onConflict((oc) => oc.doNothing())
+          .execute();
       }
     });
   }
@@ -177,11 +241,17 @@ export class KyselyMembershipRepo implements MembershipRepo {
       await sql`delete from cohort_members where cohort_id = ${cohortId} and profile_id in (${leaving})`.execute(tx);
       const added = await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
         select ${projectId}, ${cohortId}, x.profile_id, ${now} from (${joining}) x`.execute(tx);
-      await sql`insert into cohort_members (cohort_id, profile_id) select ${cohortId}, x.profile_id from (${joining}) x where true`.execute(tx);
+      await sql`insert into cohort_members (cohort_id, profile_id) select ${cohortId}, x.profile_id from (${joining}) x where true`.execute(
+        tx,
+      );
       await tx.deleteFrom('member_imports').where('import_id', '=', importId).execute();
       const change = { added: Number(added.numAffectedRows ?? 0), removed: Number(removed.numAffectedRows ?? 0) };
       // The size follows from the change, as in applyMembers: no recount of a cohort that may hold millions.
-      await tx.updateTable('cohorts').set((eb) => ({ size: eb('size', '+', change.added - change.removed), updated_at: now })).where('id', '=', cohortId).execute();
+      await tx
+        .updateTable('cohorts')
+        .set((eb) => ({ size: eb('size', '+', change.added - change.removed), updated_at: now }))
+        .where('id', '=', cohortId)
+        .execute();
       return change;
     });
   }
@@ -202,26 +272,53 @@ export class KyselyMembershipRepo implements MembershipRepo {
       .limit(limit + 1)
       .execute();
     const page = rows.slice(0, limit);
-    const devices = await devicesOf(this.db, page.map((r) => r.id));
-    const items = page.map((r) => ({ id: r.id, userId: r.user_id, deviceIds: devices.get(r.id) ?? [], properties: parseJson<Record<string, unknown>>(r.properties, {}) }));
+    const devices = await devicesOf(
+      this.db,
+      page.map((r) => r.id),
+    );
+    const items = page.map((r) => ({
+      id: r.id,
+      userId: r.user_id,
+      deviceIds: devices.get(r.id) ?? [],
+      properties: parseJson<Record<string, unknown>>(r.properties, {}),
+    }));
     const last = page.at(-1);
     return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
   }
 
   async findProfile(projectId: string, by: { userId?: string; deviceId?: string }): Promise<ProfileRecord | undefined> {
-    const row = by.userId !== undefined ? await profileByUser(this.db, projectId, by.userId) : by.deviceId !== undefined ? await profileByDevice(this.db, projectId, by.deviceId) : undefined;
+    const row =
+      by.userId !== undefined
+        ? await profileByUser(this.db, projectId, by.userId)
+        : by.deviceId !== undefined
+          ? await profileByDevice(this.db, projectId, by.deviceId)
+          : undefined;
     if (!row) return undefined;
     const devices = await devicesOf(this.db, [row.id]);
-    return { id: row.id, userId: row.user_id, deviceIds: devices.get(row.id) ?? [], properties: parseJson<Record<string, unknown>>(row.properties, {}) };
+    return {
+      id: row.id,
+      userId: row.user_id,
+      deviceIds: devices.get(row.id) ?? [],
+      properties: parseJson<Record<string, unknown>>(row.properties, {}),
+    };
   }
 
   async isMember(cohortId: string, profileId: number): Promise<boolean> {
-    const row = await this.db.selectFrom('cohort_members').select('profile_id').where('cohort_id', '=', cohortId).where('profile_id', '=', profileId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('cohort_members')
+      .select('profile_id')
+      .where('cohort_id', '=', cohortId)
+      .where('profile_id', '=', profileId)
+      .executeTakeFirst();
     return row !== undefined;
   }
 
   async cohortSize(cohortId: string): Promise<number> {
-    const row = await this.db.selectFrom('cohort_members').select((eb) => eb.fn.countAll<number>().as('n')).where('cohort_id', '=', cohortId).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('cohort_members')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('cohort_id', '=', cohortId)
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 }
@@ -229,7 +326,12 @@ export class KyselyMembershipRepo implements MembershipRepo {
 export async function devicesOf(db: Kysely<Database>, ids: readonly number[]): Promise<Map<number, string[]>> {
   const out = new Map<number, string[]>();
   if (ids.length === 0) return out;
-  const rows = await db.selectFrom('profile_devices').select(['profile_id', 'device_id']).where('profile_id', 'in', ids).orderBy('device_id').execute();
+  const rows = await db
+    .selectFrom('profile_devices')
+    .select(['profile_id', 'device_id'])
+    .where('profile_id', 'in', ids)
+    .orderBy('device_id')
+    .execute();
   for (const r of rows) out.set(r.profile_id, [...(out.get(r.profile_id) ?? []), r.device_id]);
   return out;
 }

@@ -14,14 +14,18 @@ export async function migrate(store: StoreDb, migrations: readonly Migration[] =
     try {
       if (engine === 'postgres') await sql`select pg_advisory_xact_lock(${LOCK_ID})`.execute(conn);
       // Inside the lock: concurrent CREATE TABLE IF NOT EXISTS can still collide on PostgreSQL's catalogs.
-      await sql`create table if not exists schema_migrations (name text primary key, applied_at text not null)`.execute(conn);
+      await sql`create table if not exists schema_migrations (name text primary key, applied_at text not null)`.execute(
+        conn,
+      );
       const done = await sql<{ name: string }>`select name from schema_migrations`.execute(conn);
       const applied = new Set(done.rows.map((r) => r.name));
       const ran: string[] = [];
       for (const migration of migrations) {
         if (applied.has(migration.name)) continue;
         for (const statement of migration.up(engine)) await sql.raw(statement).execute(conn);
-        await sql`insert into schema_migrations (name, applied_at) values (${migration.name}, ${new Date().toISOString()})`.execute(conn);
+        await sql`insert into schema_migrations (name, applied_at) values (${migration.name}, ${new Date().toISOString()})`.execute(
+          conn,
+        );
         ran.push(migration.name);
       }
       await sql`commit`.execute(conn);

@@ -2,10 +2,17 @@
 // this file (added to the shared Database type with withTables) so the core schema is untouched.
 import type { Kysely, Selectable } from 'kysely';
 import type {
-  DeliveryStatus, DigestSummary, NotificationState, NotificationStateFields, NotificationStateRepo, WebhookDeliveriesRepo, WebhookDelivery, WebhookEvent,
+  DeliveryStatus,
+  DigestSummary,
+  NotificationState,
+  NotificationStateFields,
+  NotificationStateRepo,
+  WebhookDeliveriesRepo,
+  WebhookDelivery,
+  WebhookEvent,
 } from '../../ports/notification-store.ts';
-import type { Database } from './schema.ts';
 import { decodeCursor, encodeCursor, parseJson, toJson } from './json.ts';
+import type { Database } from './schema.ts';
 
 export type NotificationStateTable = {
   sync_id: string;
@@ -79,7 +86,11 @@ export class KyselyNotificationStateRepo implements NotificationStateRepo {
   }
 
   async get(syncId: string) {
-    const row = await this.db.selectFrom('notification_state').selectAll().where('sync_id', '=', syncId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('notification_state')
+      .selectAll()
+      .where('sync_id', '=', syncId)
+      .executeTakeFirst();
     return row && toState(row);
   }
 
@@ -139,19 +150,53 @@ export class KyselyWebhookDeliveriesRepo implements WebhookDeliveriesRepo {
     this.db = withNotificationTables(db);
   }
 
-  async create(d: { id: string; projectId: string; event: WebhookEvent; url: string; runId: string | null; now: string }) {
+  async create(d: {
+    id: string;
+    projectId: string;
+    event: WebhookEvent;
+    url: string;
+    runId: string | null;
+    now: string;
+  }) {
     const row = await this.db
       .insertInto('webhook_deliveries')
-      .values({ id: d.id, project_id: d.projectId, event: d.event, url: d.url, run_id: d.runId, status: 'pending', attempts: 0, response_status: null, last_error: null, created_at: d.now, updated_at: d.now })
+      .values({
+        id: d.id,
+        project_id: d.projectId,
+        event: d.event,
+        url: d.url,
+        run_id: d.runId,
+        status: 'pending',
+        attempts: 0,
+        response_status: null,
+        last_error: null,
+        created_at: d.now,
+        updated_at: d.now,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toDelivery(row);
   }
 
-  async recordAttempt(id: string, a: { status: DeliveryStatus; attempts: number; responseStatus: number | null; lastError: string | null; now: string }) {
+  async recordAttempt(
+    id: string,
+    a: {
+      status: DeliveryStatus;
+      attempts: number;
+      responseStatus: number | null;
+      lastError: string | null;
+      now: string;
+    },
+  ) {
     await this.db
       .updateTable('webhook_deliveries')
-      .set({ status: a.status, attempts: a.attempts, response_status: a.responseStatus, last_error: a.lastError, updated_at: a.now })
+      .set({
+        status: a.status,
+        attempts: a.attempts,
+        response_status: a.responseStatus,
+        last_error: a.lastError,
+        updated_at: a.now,
+      })
       .where('id', '=', id)
       .execute();
   }
@@ -159,15 +204,29 @@ export class KyselyWebhookDeliveriesRepo implements WebhookDeliveriesRepo {
   async list(projectId: string, limit: number, cursor: string | null) {
     const after = decodeCursor<[string, string]>(cursor);
     let q = this.db.selectFrom('webhook_deliveries').selectAll().where('project_id', '=', projectId);
-    if (after) q = q.where((eb) => eb.or([eb('created_at', '<', after[0]), eb.and([eb('created_at', '=', after[0]), eb('id', '<', after[1])])]));
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    if (after)
+      q = q.where((eb) =>
+        eb.or([eb('created_at', '<', after[0]), eb.and([eb('created_at', '=', after[0]), eb('id', '<', after[1])])]),
+      );
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return { items: page.map(toDelivery), nextCursor: rows.length > limit && last ? encodeCursor([last.created_at, last.id]) : null };
+    return {
+      items: page.map(toDelivery),
+      nextCursor: rows.length > limit && last ? encodeCursor([last.created_at, last.id]) : null,
+    };
   }
 
   async prune(before: string) {
-    const r = await this.db.deleteFrom('webhook_deliveries').where('created_at', '<', before).where('status', '!=', 'pending').executeTakeFirst();
+    const r = await this.db
+      .deleteFrom('webhook_deliveries')
+      .where('created_at', '<', before)
+      .where('status', '!=', 'pending')
+      .executeTakeFirst();
     return Number(r.numDeletedRows);
   }
 }

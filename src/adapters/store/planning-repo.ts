@@ -1,22 +1,25 @@
 // Delta planning inside the store: the desired identifiers of a Braze cohort are staged in an indexed
 // table, and adds / removes are anti-joins against the acknowledged identifiers, read in key-ordered pages.
 // JavaScript only ever holds one page, so memory does not grow with the cohort.
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { PlannedBatch, PlannedIdentifier } from '../../domain/batching.ts';
-import { mappingChain, primarySkipReason } from '../../domain/mapping.ts';
 import { aliasKeyPrefix } from '../../domain/identifiers.ts';
 import { userIdAliasLabels } from '../../domain/incremental.ts';
+import { mappingChain, primarySkipReason } from '../../domain/mapping.ts';
 import type { IdentifierTouch, PlanningRepo, StoredBatch, SyncPlanInput } from '../../ports/store.ts';
 import type { Engine } from './db.ts';
-import type { Database } from './schema.ts';
+import { parseJson } from './json.ts';
 import { chosenStepSql, identifierSelects, reachedSql } from './mapping-sql.ts';
 import { devicesOf } from './membership-repo.ts';
-import { parseJson } from './json.ts';
+import type { Database } from './schema.ts';
 
 type BatchPayload = { add: [string, number | null][]; remove: [string, number | null][] };
 
 const encodeBatch = (b: PlannedBatch): string =>
-  JSON.stringify({ add: b.add.map((i) => [i.key, i.profileId]), remove: b.remove.map((i) => [i.key, i.profileId]) } satisfies BatchPayload);
+  JSON.stringify({
+    add: b.add.map((i) => [i.key, i.profileId]),
+    remove: b.remove.map((i) => [i.key, i.profileId]),
+  } satisfies BatchPayload);
 
 export function decodeBatch(payload: string): PlannedBatch {
   const p = parseJson<BatchPayload>(payload, { add: [], remove: [] });
@@ -47,7 +50,10 @@ async function sortInParallel(tx: Kysely<Database>): Promise<() => Promise<void>
 }
 
 export class KyselyPlanningRepo implements PlanningRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly engine: Engine) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly engine: Engine,
+  ) {}
 
   async stageDesired(runId: string, syncs: readonly SyncPlanInput[]): Promise<void> {
     // Active syncs first: ON CONFLICT DO NOTHING keeps the first row, so a key any active sync wants stays active.
@@ -59,7 +65,12 @@ export class KyselyPlanningRepo implements PlanningRepo {
           const chain = mappingChain(s.mapping);
           const memberFilter = sql`m.cohort_id = ${s.cohortId}`;
           for (let i = 0; i < chain.length; i++) {
-            for (const select of identifierSelects(this.engine, chain[i]!, memberFilter, chosenStepSql(this.engine, chain, i))) {
+            for (const select of identifierSelects(
+              this.engine,
+              chain[i]!,
+              memberFilter,
+              chosenStepSql(this.engine, chain, i),
+            )) {
               // In key order: the index (and SQLite's table, whose rowids then follow the keys) is appended to
               // rather than written at random, and the pages below read both back sequentially (docs/benchmarks.md).
               // profile_id breaks ties between members sharing an alias value: the lowest profile keeps the key.
@@ -84,16 +95,26 @@ export class KyselyPlanningRepo implements PlanningRepo {
     const first = active[0];
     if (!first) return {};
     const reason = primarySkipReason(first.mapping);
-    const reachedByAny = sql.join(active.map((s) => reachedSql(this.engine, s.mapping)), sql` or `);
+    const reachedByAny = sql.join(
+      active.map((s) => reachedSql(this.engine, s.mapping)),
+      sql` or `,
+    );
     const skipped = sql`from cohort_members m join profiles p on p.id = m.profile_id where m.cohort_id = ${first.cohortId} and not (${reachedByAny})`;
     const count = await sql<{ n: number }>`select count(*) as n ${skipped}`.execute(this.db);
     const n = Number(count.rows[0]?.n ?? 0);
     if (n === 0) return {};
-    await sql`insert into run_skips (run_id, profile_id, reason) select ${runId}, p.id, ${reason} ${skipped} order by p.id limit ${keep}`.execute(this.db);
+    await sql`insert into run_skips (run_id, profile_id, reason) select ${runId}, p.id, ${reason} ${skipped} order by p.id limit ${keep}`.execute(
+      this.db,
+    );
     return { [reason]: n };
   }
 
-  async pageAdds(runId: string, brazeCohortId: string, after: string | null, limit: number): Promise<PlannedIdentifier[]> {
+  async pageAdds(
+    runId: string,
+    brazeCohortId: string,
+    after: string | null,
+    limit: number,
+  ): Promise<PlannedIdentifier[]> {
     if (this.engine === 'sqlite' && (await this.manyStaged(runId, after))) {
       // SQLite has no merge join: NOT EXISTS probes the other index once per row. A compound EXCEPT with ORDER BY
       // is run as a merge of two key-ordered index scans instead, about three times cheaper (docs/benchmarks.md);
@@ -121,12 +142,19 @@ export class KyselyPlanningRepo implements PlanningRepo {
 
   /** Whether at least MERGE_MIN_STAGED staged keys of the run follow `after` (a bounded index walk). */
   private async manyStaged(runId: string, after: string | null): Promise<boolean> {
-    const r = await sql<{ x: number }>`select 1 as x from plan_desired where run_id = ${runId} and ident_key > ${after ?? ''}
+    const r = await sql<{
+      x: number;
+    }>`select 1 as x from plan_desired where run_id = ${runId} and ident_key > ${after ?? ''}
       order by ident_key limit 1 offset ${MERGE_MIN_STAGED - 1}`.execute(this.db);
     return r.rows.length > 0;
   }
 
-  async pageRemoves(runId: string, brazeCohortId: string, after: string | null, limit: number): Promise<PlannedIdentifier[]> {
+  async pageRemoves(
+    runId: string,
+    brazeCohortId: string,
+    after: string | null,
+    limit: number,
+  ): Promise<PlannedIdentifier[]> {
     if (this.engine === 'sqlite') {
       // The same merge as pageAdds, the other way round. Every acknowledged key after `after` is read either
       // way; the merge adds one pass over the staged keys, which a full plan has just written.
@@ -183,7 +211,15 @@ export class KyselyPlanningRepo implements PlanningRepo {
   async appendBatch(runId: string, seq: number, batch: PlannedBatch): Promise<void> {
     await this.db
       .insertInto('run_batches')
-      .values({ run_id: runId, seq, payload: encodeBatch(batch), size: batch.add.length + batch.remove.length, status: 'pending', error: null, acked_at: null })
+      .values({
+        run_id: runId,
+        seq,
+        payload: encodeBatch(batch),
+        size: batch.add.length + batch.remove.length,
+        status: 'pending',
+        error: null,
+        acked_at: null,
+      })
       .execute();
   }
 
@@ -200,10 +236,25 @@ export class KyselyPlanningRepo implements PlanningRepo {
     return rows.map((r) => ({ seq: r.seq, batch: decodeBatch(r.payload) }));
   }
 
-  async ackBatch(a: { runId: string; brazeCohortId: string; seq: number; fence: number; batch: PlannedBatch; now: string; requests: number; retries: number; note?: string | null }): Promise<boolean> {
+  async ackBatch(a: {
+    runId: string;
+    brazeCohortId: string;
+    seq: number;
+    fence: number;
+    batch: PlannedBatch;
+    now: string;
+    requests: number;
+    retries: number;
+    note?: string | null;
+  }): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       // An UPDATE (not a SELECT) so PostgreSQL locks the lease row until commit: a newer fence cannot slip in.
-      const held = await tx.updateTable('braze_cohorts').set({ fence: a.fence }).where('id', '=', a.brazeCohortId).where('fence', '=', a.fence).executeTakeFirst();
+      const held = await tx
+        .updateTable('braze_cohorts')
+        .set({ fence: a.fence })
+        .where('id', '=', a.brazeCohortId)
+        .where('fence', '=', a.fence)
+        .executeTakeFirst();
       if (Number(held.numUpdatedRows) === 0) return false;
       const marked = await tx
         .updateTable('run_batches')
@@ -227,8 +278,13 @@ export class KyselyPlanningRepo implements PlanningRepo {
       }
       if (a.batch.remove.length > 0) {
         const keys = a.batch.remove.map((x) => x.key);
-        const list = this.engine === 'postgres' ? sql`select unnest(${keys}::text[])` : sql`select value from json_each(${JSON.stringify(keys)})`;
-        await sql`delete from braze_identifiers where braze_cohort_id = ${a.brazeCohortId} and ident_key in (${list})`.execute(tx);
+        const list =
+          this.engine === 'postgres'
+            ? sql`select unnest(${keys}::text[])`
+            : sql`select value from json_each(${JSON.stringify(keys)})`;
+        await sql`delete from braze_identifiers where braze_cohort_id = ${a.brazeCohortId} and ident_key in (${list})`.execute(
+          tx,
+        );
       }
       await tx
         .updateTable('runs')
@@ -244,15 +300,39 @@ export class KyselyPlanningRepo implements PlanningRepo {
     });
   }
 
-  async failBatch(a: { runId: string; seq: number; fence: number; brazeCohortId: string; error: string; size: number; requests: number; retries: number }): Promise<boolean> {
+  async failBatch(a: {
+    runId: string;
+    seq: number;
+    fence: number;
+    brazeCohortId: string;
+    error: string;
+    size: number;
+    requests: number;
+    retries: number;
+  }): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
-      const held = await tx.updateTable('braze_cohorts').set({ fence: a.fence }).where('id', '=', a.brazeCohortId).where('fence', '=', a.fence).executeTakeFirst();
+      const held = await tx
+        .updateTable('braze_cohorts')
+        .set({ fence: a.fence })
+        .where('id', '=', a.brazeCohortId)
+        .where('fence', '=', a.fence)
+        .executeTakeFirst();
       if (Number(held.numUpdatedRows) === 0) return false;
-      const marked = await tx.updateTable('run_batches').set({ status: 'failed', error: a.error }).where('run_id', '=', a.runId).where('seq', '=', a.seq).where('status', '=', 'pending').executeTakeFirst();
+      const marked = await tx
+        .updateTable('run_batches')
+        .set({ status: 'failed', error: a.error })
+        .where('run_id', '=', a.runId)
+        .where('seq', '=', a.seq)
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
       if (Number(marked.numUpdatedRows) === 0) return true;
       await tx
         .updateTable('runs')
-        .set((eb) => ({ failed: eb('failed', '+', a.size), requests: eb('requests', '+', a.requests), retries: eb('retries', '+', a.retries) }))
+        .set((eb) => ({
+          failed: eb('failed', '+', a.size),
+          requests: eb('requests', '+', a.requests),
+          retries: eb('retries', '+', a.retries),
+        }))
         .where('id', '=', a.runId)
         .execute();
       return true;
@@ -289,7 +369,11 @@ export class KyselyPlanningRepo implements PlanningRepo {
     const unique = [...new Set(ids)];
     const devices = await devicesOf(this.db, unique);
     for (let i = 0; i < unique.length; i += 500) {
-      const rows = await this.db.selectFrom('profiles').select(['id', 'user_id']).where('id', 'in', unique.slice(i, i + 500)).execute();
+      const rows = await this.db
+        .selectFrom('profiles')
+        .select(['id', 'user_id'])
+        .where('id', 'in', unique.slice(i, i + 500))
+        .execute();
       for (const r of rows) out.set(r.id, { userId: r.user_id, deviceIds: devices.get(r.id) ?? [] });
     }
     return out;
@@ -327,11 +411,17 @@ export class KyselyPlanningRepo implements PlanningRepo {
 
   async advanceChangeSeq(brazeCohortId: string, runId: string): Promise<void> {
     const mark = sql`(select r.change_seq_to from runs r where r.id = ${runId})`;
-    await sql`update braze_cohorts set change_seq = ${mark} where id = ${brazeCohortId} and change_seq < ${mark}`.execute(this.db);
+    await sql`update braze_cohorts set change_seq = ${mark} where id = ${brazeCohortId} and change_seq < ${mark}`.execute(
+      this.db,
+    );
   }
 
   async changeSeq(brazeCohortId: string): Promise<number> {
-    const row = await this.db.selectFrom('braze_cohorts').select('change_seq').where('id', '=', brazeCohortId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('braze_cohorts')
+      .select('change_seq')
+      .where('id', '=', brazeCohortId)
+      .executeTakeFirst();
     return Number(row?.change_seq ?? 0);
   }
 
@@ -343,7 +433,11 @@ export class KyselyPlanningRepo implements PlanningRepo {
   }
 
   async stageChangedProfiles(runId: string, brazeCohortId: string, fromSeq: number, toSeq: number): Promise<number> {
-    const bc = await this.db.selectFrom('braze_cohorts').select(['project_id', 'cohort_id']).where('id', '=', brazeCohortId).executeTakeFirst();
+    const bc = await this.db
+      .selectFrom('braze_cohorts')
+      .select(['project_id', 'cohort_id'])
+      .where('id', '=', brazeCohortId)
+      .executeTakeFirst();
     return this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('plan_profiles').where('run_id', '=', runId).execute();
       if (!bc) return 0;
@@ -366,7 +460,12 @@ export class KyselyPlanningRepo implements PlanningRepo {
         const chain = mappingChain(s.mapping);
         const memberFilter = sql`m.cohort_id = ${s.cohortId} and m.profile_id in (${this.changedProfiles(runId)})`;
         for (let i = 0; i < chain.length; i++) {
-          for (const select of identifierSelects(this.engine, chain[i]!, memberFilter, chosenStepSql(this.engine, chain, i))) {
+          for (const select of identifierSelects(
+            this.engine,
+            chain[i]!,
+            memberFilter,
+            chosenStepSql(this.engine, chain, i),
+          )) {
             await sql`insert into plan_desired (run_id, ident_key, profile_id, active)
               select ${runId}, s.ident_key, s.profile_id, ${s.active ? 1 : 0} from (${select}) s where s.ident_key is not null
               on conflict (run_id, ident_key) do nothing`.execute(tx);
@@ -381,24 +480,38 @@ export class KyselyPlanningRepo implements PlanningRepo {
     const first = active[0];
     if (!first) return {};
     const reason = primarySkipReason(first.mapping);
-    const reachedByAny = sql.join(active.map((s) => reachedSql(this.engine, s.mapping)), sql` or `);
+    const reachedByAny = sql.join(
+      active.map((s) => reachedSql(this.engine, s.mapping)),
+      sql` or `,
+    );
     const skipped = sql`from cohort_members m join profiles p on p.id = m.profile_id
       where m.cohort_id = ${first.cohortId} and m.profile_id in (${this.changedProfiles(runId)}) and not (${reachedByAny})`;
     const count = await sql<{ n: number }>`select count(*) as n ${skipped}`.execute(this.db);
     const n = Number(count.rows[0]?.n ?? 0);
     if (n === 0) return {};
-    await sql`insert into run_skips (run_id, profile_id, reason) select ${runId}, p.id, ${reason} ${skipped} order by p.id limit ${keep}`.execute(this.db);
+    await sql`insert into run_skips (run_id, profile_id, reason) select ${runId}, p.id, ${reason} ${skipped} order by p.id limit ${keep}`.execute(
+      this.db,
+    );
     return { [reason]: n };
   }
 
-  async pageRemovesFor(runId: string, brazeCohortId: string, syncs: readonly SyncPlanInput[], after: string | null, limit: number): Promise<PlannedIdentifier[]> {
+  async pageRemovesFor(
+    runId: string,
+    brazeCohortId: string,
+    syncs: readonly SyncPlanInput[],
+    after: string | null,
+    limit: number,
+  ): Promise<PlannedIdentifier[]> {
     const changed = this.changedProfiles(runId);
     const labels = [...new Set(syncs.flatMap((s) => userIdAliasLabels(s.mapping)))];
     // Keys only a changed profile can produce, whichever profile they were acknowledged for.
     const ownKeys = [
       sql`select 'e:' || p.user_id as k from profiles p where p.id in (${changed}) and p.user_id is not null`,
       sql`select 'd:' || d.device_id as k from profile_devices d where d.profile_id in (${changed})`,
-      ...labels.map((label) => sql`select cast(${aliasKeyPrefix(label)} as text) || p.user_id as k from profiles p where p.id in (${changed}) and p.user_id is not null`),
+      ...labels.map(
+        (label) =>
+          sql`select cast(${aliasKeyPrefix(label)} as text) || p.user_id as k from profiles p where p.id in (${changed}) and p.user_id is not null`,
+      ),
     ];
     // SQLite's planner otherwise walks every acknowledged key of the cohort by primary key (docs/benchmarks.md).
     const byProfile = this.engine === 'sqlite' ? sql.raw('indexed by braze_identifiers_profile') : sql``;
@@ -460,8 +573,16 @@ export class KyselyPlanningRepo implements PlanningRepo {
   async lastTouch(brazeCohortId: string, key: string): Promise<IdentifierTouch | undefined> {
     // Batch payloads hold [key, profileId] pairs as JSON; `["<key>",` matches exactly one key.
     const needle = `[${JSON.stringify(key)},`;
-    const contains = this.engine === 'postgres' ? sql`strpos(b.payload, ${needle}) > 0` : sql`instr(b.payload, ${needle}) > 0`;
-    const rows = await sql<{ run_id: string; seq: number; status: string; error: string | null; acked_at: string | null; payload: string }>`
+    const contains =
+      this.engine === 'postgres' ? sql`strpos(b.payload, ${needle}) > 0` : sql`instr(b.payload, ${needle}) > 0`;
+    const rows = await sql<{
+      run_id: string;
+      seq: number;
+      status: string;
+      error: string | null;
+      acked_at: string | null;
+      payload: string;
+    }>`
       select b.run_id, b.seq, b.status, b.error, b.acked_at, b.payload from run_batches b join runs r on r.id = b.run_id
       where r.braze_cohort_id = ${brazeCohortId} and ${contains}
       order by r.queued_at desc, r.id desc, b.seq desc limit 1`.execute(this.db);

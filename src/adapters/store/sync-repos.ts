@@ -1,9 +1,9 @@
 // Syncs, Braze cohorts (acknowledged state's owner and the run lease) and runs.
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { BrazeCohort, Cadence, Run, RunMode, RunStatus, RunTrigger, Sync } from '../../domain/model.ts';
 import type { BrazeCohortsRepo, Page, RunsRepo, SyncsRepo } from '../../ports/store.ts';
-import type { BrazeCohortsTable, Database, RunsTable, SyncsTable } from './schema.ts';
 import { decodeCursor, encodeCursor, parseJson, toJson } from './json.ts';
+import type { BrazeCohortsTable, Database, RunsTable, SyncsTable } from './schema.ts';
 
 const toSync = (r: Selectable<SyncsTable>): Sync => ({
   id: r.id,
@@ -25,14 +25,32 @@ export class KyselySyncsRepo implements SyncsRepo {
   async create(s: Omit<Sync, 'paused'> & { paused?: boolean }) {
     const row = await this.db
       .insertInto('syncs')
-      .values({ id: s.id, project_id: s.projectId, cohort_id: s.cohortId, target_id: s.targetId, braze_cohort_ref: s.brazeCohortRef, cadence: s.cadence, cron: s.cron, paused: s.paused ? 1 : 0, notify_emails: toJson(s.notifyEmails), next_run_at: s.nextRunAt, created_at: s.createdAt, updated_at: s.createdAt })
+      .values({
+        id: s.id,
+        project_id: s.projectId,
+        cohort_id: s.cohortId,
+        target_id: s.targetId,
+        braze_cohort_ref: s.brazeCohortRef,
+        cadence: s.cadence,
+        cron: s.cron,
+        paused: s.paused ? 1 : 0,
+        notify_emails: toJson(s.notifyEmails),
+        next_run_at: s.nextRunAt,
+        created_at: s.createdAt,
+        updated_at: s.createdAt,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toSync(row);
   }
 
   async get(projectId: string, id: string) {
-    const row = await this.db.selectFrom('syncs').selectAll().where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('syncs')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row && toSync(row);
   }
 
@@ -49,10 +67,28 @@ export class KyselySyncsRepo implements SyncsRepo {
   }
 
   async listByBrazeCohort(brazeCohortId: string) {
-    return (await this.db.selectFrom('syncs').selectAll().where('braze_cohort_ref', '=', brazeCohortId).orderBy('created_at').execute()).map(toSync);
+    return (
+      await this.db
+        .selectFrom('syncs')
+        .selectAll()
+        .where('braze_cohort_ref', '=', brazeCohortId)
+        .orderBy('created_at')
+        .execute()
+    ).map(toSync);
   }
 
-  async update(projectId: string, id: string, patch: { paused?: boolean; cadence?: Cadence; cron?: string | null; notifyEmails?: readonly string[]; nextRunAt?: string | null }, now: string) {
+  async update(
+    projectId: string,
+    id: string,
+    patch: {
+      paused?: boolean;
+      cadence?: Cadence;
+      cron?: string | null;
+      notifyEmails?: readonly string[];
+      nextRunAt?: string | null;
+    },
+    now: string,
+  ) {
     const row = await this.db
       .updateTable('syncs')
       .set({
@@ -114,10 +150,27 @@ export class KyselyBrazeCohortsRepo implements BrazeCohortsRepo {
   async ensure(b: { id: string; projectId: string; workspaceKey: string; cohortId: string; now: string }) {
     await this.db
       .insertInto('braze_cohorts')
-      .values({ id: b.id, project_id: b.projectId, workspace_key: b.workspaceKey, cohort_id: b.cohortId, named_as: null, created_at: b.now, lease_owner: null, lease_until: null, fence: 0, dirty: 0, change_seq: 0 })
+      .values({
+        id: b.id,
+        project_id: b.projectId,
+        workspace_key: b.workspaceKey,
+        cohort_id: b.cohortId,
+        named_as: null,
+        created_at: b.now,
+        lease_owner: null,
+        lease_until: null,
+        fence: 0,
+        dirty: 0,
+        change_seq: 0,
+      })
       .onConflict((oc) => oc.columns(['workspace_key', 'cohort_id']).doNothing())
       .execute();
-    const row = await this.db.selectFrom('braze_cohorts').selectAll().where('workspace_key', '=', b.workspaceKey).where('cohort_id', '=', b.cohortId).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('braze_cohorts')
+      .selectAll()
+      .where('workspace_key', '=', b.workspaceKey)
+      .where('cohort_id', '=', b.cohortId)
+      .executeTakeFirstOrThrow();
     return toBrazeCohort(row);
   }
 
@@ -133,7 +186,11 @@ export class KyselyBrazeCohortsRepo implements BrazeCohortsRepo {
   async acquireLease(id: string, owner: string, now: Date, ttlMs: number) {
     const row = await this.db
       .updateTable('braze_cohorts')
-      .set((eb) => ({ lease_owner: owner, lease_until: new Date(now.getTime() + ttlMs).toISOString(), fence: eb('fence', '+', 1) }))
+      .set((eb) => ({
+        lease_owner: owner,
+        lease_until: new Date(now.getTime() + ttlMs).toISOString(),
+        fence: eb('fence', '+', 1),
+      }))
       .where('id', '=', id)
       .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_until', '<', now.toISOString())]))
       .returning('fence')
@@ -164,7 +221,12 @@ export class KyselyBrazeCohortsRepo implements BrazeCohortsRepo {
   }
 
   async abandonLease(id: string, fence: number) {
-    await this.db.updateTable('braze_cohorts').set({ lease_owner: null, lease_until: null }).where('id', '=', id).where('fence', '=', fence).execute();
+    await this.db
+      .updateTable('braze_cohorts')
+      .set({ lease_owner: null, lease_until: null })
+      .where('id', '=', id)
+      .where('fence', '=', fence)
+      .execute();
   }
 
   async markDirty(id: string) {
@@ -172,30 +234,53 @@ export class KyselyBrazeCohortsRepo implements BrazeCohortsRepo {
   }
 
   async takeDirty(id: string, fence: number) {
-    const r = await this.db.updateTable('braze_cohorts').set({ dirty: 0 }).where('id', '=', id).where('fence', '=', fence).where('dirty', '=', 1).executeTakeFirst();
+    const r = await this.db
+      .updateTable('braze_cohorts')
+      .set({ dirty: 0 })
+      .where('id', '=', id)
+      .where('fence', '=', fence)
+      .where('dirty', '=', 1)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
 
   async orphaned(now: Date) {
     const rows = await sql<{ id: string }>`
       select distinct b.id from braze_cohorts b join runs r on r.braze_cohort_id = b.id
-      where r.status in ('queued', 'running') and (b.lease_owner is null or b.lease_until < ${now.toISOString()})`.execute(this.db);
+      where r.status in ('queued', 'running') and (b.lease_owner is null or b.lease_until < ${now.toISOString()})`.execute(
+      this.db,
+    );
     return rows.rows.map((r) => r.id);
   }
 
   async ackedCount(id: string) {
-    const row = await this.db.selectFrom('braze_identifiers').select((eb) => eb.fn.countAll<number>().as('n')).where('braze_cohort_id', '=', id).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('braze_identifiers')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('braze_cohort_id', '=', id)
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
   async ackedFor(id: string, keys: readonly string[]) {
     if (keys.length === 0) return [];
-    const rows = await this.db.selectFrom('braze_identifiers').select(['ident_key', 'run_id', 'acked_at']).where('braze_cohort_id', '=', id).where('ident_key', 'in', keys).execute();
+    const rows = await this.db
+      .selectFrom('braze_identifiers')
+      .select(['ident_key', 'run_id', 'acked_at'])
+      .where('braze_cohort_id', '=', id)
+      .where('ident_key', 'in', keys)
+      .execute();
     return rows.map((r) => ({ key: r.ident_key, runId: r.run_id, ackedAt: r.acked_at }));
   }
 
   async ackedForProfile(id: string, profileId: number) {
-    const rows = await this.db.selectFrom('braze_identifiers').select(['ident_key', 'run_id', 'acked_at']).where('braze_cohort_id', '=', id).where('profile_id', '=', profileId).orderBy('ident_key').execute();
+    const rows = await this.db
+      .selectFrom('braze_identifiers')
+      .select(['ident_key', 'run_id', 'acked_at'])
+      .where('braze_cohort_id', '=', id)
+      .where('profile_id', '=', profileId)
+      .orderBy('ident_key')
+      .execute();
     return rows.map((r) => ({ key: r.ident_key, runId: r.run_id, ackedAt: r.acked_at }));
   }
 }
@@ -223,17 +308,52 @@ const toRun = (r: Selectable<RunsTable>): Run => ({
 export class KyselyRunsRepo implements RunsRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async create(r: { id: string; projectId: string; syncId: string; brazeCohortId: string; trigger: RunTrigger; mode: RunMode; now: string }) {
+  async create(r: {
+    id: string;
+    projectId: string;
+    syncId: string;
+    brazeCohortId: string;
+    trigger: RunTrigger;
+    mode: RunMode;
+    now: string;
+  }) {
     const row = await this.db
       .insertInto('runs')
-      .values({ id: r.id, project_id: r.projectId, sync_id: r.syncId, braze_cohort_id: r.brazeCohortId, status: 'queued', trigger: r.trigger, phase: 'queued', mode: r.mode, queued_at: r.now, started_at: null, finished_at: null, added: 0, removed: 0, skipped: 0, failed: 0, requests: 0, retries: 0, skip_reasons: '{}', total_batches: 0, error_code: null, error_message: null })
+      .values({
+        id: r.id,
+        project_id: r.projectId,
+        sync_id: r.syncId,
+        braze_cohort_id: r.brazeCohortId,
+        status: 'queued',
+        trigger: r.trigger,
+        phase: 'queued',
+        mode: r.mode,
+        queued_at: r.now,
+        started_at: null,
+        finished_at: null,
+        added: 0,
+        removed: 0,
+        skipped: 0,
+        failed: 0,
+        requests: 0,
+        retries: 0,
+        skip_reasons: '{}',
+        total_batches: 0,
+        error_code: null,
+        error_message: null,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toRun(row);
   }
 
   async get(projectId: string, id: string) {
-    const row = await this.db.selectFrom('runs').selectAll().where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row && toRun(row);
   }
 
@@ -242,18 +362,33 @@ export class KyselyRunsRepo implements RunsRepo {
     return row && toRun(row);
   }
 
-  async list(projectId: string, filter: { syncId?: string; status?: RunStatus; from?: string; to?: string }, limit: number, cursor: string | null): Promise<Page<Run>> {
+  async list(
+    projectId: string,
+    filter: { syncId?: string; status?: RunStatus; from?: string; to?: string },
+    limit: number,
+    cursor: string | null,
+  ): Promise<Page<Run>> {
     const after = decodeCursor<[string, string]>(cursor);
     let q = this.db.selectFrom('runs').selectAll().where('project_id', '=', projectId);
     if (filter.syncId) q = q.where('sync_id', '=', filter.syncId);
     if (filter.status) q = q.where('status', '=', filter.status);
     if (filter.from) q = q.where('queued_at', '>=', filter.from);
     if (filter.to) q = q.where('queued_at', '<', filter.to);
-    if (after) q = q.where((eb) => eb.or([eb('queued_at', '<', after[0]), eb.and([eb('queued_at', '=', after[0]), eb('id', '<', after[1])])]));
-    const rows = await q.orderBy('queued_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    if (after)
+      q = q.where((eb) =>
+        eb.or([eb('queued_at', '<', after[0]), eb.and([eb('queued_at', '=', after[0]), eb('id', '<', after[1])])]),
+      );
+    const rows = await q
+      .orderBy('queued_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return { items: page.map(toRun), nextCursor: rows.length > limit && last ? encodeCursor([last.queued_at, last.id]) : null };
+    return {
+      items: page.map(toRun),
+      nextCursor: rows.length > limit && last ? encodeCursor([last.queued_at, last.id]) : null,
+    };
   }
 
   async nextUnfinished(brazeCohortId: string) {
@@ -270,7 +405,15 @@ export class KyselyRunsRepo implements RunsRepo {
   }
 
   async queuedFor(syncId: string, mode: RunMode) {
-    const row = await this.db.selectFrom('runs').selectAll().where('sync_id', '=', syncId).where('status', '=', 'queued').where('mode', '=', mode).orderBy('queued_at').limit(1).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('sync_id', '=', syncId)
+      .where('status', '=', 'queued')
+      .where('mode', '=', mode)
+      .orderBy('queued_at')
+      .limit(1)
+      .executeTakeFirst();
     return row && toRun(row);
   }
 
@@ -287,13 +430,22 @@ export class KyselyRunsRepo implements RunsRepo {
   }
 
   async start(id: string, now: string) {
-    await this.db.updateTable('runs').set({ status: 'running', phase: 'planning', started_at: now }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('runs')
+      .set({ status: 'running', phase: 'planning', started_at: now })
+      .where('id', '=', id)
+      .execute();
   }
 
   async setPlanned(id: string, totals: { totalBatches: number; skipped: number; skipReasons: Record<string, number> }) {
     await this.db
       .updateTable('runs')
-      .set({ phase: 'sending', total_batches: totals.totalBatches, skipped: totals.skipped, skip_reasons: toJson(totals.skipReasons) })
+      .set({
+        phase: 'sending',
+        total_batches: totals.totalBatches,
+        skipped: totals.skipped,
+        skip_reasons: toJson(totals.skipReasons),
+      })
       .where('id', '=', id)
       .execute();
   }
@@ -301,7 +453,10 @@ export class KyselyRunsRepo implements RunsRepo {
   async addStats(id: string, delta: { requests?: number; retries?: number }) {
     await this.db
       .updateTable('runs')
-      .set((eb) => ({ requests: eb('requests', '+', delta.requests ?? 0), retries: eb('retries', '+', delta.retries ?? 0) }))
+      .set((eb) => ({
+        requests: eb('requests', '+', delta.requests ?? 0),
+        retries: eb('retries', '+', delta.retries ?? 0),
+      }))
       .where('id', '=', id)
       .execute();
   }
@@ -309,7 +464,13 @@ export class KyselyRunsRepo implements RunsRepo {
   async finish(id: string, status: RunStatus, now: string, error: { code: string; message: string } | null = null) {
     const row = await this.db
       .updateTable('runs')
-      .set({ status, phase: 'done', finished_at: now, error_code: error?.code ?? null, error_message: error?.message ?? null })
+      .set({
+        status,
+        phase: 'done',
+        finished_at: now,
+        error_code: error?.code ?? null,
+        error_message: error?.message ?? null,
+      })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -317,24 +478,45 @@ export class KyselyRunsRepo implements RunsRepo {
   }
 
   async logRequest(runId: string, at: string, entry: unknown) {
-    await this.db.insertInto('run_requests').values({ run_id: runId, at, entry: toJson(entry) }).execute();
+    await this.db
+      .insertInto('run_requests')
+      .values({ run_id: runId, at, entry: toJson(entry) })
+      .execute();
   }
 
   async requests(runId: string, limit: number, cursor: string | null) {
     const after = decodeCursor<number>(cursor) ?? 0;
-    const rows = await this.db.selectFrom('run_requests').select(['id', 'at', 'entry']).where('run_id', '=', runId).where('id', '>', after).orderBy('id').limit(limit + 1).execute();
+    const rows = await this.db
+      .selectFrom('run_requests')
+      .select(['id', 'at', 'entry'])
+      .where('run_id', '=', runId)
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(limit + 1)
+      .execute();
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return { items: page.map((r) => ({ at: r.at, entry: parseJson<unknown>(r.entry, null) })), nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
+    return {
+      items: page.map((r) => ({ at: r.at, entry: parseJson<unknown>(r.entry, null) })),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null,
+    };
   }
 
   async prune(before: string) {
     return this.db.transaction().execute(async (tx) => {
-      const old = tx.selectFrom('runs').select('id').where('finished_at', '<', before).where('status', 'in', ['succeeded', 'failed', 'cancelled']);
+      const old = tx
+        .selectFrom('runs')
+        .select('id')
+        .where('finished_at', '<', before)
+        .where('status', 'in', ['succeeded', 'failed', 'cancelled']);
       await tx.deleteFrom('run_batches').where('run_id', 'in', old).execute();
       await tx.deleteFrom('run_skips').where('run_id', 'in', old).execute();
       await tx.deleteFrom('run_requests').where('run_id', 'in', old).execute();
-      const r = await tx.deleteFrom('runs').where('finished_at', '<', before).where('status', 'in', ['succeeded', 'failed', 'cancelled']).executeTakeFirst();
+      const r = await tx
+        .deleteFrom('runs')
+        .where('finished_at', '<', before)
+        .where('status', 'in', ['succeeded', 'failed', 'cancelled'])
+        .executeTakeFirst();
       return Number(r.numDeletedRows);
     });
   }

@@ -4,13 +4,14 @@ import { Command, InvalidArgumentError } from 'commander';
 import { openStoreDb } from '../../adapters/store/db.ts';
 import { migrate } from '../../adapters/store/migrator.ts';
 import { runSandboxCli } from '../../sandbox/index.ts';
-import { ConfigError, loadConfig, type ConfigOverrides } from '../config.ts';
+import { ConfigError, type ConfigOverrides, loadConfig } from '../config.ts';
 import { startService } from '../service.ts';
 import { registerResourceCommands } from './resources/index.ts';
 
 const port = (value: string): number => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 0 to 65535');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('a port is a whole number from 0 to 65535');
   return n;
 };
 
@@ -23,17 +24,22 @@ function untilSignal(close: () => Promise<void>): void {
   const stop = () => {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    close().then(() => process.exit(0), (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    });
+    close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
 
 export function buildProgram(): Command {
-  const program = new Command('cohort-sync').description('Keeps analytics cohorts in step with Braze').showHelpAfterError();
+  const program = new Command('cohort-sync')
+    .description('Keeps analytics cohorts in step with Braze')
+    .showHelpAfterError();
 
   program
     .command('serve')

@@ -3,8 +3,8 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AppDeps } from '../../app/deps.ts';
-import type { TokenTools } from '../../app/projects.ts';
 import { accessOf, installAuth } from './auth.ts';
+import type { HttpContext } from './context.ts';
 import { HttpError, installErrorHandling, toErrorResponse } from './errors.ts';
 import { defineRoute } from './route.ts';
 import { cohortRoutes } from './routes/cohorts.ts';
@@ -13,22 +13,6 @@ import { explainRoutes } from './routes/explain.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { runRoutes } from './routes/runs.ts';
 import { syncRoutes } from './routes/syncs.ts';
-
-export interface HttpContext {
-  readonly deps: AppDeps;
-  readonly adminToken: string;
-  readonly tokens: TokenTools;
-  /** Told after a cohort's membership changed through the API (real-time syncs). */
-  readonly onMembershipChanged?: (projectId: string, cohortId: string) => Promise<void>;
-  /**
-   * More routes on the same server (ingestion, UI, metrics), added after the API's. They handle their own
-   * authentication (or declare `config: {access: 'read' | 'write' | 'admin'}` to use the API's), and add
-   * content-type parsers for bodies other than JSON and CSV (form-encoded /identify, say).
-   */
-  readonly extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
-  /** Largest JSON body accepted (413 above); CSV uploads stream and are not bound by it. Default 4 MiB. */
-  readonly bodyLimitBytes?: number;
-}
 
 export const DEFAULT_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
 
@@ -47,7 +31,8 @@ function installBodyParsers(app: FastifyInstance): void {
   // CSV is handed over as the raw stream, only to routes that take it; the importer reads it in chunks.
   app.addContentTypeParser('text/csv', (request, payload, done) => {
     if ((request.routeOptions.config as { csv?: boolean } | undefined)?.csv) done(null, payload);
-    else done(new HttpError(415, 'unsupported_media_type', 'this route takes application/json, not text/csv'), undefined);
+    else
+      done(new HttpError(415, 'unsupported_media_type', 'this route takes application/json, not text/csv'), undefined);
   });
 }
 
@@ -55,7 +40,13 @@ function installAccessLog(app: FastifyInstance, deps: AppDeps): void {
   // Fastify's own request logging is off: it would log headers. This line has no headers, no query string
   // (explain takes user ids there) and no body.
   app.addHook('onResponse', async (request, reply) => {
-    const line = { reqId: request.id, method: request.method, route: request.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+    const line = {
+      reqId: request.id,
+      method: request.method,
+      route: request.routeOptions.url ?? null,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+    };
     if (accessOf(request) === 'public') deps.logger.debug(line, 'request');
     else deps.logger.info(line, 'request');
   });
@@ -67,7 +58,10 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
     bodyLimit: ctx.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     // Errors found while routing (a malformed URL) never reach the error handler; answer them alike.
     frameworkErrors: (error, _request, reply) => {
-      const answer = toErrorResponse(error) ?? { status: 400, body: { error: { code: 'invalid_input', message: 'the request could not be routed' } } };
+      const answer = toErrorResponse(error) ?? {
+        status: 400,
+        body: { error: { code: 'invalid_input', message: 'the request could not be routed' } },
+      };
       // Typed for the route generics Fastify cannot know here; it is the plain reply.
       void (reply as unknown as FastifyReply).code(answer.status).send(answer.body);
     },
@@ -83,7 +77,8 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
       info: {
         title: 'cohort-sync',
         version: 'v1',
-        description: 'Keeps analytics cohorts in step with Braze. Every /api/v1 call except this document needs Authorization: Bearer <token>. Errors are {error: {code, message, details?}}.',
+        description:
+          'Keeps analytics cohorts in step with Braze. Every /api/v1 call except this document needs Authorization: Bearer <token>. Errors are {error: {code, message, details?}}.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
@@ -92,12 +87,18 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
   });
 
   defineRoute(app, {
-    method: 'GET', url: '/healthz', access: 'public', tags: ['service'],
+    method: 'GET',
+    url: '/healthz',
+    access: 'public',
+    tags: ['service'],
     summary: 'Liveness',
     handler: async () => ({ status: 'ok' }),
   });
   defineRoute(app, {
-    method: 'GET', url: '/api/v1/openapi.json', access: 'public', tags: ['service'],
+    method: 'GET',
+    url: '/api/v1/openapi.json',
+    access: 'public',
+    tags: ['service'],
     summary: 'This OpenAPI document',
     handler: async () => app.swagger(),
   });
@@ -111,3 +112,4 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
   for (const extra of ctx.extraRoutes ?? []) await extra(app);
   return app;
 }
+export type { HttpContext } from './context.ts';

@@ -24,7 +24,8 @@ export function principalOf(request: FastifyRequest): Principal {
 /** Whether the caller may see secrets of the project such as its ingest key: the admin and editors. */
 export const isEditor = (p: Principal) => p.kind === 'admin' || p.role === 'editor';
 
-export const accessOf = (request: FastifyRequest): Access | undefined => (request.routeOptions.config as { access?: Access } | undefined)?.access;
+export const accessOf = (request: FastifyRequest): Access | undefined =>
+  (request.routeOptions.config as { access?: Access } | undefined)?.access;
 
 function bearer(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
@@ -33,7 +34,10 @@ function bearer(request: FastifyRequest): string | null {
   return match?.[1] ?? null;
 }
 
-export function installAuth(app: FastifyInstance, opts: { adminToken: string; hash: (token: string) => string; store: Store }): void {
+export function installAuth(
+  app: FastifyInstance,
+  opts: { adminToken: string; hash: (token: string) => string; store: Store },
+): void {
   app.addHook('onRequest', async (request) => {
     const access = accessOf(request);
     // Routes that did not declare access (404s, routes added by other entry points) decide for themselves.
@@ -48,7 +52,8 @@ export function installAuth(app: FastifyInstance, opts: { adminToken: string; ha
       if (!found) throw new AppError(401, 'unauthorized', 'the bearer token is not valid');
       principal = { kind: 'project', projectId: found.projectId, role: found.role };
     }
-    if (access === 'admin' && principal.kind !== 'admin') throw new AppError(403, 'forbidden', 'only the admin token can do this');
+    if (access === 'admin' && principal.kind !== 'admin')
+      throw new AppError(403, 'forbidden', 'only the admin token can do this');
     const projectId = (request.params as Record<string, unknown> | undefined)?.projectId;
     if (principal.kind === 'project' && typeof projectId === 'string' && projectId !== principal.projectId) {
       throw new AppError(404, 'not_found', `project ${projectId} was not found`);

@@ -28,7 +28,11 @@ export class RequestValidationError extends Error {
 /** Refusals that only HTTP knows about (media types), with a status use cases never need. */
 export class HttpError extends Error {
   override readonly name = 'HttpError';
-  constructor(readonly statusCode: number, readonly code: string, message: string) {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -55,34 +59,72 @@ export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
 }
 
-const body = (code: string, message: string, details?: unknown): ErrorBody => ({ error: { code, message, ...(details !== undefined ? { details } : {}) } });
+const body = (code: string, message: string, details?: unknown): ErrorBody => ({
+  error: { code, message, ...(details !== undefined ? { details } : {}) },
+});
 
 /** Fastify's own client errors, by their code: what we call them and what to say. */
 const FASTIFY_ERRORS: Record<string, { status: number; code: string; message?: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', message: 'the request body is larger than this server accepts' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'send the body as application/json (or text/csv where a CSV is accepted)' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_input', message: 'the Content-Length header does not match the body' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_input', message: 'the body is empty but Content-Type says JSON' },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    code: 'payload_too_large',
+    message: 'the request body is larger than this server accepts',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'unsupported_media_type',
+    message: 'send the body as application/json (or text/csv where a CSV is accepted)',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    code: 'invalid_input',
+    message: 'the Content-Length header does not match the body',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    code: 'invalid_input',
+    message: 'the body is empty but Content-Type says JSON',
+  },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_input', message: 'the body is not valid JSON' },
   FST_ERR_BAD_URL: { status: 400, code: 'invalid_input', message: 'the URL is malformed' },
 };
 
-const STATUS_CODES: Record<number, string> = { 400: 'invalid_input', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 408: 'timeout', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 422: 'unprocessable', 429: 'rate_limited' };
+const STATUS_CODES: Record<number, string> = {
+  400: 'invalid_input',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  408: 'timeout',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'unprocessable',
+  429: 'rate_limited',
+};
 
 export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } | null {
   if (error instanceof AppError) return { status: error.status, body: body(error.code, error.message, error.details) };
   if (error instanceof HttpError) return { status: error.statusCode, body: body(error.code, error.message) };
-  if (error instanceof RequestValidationError) return { status: 400, body: body('invalid_input', error.message, { fields: error.fields }) };
+  if (error instanceof RequestValidationError)
+    return { status: 400, body: body('invalid_input', error.message, { fields: error.fields }) };
   const e = error as Partial<FastifyError> & { code?: unknown };
   if (typeof e.code === 'string') {
     const known = FASTIFY_ERRORS[e.code];
     if (known) return { status: known.status, body: body(known.code, known.message ?? e.message ?? known.code) };
     // csv-parse errors that are not per-row (those are reported by line, not thrown).
-    if (e.code.startsWith('CSV_')) return { status: 400, body: body('invalid_input', `the CSV could not be read: ${e.message}`, { fields: [{ path: 'csv', in: 'body', message: e.message }] }) };
+    if (e.code.startsWith('CSV_'))
+      return {
+        status: 400,
+        body: body('invalid_input', `the CSV could not be read: ${e.message}`, {
+          fields: [{ path: 'csv', in: 'body', message: e.message }],
+        }),
+      };
   }
   if (error instanceof SyntaxError) return { status: 400, body: body('invalid_input', 'the body is not valid JSON') };
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
-  if (status >= 400 && status < 500) return { status, body: body(STATUS_CODES[status] ?? 'bad_request', e.message ?? 'the request was refused') };
+  if (status >= 400 && status < 500)
+    return { status, body: body(STATUS_CODES[status] ?? 'bad_request', e.message ?? 'the request was refused') };
   return null;
 }
 
@@ -93,8 +135,13 @@ export function installErrorHandling(app: FastifyInstance, logger: Logger): void
       if (known.status === 401) reply.header('www-authenticate', 'Bearer');
       return reply.code(known.status).send(known.body);
     }
-    logger.error({ err: error, method: request.method, route: request.routeOptions.url, reqId: request.id }, 'request failed');
-    return reply.code(500).send(body('internal', `something went wrong on our side (request ${request.id}); it has been logged`));
+    logger.error(
+      { err: error, method: request.method, route: request.routeOptions.url, reqId: request.id },
+      'request failed',
+    );
+    return reply
+      .code(500)
+      .send(body('internal', `something went wrong on our side (request ${request.id}); it has been logged`));
   });
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(body('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));

@@ -4,8 +4,8 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { principalOf, type Access, type Principal } from './auth.ts';
-import { fieldProblems, RequestValidationError, type FieldProblem } from './errors.ts';
+import { type Access, type Principal, principalOf } from './auth.ts';
+import { type FieldProblem, fieldProblems, RequestValidationError } from './errors.ts';
 import { ErrorBody } from './schemas.ts';
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -20,7 +20,11 @@ export interface RouteInput<P, Q, B> {
   readonly reply: FastifyReply;
 }
 
-export interface RouteSpec<P extends z.ZodType | undefined, Q extends z.ZodType | undefined, B extends z.ZodType | undefined> {
+export interface RouteSpec<
+  P extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  B extends z.ZodType | undefined,
+> {
   readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly url: string;
   readonly access: Access;
@@ -41,32 +45,43 @@ export interface RouteSpec<P extends z.ZodType | undefined, Q extends z.ZodType 
 
 /** JSON Schema of a zod schema, as OpenAPI 3.1 takes it (draft 2020-12 without the $schema marker). */
 export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return rest;
 }
 
 const errorSchema = jsonSchema(ErrorBody, 'output');
 const SUCCESS: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted: the run is queued', 204: 'Done' };
 
-function responses(spec: RouteSpec<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined>): Record<string, unknown> {
+function responses(
+  spec: RouteSpec<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined>,
+): Record<string, unknown> {
   const ok = spec.status ?? 200;
   const out: Record<string, unknown> = {};
   if (ok === 204) out['204'] = { type: 'null', description: 'done; no body' };
-  else if (spec.response === 'text/csv') out[String(ok)] = { description: 'CSV', content: { 'text/csv': { schema: { type: 'string' } } } };
+  else if (spec.response === 'text/csv')
+    out[String(ok)] = { description: 'CSV', content: { 'text/csv': { schema: { type: 'string' } } } };
   else if (spec.response) out[String(ok)] = { description: SUCCESS[ok], ...jsonSchema(spec.response, 'output') };
   if (spec.access !== 'public') {
-    out['4XX'] = { ...errorSchema, description: 'error: 400 invalid_input, 401, 403, 404, 409, 413, 422 with {error: {code, message, details?}}' };
+    out['4XX'] = {
+      ...errorSchema,
+      description: 'error: 400 invalid_input, 401, 403, 404, 409, 413, 422 with {error: {code, message, details?}}',
+    };
   }
   return out;
 }
 
 /** Whether the request carried a CSV stream (then the body is not JSON and is not validated here). */
-const isStream = (body: unknown): body is Readable => typeof body === 'object' && body !== null && typeof (body as Readable).pipe === 'function';
+const isStream = (body: unknown): body is Readable =>
+  typeof body === 'object' && body !== null && typeof (body as Readable).pipe === 'function';
 
-export function defineRoute<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(
-  app: FastifyInstance,
-  spec: RouteSpec<P, Q, B>,
-): void {
+export function defineRoute<
+  P extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+>(app: FastifyInstance, spec: RouteSpec<P, Q, B>): void {
   const schema: Record<string, unknown> = {
     summary: spec.summary,
     tags: [...spec.tags],
@@ -79,7 +94,17 @@ export function defineRoute<P extends z.ZodType | undefined = undefined, Q exten
   if (spec.body) {
     const json = jsonSchema(spec.body, 'input');
     schema.body = spec.csv
-      ? { content: { 'application/json': { schema: json }, 'text/csv': { schema: { type: 'string', description: 'CSV with a header row: user_id, device_id, any other column a user property' } } } }
+      ? {
+          content: {
+            'application/json': { schema: json },
+            'text/csv': {
+              schema: {
+                type: 'string',
+                description: 'CSV with a header row: user_id, device_id, any other column a user property',
+              },
+            },
+          },
+        }
       : json;
   }
   app.route({
@@ -93,7 +118,11 @@ export function defineRoute<P extends z.ZodType | undefined = undefined, Q exten
     serializerCompiler: () => (data) => JSON.stringify(data),
     handler: async (request, reply) => {
       const problems: FieldProblem[] = [];
-      const parse = <S extends z.ZodType | undefined>(part: 'params' | 'query' | 'body', s: S, value: unknown): Out<S> => {
+      const parse = <S extends z.ZodType | undefined>(
+        part: 'params' | 'query' | 'body',
+        s: S,
+        value: unknown,
+      ): Out<S> => {
         if (!s) return undefined as Out<S>;
         const result = s.safeParse(value);
         if (result.success) return result.data as Out<S>;
@@ -102,7 +131,8 @@ export function defineRoute<P extends z.ZodType | undefined = undefined, Q exten
       };
       const params = parse('params', spec.params as P, request.params);
       const query = parse('query', spec.query as Q, request.query ?? {});
-      const body = spec.csv && isStream(request.body) ? (request.body as Out<B>) : parse('body', spec.body as B, request.body);
+      const body =
+        spec.csv && isStream(request.body) ? (request.body as Out<B>) : parse('body', spec.body as B, request.body);
       if (problems.length > 0) throw new RequestValidationError(problems);
       const result = await spec.handler({ params, query, body, principal: () => principalOf(request), request, reply });
       if (reply.sent) return reply;

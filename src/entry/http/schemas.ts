@@ -9,7 +9,12 @@ const NO_NUL = /^[^\u0000]*$/;
 /** Free text: no NUL (PostgreSQL text cannot hold it), at most `max` characters. */
 export const text = (max: number) => z.string().max(max).regex(NO_NUL, 'must not contain NUL characters');
 /** A display name: trimmed, not empty. */
-export const displayName = z.string().trim().min(1, 'must not be empty').max(200).regex(NO_NUL, 'must not contain NUL characters');
+export const displayName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200)
+  .regex(NO_NUL, 'must not contain NUL characters');
 /** An opaque id in a path or body. */
 export const id = z.string().min(1).max(100).regex(NO_NUL, 'must not contain NUL characters');
 const email = z.email().max(320);
@@ -18,15 +23,25 @@ const emails = z.array(email).max(100);
 // ---- shared pieces ---------------------------------------------------------------------------------------
 
 const mappingStep = z.strictObject({
-  type: z.enum(['user_id', 'device_id', 'user_alias']).describe('user_id → external_id; device_id → device_id (and external_id for identified members); user_alias → alias'),
+  type: z
+    .enum(['user_id', 'device_id', 'user_alias'])
+    .describe(
+      'user_id → external_id; device_id → device_id (and external_id for identified members); user_alias → alias',
+    ),
   aliasLabel: text(255).optional().describe('user_alias only, required there: the alias_label Braze stores'),
-  aliasProperty: text(255).optional().describe('user_alias only: the user property whose value is alias_name (default user_id)'),
+  aliasProperty: text(255)
+    .optional()
+    .describe('user_alias only: the user property whose value is alias_name (default user_id)'),
 });
 
 /** api.md Mapping. Fallbacks are one level deep: a nested list would flatten to the same order anyway. */
 export const Mapping = z.strictObject({
   ...mappingStep.shape,
-  fallbacks: z.array(mappingStep).max(5).optional().describe('tried in order when the mapping yields nothing for a member'),
+  fallbacks: z
+    .array(mappingStep)
+    .max(5)
+    .optional()
+    .describe('tried in order when the mapping yields nothing for a member'),
 });
 
 const limit = z.coerce.number().int().min(1).max(1000).default(100).describe('page size (1–1000, default 100)');
@@ -37,7 +52,9 @@ const flag = z.enum(['true', 'false', '1', '0']).optional();
 export const isSet = (v: string | undefined) => v === 'true' || v === '1';
 
 /** A member as the API takes it; each is checked on its own so one bad member does not refuse the others. */
-const memberInput = z.unknown().describe('Member: {user_id?: string, device_id?: string, properties?: object} (at least one id)');
+const memberInput = z
+  .unknown()
+  .describe('Member: {user_id?: string, device_id?: string, properties?: object} (at least one id)');
 
 // ---- params ----------------------------------------------------------------------------------------------
 
@@ -53,8 +70,15 @@ export const ProjectCreate = z.strictObject({ name: displayName });
 export const ProjectPatch = z.strictObject({ name: displayName.optional(), notificationEmails: emails.optional() });
 export const TokenCreate = z.strictObject({ role: z.enum(['editor', 'viewer']) });
 
-const endpoint = text(500).describe('a Braze REST endpoint, e.g. https://rest.iad-01.braze.com (or one the operator allowed)');
-const dataImportKey = z.string().min(1).max(500).regex(NO_NUL, 'must not contain NUL characters').describe('the Data Import Key from Braze; stored encrypted, never returned');
+const endpoint = text(500).describe(
+  'a Braze REST endpoint, e.g. https://rest.iad-01.braze.com (or one the operator allowed)',
+);
+const dataImportKey = z
+  .string()
+  .min(1)
+  .max(500)
+  .regex(NO_NUL, 'must not contain NUL characters')
+  .describe('the Data Import Key from Braze; stored encrypted, never returned');
 
 export const DestinationPut = z.strictObject({
   enabled: z.boolean(),
@@ -64,16 +88,28 @@ export const DestinationPut = z.strictObject({
 });
 export const TargetCreate = z.strictObject({ name: displayName, endpoint, dataImportKey, mapping: Mapping });
 // name and mapping are accepted so that changing them is answered with 409 (immutable), not "unknown field".
-export const TargetPatch = z.strictObject({ name: displayName.optional(), mapping: Mapping.optional(), endpoint: endpoint.optional(), dataImportKey: dataImportKey.optional() });
-export const TargetDeleteQuery = z.object({ deleteSyncs: flag.describe('true: delete the syncs that use the target too') });
+export const TargetPatch = z.strictObject({
+  name: displayName.optional(),
+  mapping: Mapping.optional(),
+  endpoint: endpoint.optional(),
+  dataImportKey: dataImportKey.optional(),
+});
+export const TargetDeleteQuery = z.object({
+  deleteSyncs: flag.describe('true: delete the syncs that use the target too'),
+});
 
-const definition = z.record(z.string().max(200), z.unknown()).describe('behavioral definition (ingest-and-cohorts.md §3)');
+const definition = z
+  .record(z.string().max(200), z.unknown())
+  .describe('behavioral definition (ingest-and-cohorts.md §3)');
 export const CohortCreate = z.discriminatedUnion('type', [
   z.strictObject({ name: displayName, type: z.literal('static') }),
   z.strictObject({ name: displayName, type: z.literal('behavioral'), definition }),
 ]);
 export const CohortPatch = z.strictObject({ name: displayName.optional(), definition: definition.optional() });
-export const MembersChange = z.strictObject({ add: z.array(memberInput).max(10_000).optional(), remove: z.array(memberInput).max(10_000).optional() });
+export const MembersChange = z.strictObject({
+  add: z.array(memberInput).max(10_000).optional(),
+  remove: z.array(memberInput).max(10_000).optional(),
+});
 export const MembersReplace = z.strictObject({ members: z.array(memberInput).max(100_000) });
 
 const cadence = z.enum(['one_time', 'hourly', 'daily', 'real_time', 'cron']);
@@ -81,11 +117,22 @@ export const SyncCreate = z.strictObject({
   cohortId: id,
   targetId: id.optional().describe('omitted: the target named "Default"'),
   cadence,
-  cron: text(200).optional().describe('a cron expression (UTC); given alone with hourly/daily it means the cron cadence'),
+  cron: text(200)
+    .optional()
+    .describe('a cron expression (UTC); given alone with hourly/daily it means the cron cadence'),
   notifyEmails: emails.optional(),
 });
-export const SyncPatch = z.strictObject({ paused: z.boolean().optional(), cadence: cadence.optional(), cron: text(200).nullable().optional(), notifyEmails: emails.optional() });
-export const SyncDeleteQuery = z.object({ removeMembers: flag.describe('true: remove the sync\'s members from the Braze cohort first (what no other sync wants)') });
+export const SyncPatch = z.strictObject({
+  paused: z.boolean().optional(),
+  cadence: cadence.optional(),
+  cron: text(200).nullable().optional(),
+  notifyEmails: emails.optional(),
+});
+export const SyncDeleteQuery = z.object({
+  removeMembers: flag.describe(
+    "true: remove the sync's members from the Braze cohort first (what no other sync wants)",
+  ),
+});
 
 const runStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 export const RunsQuery = z.object({
@@ -108,41 +155,104 @@ export const ExplainQuery = z
 // ---- responses (documentation: the handlers build them in views.ts) ---------------------------------------
 
 const timestamp = z.string().describe('ISO-8601 UTC');
-export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
 export const Project = z.object({
-  id: z.string(), name: z.string(), brazeEnabled: z.boolean(), notificationEmails: z.array(z.string()),
-  createdAt: timestamp, updatedAt: timestamp,
+  id: z.string(),
+  name: z.string(),
+  brazeEnabled: z.boolean(),
+  notificationEmails: z.array(z.string()),
+  createdAt: timestamp,
+  updatedAt: timestamp,
   ingestKey: z.string().optional().describe('admin and editors only'),
 });
 export const Token = z.object({ token: z.string().describe('shown once'), role: z.enum(['editor', 'viewer']) });
-export const Target = z.object({ id: z.string(), name: z.string(), endpoint: z.string(), dataImportKeyHint: z.string(), mapping: Mapping, createdAt: timestamp });
+export const Target = z.object({
+  id: z.string(),
+  name: z.string(),
+  endpoint: z.string(),
+  dataImportKeyHint: z.string(),
+  mapping: Mapping,
+  createdAt: timestamp,
+});
 export const Destination = z.object({ enabled: z.boolean(), targets: z.array(Target) });
 export const TestResult = z.object({ ok: z.boolean(), message: z.string() });
-export const Cohort = z.object({ id: z.string(), name: z.string(), type: z.enum(['static', 'behavioral']), size: z.number(), definition: z.unknown().optional(), createdAt: timestamp, updatedAt: timestamp });
-export const Member = z.object({ user_id: z.string().optional(), device_id: z.string().optional(), device_ids: z.array(z.string()), properties: z.record(z.string(), z.unknown()) });
-export const MembersChanged = z.object({ added: z.number(), removed: z.number(), invalid: z.array(z.object({ index: z.number(), op: z.enum(['add', 'remove']), reason: z.string() })) });
-export const MembersReplaced = z.object({ size: z.number(), accepted: z.number(), rejected: z.array(z.object({ line: z.number(), reason: z.string() })), added: z.number(), removed: z.number() });
+export const Cohort = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.enum(['static', 'behavioral']),
+  size: z.number(),
+  definition: z.unknown().optional(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export const Member = z.object({
+  user_id: z.string().optional(),
+  device_id: z.string().optional(),
+  device_ids: z.array(z.string()),
+  properties: z.record(z.string(), z.unknown()),
+});
+export const MembersChanged = z.object({
+  added: z.number(),
+  removed: z.number(),
+  invalid: z.array(z.object({ index: z.number(), op: z.enum(['add', 'remove']), reason: z.string() })),
+});
+export const MembersReplaced = z.object({
+  size: z.number(),
+  accepted: z.number(),
+  rejected: z.array(z.object({ line: z.number(), reason: z.string() })),
+  added: z.number(),
+  removed: z.number(),
+});
 export const Run = z.object({
-  id: z.string(), syncId: z.string(), status: runStatus, trigger: z.string(), mode: z.string(), phase: z.string(),
-  queuedAt: timestamp, startedAt: timestamp.nullable(), finishedAt: timestamp.nullable(),
+  id: z.string(),
+  syncId: z.string(),
+  status: runStatus,
+  trigger: z.string(),
+  mode: z.string(),
+  phase: z.string(),
+  queuedAt: timestamp,
+  startedAt: timestamp.nullable(),
+  finishedAt: timestamp.nullable(),
   counts: z.object({ added: z.number(), removed: z.number(), skipped: z.number(), failed: z.number() }),
   skipReasons: z.record(z.string(), z.number()),
-  requests: z.number(), retries: z.number(),
+  requests: z.number(),
+  retries: z.number(),
   progress: z.object({ done: z.number(), total: z.number() }).describe('membership batches done out of planned'),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 export const Sync = z.object({
-  id: z.string(), cohortId: z.string(), targetId: z.string(), cadence, cron: z.string().optional(), paused: z.boolean(),
+  id: z.string(),
+  cohortId: z.string(),
+  targetId: z.string(),
+  cadence,
+  cron: z.string().optional(),
+  paused: z.boolean(),
   brazeCohortId: z.string().describe('the cohort id: what Braze knows the cohort by'),
-  lastRun: Run.optional(), nextRunAt: timestamp.optional(), createdAt: timestamp, notifyEmails: z.array(z.string()),
+  lastRun: Run.optional(),
+  nextRunAt: timestamp.optional(),
+  createdAt: timestamp,
+  notifyEmails: z.array(z.string()),
 });
-const previewIdentifier = z.object({ kind: z.enum(['external_id', 'device_id', 'alias']), value: z.string(), member: z.object({ user_id: z.string().nullable(), device_ids: z.array(z.string()) }).nullable() });
+const previewIdentifier = z.object({
+  kind: z.enum(['external_id', 'device_id', 'alias']),
+  value: z.string(),
+  member: z.object({ user_id: z.string().nullable(), device_ids: z.array(z.string()) }).nullable(),
+});
 export const Preview = z.object({
-  syncId: z.string(), paused: z.boolean(),
+  syncId: z.string(),
+  paused: z.boolean(),
   add: z.object({ count: z.number(), sample: z.array(previewIdentifier) }),
   remove: z.object({ count: z.number(), sample: z.array(previewIdentifier) }),
-  skipped: z.object({ count: z.number(), reasons: z.record(z.string(), z.number()), sample: z.array(z.object({ member: z.unknown(), reason: z.string() })) }),
-  batches: z.number(), requests: z.number(), renames: z.boolean(),
+  skipped: z.object({
+    count: z.number(),
+    reasons: z.record(z.string(), z.number()),
+    sample: z.array(z.object({ member: z.unknown(), reason: z.string() })),
+  }),
+  batches: z.number(),
+  requests: z.number(),
+  renames: z.boolean(),
 });
 export const RunMember = z.object({
   member: z.object({ user_id: z.string().nullable(), device_id: z.string().nullable() }),
@@ -152,7 +262,14 @@ export const RunMember = z.object({
   reason: z.string().nullable(),
 });
 export const RunRequest = z.object({
-  at: timestamp, endpoint: z.string(), identifiers: z.number(), status: z.number().nullable(), latencyMs: z.number(), attempt: z.number(),
-  request: z.unknown(), response: z.unknown(),
+  at: timestamp,
+  endpoint: z.string(),
+  identifiers: z.number(),
+  status: z.number().nullable(),
+  latencyMs: z.number(),
+  attempt: z.number(),
+  request: z.unknown(),
+  response: z.unknown(),
 });
-export const listOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+export const listOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });

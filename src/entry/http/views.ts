@@ -17,7 +17,14 @@ export function projectView(p: Project, ingestKey?: string) {
 }
 
 export function targetView(t: Target) {
-  return { id: t.id, name: t.name, endpoint: t.endpoint, dataImportKeyHint: t.keyHint, mapping: t.mapping, createdAt: t.createdAt };
+  return {
+    id: t.id,
+    name: t.name,
+    endpoint: t.endpoint,
+    dataImportKeyHint: t.keyHint,
+    mapping: t.mapping,
+    createdAt: t.createdAt,
+  };
 }
 
 export function cohortView(c: Cohort) {
@@ -89,7 +96,9 @@ const secretNames = new Set(SECRET_FIELDS.map((f) => f.toLowerCase()));
 export function redactDeep(value: unknown, depth = 0): unknown {
   if (depth > 20 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, secretNames.has(k.toLowerCase()) ? REDACTED : redactDeep(v, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, secretNames.has(k.toLowerCase()) ? REDACTED : redactDeep(v, depth + 1)]),
+  );
 }
 
 export function requestView(r: { at: string; entry: unknown }) {

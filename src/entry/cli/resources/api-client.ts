@@ -75,7 +75,9 @@ export class ApiClient {
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new ClientError(`${method} ${path}: the server at ${this.baseUrl} answered ${response.status} with something that is not JSON`);
+      throw new ClientError(
+        `${method} ${path}: the server at ${this.baseUrl} answered ${response.status} with something that is not JSON`,
+      );
     }
   }
 
@@ -120,7 +122,8 @@ function normaliseBaseUrl(raw: string): string {
   } catch {
     throw new ClientError(`--url: "${raw}" is not a URL (e.g. http://127.0.0.1:8080)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ClientError(`--url: "${raw}" must start with http:// or https://`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ClientError(`--url: "${raw}" must start with http:// or https://`);
   return url.toString().replace(/\/+$/, '');
 }
 
@@ -141,7 +144,10 @@ async function toApiError(response: Response, hadToken: boolean): Promise<ApiErr
   }
   const error = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
   const code = typeof error?.code === 'string' ? error.code : `http_${response.status}`;
-  let message = typeof error?.message === 'string' ? error.message : `the server answered ${response.status} ${response.statusText}`.trim();
+  let message =
+    typeof error?.message === 'string'
+      ? error.message
+      : `the server answered ${response.status} ${response.statusText}`.trim();
   if (response.status === 401 && !hadToken) message += ' (no token: pass --token or set COHORT_SYNC_TOKEN)';
   return new ApiError(response.status, code, message, error?.details);
 }

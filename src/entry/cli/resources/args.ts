@@ -47,7 +47,10 @@ export function collect(value: string, previous: string[] | undefined): string[]
 
 /** `--notify a@x.com,b@x.com --notify c@x.com` → three addresses. */
 export function collectEmails(value: string, previous: string[] | undefined): string[] {
-  const emails = value.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const emails = value
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   for (const e of emails) {
     if (!/^[^\s@]+@[^\s@]+$/.test(e)) throw new InvalidArgumentError(`"${e}" is not an email address`);
   }
@@ -62,14 +65,16 @@ export function fallbackMapping(value: string): MappingBody {
   const first = value.indexOf(':');
   const type = mappingType(first === -1 ? value : value.slice(0, first));
   if (type !== 'user_alias') {
-    if (first !== -1) throw new InvalidArgumentError(`only a user_alias fallback takes a label (user_alias:<label>[:<property>])`);
+    if (first !== -1)
+      throw new InvalidArgumentError(`only a user_alias fallback takes a label (user_alias:<label>[:<property>])`);
     return { type };
   }
   const rest = first === -1 ? '' : value.slice(first + 1);
   const last = rest.lastIndexOf(':');
   const aliasLabel = last === -1 ? rest : rest.slice(0, last);
   const aliasProperty = last === -1 ? undefined : rest.slice(last + 1);
-  if (aliasLabel === '') throw new InvalidArgumentError('a user_alias fallback needs a label: user_alias:<label>[:<property>]');
+  if (aliasLabel === '')
+    throw new InvalidArgumentError('a user_alias fallback needs a label: user_alias:<label>[:<property>]');
   return aliasProperty ? { type, aliasLabel, aliasProperty } : { type, aliasLabel };
 }
 
@@ -85,7 +90,8 @@ export function mappingFromFlags(flags: MappingFlags): MappingBody {
   if (!flags.mapping) throw new UsageError('--mapping is required (user_id, device_id or user_alias)');
   const mapping: MappingBody = { type: flags.mapping };
   if (flags.mapping === 'user_alias') {
-    if (!flags.aliasLabel) throw new UsageError('--mapping user_alias needs --alias-label <label> (the alias_label Braze stores)');
+    if (!flags.aliasLabel)
+      throw new UsageError('--mapping user_alias needs --alias-label <label> (the alias_label Braze stores)');
     mapping.aliasLabel = flags.aliasLabel;
     if (flags.aliasProperty) mapping.aliasProperty = flags.aliasProperty;
   } else if (flags.aliasLabel !== undefined || flags.aliasProperty !== undefined) {
@@ -122,19 +128,30 @@ export function collectMembers(value: string, previous: MemberBody[] | undefined
 }
 
 /** Members from `--user-id` (each one member), `--device-id` (each one member) and `--member` (both ids). */
-export function membersFromFlags(flags: { userId?: string[]; deviceId?: string[]; member?: MemberBody[] }): MemberBody[] {
+export function membersFromFlags(flags: {
+  userId?: string[];
+  deviceId?: string[];
+  member?: MemberBody[];
+}): MemberBody[] {
   const members: MemberBody[] = [
     ...(flags.userId ?? []).map((user_id) => ({ user_id })),
     ...(flags.deviceId ?? []).map((device_id) => ({ device_id })),
     ...(flags.member ?? []),
   ];
-  if (members.length === 0) throw new UsageError('name at least one member: --user-id <id>, --device-id <id> or --member user_id=<id>,device_id=<id>');
+  if (members.length === 0)
+    throw new UsageError(
+      'name at least one member: --user-id <id>, --device-id <id> or --member user_id=<id>,device_id=<id>',
+    );
   return members;
 }
 
 /** `explain` takes exactly one of --user-id and --device-id. */
-export function explainQuery(flags: { userId?: string; deviceId?: string }): { user_id: string } | { device_id: string } {
-  if (flags.userId !== undefined && flags.deviceId !== undefined) throw new UsageError('give --user-id or --device-id, not both');
+export function explainQuery(flags: {
+  userId?: string;
+  deviceId?: string;
+}): { user_id: string } | { device_id: string } {
+  if (flags.userId !== undefined && flags.deviceId !== undefined)
+    throw new UsageError('give --user-id or --device-id, not both');
   if (flags.userId !== undefined) return { user_id: flags.userId };
   if (flags.deviceId !== undefined) return { device_id: flags.deviceId };
   throw new UsageError('give --user-id <id> or --device-id <id>');

@@ -1,7 +1,7 @@
 // What every resource command shares: the global options, the API client built from them, the project a
 // command works on, printing (`--json` = the API's JSON exactly), and turning failures into exit codes.
 import type { Command } from 'commander';
-import { loadClientConfig, type ClientConfig } from '../../config.ts';
+import { type ClientConfig, loadClientConfig } from '../../config.ts';
 import { ApiClient, resolveToken } from './api-client.ts';
 import { formatError, itemsOf, text, UsageError } from './format.ts';
 
@@ -35,10 +35,16 @@ export class Session {
   readonly #projectFlag: string | undefined;
   #project: string | undefined;
 
-  constructor(readonly io: CliIo, flags: GlobalFlags) {
+  constructor(
+    readonly io: CliIo,
+    flags: GlobalFlags,
+  ) {
     const config = io.clientConfig();
     const url = flags.url?.trim() || config.url;
-    this.client = new ApiClient({ url, token: resolveToken({ flag: flags.token, env: config.token, url, dataDir: config.dataDir }) });
+    this.client = new ApiClient({
+      url,
+      token: resolveToken({ flag: flags.token, env: config.token, url, dataDir: config.dataDir }),
+    });
     this.json = flags.json === true;
     this.#projectFlag = flags.project?.trim() || config.project;
   }
@@ -111,10 +117,15 @@ export function action<O extends object>(io: CliIo, fn: (session: Session, args:
 /** Adds the options every resource command understands, on the root program (so they go anywhere). */
 export function addGlobalOptions(program: Command): void {
   const has = (flag: string) => program.options.some((o) => o.long === flag);
-  if (!has('--url')) program.option('--url <url>', 'server of the resource commands (COHORT_SYNC_URL, default http://127.0.0.1:8080)');
-  if (!has('--token')) program.option('--token <token>', 'bearer token (COHORT_SYNC_TOKEN; a local server\'s DATA_DIR/admin-token otherwise)');
+  if (!has('--url'))
+    program.option('--url <url>', 'server of the resource commands (COHORT_SYNC_URL, default http://127.0.0.1:8080)');
+  if (!has('--token'))
+    program.option(
+      '--token <token>',
+      "bearer token (COHORT_SYNC_TOKEN; a local server's DATA_DIR/admin-token otherwise)",
+    );
   if (!has('--project')) program.option('--project <id>', 'project of project-scoped commands (COHORT_SYNC_PROJECT)');
-  if (!has('--json')) program.option('--json', 'print the API\'s JSON instead of tables');
+  if (!has('--json')) program.option('--json', "print the API's JSON instead of tables");
   // Commands created from here on (ours) list these under "Global Options" in their --help.
   program.configureHelp({ ...program.configureHelp(), showGlobalOptions: true });
 }

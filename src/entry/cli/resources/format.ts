@@ -7,10 +7,18 @@ export type JsonObject = { [key: string]: Json | undefined };
 
 /** Columns padded to their widest cell; the last column is not padded. */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const cells = [headers.map((h) => h.toUpperCase()), ...rows.map((row) => headers.map((_, i) => oneLine(row[i] ?? '')))];
+  const cells = [
+    headers.map((h) => h.toUpperCase()),
+    ...rows.map((row) => headers.map((_, i) => oneLine(row[i] ?? ''))),
+  ];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells
-    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd())
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -81,7 +89,11 @@ export function render(value: unknown, indent = 0): string {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return `${pad}(empty)`;
     return entries
-      .map(([key, v]) => (isScalar(v) || (Array.isArray(v) && v.length === 0) ? `${pad}${key}: ${v === null || Array.isArray(v) ? '(none)' : text(v)}` : `${pad}${key}:\n${render(v, indent + 2)}`))
+      .map(([key, v]) =>
+        isScalar(v) || (Array.isArray(v) && v.length === 0)
+          ? `${pad}${key}: ${v === null || Array.isArray(v) ? '(none)' : text(v)}`
+          : `${pad}${key}:\n${render(v, indent + 2)}`,
+      )
       .join('\n');
   }
   return `${pad}${text(value)}`;
@@ -99,7 +111,11 @@ export function formatError(error: unknown): string {
     if (Array.isArray(details)) {
       for (const d of details) {
         const o = asObject(d);
-        lines.push(typeof o.message === 'string' ? `  - ${typeof o.path === 'string' && o.path ? `${o.path}: ` : ''}${o.message}` : `  - ${text(d)}`);
+        lines.push(
+          typeof o.message === 'string'
+            ? `  - ${typeof o.path === 'string' && o.path ? `${o.path}: ` : ''}${o.message}`
+            : `  - ${text(d)}`,
+        );
       }
     } else if (details !== undefined && details !== null) {
       lines.push(render(details, 2));
@@ -133,9 +149,12 @@ function brazeState(value: unknown): string {
 /** A project; the ingest key is shown only when asked for (it lets anyone send events into the project). */
 export function projectDetails(body: unknown, opts: { showIngestKey: boolean }): string {
   const p = asObject(body);
-  const emails = Array.isArray(p.notificationEmails) ? p.notificationEmails.map(text).join(', ') || '(none)' : undefined;
+  const emails = Array.isArray(p.notificationEmails)
+    ? p.notificationEmails.map(text).join(', ') || '(none)'
+    : undefined;
   let ingest: string | undefined;
-  if (typeof p.ingestKey === 'string') ingest = opts.showIngestKey ? p.ingestKey : `${hint(p.ingestKey)} (--show-ingest-key to print it)`;
+  if (typeof p.ingestKey === 'string')
+    ingest = opts.showIngestKey ? p.ingestKey : `${hint(p.ingestKey)} (--show-ingest-key to print it)`;
   return keyValues([
     ['id', text(p.id)],
     ['name', text(p.name)],
@@ -156,7 +175,14 @@ export function targetsTable(items: readonly JsonObject[]): string {
   if (items.length === 0) return 'No targets.';
   return table(
     ['id', 'name', 'endpoint', 'key', 'mapping', 'created'],
-    items.map((t) => [text(t.id), text(t.name), text(t.endpoint), text(t.dataImportKeyHint), mappingText(t.mapping), when(t.createdAt)]),
+    items.map((t) => [
+      text(t.id),
+      text(t.name),
+      text(t.endpoint),
+      text(t.dataImportKeyHint),
+      mappingText(t.mapping),
+      when(t.createdAt),
+    ]),
   );
 }
 
@@ -197,7 +223,9 @@ export function cohortDetails(body: unknown): string {
     ['created', when(c.createdAt) || undefined],
     ['updated', when(c.updatedAt) || undefined],
   ]);
-  return c.definition === undefined || c.definition === null ? lines : `${lines}\ndefinition:\n${render(c.definition, 2)}`;
+  return c.definition === undefined || c.definition === null
+    ? lines
+    : `${lines}\ndefinition:\n${render(c.definition, 2)}`;
 }
 
 export function membersTable(body: unknown): string {
@@ -205,7 +233,11 @@ export function membersTable(body: unknown): string {
   if (items.length === 0) return 'No members.';
   return table(
     ['user_id', 'device_id', 'properties'],
-    items.map((m) => [text(m.user_id), deviceIds(m), m.properties && Object.keys(asObject(m.properties)).length ? JSON.stringify(m.properties) : '']),
+    items.map((m) => [
+      text(m.user_id),
+      deviceIds(m),
+      m.properties && Object.keys(asObject(m.properties)).length ? JSON.stringify(m.properties) : '',
+    ]),
   );
 }
 
@@ -219,7 +251,9 @@ export function memberChangeText(body: unknown): string {
   const r = asObject(body);
   const lines = [`added ${text(r.added) || 0}, removed ${text(r.removed) || 0}`];
   for (const i of Array.isArray(r.invalid) ? r.invalid.map(asObject) : []) {
-    lines.push(`  invalid ${text(i.op) || 'member'} #${typeof i.index === 'number' ? i.index + 1 : '?'}: ${text(i.reason)}`);
+    lines.push(
+      `  invalid ${text(i.op) || 'member'} #${typeof i.index === 'number' ? i.index + 1 : '?'}: ${text(i.reason)}`,
+    );
   }
   return lines.join('\n');
 }
@@ -231,7 +265,9 @@ export function importText(file: string, body: unknown): string {
   const listed = rejected.filter((x) => typeof x.line === 'number' && x.line > 0);
   const more = rejected.filter((x) => !(typeof x.line === 'number' && x.line > 0));
   const rejectedCount = `${listed.length}${more.length ? '+' : ''}`;
-  const lines = [`Imported ${file}: ${text(r.accepted) || 0} accepted, ${rejectedCount} rejected; cohort size is now ${text(r.size)}`];
+  const lines = [
+    `Imported ${file}: ${text(r.accepted) || 0} accepted, ${rejectedCount} rejected; cohort size is now ${text(r.size)}`,
+  ];
   for (const x of listed) lines.push(`  line ${text(x.line)}: ${text(x.reason)}`);
   for (const x of more) lines.push(`  ${text(x.reason)}`);
   return lines.join('\n');
@@ -242,7 +278,15 @@ export function syncsTable(body: unknown): string {
   if (items.length === 0) return 'No syncs.';
   return table(
     ['id', 'cohort', 'target', 'cadence', 'paused', 'last run', 'next run'],
-    items.map((s) => [text(s.id), text(s.cohortId), text(s.targetId), cadenceText(s), yesNo(s.paused), lastRunText(s.lastRun), when(s.nextRunAt)]),
+    items.map((s) => [
+      text(s.id),
+      text(s.cohortId),
+      text(s.targetId),
+      cadenceText(s),
+      yesNo(s.paused),
+      lastRunText(s.lastRun),
+      when(s.nextRunAt),
+    ]),
   );
 }
 
@@ -284,7 +328,11 @@ export function previewText(body: unknown): string {
   };
   const skipped = asObject(p.skipped);
   const reasons = Object.entries(asObject(skipped.reasons)).map(([reason, n]) => `  ${reason}: ${text(n)}`);
-  return [part('would add', p.add), part('would remove', p.remove), [`would skip: ${text(skipped.count) || 0}`, ...reasons].join('\n')].join('\n');
+  return [
+    part('would add', p.add),
+    part('would remove', p.remove),
+    [`would skip: ${text(skipped.count) || 0}`, ...reasons].join('\n'),
+  ].join('\n');
 }
 
 /** An identifier as the API shows it: `external_id:u1`, `alias:label/name`, or whatever came. */
@@ -305,7 +353,17 @@ export function runsTable(body: unknown): string {
     ['id', 'status', 'trigger', 'started', 'finished', 'added', 'removed', 'skipped', 'failed'],
     items.map((r) => {
       const c = asObject(r.counts);
-      return [text(r.id), text(r.status), text(r.trigger), when(r.startedAt), when(r.finishedAt), text(c.added), text(c.removed), text(c.skipped), text(c.failed)];
+      return [
+        text(r.id),
+        text(r.status),
+        text(r.trigger),
+        when(r.startedAt),
+        when(r.finishedAt),
+        text(c.added),
+        text(c.removed),
+        text(c.skipped),
+        text(c.failed),
+      ];
     }),
   );
 }
@@ -327,7 +385,12 @@ export function runDetails(body: unknown): string {
     ['failed', text(c.failed)],
     ['requests', r.requests === undefined ? undefined : text(r.requests)],
     ['retries', r.retries === undefined ? undefined : text(r.retries)],
-    ['error', typeof error.message === 'string' ? `${error.message}${typeof error.code === 'string' ? ` (${error.code})` : ''}` : undefined],
+    [
+      'error',
+      typeof error.message === 'string'
+        ? `${error.message}${typeof error.code === 'string' ? ` (${error.code})` : ''}`
+        : undefined,
+    ],
   ]);
 }
 
@@ -337,6 +400,9 @@ export function runOutcome(body: unknown): string {
   const c = asObject(r.counts);
   const counts = `added ${text(c.added) || 0}, removed ${text(c.removed) || 0}, skipped ${text(c.skipped) || 0}, failed ${text(c.failed) || 0}`;
   const error = asObject(r.error);
-  const reason = typeof error.message === 'string' ? `: ${error.message}${typeof error.code === 'string' ? ` (${error.code})` : ''}` : '';
+  const reason =
+    typeof error.message === 'string'
+      ? `: ${error.message}${typeof error.code === 'string' ? ` (${error.code})` : ''}`
+      : '';
   return `Run ${text(r.id)} ${text(r.status)}${reason} — ${counts}`;
 }

@@ -1,7 +1,7 @@
 // The resource commands (api.md "Commands"): they talk to a running server over its HTTP API.
 import type { Command } from 'commander';
 import { registerCohorts } from './cohorts.ts';
-import { addGlobalOptions, processIo, type CliIo } from './context.ts';
+import { addGlobalOptions, type CliIo, processIo } from './context.ts';
 import { registerProjects } from './projects.ts';
 import { registerExplain, registerRuns } from './runs.ts';
 import { registerSyncs } from './syncs.ts';

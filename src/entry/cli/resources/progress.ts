@@ -1,5 +1,5 @@
 // Waiting on a run (`syncs run --wait`): polls GET …/runs/{id} and draws a progress bar on a terminal.
-import { SingleBar, type Options, type Params } from 'cli-progress';
+import { type Options, type Params, SingleBar } from 'cli-progress';
 import type { Session } from './context.ts';
 import { asObject, text } from './format.ts';
 
@@ -21,7 +21,10 @@ export function runProgress(run: unknown): RunProgress {
     return { status, done: Math.min(p.done, p.total), total: p.total };
   }
   const c = asObject(r.counts);
-  const done = ['added', 'removed', 'skipped', 'failed'].reduce((sum, k) => sum + (typeof c[k] === 'number' ? (c[k] as number) : 0), 0);
+  const done = ['added', 'removed', 'skipped', 'failed'].reduce(
+    (sum, k) => sum + (typeof c[k] === 'number' ? (c[k] as number) : 0),
+    0,
+  );
   return { status, done, total: null };
 }
 
@@ -66,7 +69,9 @@ export async function waitForRun(s: Session, runPath: string, first: unknown, op
   try {
     while (!FINAL_STATUSES.has(text(asObject(latest).status))) {
       if (opts.timeoutMs !== undefined && Date.now() - started >= opts.timeoutMs) {
-        throw new WaitTimeout(`run ${text(asObject(latest).id)} is still ${text(asObject(latest).status)} after ${Math.round(opts.timeoutMs / 1000)}s (it goes on; see \`cohort-sync runs get ${text(asObject(latest).id)}\`)`);
+        throw new WaitTimeout(
+          `run ${text(asObject(latest).id)} is still ${text(asObject(latest).status)} after ${Math.round(opts.timeoutMs / 1000)}s (it goes on; see \`cohort-sync runs get ${text(asObject(latest).id)}\`)`,
+        );
       }
       await sleep(opts.intervalMs);
       latest = await s.client.get(runPath);

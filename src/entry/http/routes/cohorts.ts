@@ -5,10 +5,21 @@ import type { FastifyInstance } from 'fastify';
 import { createCohort, deleteCohort, listCohortMembers, listCohorts, updateCohort } from '../../../app/cohort-admin.ts';
 import { changeMembers, membersFromCsv, replaceMembers, requireCohort } from '../../../app/cohorts.ts';
 import { pageOfList } from '../../../app/cursors.ts';
-import type { HttpContext } from '../app.ts';
+import type { HttpContext } from '../context.ts';
 import { defineRoute } from '../route.ts';
 import {
-  Cohort, CohortCreate, CohortParams, CohortPatch, listOf, Member, MembersChange, MembersChanged, MembersReplace, MembersReplaced, PageQuery, ProjectParams,
+  Cohort,
+  CohortCreate,
+  CohortParams,
+  CohortPatch,
+  listOf,
+  Member,
+  MembersChange,
+  MembersChanged,
+  MembersReplace,
+  MembersReplaced,
+  PageQuery,
+  ProjectParams,
 } from '../schemas.ts';
 import { cohortView, memberView } from '../views.ts';
 
@@ -31,16 +42,27 @@ export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   const { deps } = ctx;
 
   defineRoute(app, {
-    method: 'POST', url: base, access: 'write', tags: ['cohorts'], status: 201,
+    method: 'POST',
+    url: base,
+    access: 'write',
+    tags: ['cohorts'],
+    status: 201,
     summary: 'Create a cohort (static; behavioral answers 422 until definitions are evaluated)',
-    params: ProjectParams, body: CohortCreate, response: Cohort,
+    params: ProjectParams,
+    body: CohortCreate,
+    response: Cohort,
     handler: async ({ params, body }) => cohortView(await createCohort(deps, params.projectId, body)),
   });
 
   defineRoute(app, {
-    method: 'GET', url: base, access: 'read', tags: ['cohorts'],
+    method: 'GET',
+    url: base,
+    access: 'read',
+    tags: ['cohorts'],
     summary: 'List cohorts',
-    params: ProjectParams, query: PageQuery, response: listOf(Cohort),
+    params: ProjectParams,
+    query: PageQuery,
+    response: listOf(Cohort),
     handler: async ({ params, query }) => {
       const page = pageOfList(deps, await listCohorts(deps, params.projectId), query.limit, query.cursor);
       return { items: page.items.map(cohortView), nextCursor: page.nextCursor };
@@ -48,25 +70,40 @@ export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   });
 
   defineRoute(app, {
-    method: 'GET', url: `${base}/:cohortId`, access: 'read', tags: ['cohorts'],
+    method: 'GET',
+    url: `${base}/:cohortId`,
+    access: 'read',
+    tags: ['cohorts'],
     summary: 'Get a cohort',
-    params: CohortParams, response: Cohort,
+    params: CohortParams,
+    response: Cohort,
     handler: async ({ params }) => cohortView(await requireCohort(deps, params.projectId, params.cohortId)),
   });
 
   defineRoute(app, {
-    method: 'PATCH', url: `${base}/:cohortId`, access: 'write', tags: ['cohorts'],
+    method: 'PATCH',
+    url: `${base}/:cohortId`,
+    access: 'write',
+    tags: ['cohorts'],
     summary: 'Rename a cohort (its id, the Braze cohort id, never changes; Braze is renamed on the next run)',
-    params: CohortParams, body: CohortPatch, response: Cohort,
+    params: CohortParams,
+    body: CohortPatch,
+    response: Cohort,
     handler: async ({ params, body }) =>
-      cohortView(await updateCohort(deps, params.projectId, params.cohortId, {
-        ...(body.name !== undefined ? { name: body.name } : {}),
-        ...(body.definition !== undefined ? { definition: body.definition } : {}),
-      })),
+      cohortView(
+        await updateCohort(deps, params.projectId, params.cohortId, {
+          ...(body.name !== undefined ? { name: body.name } : {}),
+          ...(body.definition !== undefined ? { definition: body.definition } : {}),
+        }),
+      ),
   });
 
   defineRoute(app, {
-    method: 'DELETE', url: `${base}/:cohortId`, access: 'write', tags: ['cohorts'], status: 204,
+    method: 'DELETE',
+    url: `${base}/:cohortId`,
+    access: 'write',
+    tags: ['cohorts'],
+    status: 204,
     summary: 'Delete a cohort (409 cohort_in_use while syncs use it)',
     params: CohortParams,
     handler: async ({ params }) => {
@@ -75,18 +112,36 @@ export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   });
 
   defineRoute(app, {
-    method: 'POST', url: `${base}/:cohortId/members`, access: 'write', tags: ['cohorts'],
+    method: 'POST',
+    url: `${base}/:cohortId/members`,
+    access: 'write',
+    tags: ['cohorts'],
     summary: 'Add and remove members of a static cohort; invalid members are listed, the others applied',
-    params: CohortParams, body: MembersChange, response: MembersChanged,
+    params: CohortParams,
+    body: MembersChange,
+    response: MembersChanged,
     handler: async ({ params, body }) =>
-      changeMembers(deps, params.projectId, params.cohortId, { ...(body.add ? { add: body.add } : {}), ...(body.remove ? { remove: body.remove } : {}) }, ctx.onMembershipChanged),
+      changeMembers(
+        deps,
+        params.projectId,
+        params.cohortId,
+        { ...(body.add ? { add: body.add } : {}), ...(body.remove ? { remove: body.remove } : {}) },
+        ctx.onMembershipChanged,
+      ),
   });
 
   defineRoute(app, {
-    method: 'PUT', url: `${base}/:cohortId/members`, access: 'write', tags: ['cohorts'], csv: true,
+    method: 'PUT',
+    url: `${base}/:cohortId/members`,
+    access: 'write',
+    tags: ['cohorts'],
+    csv: true,
     summary: 'Replace the members of a static cohort from a CSV (streamed) or a JSON list',
-    description: 'text/csv: a header row; user_id and device_id columns, any other column a user property. Bad rows are reported by line (header = line 1) and the good rows kept. The swap is atomic: a failed upload changes nothing.',
-    params: CohortParams, body: MembersReplace, response: MembersReplaced,
+    description:
+      'text/csv: a header row; user_id and device_id columns, any other column a user property. Bad rows are reported by line (header = line 1) and the good rows kept. The swap is atomic: a failed upload changes nothing.',
+    params: CohortParams,
+    body: MembersReplace,
+    response: MembersReplaced,
     handler: async ({ params, body }) => {
       const source = 'members' in body ? jsonMembers(body.members) : membersFromCsv(chunksOf(body as Readable));
       return replaceMembers(deps, params.projectId, params.cohortId, source, ctx.onMembershipChanged);
@@ -94,11 +149,19 @@ export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   });
 
   defineRoute(app, {
-    method: 'GET', url: `${base}/:cohortId/members`, access: 'read', tags: ['cohorts'],
+    method: 'GET',
+    url: `${base}/:cohortId/members`,
+    access: 'read',
+    tags: ['cohorts'],
     summary: 'List members, page by page',
-    params: CohortParams, query: PageQuery, response: listOf(Member),
+    params: CohortParams,
+    query: PageQuery,
+    response: listOf(Member),
     handler: async ({ params, query }) => {
-      const page = await listCohortMembers(deps, params.projectId, params.cohortId, { limit: query.limit, cursor: query.cursor });
+      const page = await listCohortMembers(deps, params.projectId, params.cohortId, {
+        limit: query.limit,
+        cursor: query.cursor,
+      });
       return { items: page.items.map(memberView), nextCursor: page.nextCursor };
     },
   });

@@ -7,9 +7,17 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { hashToken } from '../../../adapters/crypto/secrets.ts';
 import type { AppDeps } from '../../../app/deps.ts';
-import { sendTestEmail } from '../../../app/notifications.ts';
-import { clearWebhook, getWebhook, listWebhookDeliveries, sendTestWebhook, setWebhook, type WebhookSender, type WebhookUrlPolicy } from '../../../app/webhooks.ts';
 import { AppError } from '../../../app/errors.ts';
+import { sendTestEmail } from '../../../app/notifications.ts';
+import {
+  clearWebhook,
+  getWebhook,
+  listWebhookDeliveries,
+  sendTestWebhook,
+  setWebhook,
+  type WebhookSender,
+  type WebhookUrlPolicy,
+} from '../../../app/webhooks.ts';
 import type { Mailer } from '../../../ports/mailer.ts';
 import { installAuth } from '../auth.ts';
 import { toErrorResponse } from '../errors.ts';
@@ -31,17 +39,37 @@ export interface NotificationRoutesContext {
 const NO_NUL = /^[^\u0000]*$/;
 const ProjectParams = z.object({ projectId: z.string().min(1).max(100).regex(NO_NUL) });
 const WebhookPut = z.strictObject({
-  url: z.string().min(1).max(2048).regex(NO_NUL, 'must not contain NUL characters').describe('http:// or https:// URL that receives the events'),
-  secret: z.string().max(500).regex(NO_NUL, 'must not contain NUL characters').optional().describe('signing secret (at least 16 characters); stored encrypted, never returned; leave out to keep the current one'),
+  url: z
+    .string()
+    .min(1)
+    .max(2048)
+    .regex(NO_NUL, 'must not contain NUL characters')
+    .describe('http:// or https:// URL that receives the events'),
+  secret: z
+    .string()
+    .max(500)
+    .regex(NO_NUL, 'must not contain NUL characters')
+    .optional()
+    .describe(
+      'signing secret (at least 16 characters); stored encrypted, never returned; leave out to keep the current one',
+    ),
 });
 const DeliveriesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('page size (1–500, default 50)'),
   cursor: z.string().max(2000).regex(NO_NUL).optional().describe('nextCursor of the previous page, unchanged'),
 });
 const email = z.email().max(320);
-const TestEmail = z.strictObject({ to: z.union([email, z.array(email).min(1).max(100)]).optional().describe('default: the project\'s notificationEmails') });
+const TestEmail = z.strictObject({
+  to: z
+    .union([email, z.array(email).min(1).max(100)])
+    .optional()
+    .describe("default: the project's notificationEmails"),
+});
 
-const WebhookView = z.object({ url: z.string().nullable(), secretHint: z.string().optional().describe('…last4 of the secret') });
+const WebhookView = z.object({
+  url: z.string().nullable(),
+  secretHint: z.string().optional().describe('…last4 of the secret'),
+});
 const Delivery = z.object({
   id: z.string(),
   projectId: z.string(),
@@ -55,7 +83,10 @@ const Delivery = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
 });
-const TestEmailResult = z.object({ to: z.array(z.string()), delivery: z.enum(['smtp', 'log']).describe('log: SMTP_URL is unset, the mail was only logged') });
+const TestEmailResult = z.object({
+  to: z.array(z.string()),
+  delivery: z.enum(['smtp', 'log']).describe('log: SMTP_URL is unset, the mail was only logged'),
+});
 
 const tags = ['notifications'] as const;
 
@@ -71,7 +102,10 @@ export async function notificationRoutes(app: FastifyInstance, ctx: Notification
 async function routesIn(app: FastifyInstance, ctx: NotificationRoutesContext): Promise<void> {
   const { deps } = ctx;
   if (!ctx.hostAuthenticates) {
-    if (!ctx.adminToken) throw new Error('notificationRoutes needs adminToken, or hostAuthenticates: true when the host app installed auth');
+    if (!ctx.adminToken)
+      throw new Error(
+        'notificationRoutes needs adminToken, or hostAuthenticates: true when the host app installed auth',
+      );
     installAuth(app, { adminToken: ctx.adminToken, hash: hashToken, store: deps.store });
   }
   // Encapsulated: applies to these routes only, in api.md's error shape whatever the host does.
@@ -81,44 +115,81 @@ async function routesIn(app: FastifyInstance, ctx: NotificationRoutesContext): P
       if (known.status === 401) reply.header('www-authenticate', 'Bearer');
       return reply.code(known.status).send(known.body);
     }
-    deps.logger.error({ err: error, method: request.method, route: request.routeOptions.url, reqId: request.id }, 'request failed');
-    return reply.code(500).send({ error: { code: 'internal', message: `something went wrong on our side (request ${request.id}); it has been logged` } });
+    deps.logger.error(
+      { err: error, method: request.method, route: request.routeOptions.url, reqId: request.id },
+      'request failed',
+    );
+    return reply.code(500).send({
+      error: {
+        code: 'internal',
+        message: `something went wrong on our side (request ${request.id}); it has been logged`,
+      },
+    });
   });
 
   const base = '/api/v1/projects/:projectId';
 
   defineRoute(app, {
-    method: 'GET', url: `${base}/webhook`, access: 'read', tags, params: ProjectParams, response: WebhookView,
-    summary: 'The project\'s webhook',
+    method: 'GET',
+    url: `${base}/webhook`,
+    access: 'read',
+    tags,
+    params: ProjectParams,
+    response: WebhookView,
+    summary: "The project's webhook",
     description: 'The secret never comes back; secretHint shows its last 4 characters.',
     handler: ({ params }) => getWebhook(deps, params.projectId),
   });
 
   defineRoute(app, {
-    method: 'PUT', url: `${base}/webhook`, access: 'write', tags, params: ProjectParams, body: WebhookPut, status: 204,
-    summary: 'Set the project\'s webhook',
-    description: 'Events run.succeeded, run.failed and run.recovered are POSTed as JSON, signed with X-CohortSync-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>. See docs/notifications.md.',
+    method: 'PUT',
+    url: `${base}/webhook`,
+    access: 'write',
+    tags,
+    params: ProjectParams,
+    body: WebhookPut,
+    status: 204,
+    summary: "Set the project's webhook",
+    description:
+      'Events run.succeeded, run.failed and run.recovered are POSTed as JSON, signed with X-CohortSync-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>. See docs/notifications.md.',
     handler: async ({ params, body }) => {
       await setWebhook(deps, params.projectId, { url: body.url, secret: body.secret }, ctx.webhookPolicy);
     },
   });
 
   defineRoute(app, {
-    method: 'DELETE', url: `${base}/webhook`, access: 'write', tags, params: ProjectParams, status: 204,
-    summary: 'Remove the project\'s webhook and its secret',
+    method: 'DELETE',
+    url: `${base}/webhook`,
+    access: 'write',
+    tags,
+    params: ProjectParams,
+    status: 204,
+    summary: "Remove the project's webhook and its secret",
     handler: async ({ params }) => {
       await clearWebhook(deps, params.projectId);
     },
   });
 
   defineRoute(app, {
-    method: 'GET', url: `${base}/webhook/deliveries`, access: 'read', tags, params: ProjectParams, query: DeliveriesQuery, response: listOf(Delivery),
+    method: 'GET',
+    url: `${base}/webhook/deliveries`,
+    access: 'read',
+    tags,
+    params: ProjectParams,
+    query: DeliveriesQuery,
+    response: listOf(Delivery),
     summary: 'Webhook delivery log, newest first',
-    handler: ({ params, query }) => listWebhookDeliveries(deps, params.projectId, { limit: query.limit, cursor: query.cursor ?? null }),
+    handler: ({ params, query }) =>
+      listWebhookDeliveries(deps, params.projectId, { limit: query.limit, cursor: query.cursor ?? null }),
   });
 
   defineRoute(app, {
-    method: 'POST', url: `${base}/webhook/test`, access: 'write', tags, params: ProjectParams, response: Delivery,
+    method: 'POST',
+    url: `${base}/webhook/test`,
+    access: 'write',
+    tags,
+    params: ProjectParams,
+    response: Delivery,
     summary: 'Send a webhook.test event now (one attempt) and report the delivery',
     handler: async ({ params }) => {
       if (!ctx.webhooks) throw new AppError(422, 'webhooks_disabled', 'webhooks are not enabled on this server');
@@ -127,9 +198,15 @@ async function routesIn(app: FastifyInstance, ctx: NotificationRoutesContext): P
   });
 
   defineRoute(app, {
-    method: 'POST', url: `${base}/notifications/test-email`, access: 'write', tags, params: ProjectParams, body: TestEmail.optional(), response: TestEmailResult,
+    method: 'POST',
+    url: `${base}/notifications/test-email`,
+    access: 'write',
+    tags,
+    params: ProjectParams,
+    body: TestEmail.optional(),
+    response: TestEmailResult,
     summary: 'Send a test e-mail',
-    description: 'To `to`, or to the project\'s notificationEmails. 422 mail_failed when the SMTP server refused it.',
+    description: "To `to`, or to the project's notificationEmails. 422 mail_failed when the SMTP server refused it.",
     handler: ({ params, body }) => sendTestEmail(deps, ctx.mailer, params.projectId, { to: body?.to }),
   });
 }

@@ -1,13 +1,22 @@
 // Projects and their tokens (api.md "Resources", product.md §1).
 import type { FastifyInstance } from 'fastify';
+import { pageOfList } from '../../../app/cursors.ts';
 import { listProjects, updateProject } from '../../../app/project-admin.ts';
 import { createProject, createProjectToken, ingestKeyOf, requireProject } from '../../../app/projects.ts';
-import { pageOfList } from '../../../app/cursors.ts';
 import type { Project as ProjectModel } from '../../../domain/model.ts';
-import type { HttpContext } from '../app.ts';
 import { isEditor, type Principal } from '../auth.ts';
+import type { HttpContext } from '../context.ts';
 import { defineRoute } from '../route.ts';
-import { listOf, PageQuery, Project, ProjectCreate, ProjectParams, ProjectPatch, Token, TokenCreate } from '../schemas.ts';
+import {
+  listOf,
+  PageQuery,
+  Project,
+  ProjectCreate,
+  ProjectParams,
+  ProjectPatch,
+  Token,
+  TokenCreate,
+} from '../schemas.ts';
 import { projectView } from '../views.ts';
 
 export async function projectRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
@@ -17,9 +26,14 @@ export async function projectRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     projectView(project, isEditor(principal) ? await ingestKeyOf(deps, project.id) : undefined);
 
   defineRoute(app, {
-    method: 'POST', url: '/api/v1/projects', access: 'admin', tags: ['projects'], status: 201,
+    method: 'POST',
+    url: '/api/v1/projects',
+    access: 'admin',
+    tags: ['projects'],
+    status: 201,
     summary: 'Create a project (admin only); the answer holds its ingest key',
-    body: ProjectCreate, response: Project,
+    body: ProjectCreate,
+    response: Project,
     handler: async ({ body }) => {
       const { project, ingestKey } = await createProject(deps, ctx.tokens, { name: body.name });
       return projectView(project, ingestKey);
@@ -27,9 +41,13 @@ export async function projectRoutes(app: FastifyInstance, ctx: HttpContext): Pro
   });
 
   defineRoute(app, {
-    method: 'GET', url: '/api/v1/projects', access: 'read', tags: ['projects'],
+    method: 'GET',
+    url: '/api/v1/projects',
+    access: 'read',
+    tags: ['projects'],
     summary: 'List the projects this token can see (all for the admin, its own for a project token)',
-    query: PageQuery, response: listOf(Project),
+    query: PageQuery,
+    response: listOf(Project),
     handler: async ({ query, principal }) => {
       const who = principal();
       const projects = await listProjects(deps, who.kind === 'admin' ? undefined : [who.projectId]);
@@ -39,16 +57,25 @@ export async function projectRoutes(app: FastifyInstance, ctx: HttpContext): Pro
   });
 
   defineRoute(app, {
-    method: 'GET', url: '/api/v1/projects/:projectId', access: 'read', tags: ['projects'],
+    method: 'GET',
+    url: '/api/v1/projects/:projectId',
+    access: 'read',
+    tags: ['projects'],
     summary: 'Get a project (ingestKey included for the admin and editors)',
-    params: ProjectParams, response: Project,
+    params: ProjectParams,
+    response: Project,
     handler: async ({ params, principal }) => view(await requireProject(deps, params.projectId), principal()),
   });
 
   defineRoute(app, {
-    method: 'PATCH', url: '/api/v1/projects/:projectId', access: 'write', tags: ['projects'],
+    method: 'PATCH',
+    url: '/api/v1/projects/:projectId',
+    access: 'write',
+    tags: ['projects'],
     summary: 'Rename a project or set its notification recipients',
-    params: ProjectParams, body: ProjectPatch, response: Project,
+    params: ProjectParams,
+    body: ProjectPatch,
+    response: Project,
     handler: async ({ params, body, principal }) => {
       const project = await updateProject(deps, params.projectId, {
         ...(body.name !== undefined ? { name: body.name } : {}),
@@ -59,9 +86,15 @@ export async function projectRoutes(app: FastifyInstance, ctx: HttpContext): Pro
   });
 
   defineRoute(app, {
-    method: 'POST', url: '/api/v1/projects/:projectId/tokens', access: 'write', tags: ['projects'], status: 201,
+    method: 'POST',
+    url: '/api/v1/projects/:projectId/tokens',
+    access: 'write',
+    tags: ['projects'],
+    status: 201,
     summary: 'Create a project token (editor or viewer); the token is shown once',
-    params: ProjectParams, body: TokenCreate, response: Token,
+    params: ProjectParams,
+    body: TokenCreate,
+    response: Token,
     handler: async ({ params, body }) => createProjectToken(deps, ctx.tokens, params.projectId, body.role),
   });
 }
