@@ -8,6 +8,7 @@ import { InProcessQueue } from '../adapters/queue/in-process-queue.ts';
 import { type OpenedStore, openStore, type StoreLocation } from '../adapters/store/index.ts';
 import type { AppDeps, AppSettings } from '../app/deps.ts';
 import { DEFAULT_SETTINGS } from '../app/deps.ts';
+import { Ingestion } from '../app/ingest.ts';
 import type { RunObserver } from '../app/run-events.ts';
 import type { BrazeRegion } from '../domain/braze-instances.ts';
 import { makeId } from '../domain/ids.ts';
@@ -37,6 +38,8 @@ export interface Composed {
   readonly deps: AppDeps;
   readonly store: OpenedStore;
   readonly queue: InProcessQueue;
+  /** Events and identify calls from Amplitude's SDKs; listeners of ingested batches register on it. */
+  readonly ingestion: Ingestion;
   /** A worker identity unique to this process: host, pid and a random suffix. */
   readonly owner: string;
 }
@@ -72,5 +75,7 @@ export async function compose(opts: ComposeOptions): Promise<Composed> {
     settings,
     observers: opts.observers ?? [],
   };
-  return { deps, store, queue, owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` };
+  const ingestion = new Ingestion(deps);
+  // Listeners of ingested batches (real-time behavioral cohorts) register here: none yet.
+  return { deps, store, queue, ingestion, owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` };
 }

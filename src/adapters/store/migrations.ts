@@ -111,4 +111,24 @@ export const MIGRATIONS: readonly Migration[] = [
       `alter table runs add column change_seq_to integer`,
     ],
   },
+  {
+    // Events ingested from Amplitude's SDKs (docs/ingestion.md). `data` keeps every Amplitude field we do not
+    // give a column, so nothing sent is dropped. event_dedupe remembers insert_ids per device (else user) for
+    // 7 days; its at_ms index lets the pruner find expired keys without a scan.
+    name: '0020_events',
+    up: (e) => [
+      `create table events (
+        id ${identity(e)}, project_id text not null, profile_id integer not null,
+        event_type ${keyText(e)} not null, time_ms bigint not null, insert_id text, user_id text, device_id text,
+        event_properties text not null default '{}', user_properties text not null default '{}',
+        data text not null, received_ms bigint not null)`,
+      `create index events_type_time on events (project_id, event_type, time_ms)`,
+      `create index events_profile on events (profile_id, event_type, time_ms)`,
+      `create index events_time on events (project_id, time_ms)`,
+      `create table event_dedupe (
+        project_id text not null, scope text not null, insert_id text not null, at_ms bigint not null,
+        primary key (project_id, scope, insert_id))`,
+      `create index event_dedupe_at on event_dedupe (at_ms)`,
+    ],
+  },
 ];

@@ -183,7 +183,33 @@ export interface MemberImportsTable {
   profile_id: number;
 }
 
+/** One ingested Amplitude event (docs/ingestion.md); `data` holds every field without a column. */
+export interface EventsTable {
+  id: Generated<number>;
+  project_id: string;
+  profile_id: number;
+  event_type: string;
+  time_ms: number;
+  insert_id: string | null;
+  user_id: string | null;
+  device_id: string | null;
+  event_properties: Generated<string>; // JSON object, default {}
+  user_properties: Generated<string>; // JSON object as sent, default {}
+  data: string; // JSON object
+  received_ms: number;
+}
+
+/** insert_ids seen per device (else user) in the last 7 days. */
+export interface EventDedupeTable {
+  project_id: string;
+  scope: string;
+  insert_id: string;
+  at_ms: number;
+}
+
 export interface Database {
+  events: EventsTable;
+  event_dedupe: EventDedupeTable;
   member_imports: MemberImportsTable;
   projects: ProjectsTable;
   api_tokens: ApiTokensTable;
