@@ -4,13 +4,16 @@ import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { type Engine, postgresDialect, type StoreDialect, sqliteDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 
-export type Engine = 'sqlite' | 'postgres';
+export type { Engine } from './dialect.ts';
 
 export interface StoreDb {
   readonly db: Kysely<Database>;
   readonly engine: Engine;
+  /** The engine's differences, for the repositories (src/adapters/store/dialect.ts). */
+  readonly dialect: StoreDialect;
   close(): Promise<void>;
 }
 
@@ -26,7 +29,7 @@ export function openStoreDb(location: StoreLocation): StoreDb {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('cache_size = -65536'); // 64 MiB page cache, bounded regardless of cohort size
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-    return { db, engine: 'sqlite', close: () => db.destroy() };
+    return { db, engine: 'sqlite', dialect: sqliteDialect, close: () => db.destroy() };
   }
   // int8 (counts) arrive as strings by default; our counts fit in a JS number.
   pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
@@ -36,5 +39,5 @@ export function openStoreDb(location: StoreLocation): StoreDb {
     ...(location.schema ? { options: `-c search_path=${location.schema}` } : {}),
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, engine: 'postgres', close: () => db.destroy() };
+  return { db, engine: 'postgres', dialect: postgresDialect, close: () => db.destroy() };
 }

@@ -15,7 +15,7 @@ export interface OpenedStore extends Store {
 }
 
 export function storeOver(raw: StoreDb): OpenedStore {
-  const { db, engine } = raw;
+  const { db, dialect } = raw;
   return {
     raw,
     projects: new KyselyProjectsRepo(db),
@@ -26,7 +26,7 @@ export function storeOver(raw: StoreDb): OpenedStore {
     syncs: new KyselySyncsRepo(db),
     brazeCohorts: new KyselyBrazeCohortsRepo(db),
     runs: new KyselyRunsRepo(db),
-    planning: new KyselyPlanningRepo(db, engine),
+    planning: new KyselyPlanningRepo(db, dialect),
     notificationState: new KyselyNotificationStateRepo(db),
     webhookDeliveries: new KyselyWebhookDeliveriesRepo(db),
     close: () => raw.close(),

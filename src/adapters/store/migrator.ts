@@ -1,18 +1,16 @@
 // Applies MIGRATIONS in order, once, even when two processes start at the same moment: PostgreSQL takes a
 // transaction-scoped advisory lock, SQLite takes the write lock up front (BEGIN IMMEDIATE) and waits on
-// busy_timeout. Each migration commits with its bookkeeping row, so a crash never half-applies one.
+// busy_timeout (StoreDialect.beginWrite / lockMigrations). Each migration commits with its bookkeeping row, so a crash never half-applies one.
 import { sql } from 'kysely';
 import type { StoreDb } from './db.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
 
-const LOCK_ID = 7_241_986_113; // arbitrary, constant: "cohort-sync migrations"
-
 export async function migrate(store: StoreDb, migrations: readonly Migration[] = MIGRATIONS): Promise<string[]> {
-  const { db, engine } = store;
+  const { db, engine, dialect } = store;
   return db.connection().execute(async (conn) => {
-    await sql.raw(engine === 'postgres' ? 'begin' : 'begin immediate').execute(conn);
+    await sql.raw(dialect.beginWrite).execute(conn);
     try {
-      if (engine === 'postgres') await sql`select pg_advisory_xact_lock(${LOCK_ID})`.execute(conn);
+      await dialect.lockMigrations(conn);
       // Inside the lock: concurrent CREATE TABLE IF NOT EXISTS can still collide on PostgreSQL's catalogs.
       await sql`create table if not exists schema_migrations (name text primary key, applied_at text not null)`.execute(
         conn,

@@ -7,7 +7,7 @@ import { aliasKeyPrefix } from '../../domain/identifiers.ts';
 import { userIdAliasLabels } from '../../domain/incremental.ts';
 import { mappingChain, primarySkipReason } from '../../domain/mapping.ts';
 import type { IdentifierTouch, PlanningRepo, StoredBatch, SyncPlanInput } from '../../ports/store.ts';
-import type { Engine } from './db.ts';
+import type { StoreDialect } from './dialect.ts';
 import { parseJson } from './json.ts';
 import { chosenStepSql, identifierSelects, reachedSql } from './mapping-sql.ts';
 import { devicesOf } from './membership-repo.ts';
@@ -29,47 +29,26 @@ export function decodeBatch(payload: string): PlannedBatch {
 
 /** Below this many staged keys, pageAdds probes the acknowledged index per key rather than merging with it. */
 const MERGE_MIN_STAGED = 20_000;
-/** Helper threads SQLite's sorter may use while staging (PRAGMA threads). */
-const SORT_THREADS = 2;
-
-/**
- * SQLite: lets the sort of a staging use helper threads, and shares the connection's cache budget among the
- * sorter's threads (each buffers up to cache_size) so that memory stays what it was; staging only appends, so
- * the smaller page cache costs nothing. About a quarter off the staging of 10M members (docs/benchmarks.md).
- * Returns how to put both settings back.
- */
-async function sortInParallel(tx: Kysely<Database>): Promise<() => Promise<void>> {
-  const cache = Number((await sql<{ cache_size: number }>`pragma cache_size`.execute(tx)).rows[0]?.cache_size ?? -2000);
-  const threads = Number((await sql<{ threads: number }>`pragma threads`.execute(tx)).rows[0]?.threads ?? 0);
-  await sql.raw(`pragma threads = ${SORT_THREADS}`).execute(tx);
-  await sql.raw(`pragma cache_size = ${Math.trunc(cache / (SORT_THREADS + 1))}`).execute(tx);
-  return async () => {
-    await sql.raw(`pragma cache_size = ${cache}`).execute(tx);
-    await sql.raw(`pragma threads = ${threads}`).execute(tx);
-  };
-}
-
 export class KyselyPlanningRepo implements PlanningRepo {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly engine: Engine,
+    private readonly dialect: StoreDialect,
   ) {}
 
   async stageDesired(runId: string, syncs: readonly SyncPlanInput[]): Promise<void> {
     // Active syncs first: ON CONFLICT DO NOTHING keeps the first row, so a key any active sync wants stays active.
     const ordered = [...syncs].sort((a, b) => Number(b.active) - Number(a.active));
     await this.db.transaction().execute(async (tx) => {
-      const restore = this.engine === 'sqlite' ? await sortInParallel(tx) : undefined;
-      try {
+      await this.dialect.withBulkSort(tx, async () => {
         for (const s of ordered) {
           const chain = mappingChain(s.mapping);
           const memberFilter = sql`m.cohort_id = ${s.cohortId}`;
           for (let i = 0; i < chain.length; i++) {
             for (const select of identifierSelects(
-              this.engine,
+              this.dialect,
               chain[i]!,
               memberFilter,
-              chosenStepSql(this.engine, chain, i),
+              chosenStepSql(this.dialect, chain, i),
             )) {
               // In key order: the index (and SQLite's table, whose rowids then follow the keys) is appended to
               // rather than written at random, and the pages below read both back sequentially (docs/benchmarks.md).
@@ -81,13 +60,9 @@ export class KyselyPlanningRepo implements PlanningRepo {
             }
           }
         }
-      } finally {
-        await restore?.();
-      }
+      });
     });
-    // PostgreSQL plans the pages below from plan_desired's statistics; a table it believes tiny (the first run,
-    // before autovacuum ever looked) gets a plan that reads every remaining row for each page: quadratic.
-    if (this.engine === 'postgres') await sql`analyze plan_desired`.execute(this.db);
+    await this.dialect.afterStaging(this.db);
   }
 
   async recordSkips(runId: string, syncs: readonly SyncPlanInput[], keep: number): Promise<Record<string, number>> {
@@ -96,7 +71,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
     if (!first) return {};
     const reason = primarySkipReason(first.mapping);
     const reachedByAny = sql.join(
-      active.map((s) => reachedSql(this.engine, s.mapping)),
+      active.map((s) => reachedSql(this.dialect, s.mapping)),
       sql` or `,
     );
     const skipped = sql`from cohort_members m join profiles p on p.id = m.profile_id where m.cohort_id = ${first.cohortId} and not (${reachedByAny})`;
@@ -115,7 +90,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
     after: string | null,
     limit: number,
   ): Promise<PlannedIdentifier[]> {
-    if (this.engine === 'sqlite' && (await this.manyStaged(runId, after))) {
+    if (this.dialect.mergesExcept && (await this.manyStaged(runId, after))) {
       // SQLite has no merge join: NOT EXISTS probes the other index once per row. A compound EXCEPT with ORDER BY
       // is run as a merge of two key-ordered index scans instead, about three times cheaper (docs/benchmarks.md);
       // only the keys of the page are then looked up for their profile. The merge also walks the acknowledged
@@ -155,7 +130,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
     after: string | null,
     limit: number,
   ): Promise<PlannedIdentifier[]> {
-    if (this.engine === 'sqlite') {
+    if (this.dialect.mergesExcept) {
       // The same merge as pageAdds, the other way round. Every acknowledged key after `after` is read either
       // way; the merge adds one pass over the staged keys, which a full plan has just written.
       const rows = await sql<{ ident_key: string; profile_id: number | null }>`
@@ -176,28 +151,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
   }
 
   async clearStaged(runId: string): Promise<void> {
-    if (this.engine === 'sqlite') {
-      // Deleting millions of rows one by one costs as much as staging them. When no other run has rows staged,
-      // an unqualified DELETE lets SQLite drop the table's pages whole (its truncate optimisation). BEGIN
-      // IMMEDIATE takes the write lock before the check, so no other process can stage rows in between.
-      await this.db.connection().execute(async (conn) => {
-        await sql`begin immediate`.execute(conn);
-        try {
-          const others = await sql<{ lo: number; hi: number }>`select
-            exists (select 1 from plan_desired where run_id < ${runId}) as lo,
-            exists (select 1 from plan_desired where run_id > ${runId}) as hi`.execute(conn);
-          const row = others.rows[0];
-          if (row && !row.lo && !row.hi) await sql`delete from plan_desired`.execute(conn);
-          else await sql`delete from plan_desired where run_id = ${runId}`.execute(conn);
-          await sql`commit`.execute(conn);
-        } catch (error) {
-          await sql`rollback`.execute(conn).catch(() => undefined);
-          throw error;
-        }
-      });
-      return;
-    }
-    await this.db.deleteFrom('plan_desired').where('run_id', '=', runId).execute();
+    await this.dialect.clearStaged(this.db, runId);
   }
 
   async clearBatches(runId: string): Promise<void> {
@@ -267,21 +221,17 @@ export class KyselyPlanningRepo implements PlanningRepo {
       // Acknowledgements of one Braze cohort are serialised (the lease row above; SQLite's single writer), so
       // their cost caps delivery: one statement per block, the identifiers passed as one array or JSON value.
       if (a.batch.add.length > 0) {
-        const rows =
-          this.engine === 'postgres'
-            ? sql`select t.k, t.p from unnest(${a.batch.add.map((x) => x.key)}::text[], ${a.batch.add.map((x) => x.profileId)}::integer[]) as t(k, p)`
-            : sql`select j.value ->> 0 as k, j.value ->> 1 as p from json_each(${JSON.stringify(a.batch.add.map((x) => [x.key, x.profileId]))}) j`;
+        const rows = this.dialect.pairRows(
+          a.batch.add.map((x) => x.key),
+          a.batch.add.map((x) => x.profileId),
+        );
         await sql`insert into braze_identifiers (braze_cohort_id, ident_key, profile_id, run_id, acked_at)
           select ${a.brazeCohortId}, r.k, r.p, ${a.runId}, ${a.now} from (${rows}) r where true
           on conflict (braze_cohort_id, ident_key) do update
           set profile_id = excluded.profile_id, run_id = excluded.run_id, acked_at = excluded.acked_at`.execute(tx);
       }
       if (a.batch.remove.length > 0) {
-        const keys = a.batch.remove.map((x) => x.key);
-        const list =
-          this.engine === 'postgres'
-            ? sql`select unnest(${keys}::text[])`
-            : sql`select value from json_each(${JSON.stringify(keys)})`;
+        const list = this.dialect.textRows(a.batch.remove.map((x) => x.key));
         await sql`delete from braze_identifiers where braze_cohort_id = ${a.brazeCohortId} and ident_key in (${list})`.execute(
           tx,
         );
@@ -382,27 +332,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
   // ---- Real-time syncs: the member_changes log and incremental plans -----------------------------------
 
   async changeHighWater(): Promise<number | null> {
-    const read = async (db: Kysely<Database>) => {
-      const r = await sql<{ n: number | null }>`select max(seq) as n from member_changes`.execute(db);
-      return Number(r.rows[0]?.n ?? 0);
-    };
-    // SQLite has one writer at a time, so a visible seq is never followed by an earlier one committing later.
-    if (this.engine === 'sqlite') return read(this.db);
-    // PostgreSQL hands out seqs before commit: seq 100 may commit after seq 101. SHARE mode waits for every
-    // transaction that is writing member_changes to end, so everything at or below the max we then read is
-    // visible. A writer that holds on (a long CSV import) makes us give up after half a second — before
-    // PostgreSQL's deadlock check (1 s) could pick a writer as its victim: the caller plans in full instead
-    // and does not advance change_seq.
-    try {
-      return await this.db.transaction().execute(async (tx) => {
-        await sql`set local lock_timeout = '500ms'`.execute(tx);
-        await sql`lock table member_changes in share mode`.execute(tx);
-        return read(tx);
-      });
-    } catch (error) {
-      if ((error as { code?: string }).code === '55P03') return null; // lock_not_available
-      throw error;
-    }
+    return this.dialect.changeHighWater(this.db);
   }
 
   async setChangeMark(runId: string, seq: number | null): Promise<void> {
@@ -461,10 +391,10 @@ export class KyselyPlanningRepo implements PlanningRepo {
         const memberFilter = sql`m.cohort_id = ${s.cohortId} and m.profile_id in (${this.changedProfiles(runId)})`;
         for (let i = 0; i < chain.length; i++) {
           for (const select of identifierSelects(
-            this.engine,
+            this.dialect,
             chain[i]!,
             memberFilter,
-            chosenStepSql(this.engine, chain, i),
+            chosenStepSql(this.dialect, chain, i),
           )) {
             await sql`insert into plan_desired (run_id, ident_key, profile_id, active)
               select ${runId}, s.ident_key, s.profile_id, ${s.active ? 1 : 0} from (${select}) s where s.ident_key is not null
@@ -481,7 +411,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
     if (!first) return {};
     const reason = primarySkipReason(first.mapping);
     const reachedByAny = sql.join(
-      active.map((s) => reachedSql(this.engine, s.mapping)),
+      active.map((s) => reachedSql(this.dialect, s.mapping)),
       sql` or `,
     );
     const skipped = sql`from cohort_members m join profiles p on p.id = m.profile_id
@@ -513,8 +443,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
           sql`select cast(${aliasKeyPrefix(label)} as text) || p.user_id as k from profiles p where p.id in (${changed}) and p.user_id is not null`,
       ),
     ];
-    // SQLite's planner otherwise walks every acknowledged key of the cohort by primary key (docs/benchmarks.md).
-    const byProfile = this.engine === 'sqlite' ? sql.raw('indexed by braze_identifiers_profile') : sql``;
+    const byProfile = this.dialect.byProfileIndex;
     const rows = await sql<{ ident_key: string; profile_id: number | null }>`
       select c.ident_key, c.profile_id from (
         select a.ident_key, a.profile_id from braze_identifiers a ${byProfile} where a.braze_cohort_id = ${brazeCohortId} and a.profile_id in (${changed})
@@ -573,8 +502,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
   async lastTouch(brazeCohortId: string, key: string): Promise<IdentifierTouch | undefined> {
     // Batch payloads hold [key, profileId] pairs as JSON; `["<key>",` matches exactly one key.
     const needle = `[${JSON.stringify(key)},`;
-    const contains =
-      this.engine === 'postgres' ? sql`strpos(b.payload, ${needle}) > 0` : sql`instr(b.payload, ${needle}) > 0`;
+    const contains = this.dialect.contains(sql`b.payload`, needle);
     const rows = await sql<{
       run_id: string;
       seq: number;

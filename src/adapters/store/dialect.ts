@@ -1,0 +1,199 @@
+// Every difference between the two engines the store runs on, in one object per engine (issue 7): the
+// repositories write the SQL the engines share and ask their dialect for the rest, never `if (engine …)`.
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { Database } from './schema.ts';
+
+export type Engine = 'sqlite' | 'postgres';
+
+/** A column reference or any SQL expression yielding JSON text. */
+type Json = RawBuilder<unknown>;
+
+export interface StoreDialect {
+  readonly engine: Engine;
+
+  // ---- DDL -------------------------------------------------------------------------------------------
+  /** Column type of an auto-numbered integer primary key. */
+  readonly identityColumn: string;
+  /** Column type of identifier keys: compared byte-wise on both engines, so key order is the same. */
+  readonly keyTextColumn: string;
+
+  // ---- Transactions ------------------------------------------------------------------------------------
+  /** BEGIN that takes the write lock up front where the engine needs it (SQLite), else a plain BEGIN. */
+  readonly beginWrite: string;
+  /** Serialises migrations across processes, inside the transaction begun with beginWrite. */
+  lockMigrations(conn: Kysely<Database>): Promise<void>;
+
+  // ---- JSON (columns hold JSON as text on both engines) ------------------------------------------------
+  /** Text of top-level `key` of JSON object `json`: strings unquoted, numbers and booleans as written, else null. */
+  jsonText(json: Json, key: string): RawBuilder<string | null>;
+  /** JSON type of top-level `key`: 'string' | 'number' | 'boolean' | 'null' | 'object' | 'array', or null. */
+  jsonType(json: Json, key: string): RawBuilder<string | null>;
+  /** Rows (k, p) from parallel arrays of keys and nullable integers, passed as one parameter. */
+  pairRows(keys: readonly string[], ints: readonly (number | null)[]): RawBuilder<{ k: string; p: number | null }>;
+  /** Rows (value) of text values, passed as one parameter. */
+  textRows(values: readonly string[]): RawBuilder<{ value: string }>;
+
+  // ---- Text --------------------------------------------------------------------------------------------
+  /** Whether `haystack` contains `needle` (a plain substring, no pattern characters). */
+  contains(haystack: RawBuilder<unknown>, needle: string): RawBuilder<boolean>;
+
+  // ---- Planning ----------------------------------------------------------------------------------------
+  /**
+   * Runs a bulk staging `body` with the engine's settings for large sorts; SQLite lets its sorter use helper
+   * threads sharing the cache budget (docs/benchmarks.md), PostgreSQL needs nothing.
+   */
+  withBulkSort<T>(tx: Kysely<Database>, body: () => Promise<T>): Promise<T>;
+  /** After staging: refreshes the statistics the engine plans the staged table's pages from (PostgreSQL). */
+  afterStaging(db: Kysely<Database>): Promise<void>;
+  /**
+   * Whether key-ordered anti-joins are cheaper as a compound EXCEPT (SQLite merges two ordered scans) than as
+   * NOT EXISTS probes (PostgreSQL's planner already chooses a streaming anti-join).
+   */
+  readonly mergesExcept: boolean;
+  /** Deletes a run's staged rows; SQLite drops the table's pages whole when no other run has rows staged. */
+  clearStaged(db: Kysely<Database>, runId: string): Promise<void>;
+  /** Hint that makes a scan of acknowledged identifiers use the (braze cohort, profile) index. */
+  readonly byProfileIndex: RawBuilder<unknown>;
+  /**
+   * The highest member_changes seq such that every change at or below it is visible, or null when that cannot
+   * be known now (the caller then plans in full).
+   */
+  changeHighWater(db: Kysely<Database>): Promise<number | null>;
+}
+
+const maxSeq = async (db: Kysely<Database>): Promise<number> => {
+  const r = await sql<{ n: number | null }>`select max(seq) as n from member_changes`.execute(db);
+  return Number(r.rows[0]?.n ?? 0);
+};
+
+/** SQLite's JSON path for a top-level key, quoted so any key text is taken literally. */
+const sqlitePath = (key: string): string => `$."${key.replace(/"/g, '\\"')}"`;
+
+/** Helper threads SQLite's sorter may use while staging (PRAGMA threads). */
+const SORT_THREADS = 2;
+
+export const sqliteDialect: StoreDialect = {
+  engine: 'sqlite',
+  identityColumn: 'integer primary key autoincrement',
+  keyTextColumn: 'text',
+  beginWrite: 'begin immediate',
+  // BEGIN IMMEDIATE already holds the single write lock; other processes wait on busy_timeout.
+  lockMigrations: async () => undefined,
+
+  jsonText: (json, key) => {
+    const path = sqlitePath(key);
+    // -> returns a number's JSON text as written; a cast would print 1e+21 as 1.0e+21.
+    return sql`(case json_type(${json}, ${path})
+      when 'text' then json_extract(${json}, ${path})
+      when 'integer' then ${json} -> ${path}
+      when 'real' then ${json} -> ${path}
+      when 'true' then 'true' when 'false' then 'false' end)`;
+  },
+  jsonType: (json, key) => {
+    const path = sqlitePath(key);
+    return sql`(case json_type(${json}, ${path})
+      when 'text' then 'string' when 'integer' then 'number' when 'real' then 'number'
+      when 'true' then 'boolean' when 'false' then 'boolean' else json_type(${json}, ${path}) end)`;
+  },
+  pairRows: (keys, ints) =>
+    sql`select j.value ->> 0 as k, j.value ->> 1 as p from json_each(${JSON.stringify(keys.map((k, i) => [k, ints[i] ?? null]))}) j`,
+  textRows: (values) => sql`select value from json_each(${JSON.stringify(values)})`,
+
+  contains: (haystack, needle) => sql`(instr(${haystack}, ${needle}) > 0)`,
+
+  withBulkSort: async (tx, body) => {
+    // The sorter's threads each buffer up to cache_size, so the cache budget is shared among them for the
+    // transaction; staging only appends, so the smaller page cache costs nothing.
+    const cache = Number(
+      (await sql<{ cache_size: number }>`pragma cache_size`.execute(tx)).rows[0]?.cache_size ?? -2000,
+    );
+    const threads = Number((await sql<{ threads: number }>`pragma threads`.execute(tx)).rows[0]?.threads ?? 0);
+    await sql.raw(`pragma threads = ${SORT_THREADS}`).execute(tx);
+    await sql.raw(`pragma cache_size = ${Math.trunc(cache / (SORT_THREADS + 1))}`).execute(tx);
+    try {
+      return await body();
+    } finally {
+      await sql.raw(`pragma cache_size = ${cache}`).execute(tx);
+      await sql.raw(`pragma threads = ${threads}`).execute(tx);
+    }
+  },
+  afterStaging: async () => undefined,
+  mergesExcept: true,
+  clearStaged: async (db, runId) => {
+    // Deleting millions of rows one by one costs as much as staging them. When no other run has rows staged,
+    // an unqualified DELETE lets SQLite drop the table's pages whole (its truncate optimisation). BEGIN
+    // IMMEDIATE takes the write lock before the check, so no other process can stage rows in between.
+    await db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const others = await sql<{ lo: number; hi: number }>`select
+          exists (select 1 from plan_desired where run_id < ${runId}) as lo,
+          exists (select 1 from plan_desired where run_id > ${runId}) as hi`.execute(conn);
+        const row = others.rows[0];
+        if (row && !row.lo && !row.hi) await sql`delete from plan_desired`.execute(conn);
+        else await sql`delete from plan_desired where run_id = ${runId}`.execute(conn);
+        await sql`commit`.execute(conn);
+      } catch (error) {
+        await sql`rollback`.execute(conn).catch(() => undefined);
+        throw error;
+      }
+    });
+  },
+  // The query planner otherwise walks every acknowledged key of the cohort by primary key (docs/benchmarks.md).
+  byProfileIndex: sql.raw('indexed by braze_identifiers_profile'),
+  // One writer at a time: a visible seq is never followed by an earlier one committing later.
+  changeHighWater: (db) => maxSeq(db),
+};
+
+export const postgresDialect: StoreDialect = {
+  engine: 'postgres',
+  identityColumn: 'integer generated by default as identity primary key',
+  keyTextColumn: 'text collate "C"',
+  beginWrite: 'begin',
+  lockMigrations: async (conn) => {
+    await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_ID})`.execute(conn);
+  },
+
+  // json (unlike jsonb) keeps number literals as written, so ->> returns String(n) for numbers JSON.stringify wrote.
+  jsonText: (json, key) => sql`(case json_typeof((${json})::json -> ${key}::text)
+      when 'string' then (${json})::json ->> ${key}::text
+      when 'number' then (${json})::json ->> ${key}::text
+      when 'boolean' then (${json})::json ->> ${key}::text end)`,
+  jsonType: (json, key) => sql`json_typeof((${json})::json -> ${key}::text)`,
+  pairRows: (keys, ints) => sql`select t.k, t.p from unnest(${[...keys]}::text[], ${[...ints]}::integer[]) as t(k, p)`,
+  textRows: (values) => sql`select unnest(${[...values]}::text[]) as value`,
+
+  contains: (haystack, needle) => sql`(strpos(${haystack}, ${needle}) > 0)`,
+
+  withBulkSort: (_tx, body) => body(),
+  // Without statistics (every first run, before autovacuum looked) PostgreSQL plans the pages from a table it
+  // believes tiny and reads every remaining staged row for each page: quadratic.
+  afterStaging: async (db) => {
+    await sql`analyze plan_desired`.execute(db);
+  },
+  mergesExcept: false,
+  clearStaged: async (db, runId) => {
+    await db.deleteFrom('plan_desired').where('run_id', '=', runId).execute();
+  },
+  byProfileIndex: sql``,
+  // PostgreSQL hands out seqs before commit: seq 100 may commit after seq 101. SHARE mode waits for every
+  // transaction that is writing member_changes to end, so everything at or below the max we then read is
+  // visible. A writer that holds on (a long CSV import) makes us give up after half a second — before
+  // PostgreSQL's deadlock check (1 s) could pick a writer as its victim: the caller plans in full instead.
+  changeHighWater: async (db) => {
+    try {
+      return await db.transaction().execute(async (tx) => {
+        await sql`set local lock_timeout = '500ms'`.execute(tx);
+        await sql`lock table member_changes in share mode`.execute(tx);
+        return maxSeq(tx);
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === '55P03') return null; // lock_not_available
+      throw error;
+    }
+  },
+};
+
+const MIGRATION_LOCK_ID = 7_241_986_113; // arbitrary, constant: "cohort-sync migrations"
+
+export const dialectOf = (engine: Engine): StoreDialect => (engine === 'postgres' ? postgresDialect : sqliteDialect);
