@@ -4,6 +4,7 @@ import { generateToken, hashToken, loadOrCreateSecretKey } from '../adapters/cry
 import { FetchWebhookTransport } from '../adapters/http/fetch-webhook-transport.ts';
 import { createLogger } from '../adapters/log/logger.ts';
 import { createMailer } from '../adapters/mail/index.ts';
+import { type DataDirLock, lockDataDir } from '../adapters/store/data-dir-lock.ts';
 import type { AppDeps } from '../app/deps.ts';
 import { defaultMetrics, instrumentDestination, MetricsRunObserver } from '../app/metrics.ts';
 import { RunNotifier } from '../app/notifications.ts';
@@ -36,6 +37,24 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const logger = createLogger({ level: config.logLevel });
   logger.info({ config: describeConfig(config) }, `starting cohort-sync ${opts.role}`);
+  // The embedded store belongs to one process (docs/embedded-store.md): a second one on the same DATA_DIR is
+  // refused here, before it touches anything, with the holder's pid in the message.
+  const dataDirLock = config.store.kind === 'sqlite' ? lockDataDir(config.dataDir, `cohort-sync ${opts.role}`) : null;
+  try {
+    return await startLocked(config, opts, print, logger, dataDirLock);
+  } catch (error) {
+    dataDirLock?.release();
+    throw error;
+  }
+}
+
+async function startLocked(
+  config: Config,
+  opts: ServiceOptions,
+  print: (line: string) => void,
+  logger: ReturnType<typeof createLogger>,
+  dataDirLock: DataDirLock | null,
+): Promise<RunningService> {
   const secretKey = loadOrCreateSecretKey(config.dataDir, config.secretKey);
   const admin = resolveAdminToken({ configured: config.adminToken, dataDir: config.dataDir });
 
@@ -80,6 +99,12 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
     wrapDestination: (destination) => instrumentDestination(destination, defaultMetrics),
   });
   deps = composed.deps;
+  if (dataDirLock) {
+    // Holding the lock, this process is the store's only user: leases left by a predecessor (killed, say) are
+    // void, so its unfinished runs resume with the worker's first sweep rather than after the lease TTL.
+    const voided = await composed.store.brazeCohorts.voidLeases();
+    if (voided > 0) logger.info({ leases: voided }, 'took over the leases of a previous process on this DATA_DIR');
+  }
   notifier.start();
   const worker: Worker = await startWorker(composed.deps, { owner: composed.owner });
   const scheduler = startScheduler(composed.deps);
@@ -117,6 +142,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
       mailer.close?.();
       await composed.store.close();
       await sandbox?.close();
+      dataDirLock?.release();
     },
   };
 }

@@ -167,6 +167,12 @@ export interface BrazeCohortsRepo {
   releaseLease(id: string, fence: number): Promise<boolean>;
   /** Lets go of a lease at once (a graceful stop), so another worker resumes without waiting for expiry. */
   abandonLease(id: string, fence: number): Promise<void>;
+  /**
+   * Voids every lease at once, for a store this process owns alone (the embedded store under its DATA_DIR
+   * lock): whoever held them is gone, so the work they left resumes now instead of after the leases' TTL.
+   * Fences still advance on the next acquisition. Returns how many leases were held.
+   */
+  voidLeases(): Promise<number>;
   markDirty(id: string): Promise<void>;
   /** Clears dirty as the holder starts another pass; returns whether it was set. */
   takeDirty(id: string, fence: number): Promise<boolean>;

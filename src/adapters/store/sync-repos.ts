@@ -229,6 +229,15 @@ export class KyselyBrazeCohortsRepo implements BrazeCohortsRepo {
       .execute();
   }
 
+  async voidLeases() {
+    const r = await this.db
+      .updateTable('braze_cohorts')
+      .set({ lease_owner: null, lease_until: null })
+      .where('lease_owner', 'is not', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
   async markDirty(id: string) {
     await this.db.updateTable('braze_cohorts').set({ dirty: 1 }).where('id', '=', id).execute();
   }
