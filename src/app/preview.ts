@@ -4,11 +4,13 @@
 // It always plans in full: a real-time sync's next run is incremental, but reaches the same Braze state.
 import { MAX_IDENTIFIERS_PER_REQUEST, type PlannedIdentifier } from '../domain/batching.ts';
 import { describeIdentifier, type IdentifierKind, parseIdentifierKey } from '../domain/identifiers.ts';
+import type { Mapping } from '../domain/mapping.ts';
 import { brazeCohortName, type Sync } from '../domain/model.ts';
 import type { SyncPlanInput } from '../ports/store.ts';
 import { requireCohort } from './cohorts.ts';
 import type { AppDeps } from './deps.ts';
 import { requireSync } from './syncs.ts';
+import { requireTarget } from './targets.ts';
 
 export const PREVIEW_SAMPLE = 20;
 const PAGE = 5000;
@@ -46,13 +48,24 @@ export interface SyncPreview {
  * What every sync of the same Braze cohort wants, as the executor plans it; the previewed sync counts as
  * active even when paused, since the preview answers "what would running it do".
  */
-async function planInputs(deps: AppDeps, sync: Sync): Promise<SyncPlanInput[]> {
+async function planInputs(deps: AppDeps, sync: PlannedSync): Promise<SyncPlanInput[]> {
   const inputs: SyncPlanInput[] = [];
   for (const s of await deps.store.syncs.listByBrazeCohort(sync.brazeCohortRef)) {
     const target = await deps.store.targets.get(s.projectId, s.targetId);
     if (target) inputs.push({ mapping: target.mapping, cohortId: s.cohortId, active: s.id === sync.id || !s.paused });
   }
+  if (sync.draftMapping) inputs.push({ mapping: sync.draftMapping, cohortId: sync.cohortId, active: true });
   return inputs;
+}
+
+/** What planning needs of a sync; a draft (not created yet) brings its target's mapping along. */
+interface PlannedSync {
+  readonly id: string;
+  readonly projectId: string;
+  readonly cohortId: string;
+  readonly brazeCohortRef: string;
+  readonly paused: boolean;
+  readonly draftMapping?: Mapping;
 }
 
 async function countAndSample(
@@ -71,8 +84,39 @@ async function countAndSample(
 }
 
 export async function previewSync(deps: AppDeps, projectId: string, syncId: string): Promise<SyncPreview> {
-  const sync = await requireSync(deps, projectId, syncId);
-  const cohort = await requireCohort(deps, projectId, sync.cohortId);
+  const sync: Sync = await requireSync(deps, projectId, syncId);
+  return previewPlan(deps, sync);
+}
+
+/**
+ * The preview of a sync not created yet (the sync wizard's review step): the cohort to the target, planned
+ * against what Braze already holds for that cohort in the target's workspace (the Braze cohort other syncs
+ * of the same cohort and workspace share), or against nothing when no sync has sent it there.
+ */
+export async function previewDraftSync(
+  deps: AppDeps,
+  projectId: string,
+  draft: { cohortId: string; targetId: string },
+): Promise<SyncPreview> {
+  const cohort = await requireCohort(deps, projectId, draft.cohortId);
+  const target = await requireTarget(deps, projectId, draft.targetId);
+  let brazeCohortRef: string | null = null;
+  for (const s of await deps.store.syncs.list(projectId, { cohortId: cohort.id })) {
+    const other = await deps.store.targets.get(projectId, s.targetId);
+    if (other?.workspaceKey === target.workspaceKey) brazeCohortRef = s.brazeCohortRef;
+  }
+  return previewPlan(deps, {
+    id: 'draft',
+    projectId,
+    cohortId: cohort.id,
+    brazeCohortRef: brazeCohortRef ?? deps.newId('draft'),
+    paused: false,
+    draftMapping: target.mapping,
+  });
+}
+
+async function previewPlan(deps: AppDeps, sync: PlannedSync): Promise<SyncPreview> {
+  const cohort = await requireCohort(deps, sync.projectId, sync.cohortId);
   const { planning, brazeCohorts } = deps.store;
   const scratch = deps.newId('preview');
   try {

@@ -18,6 +18,8 @@ import { type Config, describeConfig } from './config.ts';
 import { buildHttpApp } from './http/app.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { notificationRoutes } from './http/routes/notifications.ts';
+import { uiSupportRoutes } from './http/routes/ui-support.ts';
+import { webRoutes } from './http/web-static.ts';
 
 export interface RunningService {
   readonly url: string | null;
@@ -120,6 +122,14 @@ async function startLocked(
       extraRoutes: [
         (app) => notificationRoutes(app, { deps: composed.deps, mailer, webhooks, hostAuthenticates: true }),
         (app) => metricsRoutes(app),
+        (app) =>
+          uiSupportRoutes(app, {
+            deps: composed.deps,
+            sandbox,
+            partnerSlug: config.braze.partnerSlug,
+            mail: { delivery: config.mail.smtpUrl ? 'smtp' : 'log', from: config.mail.from },
+          }),
+        (app) => webRoutes(app),
       ],
     });
     url = await app.listen({ host: config.http.host, port: config.http.port });

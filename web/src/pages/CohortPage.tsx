@@ -1,0 +1,3 @@
+export function CohortPage() {
+  return null;
+}

@@ -1,0 +1,3 @@
+export function NewRulesCohort() {
+  return null;
+}

@@ -1,0 +1,6 @@
+export function SandboxIndex() {
+  return null;
+}
+export function SandboxPage() {
+  return null;
+}

@@ -1,0 +1,3 @@
+export function SyncWizard() {
+  return null;
+}

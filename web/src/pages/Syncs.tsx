@@ -1,0 +1,3 @@
+export function Syncs() {
+  return null;
+}
