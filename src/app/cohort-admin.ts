@@ -2,7 +2,8 @@
 // reading members page by page.
 import type { Cohort } from '../domain/model.ts';
 import type { ProfileRecord } from '../ports/store.ts';
-import { createStaticCohort, requireCohort } from './cohorts.ts';
+import { checkDefinition, evaluateCohorts, knownCohorts } from './behavioral.ts';
+import { createStaticCohort, type MembershipChanged, requireCohort } from './cohorts.ts';
 import { openCursor, type Paged, sealCursor } from './cursors.ts';
 import type { AppDeps } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
@@ -16,13 +17,21 @@ export type CohortInput =
 export async function createCohort(deps: AppDeps, projectId: string, input: CohortInput): Promise<Cohort> {
   if (input.type === 'static') return createStaticCohort(deps, projectId, { name: input.name });
   await requireProject(deps, projectId);
-  // Storing a definition nobody evaluates would give a cohort that is always empty, and a sync of it would
-  // remove every member from Braze: refuse until the evaluator exists.
-  throw new AppError(
-    422,
-    'cohort_type_unsupported',
-    'behavioral cohorts are not available in this version; create a static cohort and set its members',
-  );
+  const name = input.name.trim();
+  if (!name) throw invalid([{ path: 'name', message: 'a cohort needs a name' }]);
+  const id = deps.newId('coh');
+  await checkDefinition(deps, projectId, id, input.definition);
+  await deps.store.cohorts.create({
+    id,
+    projectId,
+    name,
+    type: 'behavioral',
+    definition: input.definition,
+    now: deps.clock.now().toISOString(),
+  });
+  // Evaluated on save, so the cohort has its members before any sync reads it (docs/cohorts.md).
+  await evaluateCohorts(deps, projectId, [id]);
+  return requireCohort(deps, projectId, id);
 }
 
 export async function listCohorts(deps: AppDeps, projectId: string): Promise<Cohort[]> {
@@ -45,6 +54,7 @@ export async function updateCohort(
   projectId: string,
   cohortId: string,
   patch: CohortPatch,
+  onChanged?: MembershipChanged,
 ): Promise<Cohort> {
   const cohort = await requireCohort(deps, projectId, cohortId);
   const name = patch.name?.trim();
@@ -56,6 +66,7 @@ export async function updateCohort(
       `cohort ${cohort.id} is static: it has no definition; change its members instead`,
     );
   }
+  if (patch.definition !== undefined) await checkDefinition(deps, projectId, cohortId, patch.definition);
   const updated = await deps.store.cohorts.update(
     projectId,
     cohortId,
@@ -66,12 +77,17 @@ export async function updateCohort(
     deps.clock.now().toISOString(),
   );
   if (!updated) throw notFound('cohort', cohortId);
-  if (name !== undefined && name !== cohort.name) {
+  // A new definition is evaluated at once (and the cohorts reading this one through inCohort after it);
+  // real-time syncs of every cohort that changed follow through the membership hook.
+  const changed = patch.definition !== undefined ? await evaluateCohorts(deps, projectId, [cohortId]) : [];
+  for (const c of changed) if (c.cohortId !== cohortId) await onChanged?.(projectId, c.cohortId);
+  const renamed = name !== undefined && name !== cohort.name;
+  if (renamed || changed.some((c) => c.cohortId === cohortId)) {
     for (const sync of await deps.store.syncs.list(projectId, { cohortId })) {
       if (!sync.paused && sync.cadence !== 'one_time') await requestRun(deps, sync, 'manual');
     }
   }
-  return updated;
+  return patch.definition !== undefined ? requireCohort(deps, projectId, cohortId) : updated;
 }
 
 export async function deleteCohort(deps: AppDeps, projectId: string, cohortId: string): Promise<void> {
@@ -85,7 +101,19 @@ export async function deleteCohort(deps: AppDeps, projectId: string, cohortId: s
       { syncs: syncs.map((s) => s.id) },
     );
   }
+  const readers = [...(await knownCohorts(deps, projectId)).values()].filter((c) =>
+    c.definition?.all.some((g) => g.any.some((x) => 'inCohort' in x && x.inCohort === cohortId)),
+  );
+  if (readers.length > 0) {
+    throw new AppError(
+      409,
+      'cohort_in_use',
+      `cohort "${cohort.name}" is read by ${readers.length} behavioral cohort(s) through inCohort; change them first`,
+      { cohorts: readers.map((c) => c.id) },
+    );
+  }
   await deps.store.cohorts.delete(projectId, cohortId);
+  await deps.store.behavioral.forget(cohortId);
 }
 
 export async function listCohortMembers(

@@ -21,6 +21,10 @@ export interface AppSettings {
   readonly runHistoryDays: number;
   /** In a burst of changes, a real-time sync's incremental runs start at most this often (changes fold in). */
   readonly realtimeGatherMs: number;
+  /** EVENT_RETENTION_DAYS: how long events are kept; no behavioral window may reach further back. */
+  readonly eventRetentionDays: number;
+  /** How often rolling windows of behavioral cohorts are swept (members whose events aged out leave). */
+  readonly behavioralSweepMs: number;
 }
 
 export interface AppDeps {
@@ -44,4 +48,6 @@ export const DEFAULT_SETTINGS: AppSettings = {
   realtimeReconcileMinutes: 60,
   runHistoryDays: 30,
   realtimeGatherMs: 1_000,
+  eventRetentionDays: 400,
+  behavioralSweepMs: 15_000,
 };

@@ -7,6 +7,7 @@ import { parseIdentifierKey } from '../domain/identifiers.ts';
 import { brazeCohortName, type Run, type Sync } from '../domain/model.ts';
 import { DeliveryError, type DestinationTarget, type RequestLogEntry } from '../ports/destination.ts';
 import type { StoredBatch, SyncPlanInput } from '../ports/store.ts';
+import { evaluateCohorts } from './behavioral.ts';
 import type { AppDeps } from './deps.ts';
 import { beginPlan } from './incremental.ts';
 import { decryptedKey } from './targets.ts';
@@ -175,6 +176,12 @@ export class RunExecutor {
     const { planning, runs } = this.deps.store;
     await planning.clearBatches(run.id);
     const inputs = await this.planInputs(run);
+    // A full run of a behavioral cohort plans from a fresh evaluation (and of the cohorts it reads).
+    if (run.mode === 'full')
+      await evaluateCohorts(this.deps, sync.projectId, [...new Set(inputs.map((i) => i.cohortId))], {
+        withDependents: false,
+        withDependencies: true,
+      });
     // Real-time runs plan only the members changed since the last acknowledged state (src/app/incremental.ts).
     const incremental = await beginPlan(planning, run, inputs);
     if (!incremental) await planning.stageDesired(run.id, inputs);

@@ -1,6 +1,7 @@
 // Repositories the app layer needs. Each is narrow; use cases take only the ones they use.
 
 import type { PlannedBatch, PlannedIdentifier } from '../domain/batching.ts';
+import type { Definition } from '../domain/behavioral.ts';
 import type { Mapping } from '../domain/mapping.ts';
 import type {
   BrazeCohort,
@@ -335,6 +336,57 @@ export interface IdentifierTouch {
   readonly ackedAt: string | null;
 }
 
+/** Which profiles an evaluation decides: all of the project's, the listed ones, or those whose events aged. */
+export type EvaluationScope =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'profiles'; readonly ids: readonly number[] }
+  /**
+   * Profiles with an event that left one of these rolling windows between fromMs and toMs (event time in
+   * [fromMs - windowMs, toMs - windowMs)): the only ones whose counts moved with the clock alone.
+   */
+  | {
+      readonly kind: 'aged';
+      readonly fromMs: number;
+      readonly toMs: number;
+      readonly windows: readonly { readonly event: string; readonly windowMs: number }[];
+    };
+
+export interface EvaluationInput {
+  readonly projectId: string;
+  readonly cohortId: string;
+  readonly definition: Definition;
+  /** The clock every window of this evaluation is read at. */
+  readonly nowMs: number;
+  readonly retentionDays: number;
+  readonly scope: EvaluationScope;
+  /** A full evaluation records its own size-history point; real-time changes share one per minute. */
+  readonly history: 'evaluation' | 'change';
+  /** Rolling windows are swept up to here (the sweeper's next pass starts from it). */
+  readonly sweptToMs?: number;
+}
+
+/** Behavioral cohorts (src/app/behavioral.ts): evaluation in SQL and the cohorts' size history. */
+export interface BehavioralRepo {
+  /**
+   * Decides membership of the scope's profiles in one transaction and applies the difference like any
+   * membership change (cohort_members, member_changes, size). Null when the cohort no longer exists.
+   */
+  evaluate(input: EvaluationInput): Promise<MemberChangeResult & { size: number } | null>;
+  /** How many of the project's profiles match a definition now, without saving anything. */
+  estimate(projectId: string, definition: Definition, nowMs: number, retentionDays: number): Promise<number>;
+  /** For one profile: the matching event count of every event condition, by [group][condition] (0 elsewhere). */
+  conditionCounts(
+    profileId: number,
+    definition: Definition,
+    nowMs: number,
+    retentionDays: number,
+  ): Promise<number[][]>;
+  sweptTo(cohortId: string): Promise<number | null>;
+  sizeHistory(cohortId: string, fromMs: number, toMs: number, limit: number): Promise<{ atMs: number; size: number }[]>;
+  /** Drops a deleted cohort's history and sweep state. */
+  forget(cohortId: string): Promise<void>;
+}
+
 export interface Store {
   readonly projects: ProjectsRepo;
   readonly tokens: TokensRepo;
@@ -345,6 +397,7 @@ export interface Store {
   readonly brazeCohorts: BrazeCohortsRepo;
   readonly runs: RunsRepo;
   readonly planning: PlanningRepo;
+  readonly behavioral: BehavioralRepo;
   readonly notificationState: NotificationStateRepo;
   readonly webhookDeliveries: WebhookDeliveriesRepo;
   close(): Promise<void>;

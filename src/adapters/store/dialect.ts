@@ -28,6 +28,12 @@ export interface StoreDialect {
   jsonText(json: Json, key: string): RawBuilder<string | null>;
   /** JSON type of top-level `key`: 'string' | 'number' | 'boolean' | 'null' | 'object' | 'array', or null. */
   jsonType(json: Json, key: string): RawBuilder<string | null>;
+  /** Numeric value of top-level `key` when it is a JSON number, else null (behavioral conditions). */
+  jsonNumber(json: Json, key: string): RawBuilder<number | null>;
+  /** `text` compared in byte order (SQLite's BINARY; PostgreSQL's "C" collation). */
+  byteOrder(text: RawBuilder<unknown>): RawBuilder<string>;
+  /** Makes the current transaction hold `cohorts` row `id` until it ends (PostgreSQL; SQLite has one writer). */
+  readonly forUpdate: RawBuilder<unknown>;
   /** Rows (k, p) from parallel arrays of keys and nullable integers, passed as one parameter. */
   pairRows(keys: readonly string[], ints: readonly (number | null)[]): RawBuilder<{ k: string; p: number | null }>;
   /** Rows (value) of text values, passed as one parameter. */
@@ -95,6 +101,12 @@ export const sqliteDialect: StoreDialect = {
       when 'text' then 'string' when 'integer' then 'number' when 'real' then 'number'
       when 'true' then 'boolean' when 'false' then 'boolean' else json_type(${json}, ${path}) end)`;
   },
+  jsonNumber: (json, key) => {
+    const path = sqlitePath(key);
+    return sql`(case when json_type(${json}, ${path}) in ('integer', 'real') then json_extract(${json}, ${path}) end)`;
+  },
+  byteOrder: (text) => sql`${text}`,
+  forUpdate: sql``,
   pairRows: (keys, ints) =>
     sql`select j.value ->> 0 as k, j.value ->> 1 as p from json_each(${JSON.stringify(keys.map((k, i) => [k, ints[i] ?? null]))}) j`,
   textRows: (values) => sql`select value from json_each(${JSON.stringify(values)})`,
@@ -160,6 +172,10 @@ export const postgresDialect: StoreDialect = {
       when 'number' then (${json})::json ->> ${key}::text
       when 'boolean' then (${json})::json ->> ${key}::text end)`,
   jsonType: (json, key) => sql`json_typeof((${json})::json -> ${key}::text)`,
+  jsonNumber: (json, key) => sql`(case when json_typeof((${json})::json -> ${key}::text) = 'number'
+      then ((${json})::json ->> ${key}::text)::numeric end)`,
+  byteOrder: (text) => sql`(${text} collate "C")`,
+  forUpdate: sql` for update`,
   pairRows: (keys, ints) => sql`select t.k, t.p from unnest(${[...keys]}::text[], ${[...ints]}::integer[]) as t(k, p)`,
   textRows: (values) => sql`select unnest(${[...values]}::text[]) as value`,
 

@@ -1,5 +1,6 @@
 // Builds the Store port over either engine and applies migrations first.
 import type { Store } from '../../ports/store.ts';
+import { KyselyBehavioralRepo } from './behavioral-repo.ts';
 import { KyselyCohortsRepo, KyselyProjectsRepo, KyselyTargetsRepo, KyselyTokensRepo } from './catalog-repos.ts';
 import { openStoreDb, type StoreDb, type StoreLocation } from './db.ts';
 import { KyselyMembershipRepo } from './membership-repo.ts';
@@ -27,6 +28,7 @@ export function storeOver(raw: StoreDb): OpenedStore {
     brazeCohorts: new KyselyBrazeCohortsRepo(db),
     runs: new KyselyRunsRepo(db),
     planning: new KyselyPlanningRepo(db, dialect),
+    behavioral: new KyselyBehavioralRepo(db, dialect),
     notificationState: new KyselyNotificationStateRepo(db),
     webhookDeliveries: new KyselyWebhookDeliveriesRepo(db),
     close: () => raw.close(),

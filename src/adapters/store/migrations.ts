@@ -130,4 +130,17 @@ export const MIGRATIONS: readonly Migration[] = [
       `create index event_dedupe_at on event_dedupe (at_ms)`,
     ],
   },
+  {
+    // Behavioral cohorts (docs/cohorts.md): per-evaluation work tables (scope and desired members, keyed by
+    // an evaluation id), the cohorts' size history, and how far each cohort's rolling windows were swept.
+    name: '0030_behavioral',
+    up: (e) => [
+      `create table behavioral_scope (eval_id text not null, profile_id integer not null, primary key (eval_id, profile_id))`,
+      `create table behavioral_desired (eval_id text not null, profile_id integer not null, primary key (eval_id, profile_id))`,
+      `create table cohort_size_history (
+        id ${identity(e)}, cohort_id text not null, at_ms bigint not null, size integer not null, source text not null)`,
+      `create index cohort_size_history_cohort on cohort_size_history (cohort_id, at_ms)`,
+      `create table behavioral_state (cohort_id text primary key, swept_to_ms bigint not null)`,
+    ],
+  },
 ];

@@ -1,0 +1,189 @@
+// Behavioral evaluation in the store: one INSERT … SELECT stages the profiles the compiled definition
+// accepts, and anti-joins against cohort_members apply the difference — the same shape as a CSV replace
+// (membership-repo.ts), so real-time syncs see ordinary member_changes rows. Nothing about individual users
+// passes through JavaScript: memory stays flat however many profiles and events there are.
+import { randomUUID } from 'node:crypto';
+import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
+import { type Definition, isEvent } from '../../domain/behavioral.ts';
+import type { BehavioralRepo, EvaluationInput, EvaluationScope, MemberChangeResult } from '../../ports/store.ts';
+import { type CompileOptions, definitionSql, eventCountSql } from './behavioral-sql.ts';
+import type { Engine } from './db.ts';
+import type { Database } from './schema.ts';
+
+type Tx = Transaction<Database> | Kysely<Database>;
+
+const SCOPE_CHUNK = 500;
+/** Real-time changes of one cohort share a size-history point per minute. */
+const CHANGE_BUCKET_MS = 60_000;
+
+const count = (r: { numAffectedRows?: bigint }) => Number(r.numAffectedRows ?? 0);
+
+export class KyselyBehavioralRepo implements BehavioralRepo {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly engine: Engine,
+  ) {}
+
+  private options(alias: string, nowMs: number, retentionDays: number): CompileOptions {
+    return {
+      engine: this.engine,
+      profileId: `${alias}.id`,
+      properties: `${alias}.properties`,
+      nowMs,
+      retentionDays,
+    };
+  }
+
+  async evaluate(input: EvaluationInput): Promise<(MemberChangeResult & { size: number }) | null> {
+    return this.db.transaction().execute(async (tx) => {
+      // Evaluations of one cohort take turns (PostgreSQL; SQLite has one writer anyway): two overlapping
+      // diffs against cohort_members would log the same change twice and miscount the size.
+      const lock = this.engine === 'postgres' ? sql` for update` : sql``;
+      const cohort = await sql<{ size: number }>`select size from cohorts
+        where id = ${input.cohortId} and project_id = ${input.projectId}${lock}`.execute(tx);
+      if (cohort.rows.length === 0) return null;
+      const evalId = `ev_${randomUUID()}`;
+      const scoped = input.scope.kind !== 'all';
+      if (input.scope.kind === 'profiles') await this.stageScope(tx, evalId, input.scope.ids);
+      if (input.scope.kind === 'aged') await this.stageAged(tx, evalId, input.projectId, input.scope);
+      const predicate = definitionSql(input.definition, this.options('p', input.nowMs, input.retentionDays));
+      if (scoped)
+        await sql`insert into behavioral_desired (eval_id, profile_id)
+          select ${evalId}, p.id from behavioral_scope s join profiles p on p.id = s.profile_id
+          where s.eval_id = ${evalId} and p.project_id = ${input.projectId} and ${predicate}`.execute(tx);
+      else
+        await sql`insert into behavioral_desired (eval_id, profile_id)
+          select ${evalId}, p.id from profiles p where p.project_id = ${input.projectId} and ${predicate}`.execute(tx);
+
+      const inScope = scoped
+        ? sql`and m.profile_id in (select s.profile_id from behavioral_scope s where s.eval_id = ${evalId})`
+        : sql``;
+      const leaving = sql`select m.profile_id from cohort_members m where m.cohort_id = ${input.cohortId} ${inScope}
+        and not exists (select 1 from behavioral_desired d where d.eval_id = ${evalId} and d.profile_id = m.profile_id)`;
+      const joining = sql`select d.profile_id from behavioral_desired d where d.eval_id = ${evalId}
+        and not exists (select 1 from cohort_members m where m.cohort_id = ${input.cohortId} and m.profile_id = d.profile_id)`;
+      const at = new Date(input.nowMs).toISOString();
+      const removed = count(
+        await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
+          select ${input.projectId}, ${input.cohortId}, x.profile_id, ${at} from (${leaving}) x`.execute(tx),
+      );
+      if (removed > 0)
+        await sql`delete from cohort_members where cohort_id = ${input.cohortId} and profile_id in (${leaving})`.execute(tx);
+      const added = count(
+        await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
+          select ${input.projectId}, ${input.cohortId}, x.profile_id, ${at} from (${joining}) x`.execute(tx),
+      );
+      if (added > 0)
+        await sql`insert into cohort_members (cohort_id, profile_id)
+          select ${input.cohortId}, x.profile_id from (${joining}) x where true`.execute(tx);
+
+      // A full evaluation knows the exact size (and repairs any drift); a scoped one applies its difference.
+      const size = scoped
+        ? Number(cohort.rows[0]!.size) + added - removed
+        : Number(
+            (
+              await sql<{ n: number }>`select count(*) as n from behavioral_desired where eval_id = ${evalId}`.execute(
+                tx,
+              )
+            ).rows[0]!.n,
+          );
+      await sql`update cohorts set size = ${size} where id = ${input.cohortId}`.execute(tx);
+      await sql`delete from behavioral_desired where eval_id = ${evalId}`.execute(tx);
+      if (scoped) await sql`delete from behavioral_scope where eval_id = ${evalId}`.execute(tx);
+      await this.recordPoint(tx, input, size, added + removed > 0);
+      if (input.sweptToMs !== undefined) {
+        await sql`insert into behavioral_state (cohort_id, swept_to_ms) values (${input.cohortId}, ${input.sweptToMs})
+          on conflict (cohort_id) do update set swept_to_ms = excluded.swept_to_ms`.execute(tx);
+      }
+      return { added, removed, size };
+    });
+  }
+
+  private async stageScope(tx: Tx, evalId: string, ids: readonly number[]): Promise<void> {
+    const distinct = [...new Set(ids)];
+    for (let i = 0; i < distinct.length; i += SCOPE_CHUNK) {
+      const rows = distinct.slice(i, i + SCOPE_CHUNK).map((id) => sql`(${evalId}, ${id})`);
+      await sql`insert into behavioral_scope (eval_id, profile_id) values ${sql.join(rows)}`.execute(tx);
+    }
+  }
+
+  /** The profiles with an event that left one of the scope's rolling windows (see EvaluationScope). */
+  private async stageAged(
+    tx: Tx,
+    evalId: string,
+    projectId: string,
+    scope: Extract<EvaluationScope, { kind: 'aged' }>,
+  ) {
+    const { fromMs, toMs, windows } = scope;
+    for (const w of windows) {
+      await sql`insert into behavioral_scope (eval_id, profile_id)
+        select distinct ${evalId}, e.profile_id from events e
+        where e.project_id = ${projectId} and e.event_type = ${w.event}
+          and e.time_ms >= ${fromMs - w.windowMs} and e.time_ms < ${toMs - w.windowMs}
+        on conflict do nothing`.execute(tx);
+    }
+  }
+
+  private async recordPoint(tx: Tx, input: EvaluationInput, size: number, changed: boolean) {
+    if (input.history === 'change') {
+      if (!changed) return;
+      const last = await sql<{ id: number; at_ms: number; source: string }>`select id, at_ms, source
+        from cohort_size_history where cohort_id = ${input.cohortId} order by at_ms desc, id desc limit 1`.execute(tx);
+      const row = last.rows[0];
+      if (
+        row &&
+        row.source === 'change' &&
+        Math.floor(Number(row.at_ms) / CHANGE_BUCKET_MS) === Math.floor(input.nowMs / CHANGE_BUCKET_MS)
+      ) {
+        await sql`update cohort_size_history set at_ms = ${input.nowMs}, size = ${size} where id = ${row.id}`.execute(tx);
+        return;
+      }
+    }
+    await sql`insert into cohort_size_history (cohort_id, at_ms, size, source)
+      values (${input.cohortId}, ${input.nowMs}, ${size}, ${input.history})`.execute(tx);
+  }
+
+  async estimate(projectId: string, definition: Definition, nowMs: number, retentionDays: number): Promise<number> {
+    const predicate = definitionSql(definition, this.options('p', nowMs, retentionDays));
+    const r = await sql<{ n: number }>`select count(*) as n from profiles p
+      where p.project_id = ${projectId} and ${predicate}`.execute(this.db);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  async conditionCounts(profileId: number, definition: Definition, nowMs: number, retentionDays: number) {
+    const o: CompileOptions = { ...this.options('p', nowMs, retentionDays), profileId: String(Math.trunc(profileId)) };
+    const cells: { gi: number; ci: number; expr: RawBuilder<number> }[] = [];
+    definition.all.forEach((g, gi) =>
+      g.any.forEach((c, ci) => {
+        if (isEvent(c)) cells.push({ gi, ci, expr: eventCountSql(c, o, `x${gi}_${ci}`) });
+      }),
+    );
+    const out = definition.all.map((g) => g.any.map(() => 0));
+    if (cells.length === 0) return out;
+    const select = sql.join(cells.map((cell, i) => sql`${cell.expr} as ${sql.ref(`c${i}`)}`));
+    const row = (await sql<Record<string, number>>`select ${select}`.execute(this.db)).rows[0] ?? {};
+    cells.forEach((cell, i) => {
+      out[cell.gi]![cell.ci] = Number(row[`c${i}`] ?? 0);
+    });
+    return out;
+  }
+
+  async sweptTo(cohortId: string): Promise<number | null> {
+    const r = await sql<{ swept_to_ms: number }>`select swept_to_ms from behavioral_state
+      where cohort_id = ${cohortId}`.execute(this.db);
+    const v = r.rows[0]?.swept_to_ms;
+    return v === undefined ? null : Number(v);
+  }
+
+  async sizeHistory(cohortId: string, fromMs: number, toMs: number, limit: number) {
+    const r = await sql<{ at_ms: number; size: number }>`select at_ms, size from cohort_size_history
+      where cohort_id = ${cohortId} and at_ms >= ${fromMs} and at_ms <= ${toMs}
+      order by at_ms, id limit ${limit}`.execute(this.db);
+    return r.rows.map((row) => ({ atMs: Number(row.at_ms), size: Number(row.size) }));
+  }
+
+  async forget(cohortId: string): Promise<void> {
+    await sql`delete from cohort_size_history where cohort_id = ${cohortId}`.execute(this.db);
+    await sql`delete from behavioral_state where cohort_id = ${cohortId}`.execute(this.db);
+  }
+}
