@@ -10,6 +10,7 @@ import {
   checkReferences,
   conditionHolds,
   type Definition,
+  longestWindowMs as definitionWindowMs,
   dependentsOf,
   describeDefinition,
   evaluationOrder,
@@ -19,7 +20,6 @@ import {
   isInCohort,
   isUserProperty,
   type KnownCohort,
-  longestWindowMs as definitionWindowMs,
   parseDefinition,
   references,
   rollingWindowMs,
@@ -43,7 +43,10 @@ function storedDefinition(raw: unknown): Definition | null {
 }
 
 /** The project's cohorts as references see them: behavioral ones with their definition, static ones without. */
-export async function knownCohorts(deps: AppDeps, projectId: string): Promise<Map<string, KnownCohort & { cohort: Cohort }>> {
+export async function knownCohorts(
+  deps: AppDeps,
+  projectId: string,
+): Promise<Map<string, KnownCohort & { cohort: Cohort }>> {
   const out = new Map<string, KnownCohort & { cohort: Cohort }>();
   for (const c of await deps.store.cohorts.list(projectId))
     out.set(c.id, { id: c.id, cohort: c, definition: c.type === 'behavioral' ? storedDefinition(c.definition) : null });
@@ -252,7 +255,11 @@ export interface BehavioralExplanation {
   readonly member: boolean;
   /** Whether the definition holds for the user right now (differs from member only until the next evaluation). */
   readonly matches: boolean;
-  readonly groups: readonly { readonly not: boolean; readonly holds: boolean; readonly conditions: readonly ExplainedCondition[] }[];
+  readonly groups: readonly {
+    readonly not: boolean;
+    readonly holds: boolean;
+    readonly conditions: readonly ExplainedCondition[];
+  }[];
 }
 
 /** For one user: which conditions of the definition they meet and which they don't, and why. */
@@ -398,7 +405,14 @@ export class BehavioralEvaluator {
     const all = await behavioralCohorts(this.deps, projectId);
     const dependents = dependentsOf(cohortId, all);
     if (dependents.length === 0) return;
-    await this.announce(projectId, await evaluateCohorts(this.deps, projectId, dependents.map((d) => d.id)));
+    await this.announce(
+      projectId,
+      await evaluateCohorts(
+        this.deps,
+        projectId,
+        dependents.map((d) => d.id),
+      ),
+    );
   }
 
   /** Sweeps every project's rolling windows once. */

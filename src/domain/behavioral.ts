@@ -180,7 +180,10 @@ function parseWindow(v: unknown, path: string, ctx: ParseContext, out: Problem[]
     ok = false;
   }
   if (typeof unit !== 'string' || !(WINDOW_UNITS as readonly string[]).includes(unit)) {
-    out.push({ path: `${path}.unit`, message: `unknown unit ${JSON.stringify(unit)}; one of ${WINDOW_UNITS.join(', ')}` });
+    out.push({
+      path: `${path}.unit`,
+      message: `unknown unit ${JSON.stringify(unit)}; one of ${WINDOW_UNITS.join(', ')}`,
+    });
     ok = false;
   }
   if (!ok) return undefined;
@@ -280,9 +283,11 @@ export function parseDefinition(
   const groups: Group[] = [];
   raw.all.forEach((g, gi) => {
     const gp = `${base}.all[${gi}]`;
-    if (!isObject(g) || !Array.isArray(g.any)) return out.push({ path: gp, message: 'a group is {"any": [conditions], "not"?: boolean}' });
+    if (!isObject(g) || !Array.isArray(g.any))
+      return out.push({ path: gp, message: 'a group is {"any": [conditions], "not"?: boolean}' });
     unknownKeys(g, ['any', 'not'], gp, out);
-    if (g.not !== undefined && typeof g.not !== 'boolean') out.push({ path: `${gp}.not`, message: 'not must be true or false' });
+    if (g.not !== undefined && typeof g.not !== 'boolean')
+      out.push({ path: `${gp}.not`, message: 'not must be true or false' });
     if (g.any.length === 0 || g.any.length > LIMITS.conditions)
       out.push({ path: `${gp}.any`, message: `a group needs 1 to ${LIMITS.conditions} conditions` });
     const any: Condition[] = [];
@@ -337,7 +342,10 @@ export function checkReferences(
     else if (!known.has(ref.cohortId))
       out.push({ path: ref.path, message: `unknown cohort ${JSON.stringify(ref.cohortId)}` });
     else if (selfId !== null && reaches(ref.cohortId, selfId, new Set()))
-      out.push({ path: ref.path, message: `cohort ${ref.cohortId} refers back to this cohort through inCohort (a cycle)` });
+      out.push({
+        path: ref.path,
+        message: `cohort ${ref.cohortId} refers back to this cohort through inCohort (a cycle)`,
+      });
   }
   return out;
 }

@@ -371,16 +371,11 @@ export interface BehavioralRepo {
    * Decides membership of the scope's profiles in one transaction and applies the difference like any
    * membership change (cohort_members, member_changes, size). Null when the cohort no longer exists.
    */
-  evaluate(input: EvaluationInput): Promise<MemberChangeResult & { size: number } | null>;
+  evaluate(input: EvaluationInput): Promise<(MemberChangeResult & { size: number }) | null>;
   /** How many of the project's profiles match a definition now, without saving anything. */
   estimate(projectId: string, definition: Definition, nowMs: number, retentionDays: number): Promise<number>;
   /** For one profile: the matching event count of every event condition, by [group][condition] (0 elsewhere). */
-  conditionCounts(
-    profileId: number,
-    definition: Definition,
-    nowMs: number,
-    retentionDays: number,
-  ): Promise<number[][]>;
+  conditionCounts(profileId: number, definition: Definition, nowMs: number, retentionDays: number): Promise<number[][]>;
   sweptTo(cohortId: string): Promise<number | null>;
   sizeHistory(cohortId: string, fromMs: number, toMs: number, limit: number): Promise<{ atMs: number; size: number }[]>;
   /** Drops a deleted cohort's history and sweep state. */

@@ -7,7 +7,7 @@ import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import { type Definition, isEvent } from '../../domain/behavioral.ts';
 import type { BehavioralRepo, EvaluationInput, EvaluationScope, MemberChangeResult } from '../../ports/store.ts';
 import { type CompileOptions, definitionSql, eventCountSql } from './behavioral-sql.ts';
-import type { Engine } from './db.ts';
+import type { StoreDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 
 type Tx = Transaction<Database> | Kysely<Database>;
@@ -21,12 +21,12 @@ const count = (r: { numAffectedRows?: bigint }) => Number(r.numAffectedRows ?? 0
 export class KyselyBehavioralRepo implements BehavioralRepo {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly engine: Engine,
+    private readonly dialect: StoreDialect,
   ) {}
 
   private options(alias: string, nowMs: number, retentionDays: number): CompileOptions {
     return {
-      engine: this.engine,
+      dialect: this.dialect,
       profileId: `${alias}.id`,
       properties: `${alias}.properties`,
       nowMs,
@@ -38,9 +38,8 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
     return this.db.transaction().execute(async (tx) => {
       // Evaluations of one cohort take turns (PostgreSQL; SQLite has one writer anyway): two overlapping
       // diffs against cohort_members would log the same change twice and miscount the size.
-      const lock = this.engine === 'postgres' ? sql` for update` : sql``;
       const cohort = await sql<{ size: number }>`select size from cohorts
-        where id = ${input.cohortId} and project_id = ${input.projectId}${lock}`.execute(tx);
+        where id = ${input.cohortId} and project_id = ${input.projectId}${this.dialect.forUpdate}`.execute(tx);
       if (cohort.rows.length === 0) return null;
       const evalId = `ev_${randomUUID()}`;
       const scoped = input.scope.kind !== 'all';
@@ -68,7 +67,9 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
           select ${input.projectId}, ${input.cohortId}, x.profile_id, ${at} from (${leaving}) x`.execute(tx),
       );
       if (removed > 0)
-        await sql`delete from cohort_members where cohort_id = ${input.cohortId} and profile_id in (${leaving})`.execute(tx);
+        await sql`delete from cohort_members where cohort_id = ${input.cohortId} and profile_id in (${leaving})`.execute(
+          tx,
+        );
       const added = count(
         await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
           select ${input.projectId}, ${input.cohortId}, x.profile_id, ${at} from (${joining}) x`.execute(tx),
@@ -135,7 +136,9 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
         row.source === 'change' &&
         Math.floor(Number(row.at_ms) / CHANGE_BUCKET_MS) === Math.floor(input.nowMs / CHANGE_BUCKET_MS)
       ) {
-        await sql`update cohort_size_history set at_ms = ${input.nowMs}, size = ${size} where id = ${row.id}`.execute(tx);
+        await sql`update cohort_size_history set at_ms = ${input.nowMs}, size = ${size} where id = ${row.id}`.execute(
+          tx,
+        );
         return;
       }
     }

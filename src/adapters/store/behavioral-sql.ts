@@ -1,11 +1,8 @@
 // Compiles a behavioral definition (src/domain/behavioral.ts) into one SQL predicate over a profile, for
 // either engine. Full and incremental evaluation use the same predicate — only the set of profiles it is
 // applied to differs — so they cannot disagree about what a condition means. The meaning of each property
-// operator is the domain's propertyPasses: JSON scalars compare only with scalars of the same type.
-//
-// Engine differences live here and nowhere else: SQLite reads JSON with json_type/json_extract and a
-// `$."name"` path; PostgreSQL with jsonb's -> / ->> and jsonb_typeof, and compares text under the "C"
-// collation so string order is byte order on both (SQLite's default BINARY collation is byte order too).
+// operator is the domain's propertyPasses: JSON scalars compare only with scalars of the same type, strings
+// in byte order. What differs between the engines (reading JSON, byte-order text) is asked of the dialect.
 import { type RawBuilder, sql } from 'kysely';
 import {
   type Condition,
@@ -17,12 +14,12 @@ import {
   type Scalar,
   windowStartMs,
 } from '../../domain/behavioral.ts';
-import type { Engine } from './db.ts';
+import type { StoreDialect } from './dialect.ts';
 
 type Bool = RawBuilder<unknown>;
 
 export interface CompileOptions {
-  readonly engine: Engine;
+  readonly dialect: StoreDialect;
   /** SQL expression of the profile id the predicate is about (e.g. `p.id`). */
   readonly profileId: string;
   /** SQL expression of that profile's properties JSON text (e.g. `p.properties`). */
@@ -34,75 +31,47 @@ export interface CompileOptions {
 /** Never NULL: SQL's three-valued logic would otherwise turn `not (missing = x)` into "no row". */
 const definite = (expr: Bool): Bool => sql`(case when ${expr} then 1 else 0 end = 1)`;
 
-function sqliteTest(column: string, key: string, t: PropertyTest): Bool {
-  const path = `$."${key}"`;
-  const type = sql`json_type(${sql.raw(column)}, ${path})`;
-  const value = sql`json_extract(${sql.raw(column)}, ${path})`;
-  const typed = (v: Scalar): Bool =>
-    typeof v === 'string' ? sql`${type} = 'text'` : typeof v === 'number' ? sql`${type} in ('integer', 'real')` : sql`1 = 1`;
-  const eq = (v: Scalar): Bool =>
-    typeof v === 'boolean' ? sql`${type} = ${v ? 'true' : 'false'}` : sql`(${typed(v)} and ${value} = ${v})`;
-  switch (t.op) {
-    case 'set':
-      return sql`(${type} is not null and ${type} <> 'null')`;
-    case 'not_set':
-      return sql`not (${definite(sql`${type} is not null and ${type} <> 'null'`)})`;
-    case 'eq':
-      return definite(eq(t.value as Scalar));
-    case 'neq':
-      return sql`not ${definite(eq(t.value as Scalar))}`;
-    case 'in':
-      return definite(sql.join((t.value as Scalar[]).map(eq), sql` or `));
-    case 'contains':
-      return definite(sql`${type} = 'text' and instr(${value}, ${t.value as string}) > 0`);
-    default: {
-      const v = t.value as Scalar;
-      const cmp = { gt: '>', gte: '>=', lt: '<', lte: '<=' }[t.op];
-      return definite(sql`${typed(v)} and ${value} ${sql.raw(cmp)} ${v}`);
-    }
-  }
-}
-
-function postgresTest(column: string, key: string, t: PropertyTest): Bool {
-  const json = sql`(${sql.raw(column)}::jsonb -> ${key}::text)`;
-  const type = sql`jsonb_typeof(${json})`;
-  const text = sql`(${sql.raw(column)}::jsonb ->> ${key}::text)`;
-  const asJson = (v: Scalar) => sql`cast(${JSON.stringify(v)}::text as jsonb)`;
-  const eq = (v: Scalar): Bool =>
-    typeof v === 'string'
-      ? sql`(${type} = 'string' and ${text} = ${v}::text)`
-      : sql`(${type} = ${typeof v} and ${json} = ${asJson(v)})`;
-  switch (t.op) {
-    case 'set':
-      return definite(sql`${json} is not null and ${type} <> 'null'`);
-    case 'not_set':
-      return sql`not ${definite(sql`${json} is not null and ${type} <> 'null'`)}`;
-    case 'eq':
-      return definite(eq(t.value as Scalar));
-    case 'neq':
-      return sql`not ${definite(eq(t.value as Scalar))}`;
-    case 'in':
-      return definite(sql.join((t.value as Scalar[]).map(eq), sql` or `));
-    case 'contains':
-      return definite(sql`${type} = 'string' and strpos(${text}, ${t.value as string}::text) > 0`);
-    default: {
-      const v = t.value as Scalar;
-      const cmp = sql.raw({ gt: '>', gte: '>=', lt: '<', lte: '<=' }[t.op]);
-      return typeof v === 'string'
-        ? definite(sql`${type} = 'string' and (${text} collate "C") ${cmp} (${v}::text collate "C")`)
-        : definite(sql`${type} = 'number' and ${json} ${cmp} ${asJson(v)}`);
-    }
-  }
-}
+const ORDER_OPS = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
 
 /** A property test on a JSON-object column, as a non-NULL boolean. */
-export function propertyTestSql(engine: Engine, column: string, key: string, t: PropertyTest): Bool {
-  return engine === 'postgres' ? postgresTest(column, key, t) : sqliteTest(column, key, t);
+export function propertyTestSql(d: StoreDialect, column: string, key: string, t: PropertyTest): Bool {
+  const json = sql.raw(column);
+  const type = d.jsonType(json, key);
+  const text = d.jsonText(json, key);
+  const num = d.jsonNumber(json, key);
+  const eq = (v: Scalar): Bool =>
+    typeof v === 'string'
+      ? sql`(${type} = 'string' and ${text} = ${v})`
+      : typeof v === 'number'
+        ? sql`(${type} = 'number' and ${num} = ${v})`
+        : sql`(${type} = 'boolean' and ${text} = ${v ? 'true' : 'false'})`;
+  const present = sql`${type} is not null and ${type} <> 'null'`;
+  switch (t.op) {
+    case 'set':
+      return definite(present);
+    case 'not_set':
+      return sql`not ${definite(present)}`;
+    case 'eq':
+      return definite(eq(t.value as Scalar));
+    case 'neq':
+      return sql`not ${definite(eq(t.value as Scalar))}`;
+    case 'in':
+      return definite(sql.join((t.value as Scalar[]).map(eq), sql` or `));
+    case 'contains':
+      return definite(sql`${type} = 'string' and ${d.contains(text, t.value as string)}`);
+    default: {
+      const v = t.value as Scalar;
+      const cmp = sql.raw(ORDER_OPS[t.op]);
+      return typeof v === 'string'
+        ? definite(sql`${type} = 'string' and ${d.byteOrder(text)} ${cmp} ${d.byteOrder(sql`${v}`)}`)
+        : definite(sql`${type} = 'number' and ${num} ${cmp} ${v}`);
+    }
+  }
 }
 
 /** The matching events of one condition for the profile `profileId` (an SQL expression), as a WHERE body. */
 function eventsWhere(c: EventCondition, alias: string, o: CompileOptions): Bool {
-  const filters = c.where.map((f) => propertyTestSql(o.engine, `${alias}.event_properties`, f.property, f));
+  const filters = c.where.map((f) => propertyTestSql(o.dialect, `${alias}.event_properties`, f.property, f));
   return sql.join(
     [
       sql`${sql.ref(`${alias}.profile_id`)} = ${sql.raw(o.profileId)}`,
@@ -131,7 +100,7 @@ function conditionSql(c: Condition, alias: string, o: CompileOptions): Bool {
     const cmp = sql.raw({ eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.count.op]);
     return sql`(${eventCountSql(c, o, alias)} ${cmp} ${c.count.value})`;
   }
-  return propertyTestSql(o.engine, o.properties, c.userProperty, c);
+  return propertyTestSql(o.dialect, o.properties, c.userProperty, c);
 }
 
 /** The whole definition as one predicate: AND of groups, each an OR of conditions, negated groups NOT'ed. */
