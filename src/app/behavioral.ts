@@ -262,6 +262,8 @@ export interface BehavioralExplanation {
   }[];
 }
 
+const STATIC_SUMMARY = 'A static cohort: its members are set by CSV upload or the members API';
+
 /** For one user: which conditions of the definition they meet and which they don't, and why. */
 export async function explainBehavioral(
   deps: AppDeps,
@@ -273,10 +275,13 @@ export async function explainBehavioral(
   if (!cohort) throw notFound('cohort', cohortId);
   if (by.userId === undefined && by.deviceId === undefined)
     throw invalid([{ path: 'user_id', message: 'give user_id or device_id' }]);
-  const definition = cohort.type === 'behavioral' ? storedDefinition(cohort.definition) : null;
-  if (!definition) throw invalid([{ path: 'cohortId', message: `cohort ${cohortId} is not behavioral` }]);
   const profile = await deps.store.membership.findProfile(projectId, by);
   if (!profile) throw notFound('user', by.userId ?? by.deviceId ?? '');
+  const definition = cohort.type === 'behavioral' ? storedDefinition(cohort.definition) : null;
+  if (!definition) {
+    const member = await deps.store.membership.isMember(cohortId, profile.id);
+    return { cohortId, summary: STATIC_SUMMARY, member, matches: member, groups: [] };
+  }
   const counts = await deps.store.behavioral.conditionCounts(
     profile.id,
     definition,

@@ -6,9 +6,12 @@ import { BrazePartnerDestination, InMemoryRateLimiter, type RetryPolicy } from '
 import { createSecrets } from '../adapters/crypto/secrets-port.ts';
 import { InProcessQueue } from '../adapters/queue/in-process-queue.ts';
 import { type OpenedStore, openStore, type StoreLocation } from '../adapters/store/index.ts';
+import { BehavioralEvaluator } from '../app/behavioral.ts';
+import type { MembershipChanged } from '../app/cohorts.ts';
 import type { AppDeps, AppSettings } from '../app/deps.ts';
 import { DEFAULT_SETTINGS } from '../app/deps.ts';
 import { Ingestion } from '../app/ingest.ts';
+import { membershipChanged } from '../app/realtime.ts';
 import type { RunObserver } from '../app/run-events.ts';
 import type { BrazeRegion } from '../domain/braze-instances.ts';
 import { makeId } from '../domain/ids.ts';
@@ -40,6 +43,13 @@ export interface Composed {
   readonly queue: InProcessQueue;
   /** Events and identify calls from Amplitude's SDKs; listeners of ingested batches register on it. */
   readonly ingestion: Ingestion;
+  /** Keeps behavioral cohorts current from ingested batches and the window sweeper (start() it to sweep). */
+  readonly behavioral: BehavioralEvaluator;
+  /**
+   * The hook for membership changes made through the API: real-time syncs of the cohort follow, and the
+   * behavioral cohorts that read it through inCohort are evaluated again.
+   */
+  readonly onMembershipChanged: MembershipChanged;
   /** A worker identity unique to this process: host, pid and a random suffix. */
   readonly owner: string;
 }
@@ -76,6 +86,20 @@ export async function compose(opts: ComposeOptions): Promise<Composed> {
     observers: opts.observers ?? [],
   };
   const ingestion = new Ingestion(deps);
-  // Listeners of ingested batches (real-time behavioral cohorts) register here: none yet.
-  return { deps, store, queue, ingestion, owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` };
+  const realtime = membershipChanged(deps);
+  const behavioral = new BehavioralEvaluator(deps, realtime);
+  ingestion.onIngested(behavioral.onIngested);
+  const onMembershipChanged: MembershipChanged = async (projectId, cohortId) => {
+    await realtime(projectId, cohortId);
+    await behavioral.cohortChanged(projectId, cohortId);
+  };
+  return {
+    deps,
+    store,
+    queue,
+    ingestion,
+    behavioral,
+    onMembershipChanged,
+    owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+  };
 }

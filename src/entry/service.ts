@@ -8,7 +8,6 @@ import { type DataDirLock, lockDataDir } from '../adapters/store/data-dir-lock.t
 import type { AppDeps } from '../app/deps.ts';
 import { defaultMetrics, instrumentDestination, MetricsRunObserver } from '../app/metrics.ts';
 import { RunNotifier } from '../app/notifications.ts';
-import { membershipChanged } from '../app/realtime.ts';
 import { startScheduler } from '../app/scheduler.ts';
 import { WebhookSender } from '../app/webhooks.ts';
 import { startWorker, type Worker } from '../app/worker.ts';
@@ -110,6 +109,7 @@ async function startLocked(
   notifier.start();
   const worker: Worker = await startWorker(composed.deps, { owner: composed.owner });
   const scheduler = startScheduler(composed.deps);
+  composed.behavioral.start();
 
   let url: string | null = null;
   let closeHttp = async () => {};
@@ -118,7 +118,7 @@ async function startLocked(
       deps: composed.deps,
       adminToken: admin.token,
       tokens: { generate: generateToken, hash: hashToken },
-      onMembershipChanged: membershipChanged(composed.deps),
+      onMembershipChanged: composed.onMembershipChanged,
       extraRoutes: [
         (app) => notificationRoutes(app, { deps: composed.deps, mailer, webhooks, hostAuthenticates: true }),
         (app) => metricsRoutes(app),
@@ -147,6 +147,7 @@ async function startLocked(
     async close() {
       await closeHttp();
       await scheduler.stop();
+      await composed.behavioral.stop();
       await notifier.stop();
       await worker.stop();
       mailer.close?.();

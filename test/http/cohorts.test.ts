@@ -36,7 +36,7 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
       payload,
     });
 
-  it('creates, lists, renames and reads static cohorts; behavioral ones are refused with 422', async () => {
+  it('creates, lists, renames and reads static cohorts; behavioral ones are validated and evaluated on save', async () => {
     const { p } = await newProject();
     const created = await api.call('POST', `${p}/cohorts`, { body: { name: 'Buyers', type: 'static' } });
     expect(created.statusCode).toBe(201);
@@ -50,11 +50,40 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
       cohort.id,
     ]);
 
-    const behavioral = await api.call('POST', `${p}/cohorts`, {
-      body: { name: 'Active', type: 'behavioral', definition: { all: [] } },
+    // Behavioral cohorts: a bad definition is refused naming the node; a good one is evaluated on save.
+    const bad = await api.call('POST', `${p}/cohorts`, {
+      body: {
+        name: 'Active',
+        type: 'behavioral',
+        definition: { all: [{ any: [{ event: 'Open', count: { op: 'most' } }] }] },
+      },
     });
-    expect(behavioral.statusCode).toBe(422);
-    expect(json<ErrorBody>(behavioral).error.code).toBe('cohort_type_unsupported');
+    expect(bad.statusCode).toBe(400);
+    expect(json<ErrorBody>(bad).error.details?.fields?.map((f) => f.path)).toEqual([
+      'definition.all[0].any[0].count.op',
+      'definition.all[0].any[0].count.value',
+    ]);
+    const definition = { all: [{ any: [{ inCohort: cohort.id }] }] };
+    const behavioral = await api.call('POST', `${p}/cohorts`, {
+      body: { name: 'Active', type: 'behavioral', definition },
+    });
+    expect(behavioral.statusCode).toBe(201);
+    const active = json<Cohort & { definition: unknown; summary: string }>(behavioral);
+    expect(active).toMatchObject({
+      type: 'behavioral',
+      size: 0,
+      definition,
+      summary: `Users who is in cohort "${cohort.id}"`,
+    });
+    const estimate = await api.call('POST', `${p}/cohorts/estimate`, { body: { definition } });
+    expect(json(estimate)).toEqual({ size: 0, summary: `Users who is in cohort "Big buyers"` });
+    const history = json<{ points: { at: string; size: number }[] }>(
+      await api.call('GET', `${p}/cohorts/${active.id}/size-history`),
+    );
+    expect(history.points.map((pt) => pt.size)).toEqual([0]);
+    const badRange = await api.call('GET', `${p}/cohorts/${active.id}/size-history?from=yesterday`);
+    expect(badRange.statusCode).toBe(400);
+    expect(json<ErrorBody>(badRange).error.details?.fields?.[0]?.path).toBe('from');
     const badType = await api.call('POST', `${p}/cohorts`, { body: { name: 'X', type: 'dynamic' } });
     expect(badType.statusCode).toBe(400);
     expect(json<ErrorBody>(badType).error.details?.fields?.[0]?.path).toBe('type');

@@ -134,6 +134,21 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'GET', template: '/api/v1/projects/{projectId}/cohorts/{cohortId}/members', access: 'read', ok: 200 },
   {
     method: 'POST',
+    template: '/api/v1/projects/{projectId}/cohorts/estimate',
+    access: 'read',
+    body: () => ({ definition: { all: [{ any: [{ event: 'Purchase', within: { last: 7, unit: 'day' } }] }] } }),
+    ok: 200,
+  },
+  { method: 'GET', template: '/api/v1/projects/{projectId}/cohorts/{cohortId}/size-history', access: 'read', ok: 200 },
+  {
+    method: 'GET',
+    template: '/api/v1/projects/{projectId}/cohorts/{cohortId}/explain',
+    access: 'read',
+    query: 'user_id=u1',
+    ok: 200,
+  },
+  {
+    method: 'POST',
     template: '/api/v1/projects/{projectId}/syncs',
     access: 'write',
     body: (f) => ({ cohortId: f.cohortId, targetId: f.targetId, cadence: 'one_time' }),

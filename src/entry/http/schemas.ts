@@ -100,7 +100,9 @@ export const TargetDeleteQuery = z.object({
 
 const definition = z
   .record(z.string().max(200), z.unknown())
-  .describe('behavioral definition (ingest-and-cohorts.md §3)');
+  .describe(
+    'behavioral definition (docs/cohorts.md): {all: [{not?, any: [{event, where?, count?, within?} | {userProperty, op, value?} | {inCohort}]}]}',
+  );
 export const CohortCreate = z.discriminatedUnion('type', [
   z.strictObject({ name: displayName, type: z.literal('static') }),
   z.strictObject({ name: displayName, type: z.literal('behavioral'), definition }),
@@ -111,6 +113,11 @@ export const MembersChange = z.strictObject({
   remove: z.array(memberInput).max(10_000).optional(),
 });
 export const MembersReplace = z.strictObject({ members: z.array(memberInput).max(100_000) });
+export const CohortEstimate = z.strictObject({ definition });
+export const SizeHistoryQuery = z.object({
+  from: text(64).optional().describe('ISO-8601; default: 30 days before to'),
+  to: text(64).optional().describe('ISO-8601; default: now'),
+});
 
 const cadence = z.enum(['one_time', 'hourly', 'daily', 'real_time', 'cron']);
 export const SyncCreate = z.strictObject({
@@ -184,8 +191,27 @@ export const Cohort = z.object({
   type: z.enum(['static', 'behavioral']),
   size: z.number(),
   definition: z.unknown().optional(),
+  summary: z.string().optional().describe('behavioral cohorts: the definition in plain English'),
   createdAt: timestamp,
   updatedAt: timestamp,
+});
+export const Estimate = z.object({
+  size: z.number(),
+  summary: z.string().describe('the definition in plain English'),
+});
+export const SizeHistory = z.object({ points: z.array(z.object({ at: timestamp, size: z.number() })) });
+export const CohortExplanation = z.object({
+  cohortId: z.string(),
+  summary: z.string(),
+  member: z.boolean().describe('stored membership: what syncs send'),
+  matches: z.boolean().describe('whether the definition holds right now'),
+  groups: z.array(
+    z.object({
+      not: z.boolean(),
+      holds: z.boolean(),
+      conditions: z.array(z.object({ holds: z.boolean(), text: z.string() })),
+    }),
+  ),
 });
 export const Member = z.object({
   user_id: z.string().optional(),

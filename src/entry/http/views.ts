@@ -1,6 +1,7 @@
 // What leaves the API for each entity (api.md shapes). Built field by field from the domain objects, so an
 // internal field (an encrypted key, a workspace fingerprint) can never slip out by being added upstream.
 import { REDACTED, SECRET_FIELDS } from '../../adapters/log/logger.ts';
+import { summaryOf } from '../../app/behavioral.ts';
 import type { Cohort, Project, Run, Sync, Target } from '../../domain/model.ts';
 import type { ProfileRecord } from '../../ports/store.ts';
 
@@ -28,12 +29,14 @@ export function targetView(t: Target) {
 }
 
 export function cohortView(c: Cohort) {
+  const summary = summaryOf(c);
   return {
     id: c.id,
     name: c.name,
     type: c.type,
     size: c.size,
     ...(c.definition !== null && c.definition !== undefined ? { definition: c.definition } : {}),
+    ...(summary ? { summary } : {}),
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
   };

@@ -2,6 +2,7 @@
 // through the parser into the store in chunks: the file is never held in memory.
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { estimateDefinition, explainBehavioral, sizeHistory } from '../../../app/behavioral.ts';
 import { createCohort, deleteCohort, listCohortMembers, listCohorts, updateCohort } from '../../../app/cohort-admin.ts';
 import { changeMembers, membersFromCsv, replaceMembers, requireCohort } from '../../../app/cohorts.ts';
 import { pageOfList } from '../../../app/cursors.ts';
@@ -10,8 +11,12 @@ import { defineRoute } from '../route.ts';
 import {
   Cohort,
   CohortCreate,
+  CohortEstimate,
+  CohortExplanation,
   CohortParams,
   CohortPatch,
+  Estimate,
+  ExplainQuery,
   listOf,
   Member,
   MembersChange,
@@ -20,6 +25,8 @@ import {
   MembersReplaced,
   PageQuery,
   ProjectParams,
+  SizeHistory,
+  SizeHistoryQuery,
 } from '../schemas.ts';
 import { cohortView, memberView } from '../views.ts';
 
@@ -47,7 +54,7 @@ export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     access: 'write',
     tags: ['cohorts'],
     status: 201,
-    summary: 'Create a cohort (static; behavioral answers 422 until definitions are evaluated)',
+    summary: 'Create a cohort: static, or behavioral with a definition (evaluated on save; 400 names every bad node)',
     params: ProjectParams,
     body: CohortCreate,
     response: Cohort,
@@ -85,17 +92,66 @@ export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     url: `${base}/:cohortId`,
     access: 'write',
     tags: ['cohorts'],
-    summary: 'Rename a cohort (its id, the Braze cohort id, never changes; Braze is renamed on the next run)',
+    summary:
+      'Rename a cohort (its id, the Braze cohort id, never changes; Braze is renamed on the next run) or change a behavioral definition (re-evaluated at once; syncs follow)',
     params: CohortParams,
     body: CohortPatch,
     response: Cohort,
     handler: async ({ params, body }) =>
       cohortView(
-        await updateCohort(deps, params.projectId, params.cohortId, {
-          ...(body.name !== undefined ? { name: body.name } : {}),
-          ...(body.definition !== undefined ? { definition: body.definition } : {}),
-        }),
+        await updateCohort(
+          deps,
+          params.projectId,
+          params.cohortId,
+          {
+            ...(body.name !== undefined ? { name: body.name } : {}),
+            ...(body.definition !== undefined ? { definition: body.definition } : {}),
+          },
+          ctx.onMembershipChanged,
+        ),
       ),
+  });
+
+  defineRoute(app, {
+    method: 'POST',
+    url: `${base}/estimate`,
+    access: 'read',
+    tags: ['cohorts'],
+    summary: 'Size of a behavioral definition now, without saving it (the rules builder)',
+    params: ProjectParams,
+    body: CohortEstimate,
+    response: Estimate,
+    handler: async ({ params, body }) => estimateDefinition(deps, params.projectId, body.definition),
+  });
+
+  defineRoute(app, {
+    method: 'GET',
+    url: `${base}/:cohortId/size-history`,
+    access: 'read',
+    tags: ['cohorts'],
+    summary: 'Cohort size over time: a point per evaluation and per minute of real-time changes',
+    params: CohortParams,
+    query: SizeHistoryQuery,
+    response: SizeHistory,
+    handler: async ({ params, query }) =>
+      sizeHistory(deps, params.projectId, params.cohortId, { from: query.from, to: query.to }),
+  });
+
+  defineRoute(app, {
+    method: 'GET',
+    url: `${base}/:cohortId/explain`,
+    access: 'read',
+    tags: ['cohorts'],
+    summary: "For one user, which conditions of a behavioral cohort's definition they meet and which they don't",
+    description: 'Give user_id or device_id (400 when neither is given).',
+    params: CohortParams,
+    query: ExplainQuery,
+    response: CohortExplanation,
+    handler: async ({ params, query }) =>
+      explainBehavioral(deps, params.projectId, params.cohortId, {
+        ...(query.user_id ? { userId: query.user_id } : {}),
+        ...(query.device_id ? { deviceId: query.device_id } : {}),
+      }),
   });
 
   defineRoute(app, {
