@@ -117,6 +117,13 @@ export async function replaceMembers(
       if (chunk.length >= CHUNK) await flush();
     }
     await flush();
+    if (accepted === 0 && rejectedCount > 0) {
+      // Every row rejected is a bad file, not an empty cohort: replacing with it would drop every member.
+      throw invalid(
+        rejected.slice(0, 20).map((r) => ({ path: r.line > 0 ? `line ${r.line}` : 'csv', message: r.reason })),
+        `every row was rejected (${rejectedCount}); the cohort was not changed`,
+      );
+    }
   } catch (error) {
     await membership.abortReplace(importId);
     throw error;
@@ -137,9 +144,14 @@ const ID_COLUMNS = new Set(['user_id', 'device_id']);
  */
 export async function* membersFromCsv(
   input: Readable | AsyncIterable<Buffer | string>,
+  opts: { maxRecordBytes?: number } = {},
 ): AsyncGenerator<{ line: number; raw: unknown } | { line: number; error: string }> {
   const skipped: { line: number; error: string }[] = [];
+  const maxRecordBytes = opts.maxRecordBytes ?? 1024 ** 2;
   const parser = parse({
+    // A record past the limit cannot be skipped (the parser would buffer on to find its end), so it ends the
+    // upload: on_skip rethrows it as fatal. csv-parse counts characters, so multi-byte text may hold more bytes.
+    max_record_size: maxRecordBytes,
     bom: true,
     columns: false,
     skip_empty_lines: true,
@@ -149,7 +161,13 @@ export async function* membersFromCsv(
     // A malformed row (a stray quote, say) is reported by line and the rest of the file still parses.
     skip_records_with_error: true,
     on_skip: (err) => {
-      const e = err as (Error & { lines?: number }) | undefined;
+      const e = err as (Error & { lines?: number; code?: string }) | undefined;
+      if (e?.code === 'CSV_MAX_RECORD_SIZE')
+        throw new AppError(
+          413,
+          'record_too_large',
+          `line ${e.lines ?? 0}: a record is longer than ${maxRecordBytes} characters (CSV_MAX_RECORD_BYTES); nothing was changed`,
+        );
       skipped.push({ line: e?.lines ?? 0, error: e?.message ?? 'malformed CSV row' });
     },
   });
@@ -158,9 +176,20 @@ export async function* membersFromCsv(
   else {
     void (async () => {
       try {
-        for await (const chunk of input as AsyncIterable<Buffer | string>)
-          if (!parser.write(chunk)) await new Promise((r) => parser.once('drain', r));
-        parser.end();
+        for await (const chunk of input as AsyncIterable<Buffer | string>) {
+          if (parser.destroyed) break; // the parser failed (a record too large): stop reading the input
+          if (!parser.write(chunk))
+            await new Promise<void>((r) => {
+              const done = () => {
+                parser.off('drain', done);
+                parser.off('close', done);
+                r();
+              };
+              parser.on('drain', done);
+              parser.on('close', done);
+            });
+        }
+        if (!parser.destroyed) parser.end();
       } catch (e) {
         parser.destroy(e as Error);
       }

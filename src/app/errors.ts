@@ -15,9 +15,9 @@ export class AppError extends Error {
 
 export const notFound = (what: string, id: string) => new AppError(404, 'not_found', `${what} ${id} was not found`);
 
-export function invalid(problems: { path: string; message: string }[]): AppError {
+export function invalid(problems: { path: string; message: string }[], message?: string): AppError {
   const first = problems[0];
-  return new AppError(400, 'invalid_input', first ? `${first.path}: ${first.message}` : 'invalid input', {
+  return new AppError(400, 'invalid_input', message ?? (first ? `${first.path}: ${first.message}` : 'invalid input'), {
     fields: problems,
   });
 }

@@ -36,6 +36,8 @@ export const CONFIG_KEYS = [
   'BRAZE_REQUESTS_PER_HOUR',
   'RUN_HISTORY_DAYS',
   'REALTIME_RECONCILE_MINUTES',
+  'CSV_MAX_BYTES',
+  'CSV_MAX_RECORD_BYTES',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -70,6 +72,8 @@ export interface Config {
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly logLevel: LogLevel;
   readonly runs: { readonly historyDays: number; readonly realtimeReconcileMinutes: number };
+  /** Limits of CSV uploads: the body (413 above) and one record, csv-parse's max_record_size. */
+  readonly csv: { readonly maxBytes: number; readonly maxRecordBytes: number };
 }
 
 export interface ConfigProblem {
@@ -177,6 +181,9 @@ const schema = z.object({
   BRAZE_REQUESTS_PER_HOUR: wholeNumber(1, 100_000_000, 250_000),
   RUN_HISTORY_DAYS: wholeNumber(1, 3650, 30),
   REALTIME_RECONCILE_MINUTES: wholeNumber(1, 10_080, 60),
+  // CSV uploads (docs/api.md "CSV uploads"): the whole body, and one record (a line, or a quoted field's lines).
+  CSV_MAX_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER, 4 * 1024 ** 3),
+  CSV_MAX_RECORD_BYTES: wholeNumber(64, 1024 ** 3, 1024 ** 2),
 } satisfies Record<ConfigKey, z.ZodType>);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -232,6 +239,7 @@ function toConfig(v: Parsed): Config {
     mail: { smtpUrl: v.SMTP_URL, from: v.MAIL_FROM },
     logLevel: v.LOG_LEVEL,
     runs: { historyDays: v.RUN_HISTORY_DAYS, realtimeReconcileMinutes: v.REALTIME_RECONCILE_MINUTES },
+    csv: { maxBytes: v.CSV_MAX_BYTES, maxRecordBytes: v.CSV_MAX_RECORD_BYTES },
   };
 }
 

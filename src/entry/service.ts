@@ -119,6 +119,7 @@ async function startLocked(
       adminToken: admin.token,
       tokens: { generate: generateToken, hash: hashToken },
       onMembershipChanged: composed.onMembershipChanged,
+      csvLimits: config.csv,
       extraRoutes: [
         (app) => notificationRoutes(app, { deps: composed.deps, mailer, webhooks, hostAuthenticates: true }),
         (app) => metricsRoutes(app),

@@ -208,6 +208,69 @@ describe.each(ENGINES)('cohorts and members on $name', (engine) => {
     }
   });
 
+  it('refuses a CSV replace whose every row is rejected, leaving the cohort as it was', async () => {
+    const { p } = await newProject();
+    const cohort = await newCohort(p);
+    expect((await csv(p, cohort.id, 'user_id\nkeep-1\nkeep-2\n')).statusCode).toBe(200);
+    const res = await csv(p, cohort.id, 'user_id,device_id,plan\n,,gold\n,,silver\nx,y\n');
+    expect(res.statusCode, res.body).toBe(400);
+    const body = json<ErrorBody>(res);
+    expect(body.error.code).toBe('invalid_input');
+    expect(body.error.message).toContain('every row was rejected');
+    expect(body.error.details?.fields?.map((f) => f.path)).toEqual(['line 2', 'line 3', 'line 4']);
+    const members = json<{ items: Member[] }>(await api.call('GET', `${p}/cohorts/${cohort.id}/members`));
+    expect(members.items.map((m) => m.user_id)).toEqual(['keep-1', 'keep-2']);
+    expect(json<Cohort>(await api.call('GET', `${p}/cohorts/${cohort.id}`)).size).toBe(2);
+    // The same through JSON; a header-only CSV still empties the cohort on purpose.
+    const viaJson = await api.call('PUT', `${p}/cohorts/${cohort.id}/members`, {
+      body: { members: [{}, { plan: 1 }] },
+    });
+    expect(viaJson.statusCode, viaJson.body).toBe(400);
+    const emptied = await csv(p, cohort.id, 'user_id\n');
+    expect(json(emptied)).toMatchObject({ size: 0, accepted: 0, removed: 2 });
+  });
+
+  it('limits a CSV upload by size and by record, answering 413 and changing nothing', async () => {
+    const limited = await startApi(engine, { context: { csvLimits: { maxBytes: 2_000, maxRecordBytes: 200 } } });
+    try {
+      const { id } = json<{ id: string }>(await limited.call('POST', '/api/v1/projects', { body: { name: 'L' } }));
+      const cohort = json<Cohort>(
+        await limited.call('POST', `/api/v1/projects/${id}/cohorts`, { body: { name: 'Capped', type: 'static' } }),
+      );
+      const put = (payload: string | Readable) =>
+        limited.app.inject({
+          method: 'PUT',
+          url: `/api/v1/projects/${id}/cohorts/${cohort.id}/members`,
+          headers: { authorization: 'Bearer cs_admin_test-admin-token-0123456789', 'content-type': 'text/csv' },
+          payload,
+        });
+      expect((await put('user_id\nfirst\n')).statusCode).toBe(200);
+      // ~6 kB in chunks against a 2 kB limit: refused once the limit is passed, the import rolled back.
+      const big = Readable.from(
+        (function* () {
+          yield 'user_id\n';
+          for (let i = 0; i < 600; i += 100)
+            yield `${Array.from({ length: 100 }, (_, j) => `u-${i + j}`).join('\n')}\n`;
+        })(),
+      );
+      const tooBig = await put(big);
+      expect(tooBig.statusCode, tooBig.body).toBe(413);
+      expect(json<ErrorBody>(tooBig).error).toMatchObject({ code: 'payload_too_large' });
+      expect(json<ErrorBody>(tooBig).error.message).toContain('CSV_MAX_BYTES');
+      // One record longer than 200 characters (a property), in a small file.
+      const longRecord = await put(`user_id,note\nok,short\nbad,${'x'.repeat(300)}\nlater,fine\n`);
+      expect(longRecord.statusCode, longRecord.body).toBe(413);
+      expect(json<ErrorBody>(longRecord).error).toMatchObject({ code: 'record_too_large' });
+      expect(json<ErrorBody>(longRecord).error.message).toMatch(/^line 3: .*CSV_MAX_RECORD_BYTES/);
+      const members = json<{ items: Member[] }>(
+        await limited.call('GET', `/api/v1/projects/${id}/cohorts/${cohort.id}/members`),
+      );
+      expect(members.items.map((m) => m.user_id)).toEqual(['first']);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('pages members with a sealed cursor', async () => {
     const { p } = await newProject();
     const cohort = await newCohort(p);

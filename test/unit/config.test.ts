@@ -37,7 +37,17 @@ describe('loadConfig defaults', () => {
       mail: { smtpUrl: undefined, from: 'cohort-sync <cohort-sync@localhost>' },
       logLevel: 'info',
       runs: { historyDays: 30, realtimeReconcileMinutes: 60 },
+      csv: { maxBytes: 4 * 1024 ** 3, maxRecordBytes: 1024 ** 2 },
     } satisfies Config);
+  });
+
+  it('reads the CSV upload limits and refuses ones out of range', () => {
+    expect(loadConfig({ CSV_MAX_BYTES: '1000', CSV_MAX_RECORD_BYTES: '4096' }).csv).toEqual({
+      maxBytes: 1000,
+      maxRecordBytes: 4096,
+    });
+    expect(() => loadConfig({ CSV_MAX_RECORD_BYTES: '10' })).toThrow(/CSV_MAX_RECORD_BYTES/);
+    expect(() => loadConfig({ CSV_MAX_BYTES: 'lots' })).toThrow(/CSV_MAX_BYTES/);
   });
 
   it('returns an absolute DATA_DIR and puts the SQLite file in it', () => {

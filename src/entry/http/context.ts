@@ -17,4 +17,6 @@ export interface HttpContext {
   readonly extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
   /** Largest JSON body accepted (413 above); CSV uploads stream and are not bound by it. Default 4 MiB. */
   readonly bodyLimitBytes?: number;
+  /** CSV uploads: the largest body (413 above, nothing changed) and record (csv-parse's max_record_size). */
+  readonly csvLimits?: { readonly maxBytes: number; readonly maxRecordBytes: number };
 }

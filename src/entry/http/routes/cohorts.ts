@@ -6,6 +6,7 @@ import { estimateDefinition, explainBehavioral, sizeHistory } from '../../../app
 import { createCohort, deleteCohort, listCohortMembers, listCohorts, updateCohort } from '../../../app/cohort-admin.ts';
 import { changeMembers, membersFromCsv, replaceMembers, requireCohort } from '../../../app/cohorts.ts';
 import { pageOfList } from '../../../app/cursors.ts';
+import { AppError } from '../../../app/errors.ts';
 import type { HttpContext } from '../context.ts';
 import { defineRoute } from '../route.ts';
 import {
@@ -32,12 +33,32 @@ import { cohortView, memberView } from '../views.ts';
 
 const base = '/api/v1/projects/:projectId/cohorts';
 
+/** Defaults of CSV_MAX_BYTES and CSV_MAX_RECORD_BYTES (src/entry/config.ts). */
+export const DEFAULT_CSV_LIMITS = { maxBytes: 4 * 1024 ** 3, maxRecordBytes: 1024 ** 2 } as const;
+
 /**
  * The request as an async iterable rather than a pipeable stream: iterating rejects when the client goes
- * away mid-upload, so the import is aborted instead of waiting forever for an end that never comes.
+ * away mid-upload, so the import is aborted instead of waiting forever for an end that never comes. A body
+ * past `maxBytes` ends the upload with a 413, and the import, aborted, changes nothing.
  */
-async function* chunksOf(stream: Readable): AsyncGenerator<Buffer | string> {
-  for await (const chunk of stream) yield chunk as Buffer | string;
+async function* chunksOf(stream: Readable, maxBytes: number): AsyncGenerator<Buffer | string> {
+  let bytes = 0;
+  // When we stop early (a limit, a bad record) the request must not be destroyed, or its socket would take the
+  // error answer with it: the rest of the body is read and dropped instead.
+  try {
+    for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
+      bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
+      if (bytes > maxBytes)
+        throw new AppError(
+          413,
+          'payload_too_large',
+          `the CSV is larger than ${maxBytes} bytes (CSV_MAX_BYTES); nothing was changed`,
+        );
+      yield chunk as Buffer | string;
+    }
+  } finally {
+    if (!stream.readableEnded && !stream.destroyed) stream.resume();
+  }
 }
 
 /** JSON members as the importer takes them; `line` is the position in `members`, counting from 1. */
@@ -47,6 +68,7 @@ async function* jsonMembers(members: readonly unknown[]): AsyncGenerator<{ line:
 
 export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   const { deps } = ctx;
+  const csvLimits = ctx.csvLimits ?? DEFAULT_CSV_LIMITS;
 
   defineRoute(app, {
     method: 'POST',
@@ -199,7 +221,12 @@ export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     body: MembersReplace,
     response: MembersReplaced,
     handler: async ({ params, body }) => {
-      const source = 'members' in body ? jsonMembers(body.members) : membersFromCsv(chunksOf(body as Readable));
+      const source =
+        'members' in body
+          ? jsonMembers(body.members)
+          : membersFromCsv(chunksOf(body as Readable, csvLimits.maxBytes), {
+              maxRecordBytes: csvLimits.maxRecordBytes,
+            });
       return replaceMembers(deps, params.projectId, params.cohortId, source, ctx.onMembershipChanged);
     },
   });
