@@ -5,6 +5,8 @@ import { hostname } from 'node:os';
 import { BrazePartnerDestination, InMemoryRateLimiter, type RetryPolicy } from '../adapters/braze/index.ts';
 import { createSecrets } from '../adapters/crypto/secrets-port.ts';
 import { InProcessQueue } from '../adapters/queue/in-process-queue.ts';
+import { PgBossQueue } from '../adapters/queue/pg-boss-queue.ts';
+import { pgBossSchemaFor } from '../adapters/queue/pg-boss-schema.ts';
 import { type OpenedStore, openStore, type StoreLocation } from '../adapters/store/index.ts';
 import { BehavioralEvaluator } from '../app/behavioral.ts';
 import type { MembershipChanged } from '../app/cohorts.ts';
@@ -18,6 +20,7 @@ import { makeId } from '../domain/ids.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Destination } from '../ports/destination.ts';
 import type { Logger } from '../ports/logger.ts';
+import type { JobQueue } from '../ports/queue.ts';
 
 export interface ComposeOptions {
   readonly store: StoreLocation;
@@ -37,10 +40,10 @@ export interface ComposeOptions {
   readonly wrapDestination?: (destination: Destination) => Destination;
 }
 
-export interface Composed {
+export interface Composed<Q extends JobQueue = InProcessQueue> {
   readonly deps: AppDeps;
   readonly store: OpenedStore;
-  readonly queue: InProcessQueue;
+  readonly queue: Q;
   /** Events and identify calls from Amplitude's SDKs; listeners of ingested batches register on it. */
   readonly ingestion: Ingestion;
   /** Keeps behavioral cohorts current from ingested batches and the window sweeper (start() it to sweep). */
@@ -54,12 +57,44 @@ export interface Composed {
   readonly owner: string;
 }
 
-export async function compose(opts: ComposeOptions): Promise<Composed> {
+/** Builds the job queue once the store is open (migrated) and the settings are known. */
+export type QueueFactory = (ctx: {
+  readonly store: OpenedStore;
+  readonly settings: AppSettings;
+  readonly logger: Logger;
+  readonly owner: string;
+}) => Promise<JobQueue>;
+
+/** pg-boss in the schema the store's migrations created beside the store's own (PostgreSQL only). */
+export function pgBossQueue(tuning: { pollingIntervalSeconds?: number } = {}): QueueFactory {
+  return async ({ store, settings, logger, owner }) => {
+    const location = store.location;
+    if (location.kind !== 'postgres') throw new Error('pg-boss needs the PostgreSQL store');
+    return PgBossQueue.open(
+      {
+        connectionString: location.url,
+        schema: pgBossSchemaFor(await store.currentSchema()),
+        concurrency: settings.concurrency,
+        logger,
+        ...tuning,
+      },
+      owner,
+    );
+  };
+}
+
+/** With the in-process queue (the embedded store, tests), or with the queue `makeQueue` builds. */
+export async function compose(opts: ComposeOptions): Promise<Composed<InProcessQueue>>;
+export async function compose(opts: ComposeOptions, makeQueue: QueueFactory): Promise<Composed<JobQueue>>;
+export async function compose(opts: ComposeOptions, makeQueue?: QueueFactory): Promise<Composed<JobQueue>> {
   const store = await openStore(opts.store);
   const settings: AppSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
-  const queue = new InProcessQueue(settings.concurrency, (id, error) =>
-    opts.logger.error({ err: error, brazeCohortId: id }, 'work on a Braze cohort failed'),
-  );
+  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const queue = makeQueue
+    ? await makeQueue({ store, settings, logger: opts.logger, owner })
+    : new InProcessQueue(settings.concurrency, (id, error) =>
+        opts.logger.error({ err: error, brazeCohortId: id }, 'work on a Braze cohort failed'),
+      );
   const clock = opts.clock ?? systemClock;
   const limiter = new InMemoryRateLimiter({
     requestsPerHour: opts.braze.requestsPerHour,
@@ -100,6 +135,6 @@ export async function compose(opts: ComposeOptions): Promise<Composed> {
     ingestion,
     behavioral,
     onMembershipChanged,
-    owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    owner,
   };
 }

@@ -38,6 +38,10 @@ export const CONFIG_KEYS = [
   'REALTIME_RECONCILE_MINUTES',
   'CSV_MAX_BYTES',
   'CSV_MAX_RECORD_BYTES',
+  'WORKER_PORT',
+  'LEASE_TTL_SECONDS',
+  'SCHEDULER_INTERVAL_SECONDS',
+  'QUEUE_POLL_SECONDS',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -74,6 +78,16 @@ export interface Config {
   readonly runs: { readonly historyDays: number; readonly realtimeReconcileMinutes: number };
   /** Limits of CSV uploads: the body (413 above) and one record, csv-parse's max_record_size. */
   readonly csv: { readonly maxBytes: number; readonly maxRecordBytes: number };
+  /** How runs are coordinated between processes (docs/deploy.md). */
+  readonly coordination: {
+    /** `cohort-sync worker` serves /healthz, /readyz and /metrics here; unset: no listener. */
+    readonly workerPort: number | undefined;
+    /** A crashed worker's run is taken over after this; its heartbeat renews every third of it. */
+    readonly leaseTtlSeconds: number;
+    readonly schedulerIntervalSeconds: number;
+    /** pg-boss's safety-net poll (LISTEN/NOTIFY wakes workers at once). */
+    readonly queuePollSeconds: number;
+  };
 }
 
 export interface ConfigProblem {
@@ -184,6 +198,14 @@ const schema = z.object({
   // CSV uploads (docs/api.md "CSV uploads"): the whole body, and one record (a line, or a quoted field's lines).
   CSV_MAX_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER, 4 * 1024 ** 3),
   CSV_MAX_RECORD_BYTES: wholeNumber(64, 1024 ** 3, 1024 ** 2),
+  WORKER_PORT: z
+    .string()
+    .refine((s) => /^\d+$/.test(s) && Number(s) <= 65535, { error: 'must be a whole number from 0 to 65535' })
+    .transform(Number)
+    .optional(),
+  LEASE_TTL_SECONDS: wholeNumber(2, 3600, 30),
+  SCHEDULER_INTERVAL_SECONDS: wholeNumber(1, 3600, 5),
+  QUEUE_POLL_SECONDS: wholeNumber(1, 600, 2),
 } satisfies Record<ConfigKey, z.ZodType>);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -240,6 +262,12 @@ function toConfig(v: Parsed): Config {
     logLevel: v.LOG_LEVEL,
     runs: { historyDays: v.RUN_HISTORY_DAYS, realtimeReconcileMinutes: v.REALTIME_RECONCILE_MINUTES },
     csv: { maxBytes: v.CSV_MAX_BYTES, maxRecordBytes: v.CSV_MAX_RECORD_BYTES },
+    coordination: {
+      workerPort: v.WORKER_PORT,
+      leaseTtlSeconds: v.LEASE_TTL_SECONDS,
+      schedulerIntervalSeconds: v.SCHEDULER_INTERVAL_SECONDS,
+      queuePollSeconds: v.QUEUE_POLL_SECONDS,
+    },
   };
 }
 
@@ -321,6 +349,7 @@ export function describeConfig(config: Config) {
     },
     logLevel: config.logLevel,
     runs: { ...config.runs },
+    coordination: { ...config.coordination },
   };
 }
 

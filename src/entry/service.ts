@@ -11,26 +11,35 @@ import { RunNotifier } from '../app/notifications.ts';
 import { startScheduler } from '../app/scheduler.ts';
 import { WebhookSender } from '../app/webhooks.ts';
 import { startWorker, type Worker } from '../app/worker.ts';
+import type { Destination } from '../ports/destination.ts';
+import type { JobQueue } from '../ports/queue.ts';
 import { DEFAULT_PARTNER_KEY, type RunningSandbox, startSandbox } from '../sandbox/index.ts';
-import { type Composed, compose } from './compose.ts';
+import { type Composed, compose, pgBossQueue } from './compose.ts';
 import { type Config, describeConfig } from './config.ts';
 import { buildHttpApp } from './http/app.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { notificationRoutes } from './http/routes/notifications.ts';
 import { uiSupportRoutes } from './http/routes/ui-support.ts';
 import { webRoutes } from './http/web-static.ts';
+import { buildWorkerHttpApp } from './http/worker-app.ts';
 
 export interface RunningService {
   readonly url: string | null;
   readonly sandbox: RunningSandbox | null;
   readonly adminToken: string;
-  readonly composed: Composed;
+  readonly composed: Composed<JobQueue>;
+  /** The worker's /healthz, /readyz and /metrics listener, when it has one. */
+  readonly workerUrl: string | null;
   close(): Promise<void>;
 }
 
 export interface ServiceOptions {
   /** serve = API + worker + scheduler; worker = worker + scheduler only. */
   readonly role: 'serve' | 'worker';
+  /** serve only: false makes an API server that dispatches runs but never works on them (scale-out). */
+  readonly runWorker?: boolean;
+  /** worker only: port of /healthz, /readyz and /metrics (overrides WORKER_PORT). */
+  readonly workerPort?: number;
   readonly print?: (line: string) => void;
 }
 
@@ -79,7 +88,8 @@ async function startLocked(
   const mailer = createMailer(config.mail, logger);
   const webhooks = new WebhookSender(depsNow, { transport: new FetchWebhookTransport() });
   const notifier = new RunNotifier(depsNow, { mailer, webhooks });
-  const composed = await compose({
+  const leaseTtlMs = config.coordination.leaseTtlSeconds * 1000;
+  const composeOptions = {
     store: config.store,
     secretKey,
     logger,
@@ -95,10 +105,16 @@ async function startLocked(
       concurrency: config.braze.concurrency,
       realtimeReconcileMinutes: config.runs.realtimeReconcileMinutes,
       runHistoryDays: config.runs.historyDays,
+      leaseTtlMs,
     },
     observers: [notifier, new MetricsRunObserver(defaultMetrics)],
-    wrapDestination: (destination) => instrumentDestination(destination, defaultMetrics),
-  });
+    wrapDestination: (destination: Destination) => instrumentDestination(destination, defaultMetrics),
+  };
+  // On PostgreSQL runs travel on pg-boss between processes; the embedded store keeps its in-process queue.
+  const composed: Composed<JobQueue> =
+    config.store.kind === 'postgres'
+      ? await compose(composeOptions, pgBossQueue({ pollingIntervalSeconds: config.coordination.queuePollSeconds }))
+      : await compose(composeOptions);
   deps = composed.deps;
   if (dataDirLock) {
     // Holding the lock, this process is the store's only user: leases left by a predecessor (killed, say) are
@@ -107,8 +123,25 @@ async function startLocked(
     if (voided > 0) logger.info({ leases: voided }, 'took over the leases of a previous process on this DATA_DIR');
   }
   notifier.start();
-  const worker: Worker = await startWorker(composed.deps, { owner: composed.owner });
-  const scheduler = startScheduler(composed.deps);
+  const worker: Worker | null =
+    opts.role === 'worker' || opts.runWorker !== false
+      ? await startWorker(composed.deps, {
+          owner: composed.owner,
+          // A crashed worker's run is re-dispatched within a sweep of its lease running out.
+          sweepEveryMs: Math.min(5_000, Math.max(250, Math.floor(leaseTtlMs / 3))),
+        })
+      : null;
+  const scheduler = startScheduler(composed.deps, { intervalMs: config.coordination.schedulerIntervalSeconds * 1000 });
+
+  let workerUrl: string | null = null;
+  let closeWorkerHttp = async () => {};
+  const workerPort = opts.workerPort ?? config.coordination.workerPort;
+  if (opts.role === 'worker' && workerPort !== undefined) {
+    const app = await buildWorkerHttpApp(composed.deps);
+    workerUrl = await app.listen({ host: config.http.host, port: workerPort });
+    closeWorkerHttp = () => app.close();
+    print(`cohort-sync worker probes on ${workerUrl} (/healthz, /readyz, /metrics)`);
+  }
   composed.behavioral.start();
 
   let url: string | null = null;
@@ -145,12 +178,15 @@ async function startLocked(
     sandbox,
     adminToken: admin.token,
     composed,
+    workerUrl,
     async close() {
       await closeHttp();
       await scheduler.stop();
       await composed.behavioral.stop();
       await notifier.stop();
-      await worker.stop();
+      await worker?.stop();
+      if (!worker) await composed.queue.stop();
+      await closeWorkerHttp();
       mailer.close?.();
       await composed.store.close();
       await sandbox?.close();

@@ -7,4 +7,6 @@ export interface JobQueue {
   start(handler: (brazeCohortId: string) => Promise<void>): Promise<void>;
   /** Stops taking work and waits for running handlers. */
   stop(): Promise<void>;
+  /** Resolves when the queue can take dispatches (readiness, `GET /readyz`); rejects saying why not. */
+  ping(): Promise<void>;
 }

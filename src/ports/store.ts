@@ -395,5 +395,7 @@ export interface Store {
   readonly behavioral: BehavioralRepo;
   readonly notificationState: NotificationStateRepo;
   readonly webhookDeliveries: WebhookDeliveriesRepo;
+  /** One round trip to the engine (readiness, `GET /readyz`); rejects when it cannot be reached. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

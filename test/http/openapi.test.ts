@@ -38,6 +38,7 @@ describe('OpenAPI document', () => {
     const expected = [
       ...ROUTES.map((r) => `${r.method} ${r.template}`),
       'GET /healthz',
+      'GET /readyz',
       'GET /api/v1/openapi.json',
     ].sort();
     expect(documented).toEqual(expected);
@@ -48,11 +49,12 @@ describe('OpenAPI document', () => {
       ).toBe(true);
   });
 
-  it('describes bearer authentication, with the two open routes exempt', () => {
+  it('describes bearer authentication, with the open routes exempt', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer' });
     expect(doc.security).toEqual([{ bearer: [] }]);
     expect(doc.paths['/healthz']!.get!.security).toEqual([]);
+    expect(doc.paths['/readyz']!.get!.security).toEqual([]);
     expect(doc.paths['/api/v1/openapi.json']!.get!.security).toEqual([]);
   });
 

@@ -40,6 +40,10 @@ export class InProcessQueue implements JobQueue {
     await Promise.allSettled([...this.running.values()]);
   }
 
+  async ping(): Promise<void> {
+    if (this.stopped) throw new Error('the in-process queue is stopped');
+  }
+
   /** Resolves once nothing is queued or running (tests and the demo wait on it). */
   async idle(): Promise<void> {
     while (this.running.size > 0 || this.waiting.length > 0) {

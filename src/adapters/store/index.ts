@@ -1,4 +1,5 @@
 // Builds the Store port over either engine and applies migrations first.
+import { sql } from 'kysely';
 import type { Store } from '../../ports/store.ts';
 import { KyselyBehavioralRepo } from './behavioral-repo.ts';
 import { KyselyCohortsRepo, KyselyProjectsRepo, KyselyTargetsRepo, KyselyTokensRepo } from './catalog-repos.ts';
@@ -13,12 +14,18 @@ export type { StoreLocation } from './db.ts';
 
 export interface OpenedStore extends Store {
   readonly raw: StoreDb;
+  readonly location: StoreLocation;
+  /** PostgreSQL: the schema our tables are in (the URL's search_path or the location's schema). */
+  currentSchema(): Promise<string>;
 }
 
-export function storeOver(raw: StoreDb): OpenedStore {
-  const { db, dialect } = raw;
+export function storeOver(raw: StoreDb, location: StoreLocation): OpenedStore {
+  const { db, dialect, engine } = raw;
   return {
     raw,
+    location,
+    currentSchema: async () =>
+      engine === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]!.s : 'main',
     projects: new KyselyProjectsRepo(db),
     tokens: new KyselyTokensRepo(db),
     targets: new KyselyTargetsRepo(db),
@@ -31,6 +38,9 @@ export function storeOver(raw: StoreDb): OpenedStore {
     behavioral: new KyselyBehavioralRepo(db, dialect),
     notificationState: new KyselyNotificationStateRepo(db),
     webhookDeliveries: new KyselyWebhookDeliveriesRepo(db),
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
     close: () => raw.close(),
   };
 }
@@ -38,5 +48,5 @@ export function storeOver(raw: StoreDb): OpenedStore {
 export async function openStore(location: StoreLocation, opts: { migrate?: boolean } = {}): Promise<OpenedStore> {
   const raw = openStoreDb(location);
   if (opts.migrate !== false) await migrate(raw);
-  return storeOver(raw);
+  return storeOver(raw, location);
 }

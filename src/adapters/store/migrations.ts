@@ -1,10 +1,17 @@
 // The one ordered migration set for both engines. Each migration is SQL text per engine; column types
 // differ only where the engines do (identity columns, the C collation that keeps key order byte-wise).
+import { pgBossQueueSql, pgBossSchemaSql } from '../queue/pg-boss-schema.ts';
 import { dialectOf, type Engine } from './dialect.ts';
+
+/** What a migration may need to know about where it runs. */
+export interface MigrationContext {
+  /** PostgreSQL: the schema our tables live in (`current_schema()`); SQLite: 'main'. */
+  readonly schema: string;
+}
 
 export interface Migration {
   readonly name: string;
-  readonly up: (engine: Engine) => string[];
+  readonly up: (engine: Engine, ctx: MigrationContext) => string[];
 }
 
 const identity = (engine: Engine) => dialectOf(engine).identityColumn;
@@ -142,5 +149,11 @@ export const MIGRATIONS: readonly Migration[] = [
       `create index cohort_size_history_cohort on cohort_size_history (cohort_id, at_ms)`,
       `create table behavioral_state (cohort_id text primary key, swept_to_ms bigint not null)`,
     ],
+  },
+  {
+    // pg-boss 10's own schema (docs/deploy.md "Run coordination"), created here so that no worker runs DDL at
+    // start, beside ours and named after it, plus the one `short` queue runs are dispatched on.
+    name: '0040_pgboss',
+    up: (e, ctx) => (e === 'postgres' ? [pgBossSchemaSql(ctx.schema), pgBossQueueSql(ctx.schema)] : []),
   },
 ];

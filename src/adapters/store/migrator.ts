@@ -17,10 +17,14 @@ export async function migrate(store: StoreDb, migrations: readonly Migration[] =
       );
       const done = await sql<{ name: string }>`select name from schema_migrations`.execute(conn);
       const applied = new Set(done.rows.map((r) => r.name));
+      const schema =
+        engine === 'postgres'
+          ? (await sql<{ s: string }>`select current_schema() as s`.execute(conn)).rows[0]!.s
+          : 'main';
       const ran: string[] = [];
       for (const migration of migrations) {
         if (applied.has(migration.name)) continue;
-        for (const statement of migration.up(engine)) await sql.raw(statement).execute(conn);
+        for (const statement of migration.up(engine, { schema })) await sql.raw(statement).execute(conn);
         await sql`insert into schema_migrations (name, applied_at) values (${migration.name}, ${new Date().toISOString()})`.execute(
           conn,
         );

@@ -47,8 +47,9 @@ export function buildProgram(): Command {
     .option('--host <host>', 'listen address (HOST)')
     .option('--port <port>', 'listen port (PORT)', port)
     .option('--data-dir <dir>', 'embedded store and generated secrets (DATA_DIR)')
-    .action(async (flags: { host?: string; port?: number; dataDir?: string }) => {
-      const service = await startService(configFrom(flags), { role: 'serve' });
+    .option('--no-worker', 'API only: dispatch runs to `cohort-sync worker` processes (PostgreSQL)')
+    .action(async (flags: { host?: string; port?: number; dataDir?: string; worker: boolean }) => {
+      const service = await startService(configFrom(flags), { role: 'serve', runWorker: flags.worker });
       untilSignal(() => service.close());
     });
 
@@ -56,8 +57,13 @@ export function buildProgram(): Command {
     .command('worker')
     .description('run workers and the scheduler only (for PostgreSQL deployments)')
     .option('--data-dir <dir>', 'DATA_DIR')
-    .action(async (flags: { dataDir?: string }) => {
-      const service = await startService(configFrom(flags), { role: 'worker' });
+    .option('--host <host>', 'listen address of --port (HOST)')
+    .option('--port <port>', 'serve /healthz, /readyz and /metrics on this port (WORKER_PORT)', port)
+    .action(async (flags: { dataDir?: string; host?: string; port?: number }) => {
+      const service = await startService(configFrom({ dataDir: flags.dataDir, host: flags.host }), {
+        role: 'worker',
+        ...(flags.port !== undefined ? { workerPort: flags.port } : {}),
+      });
       console.log('cohort-sync worker started');
       untilSignal(() => service.close());
     });

@@ -6,6 +6,7 @@ import type { AppDeps } from '../../app/deps.ts';
 import { accessOf, installAuth } from './auth.ts';
 import type { HttpContext } from './context.ts';
 import { HttpError, installErrorHandling, toErrorResponse } from './errors.ts';
+import { readinessRoute } from './readiness.ts';
 import { defineRoute } from './route.ts';
 import { cohortRoutes } from './routes/cohorts.ts';
 import { destinationRoutes } from './routes/destination.ts';
@@ -94,6 +95,7 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
     summary: 'Liveness',
     handler: async () => ({ status: 'ok' }),
   });
+  readinessRoute(app, ctx.deps);
   defineRoute(app, {
     method: 'GET',
     url: '/api/v1/openapi.json',
