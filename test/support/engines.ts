@@ -41,6 +41,8 @@ const postgres = (url: string): TestEngine => ({
         const c = new pg.Client({ connectionString: url });
         await c.connect();
         await c.query(`drop schema if exists ${schema} cascade`);
+        // pg-boss's schema beside it (created by migration 0040_pgboss).
+        await c.query(`drop schema if exists ${schema}_pgboss cascade`);
         await c.end();
       },
     };

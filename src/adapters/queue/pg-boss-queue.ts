@@ -109,6 +109,7 @@ export class PgBossQueue implements JobQueue {
   }
 
   async ping(): Promise<void> {
+    if (this.stopped) throw new Error('the job queue is stopped');
     await this.boss.getDb().executeSql(`select version from ${this.opts.schema}.version limit 1`, []);
   }
 
