@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { BrazePartnerDestination, InMemoryRateLimiter, type RetryPolicy } from '../adapters/braze/index.ts';
+import { hashToken } from '../adapters/crypto/secrets.ts';
 import { createSecrets } from '../adapters/crypto/secrets-port.ts';
 import { InProcessQueue } from '../adapters/queue/in-process-queue.ts';
 import { PgBossQueue } from '../adapters/queue/pg-boss-queue.ts';
@@ -12,7 +13,7 @@ import { BehavioralEvaluator } from '../app/behavioral.ts';
 import type { MembershipChanged } from '../app/cohorts.ts';
 import type { AppDeps, AppSettings } from '../app/deps.ts';
 import { DEFAULT_SETTINGS } from '../app/deps.ts';
-import { Ingestion } from '../app/ingest.ts';
+import { Ingestion, type IngestSettings } from '../app/ingest.ts';
 import { membershipChanged } from '../app/realtime.ts';
 import type { RunObserver } from '../app/run-events.ts';
 import type { BrazeRegion } from '../domain/braze-instances.ts';
@@ -34,6 +35,8 @@ export interface ComposeOptions {
     readonly requestTimeoutMs?: number;
   };
   readonly settings?: Partial<AppSettings>;
+  /** Ingestion's events/s budget and event retention (config ingest.*). */
+  readonly ingest?: Partial<IngestSettings>;
   readonly clock?: Clock;
   readonly observers?: readonly RunObserver[];
   /** Decorates the Braze destination, e.g. with metrics. */
@@ -120,7 +123,7 @@ export async function compose(opts: ComposeOptions, makeQueue?: QueueFactory): P
     settings,
     observers: opts.observers ?? [],
   };
-  const ingestion = new Ingestion(deps);
+  const ingestion = new Ingestion(deps, hashToken, opts.ingest);
   const realtime = membershipChanged(deps);
   const behavioral = new BehavioralEvaluator(deps, realtime);
   ingestion.onIngested(behavioral.onIngested);

@@ -42,6 +42,8 @@ export const CONFIG_KEYS = [
   'LEASE_TTL_SECONDS',
   'SCHEDULER_INTERVAL_SECONDS',
   'QUEUE_POLL_SECONDS',
+  'INGEST_EVENTS_PER_SECOND',
+  'EVENT_RETENTION_DAYS',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -88,6 +90,8 @@ export interface Config {
     /** pg-boss's safety-net poll (LISTEN/NOTIFY wakes workers at once). */
     readonly queuePollSeconds: number;
   };
+  /** Amplitude-format ingestion (docs/ingestion.md): per-project events/s budget (0 = none), retention. */
+  readonly ingest: { readonly eventsPerSecond: number; readonly retentionDays: number };
 }
 
 export interface ConfigProblem {
@@ -206,6 +210,8 @@ const schema = z.object({
   LEASE_TTL_SECONDS: wholeNumber(2, 3600, 30),
   SCHEDULER_INTERVAL_SECONDS: wholeNumber(1, 3600, 5),
   QUEUE_POLL_SECONDS: wholeNumber(1, 600, 2),
+  INGEST_EVENTS_PER_SECOND: wholeNumber(0, 100_000_000, 50_000),
+  EVENT_RETENTION_DAYS: wholeNumber(1, 36_500, 400),
 } satisfies Record<ConfigKey, z.ZodType>);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -268,6 +274,7 @@ function toConfig(v: Parsed): Config {
       schedulerIntervalSeconds: v.SCHEDULER_INTERVAL_SECONDS,
       queuePollSeconds: v.QUEUE_POLL_SECONDS,
     },
+    ingest: { eventsPerSecond: v.INGEST_EVENTS_PER_SECOND, retentionDays: v.EVENT_RETENTION_DAYS },
   };
 }
 
@@ -350,6 +357,7 @@ export function describeConfig(config: Config) {
     logLevel: config.logLevel,
     runs: { ...config.runs },
     coordination: { ...config.coordination },
+    ingest: { ...config.ingest },
   };
 }
 

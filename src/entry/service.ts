@@ -5,7 +5,9 @@ import { FetchWebhookTransport } from '../adapters/http/fetch-webhook-transport.
 import { createLogger } from '../adapters/log/logger.ts';
 import { createMailer } from '../adapters/mail/index.ts';
 import { type DataDirLock, lockDataDir } from '../adapters/store/data-dir-lock.ts';
+import { longestWindowMs } from '../app/behavioral.ts';
 import type { AppDeps } from '../app/deps.ts';
+import { startEventPruner } from '../app/event-retention.ts';
 import { defaultMetrics, instrumentDestination, MetricsRunObserver } from '../app/metrics.ts';
 import { RunNotifier } from '../app/notifications.ts';
 import { startScheduler } from '../app/scheduler.ts';
@@ -17,6 +19,7 @@ import { DEFAULT_PARTNER_KEY, type RunningSandbox, startSandbox } from '../sandb
 import { type Composed, compose, pgBossQueue } from './compose.ts';
 import { type Config, describeConfig } from './config.ts';
 import { buildHttpApp } from './http/app.ts';
+import { ingestRoutes } from './http/routes/ingest.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { notificationRoutes } from './http/routes/notifications.ts';
 import { uiSupportRoutes } from './http/routes/ui-support.ts';
@@ -106,7 +109,9 @@ async function startLocked(
       realtimeReconcileMinutes: config.runs.realtimeReconcileMinutes,
       runHistoryDays: config.runs.historyDays,
       leaseTtlMs,
+      eventRetentionDays: config.ingest.retentionDays,
     },
+    ingest: { eventsPerSecond: config.ingest.eventsPerSecond },
     observers: [notifier, new MetricsRunObserver(defaultMetrics)],
     wrapDestination: (destination: Destination) => instrumentDestination(destination, defaultMetrics),
   };
@@ -143,6 +148,11 @@ async function startLocked(
     print(`cohort-sync worker probes on ${workerUrl} (/healthz, /readyz, /metrics)`);
   }
   composed.behavioral.start();
+  // Events stay as long as the longest window of a saved behavioral definition needs them.
+  const pruner = startEventPruner(composed.deps, {
+    retentionDays: composed.deps.settings.eventRetentionDays,
+    longestWindowMs: (projectId) => longestWindowMs(composed.deps, projectId),
+  });
 
   let url: string | null = null;
   let closeHttp = async () => {};
@@ -163,6 +173,7 @@ async function startLocked(
             partnerSlug: config.braze.partnerSlug,
             mail: { delivery: config.mail.smtpUrl ? 'smtp' : 'log', from: config.mail.from },
           }),
+        ingestRoutes({ ingestion: composed.ingestion }),
         (app) => webRoutes(app),
       ],
     });
@@ -183,6 +194,7 @@ async function startLocked(
       await closeHttp();
       await scheduler.stop();
       await composed.behavioral.stop();
+      await pruner.stop();
       await notifier.stop();
       await worker?.stop();
       if (!worker) await composed.queue.stop();

@@ -18,6 +18,7 @@ import type {
   Sync,
   Target,
 } from '../domain/model.ts';
+import type { EventStore } from './event-store.ts';
 import type { NotificationStateRepo, WebhookDeliveriesRepo } from './notification-store.ts';
 
 import type { Page } from './page.ts';
@@ -42,6 +43,8 @@ export interface ProjectsRepo {
   ingestKeyEnc(id: string): Promise<string | undefined>;
   webhookSecretEnc(id: string): Promise<string | null>;
   findByIngestKeyHash(hash: string): Promise<Project | undefined>;
+  /** Replaces the ingest key: the old one stops working at once. */
+  setIngestKey(id: string, key: { ingestKeyEnc: string; ingestKeyHash: string }, now: string): Promise<boolean>;
 }
 
 export interface TokensRepo {
@@ -397,5 +400,6 @@ export interface Store {
   readonly webhookDeliveries: WebhookDeliveriesRepo;
   /** One round trip to the engine (readiness, `GET /readyz`); rejects when it cannot be reached. */
   ping(): Promise<void>;
+  readonly events: EventStore;
   close(): Promise<void>;
 }

@@ -39,6 +39,7 @@ describe('loadConfig defaults', () => {
       runs: { historyDays: 30, realtimeReconcileMinutes: 60 },
       csv: { maxBytes: 4 * 1024 ** 3, maxRecordBytes: 1024 ** 2 },
       coordination: { workerPort: undefined, leaseTtlSeconds: 30, schedulerIntervalSeconds: 5, queuePollSeconds: 2 },
+      ingest: { eventsPerSecond: 50_000, retentionDays: 400 },
     } satisfies Config);
   });
 

@@ -102,6 +102,15 @@ export class KyselyProjectsRepo implements ProjectsRepo {
     const row = await this.db.selectFrom('projects').selectAll().where('ingest_key_hash', '=', hash).executeTakeFirst();
     return row && toProject(row);
   }
+
+  async setIngestKey(id: string, key: { ingestKeyEnc: string; ingestKeyHash: string }, now: string) {
+    const r = await this.db
+      .updateTable('projects')
+      .set({ ingest_key_enc: key.ingestKeyEnc, ingest_key_hash: key.ingestKeyHash, updated_at: now })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
 }
 
 export class KyselyTokensRepo implements TokensRepo {

@@ -4,6 +4,7 @@ import type { Store } from '../../ports/store.ts';
 import { KyselyBehavioralRepo } from './behavioral-repo.ts';
 import { KyselyCohortsRepo, KyselyProjectsRepo, KyselyTargetsRepo, KyselyTokensRepo } from './catalog-repos.ts';
 import { openStoreDb, type StoreDb, type StoreLocation } from './db.ts';
+import { KyselyEventStore } from './event-repo.ts';
 import { KyselyMembershipRepo } from './membership-repo.ts';
 import { migrate } from './migrator.ts';
 import { KyselyNotificationStateRepo, KyselyWebhookDeliveriesRepo } from './notification-repos.ts';
@@ -41,6 +42,7 @@ export function storeOver(raw: StoreDb, location: StoreLocation): OpenedStore {
     ping: async () => {
       await sql`select 1`.execute(db);
     },
+    events: new KyselyEventStore(db, dialect.engine),
     close: () => raw.close(),
   };
 }

@@ -59,7 +59,7 @@ async function attachDevice(tx: Tx, projectId: string, deviceId: string, profile
     .execute();
 }
 
-/** Folds an anonymous profile into an identified one: devices, memberships and acknowledged identifiers follow. */
+/** Folds an anonymous profile into an identified one: devices, memberships, acknowledged identifiers and events follow. */
 async function mergeInto(tx: Tx, projectId: string, from: ProfileRow, into: ProfileRow, now: string) {
   await tx.updateTable('profile_devices').set({ profile_id: into.id }).where('profile_id', '=', from.id).execute();
   const cohorts = await tx.selectFrom('cohort_members').select('cohort_id').where('profile_id', '=', from.id).execute();
@@ -80,6 +80,8 @@ async function mergeInto(tx: Tx, projectId: string, from: ProfileRow, into: Prof
   }
   await tx.deleteFrom('cohort_members').where('profile_id', '=', from.id).execute();
   await tx.updateTable('braze_identifiers').set({ profile_id: into.id }).where('profile_id', '=', from.id).execute();
+  // The anonymous history becomes the identified user's (behavioral cohorts count it).
+  await tx.updateTable('events').set({ profile_id: into.id }).where('profile_id', '=', from.id).execute();
   const merged = {
     ...parseJson<Record<string, unknown>>(from.properties, {}),
     ...parseJson<Record<string, unknown>>(into.properties, {}),
