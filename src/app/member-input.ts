@@ -1,5 +1,6 @@
 // Validates one member as the API and CSV import receive it: at least one id, ids as exact strings.
 import type { MemberInput } from '../domain/model.ts';
+import { hasLoneSurrogate } from '../domain/text.ts';
 
 export type MemberCheck = { ok: true; member: MemberInput } | { ok: false; reason: string };
 
@@ -12,6 +13,10 @@ function idField(raw: unknown, field: string): { value?: string; error?: string 
   if (raw.length > MAX_ID_LENGTH) return { error: `${field} is longer than ${MAX_ID_LENGTH} characters` };
   // The store indexes ids: PostgreSQL text cannot hold NUL, and an index entry must stay well under 2.7 kB.
   if (raw.includes('\u0000')) return { error: `${field} contains a NUL character` };
+  // A lone surrogate cannot be encoded as UTF-8: two distinct ids would read back alike (both as U+FFFD).
+  if (hasLoneSurrogate(raw)) return { error: `${field} contains a lone UTF-16 surrogate (not valid Unicode)` };
+  // Kept exactly as sent, but an id that is only spaces names nobody (docs/security.md).
+  if (raw.trim() === '') return { error: `${field} is blank (only whitespace)` };
   if (Buffer.byteLength(raw, 'utf8') > MAX_ID_BYTES)
     return { error: `${field} is longer than ${MAX_ID_BYTES} bytes in UTF-8` };
   return { value: raw };
@@ -26,11 +31,15 @@ const MAX_PROPERTY_DEPTH = 16;
  * through, refuses it), or nesting deep enough to make serialising the properties overflow the stack.
  */
 function propertiesProblem(value: unknown, depth = 0): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? 'properties contain a NUL character' : null;
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return 'properties contain a NUL character';
+    return hasLoneSurrogate(value) ? 'properties contain a lone UTF-16 surrogate (not valid Unicode)' : null;
+  }
   if (typeof value !== 'object' || value === null) return null;
   if (depth >= MAX_PROPERTY_DEPTH) return `properties are nested more than ${MAX_PROPERTY_DEPTH} levels deep`;
   for (const [k, v] of Object.entries(value)) {
     if (k.includes('\u0000')) return 'properties contain a NUL character';
+    if (hasLoneSurrogate(k)) return 'property names contain a lone UTF-16 surrogate (not valid Unicode)';
     const problem = propertiesProblem(v, depth + 1);
     if (problem) return problem;
   }

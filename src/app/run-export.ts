@@ -94,9 +94,17 @@ async function* entriesFrom(
 
 export const RUN_MEMBERS_CSV_HEADER = 'user_id,device_id,operation,identifier_kind,identifier_value,outcome,reason';
 
-function csvField(value: string | null): string {
+/** Cells a spreadsheet would run as a formula (or DDE call) when the file is opened (OWASP "CSV Injection"). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One CSV cell. A cell that starts like a formula gets a leading apostrophe, which spreadsheets show as
+ * text and never evaluate; it is then quoted as any other cell would be (docs/security.md).
+ */
+export function csvField(value: string | null): string {
   if (value === null) return '';
-  return /[",\r\n]|^\s|\s$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+  const text = FORMULA_START.test(value) ? `'${value}` : value;
+  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 /** members.csv of a run, line by line (each ends with \n). The run must already have been checked. */

@@ -2,6 +2,7 @@
 // mails (run.succeeded, run.failed, run.recovered), HMAC-SHA256 signatures, retries with exponential
 // back-off, and a delivery log. The secret is encrypted at rest and never returned or logged.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { classifyAddress, hostListed, isLocalHostName } from '../domain/ip-address.ts';
 import type { Cohort, Project, Run, Sync, Target } from '../domain/model.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { WebhookDelivery, WebhookEvent } from '../ports/notification-store.ts';
@@ -17,13 +18,19 @@ export const DELIVERY_HEADER = 'X-CohortSync-Delivery';
 export const MIN_SECRET_LENGTH = 16;
 const MAX_URL_LENGTH = 2048;
 
-/** Operator restrictions on webhook URLs (none by default: any http/https URL). */
+/**
+ * Operator settings for webhook URLs (WEBHOOK_ALLOWED_HOSTS, WEBHOOK_ALLOW_PRIVATE). By default a webhook
+ * may reach public addresses only; the transport enforces that on the address it connects to, and
+ * checkWebhookUrl refuses up front what is already known to be local (IP literals, localhost).
+ */
 export interface WebhookUrlPolicy {
   /**
-   * When set, the URL's host must be one of these: `hooks.example.com` matches that host exactly,
-   * `.example.com` matches any subdomain of it.
+   * Hosts the operator allows even though they are (or resolve to) private, loopback or link-local
+   * addresses: `hooks.internal` matches that host exactly, `.internal` any subdomain of it.
    */
   readonly allowedHosts?: readonly string[];
+  /** Any address may be reached (WEBHOOK_ALLOW_PRIVATE=true). */
+  readonly allowPrivate?: boolean;
   /** Only https:// URLs (default false: http:// is accepted too). */
   readonly requireHttps?: boolean;
 }
@@ -105,14 +112,15 @@ export function checkWebhookUrl(url: string, policy: WebhookUrlPolicy = {}): str
     throw invalid([
       { path: 'url', message: 'must not contain a user name or password; the secret signs each delivery' },
     ]);
-  if (policy.allowedHosts && policy.allowedHosts.length > 0) {
-    const host = parsed.hostname.toLowerCase();
-    const allowed = policy.allowedHosts.some((entry) => {
-      const e = entry.trim().toLowerCase();
-      return e.startsWith('.') ? host.endsWith(e) && host.length > e.length : host === e;
-    });
-    if (!allowed)
-      throw new AppError(422, 'webhook_host_not_allowed', `the operator does not allow webhooks to ${parsed.hostname}`);
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  if (!policy.allowPrivate && !hostListed(host, policy.allowedHosts ?? [])) {
+    const cls = isLocalHostName(host) ? 'loopback' : classifyAddress(host);
+    if (cls !== null && cls !== 'public')
+      throw new AppError(
+        422,
+        'webhook_address_not_allowed',
+        `webhooks may not go to ${parsed.hostname}, a ${cls} address; the operator can allow it with WEBHOOK_ALLOWED_HOSTS or WEBHOOK_ALLOW_PRIVATE=true`,
+      );
   }
   return parsed.toString();
 }
@@ -311,7 +319,7 @@ export class WebhookSender {
         ? null
         : outcome.kind === 'network'
           ? outcome.problem
-          : `HTTP ${outcome.status}${outcome.excerpt ? `: ${outcome.excerpt}` : ''}`;
+          : `the receiver answered HTTP ${outcome.status}`;
       const retryable = !delivered && (outcome.kind === 'network' || isRetryableStatus(outcome.status));
       const final = delivered || !retryable || attempt >= maxAttempts;
       const status = delivered ? 'delivered' : final ? 'failed' : 'pending';

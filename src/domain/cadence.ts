@@ -55,6 +55,11 @@ export function nextRunAfter(
 
 /** Validates a cron expression; returns a message a person can act on, or null when it is fine. */
 export function cronProblem(cron: string): string | null {
+  // Croner also takes a leading seconds field (and a trailing year); a sync scheduled by the second would
+  // run on every scheduler tick, so only the five standard fields (or an @nickname) are accepted.
+  const fields = cron.trim().split(/\s+/);
+  if (!cron.trim().startsWith('@') && fields.length !== 5)
+    return `the cron expression is not valid: it must have exactly 5 fields (minute hour day-of-month month day-of-week); got ${fields.length}${fields.length === 6 ? ' — a seconds field is not supported' : ''}`;
   try {
     const next = new Cron(cron, { timezone: 'UTC' }).nextRun();
     return next ? null : 'the cron expression never fires';

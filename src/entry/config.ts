@@ -44,6 +44,9 @@ export const CONFIG_KEYS = [
   'QUEUE_POLL_SECONDS',
   'INGEST_EVENTS_PER_SECOND',
   'EVENT_RETENTION_DAYS',
+  'WEBHOOK_ALLOWED_HOSTS',
+  'WEBHOOK_ALLOW_PRIVATE',
+  'HTTP_REQUEST_TIMEOUT_MS',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -92,6 +95,13 @@ export interface Config {
   };
   /** Amplitude-format ingestion (docs/ingestion.md): per-project events/s budget (0 = none), retention. */
   readonly ingest: { readonly eventsPerSecond: number; readonly retentionDays: number };
+  /**
+   * Where webhooks may go (docs/security.md): public addresses only, plus `allowedHosts` (which may be
+   * private), or anywhere with `allowPrivate`.
+   */
+  readonly webhooks: { readonly allowedHosts: readonly string[]; readonly allowPrivate: boolean };
+  /** Time to receive a whole request, body included, before 408. */
+  readonly requestTimeoutMs: number;
 }
 
 export interface ConfigProblem {
@@ -166,6 +176,25 @@ const endpointList = z
   })
   .default([]);
 
+// Host names or IP literals, `.suffix` for every subdomain; no schemes, paths or ports.
+const hostList = z
+  .string()
+  .transform((s, ctx) => {
+    const items = s
+      .split(',')
+      .map((e) => e.trim().toLowerCase())
+      .filter((e) => e !== '');
+    for (const item of items) {
+      if (!/^\.?[a-z0-9._-]+$|^\[?[0-9a-f:.]+\]?$/.test(item))
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${item}" is not a host name (write hooks.example.com or .example.com)`,
+        });
+    }
+    return [...new Set(items)];
+  })
+  .default([]);
+
 // Blank values never reach the schema (readRaw drops them), so a plain string is already non-empty.
 const nonEmpty = z.string();
 const optionalText = z.string().optional();
@@ -212,6 +241,9 @@ const schema = z.object({
   QUEUE_POLL_SECONDS: wholeNumber(1, 600, 2),
   INGEST_EVENTS_PER_SECOND: wholeNumber(0, 100_000_000, 50_000),
   EVENT_RETENTION_DAYS: wholeNumber(1, 36_500, 400),
+  WEBHOOK_ALLOWED_HOSTS: hostList,
+  WEBHOOK_ALLOW_PRIVATE: oneOf(['true', 'false']).default('false'),
+  HTTP_REQUEST_TIMEOUT_MS: wholeNumber(1_000, 86_400_000, 600_000),
 } satisfies Record<ConfigKey, z.ZodType>);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -275,6 +307,8 @@ function toConfig(v: Parsed): Config {
       queuePollSeconds: v.QUEUE_POLL_SECONDS,
     },
     ingest: { eventsPerSecond: v.INGEST_EVENTS_PER_SECOND, retentionDays: v.EVENT_RETENTION_DAYS },
+    webhooks: { allowedHosts: v.WEBHOOK_ALLOWED_HOSTS, allowPrivate: v.WEBHOOK_ALLOW_PRIVATE === 'true' },
+    requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
   };
 }
 
@@ -358,6 +392,8 @@ export function describeConfig(config: Config) {
     runs: { ...config.runs },
     coordination: { ...config.coordination },
     ingest: { ...config.ingest },
+    webhooks: { allowedHosts: [...config.webhooks.allowedHosts], allowPrivate: config.webhooks.allowPrivate },
+    requestTimeoutMs: config.requestTimeoutMs,
   };
 }
 

@@ -1,7 +1,7 @@
 // `cohort-sync serve` and `cohort-sync worker`: wires config → adapters → app, and starts what runs.
 import { resolveAdminToken } from '../adapters/crypto/admin-token.ts';
 import { generateToken, hashToken, loadOrCreateSecretKey } from '../adapters/crypto/secrets.ts';
-import { FetchWebhookTransport } from '../adapters/http/fetch-webhook-transport.ts';
+import { GuardedWebhookTransport } from '../adapters/http/guarded-webhook-transport.ts';
 import { createLogger } from '../adapters/log/logger.ts';
 import { createMailer } from '../adapters/mail/index.ts';
 import { type DataDirLock, lockDataDir } from '../adapters/store/data-dir-lock.ts';
@@ -89,7 +89,8 @@ async function startLocked(
     return deps;
   };
   const mailer = createMailer(config.mail, logger);
-  const webhooks = new WebhookSender(depsNow, { transport: new FetchWebhookTransport() });
+  const webhookPolicy = { allowedHosts: config.webhooks.allowedHosts, allowPrivate: config.webhooks.allowPrivate };
+  const webhooks = new WebhookSender(depsNow, { transport: new GuardedWebhookTransport(webhookPolicy) });
   const notifier = new RunNotifier(depsNow, { mailer, webhooks });
   const leaseTtlMs = config.coordination.leaseTtlSeconds * 1000;
   const composeOptions = {
@@ -163,8 +164,10 @@ async function startLocked(
       tokens: { generate: generateToken, hash: hashToken },
       onMembershipChanged: composed.onMembershipChanged,
       csvLimits: config.csv,
+      requestTimeoutMs: config.requestTimeoutMs,
       extraRoutes: [
-        (app) => notificationRoutes(app, { deps: composed.deps, mailer, webhooks, hostAuthenticates: true }),
+        (app) =>
+          notificationRoutes(app, { deps: composed.deps, mailer, webhooks, webhookPolicy, hostAuthenticates: true }),
         (app) => metricsRoutes(app),
         (app) =>
           uiSupportRoutes(app, {

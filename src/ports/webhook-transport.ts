@@ -6,9 +6,12 @@ export interface WebhookRequest {
   readonly timeoutMs: number;
 }
 
-/** `status` for any HTTP answer (redirects are answers too: they are not followed). */
+/**
+ * `status` for any HTTP answer (redirects are answers too: they are not followed). The answer's body is not
+ * part of it: it may be an internal service's page, and the delivery log is readable by viewers.
+ */
 export type WebhookResponse =
-  | { readonly kind: 'response'; readonly status: number; readonly excerpt: string }
+  | { readonly kind: 'response'; readonly status: number }
   | { readonly kind: 'network'; readonly problem: string };
 
 export interface WebhookTransport {

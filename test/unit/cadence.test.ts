@@ -100,6 +100,10 @@ describe('nextRunAfter', () => {
   it('cron problems are explained', () => {
     expect(cronProblem('*/5 * * * *')).toBeNull();
     expect(cronProblem('not a cron')).toMatch(/not valid/);
+    // A seconds field would run the sync on every scheduler tick (issue 12, item 7).
+    expect(cronProblem('* * * * * *')).toMatch(/seconds field is not supported/);
+    expect(cronProblem('0 0 0 * * * 2030')).toMatch(/exactly 5 fields/);
+    expect(cronProblem('@hourly')).toBeNull();
   });
 });
 

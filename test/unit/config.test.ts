@@ -40,6 +40,8 @@ describe('loadConfig defaults', () => {
       csv: { maxBytes: 4 * 1024 ** 3, maxRecordBytes: 1024 ** 2 },
       coordination: { workerPort: undefined, leaseTtlSeconds: 30, schedulerIntervalSeconds: 5, queuePollSeconds: 2 },
       ingest: { eventsPerSecond: 50_000, retentionDays: 400 },
+      webhooks: { allowedHosts: [], allowPrivate: false },
+      requestTimeoutMs: 600_000,
     } satisfies Config);
   });
 

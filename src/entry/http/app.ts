@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AppDeps } from '../../app/deps.ts';
 import { accessOf, installAuth } from './auth.ts';
 import type { HttpContext } from './context.ts';
-import { HttpError, installErrorHandling, toErrorResponse } from './errors.ts';
+import { clientErrorHandler, HttpError, installErrorHandling, toErrorResponse } from './errors.ts';
 import { readinessRoute } from './readiness.ts';
 import { defineRoute } from './route.ts';
 import { cohortRoutes } from './routes/cohorts.ts';
@@ -16,6 +16,8 @@ import { runRoutes } from './routes/runs.ts';
 import { syncRoutes } from './routes/syncs.ts';
 
 export const DEFAULT_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+/** Time to receive a whole request, body included (a slow or stalled upload is cut off with 408). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
 
 function installBodyParsers(app: FastifyInstance): void {
   // Fastify's JSON parser (with its prototype-poisoning guard), except that an empty body is no body:
@@ -54,9 +56,15 @@ function installAccessLog(app: FastifyInstance, deps: AppDeps): void {
 }
 
 export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
+  const requestTimeout = ctx.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
     logger: false,
     bodyLimit: ctx.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    requestTimeout,
+    // Node only enforces requestTimeout when the server is created with it, and checks it on this interval
+    // (30 s by default): a tenth of the timeout keeps the cut-off close to the setting.
+    http: { requestTimeout, connectionsCheckingInterval: Math.max(100, Math.min(30_000, requestTimeout / 10)) },
+    clientErrorHandler,
     // Errors found while routing (a malformed URL) never reach the error handler; answer them alike.
     frameworkErrors: (error, _request, reply) => {
       const answer = toErrorResponse(error) ?? {

@@ -24,6 +24,24 @@ export function principalOf(request: FastifyRequest): Principal {
 /** Whether the caller may see secrets of the project such as its ingest key: the admin and editors. */
 export const isEditor = (p: Principal) => p.kind === 'admin' || p.role === 'editor';
 
+const ACCESS_LEVELS: readonly Access[] = ['public', 'admin', 'read', 'write'];
+const isAccess = (value: unknown): value is Access => ACCESS_LEVELS.includes(value as Access);
+
+const UNDECLARED_MESSAGE = (url: string | undefined) =>
+  `route ${url ?? '?'} declares no access level, so it refuses every request: declare config.access ` +
+  "('public' | 'read' | 'write' | 'admin'), e.g. with defineRoute or declareAccess (docs/security.md)";
+
+/**
+ * Gives every route registered later in this (encapsulated) scope the access level `access` unless it
+ * declares its own — for plugins whose routes cannot take a config, such as @fastify/static.
+ */
+export function declareAccess(scope: FastifyInstance, access: Access): void {
+  scope.addHook('onRoute', (route) => {
+    const config = (route.config ?? {}) as { access?: Access };
+    if (config.access === undefined) route.config = { ...config, access } as typeof route.config;
+  });
+}
+
 export const accessOf = (request: FastifyRequest): Access | undefined =>
   (request.routeOptions.config as { access?: Access } | undefined)?.access;
 
@@ -34,14 +52,38 @@ function bearer(request: FastifyRequest): string | null {
   return match?.[1] ?? null;
 }
 
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+  /** undefined: the route declared none and refuses every request. */
+  readonly access: Access | undefined;
+}
+
+const tables = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/** Every route registered after installAuth, with the access level it declared (tests walk this). */
+export const routeTable = (app: FastifyInstance): readonly RouteEntry[] => tables.get(app) ?? [];
+
 export function installAuth(
   app: FastifyInstance,
   opts: { adminToken: string; hash: (token: string) => string; store: Store },
 ): void {
+  const table: RouteEntry[] = [];
+  tables.set(app, table);
+  app.addHook('onRoute', (route) => {
+    const access = (route.config as { access?: unknown } | undefined)?.access;
+    for (const method of [route.method].flat())
+      table.push({ method, url: route.url, access: isAccess(access) ? access : undefined });
+  });
   app.addHook('onRequest', async (request) => {
     const access = accessOf(request);
-    // Routes that did not declare access (404s, routes added by other entry points) decide for themselves.
-    if (access === undefined || access === 'public') return;
+    if (access === 'public') return;
+    // Fail closed: a route that forgot to say who may call it is refused to everyone, the admin included.
+    // Unmatched URLs go on to the 404 handler, which serves nothing.
+    if (!isAccess(access)) {
+      if (request.is404) return;
+      throw new AppError(403, 'route_access_undeclared', UNDECLARED_MESSAGE(request.routeOptions.url));
+    }
     const token = bearer(request);
     if (!token) throw new AppError(401, 'unauthorized', 'this call needs an Authorization: Bearer <token> header');
     let principal: Principal;

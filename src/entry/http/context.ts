@@ -19,4 +19,6 @@ export interface HttpContext {
   readonly bodyLimitBytes?: number;
   /** CSV uploads: the largest body (413 above, nothing changed) and record (csv-parse's max_record_size). */
   readonly csvLimits?: { readonly maxBytes: number; readonly maxRecordBytes: number };
+  /** Time to receive a whole request, body included; 408 after it. Default 10 minutes (HTTP_REQUEST_TIMEOUT_MS). */
+  readonly requestTimeoutMs?: number;
 }

@@ -1,6 +1,8 @@
 // Every error leaves as `{error: {code, message, details?}}` (api.md "Errors"). Use-case errors carry their
 // own status and code; Fastify's own (body parsing, limits, media types) are translated; anything else is
 // a 500 whose details stay in the log, never in the answer.
+import { STATUS_CODES as HTTP_REASONS } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { AppError } from '../../app/errors.ts';
@@ -146,4 +148,41 @@ export function installErrorHandling(app: FastifyInstance, logger: Logger): void
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(body('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
+}
+
+/** Node's own refusals, raised before Fastify routes a request (malformed HTTP, limits, timeouts). */
+function clientErrorAnswer(code: string | undefined): { status: number; body: ErrorBody } {
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'ERR_HTTP_HEADERS_TIMEOUT':
+      return { status: 408, body: body('timeout', 'the request was not received in time; send it faster or smaller') };
+    case 'HPE_HEADER_OVERFLOW':
+      return {
+        status: 431,
+        body: body('headers_too_large', 'the request headers are larger than this server accepts'),
+      };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return {
+        status: 413,
+        body: body('payload_too_large', 'the chunk extensions are larger than this server accepts'),
+      };
+    default:
+      return { status: 400, body: body('invalid_input', 'the request is not well-formed HTTP') };
+  }
+}
+
+/**
+ * Fastify's clientErrorHandler: answers in api.md's error shape, then closes the connection (its state is
+ * unknown after a parse error or a timeout).
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const answer = clientErrorAnswer(error.code);
+  const text = JSON.stringify(answer.body);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${answer.status} ${HTTP_REASONS[answer.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy();
 }

@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { hasLoneSurrogate } from '../../domain/text.ts';
 import { type Access, type Principal, principalOf } from './auth.ts';
 import { type FieldProblem, fieldProblems, RequestValidationError } from './errors.ts';
 import { ErrorBody } from './schemas.ts';
@@ -73,6 +74,34 @@ function responses(
   return out;
 }
 
+/**
+ * Every string (and key) holding a lone UTF-16 surrogate, by path: no field of any route can store or
+ * send one faithfully (see domain/text.ts), so they are refused before the schemas run.
+ */
+function illFormedText(part: 'params' | 'query' | 'body', value: unknown): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const message = 'contains a lone UTF-16 surrogate (not valid Unicode)';
+  const walk = (v: unknown, path: string, depth: number) => {
+    if (problems.length >= 20 || depth > 64) return;
+    if (typeof v === 'string') {
+      if (hasLoneSurrogate(v)) problems.push({ path: path || part, in: part, message });
+      return;
+    }
+    if (typeof v !== 'object' || v === null || isStream(v)) return;
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => walk(item, `${path}[${i}]`, depth + 1));
+      return;
+    }
+    for (const [k, item] of Object.entries(v)) {
+      const at = path ? `${path}.${k}` : k;
+      if (hasLoneSurrogate(k)) problems.push({ path: at, in: part, message: `field name ${message}` });
+      walk(item, at, depth + 1);
+    }
+  };
+  walk(value, '', 0);
+  return problems;
+}
+
 /** Whether the request carried a CSV stream (then the body is not JSON and is not validated here). */
 const isStream = (body: unknown): body is Readable =>
   typeof body === 'object' && body !== null && typeof (body as Readable).pipe === 'function';
@@ -117,7 +146,12 @@ export function defineRoute<
     // Documented response shapes must not filter what handlers send (views.ts decides what leaves).
     serializerCompiler: () => (data) => JSON.stringify(data),
     handler: async (request, reply) => {
-      const problems: FieldProblem[] = [];
+      const problems: FieldProblem[] = [
+        ...illFormedText('params', request.params),
+        ...illFormedText('query', request.query),
+        ...illFormedText('body', request.body),
+      ];
+      if (problems.length > 0) throw new RequestValidationError(problems);
       const parse = <S extends z.ZodType | undefined>(
         part: 'params' | 'query' | 'body',
         s: S,
