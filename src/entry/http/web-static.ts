@@ -34,7 +34,8 @@ export async function webRoutes(app: FastifyInstance, opts: { root?: string } = 
   const root = opts.root ?? WEB_DIST;
   if (!existsSync(join(root, 'index.html'))) return; // not built: the API still serves (npm start builds first)
   await app.register(fastifyStatic, { root, serve: false });
-  app.get('/*', { schema: { hide: true } }, (request, reply) => {
+  // The page and its assets are public; the API they call checks tokens (docs/security.md).
+  app.get('/*', { schema: { hide: true }, config: { access: 'public' } }, (request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     if (isServerPath(path)) return reply.callNotFound();
     const file = path === '/' ? null : fileFor(root, path);
