@@ -153,7 +153,7 @@ describe('API for the web UI', () => {
       cohortId,
       targetId: target.id,
     });
-    expect(seeded.body.profiles).toBe(3);
+    expect(seeded.body).toEqual({ workspace: true, profiles: 3 });
     const sync = (
       await call('POST', `/api/v1/projects/${projectId}/syncs`, { cohortId, targetId: target.id, cadence: 'one_time' })
     ).body;
@@ -166,6 +166,18 @@ describe('API for the web UI', () => {
         .map((m: any) => m.user_id)
         .sort(),
     ).toEqual(['u1', 'u2']);
+    // A key the sandbox never issued gets no workspace (Braze would refuse it; runs must keep failing).
+    const stale = (
+      await call('POST', `/api/v1/projects/${projectId}/destinations/braze/targets`, {
+        name: 'Stale',
+        endpoint: h.sandbox.url,
+        dataImportKey: 'revoked-key-0000',
+        mapping: { type: 'user_id' },
+      })
+    ).body;
+    const none = await call('POST', `/api/v1/projects/${projectId}/sandbox/profiles`, { cohortId, targetId: stale.id });
+    expect(none.body).toEqual({ workspace: false, profiles: 0 });
+    expect(h.sandbox.state.findWorkspace('revoked-key-0000')).toBeUndefined();
     // A target elsewhere than the sandbox has no sandbox view.
     const real = await call('POST', `/api/v1/projects/${projectId}/destinations/braze/targets`, {
       name: 'Real',

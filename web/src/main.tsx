@@ -1,6 +1,5 @@
 // The web UI's entry: Mantine, React Query, the session and the routes (docs/ui.md).
 import '@mantine/core/styles.css';
-import 'mantine-datatable/styles.css';
 import { MantineProvider } from '@mantine/core';
 import { Notifications } from '@mantine/notifications';
 import '@mantine/notifications/styles.css';

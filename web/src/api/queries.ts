@@ -30,7 +30,11 @@ export const useDestination = (p: string) =>
 export const useCohorts = (p: string) =>
   useQuery({ queryKey: ['cohorts', p], queryFn: () => api<Page<Cohort>>(`/projects/${p}/cohorts?limit=500`) });
 export const useCohort = (p: string, c: string) =>
-  useQuery({ queryKey: ['cohorts', p, c], queryFn: () => api<Cohort>(`/projects/${p}/cohorts/${c}`) });
+  useQuery({
+    queryKey: ['cohorts', p, c],
+    queryFn: () => api<Cohort>(`/projects/${p}/cohorts/${c}`),
+    enabled: Boolean(c),
+  });
 export const useMembers = (p: string, c: string, limit = 50) =>
   useQuery({
     queryKey: ['members', p, c, limit],
@@ -47,6 +51,7 @@ export const useSync = (p: string, s: string) =>
   useQuery({
     queryKey: ['syncs', p, s],
     queryFn: () => api<Sync>(`/projects/${p}/syncs/${s}`),
+    enabled: Boolean(s),
     refetchInterval: (q) => (running(q.state.data?.lastRun) ? 1500 : 10000),
   });
 export const useSyncRuns = (p: string, s: string) =>

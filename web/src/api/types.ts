@@ -158,3 +158,33 @@ export interface Webhook {
   readonly url: string | null;
   readonly secretHint?: string;
 }
+export interface ExplainedIdentifier {
+  readonly kind: string;
+  readonly value: string;
+  readonly wanted: boolean;
+  readonly state: string;
+  readonly acknowledged: { runId: string; ackedAt: string } | null;
+  readonly lastRun: {
+    runId: string;
+    operation: string;
+    outcome: string;
+    error: string | null;
+    at: string | null;
+  } | null;
+  readonly brazeRule: string;
+}
+export interface ExplainedSync {
+  readonly syncId: string;
+  readonly targetName: string | null;
+  readonly cadence: Cadence;
+  readonly paused: boolean;
+  readonly via: string | null;
+  readonly skipped: { reason: string; message: string } | null;
+  readonly identifiers: ExplainedIdentifier[];
+  readonly lastRun: { id: string; status: string } | null;
+}
+export interface Explanation {
+  readonly profile: { userId: string | null; deviceIds: string[]; identified: boolean } | null;
+  readonly cohorts: { cohortId: string; cohortName: string; member: boolean; syncs: ExplainedSync[] }[];
+  readonly notes: string[];
+}

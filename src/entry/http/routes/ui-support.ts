@@ -214,13 +214,17 @@ export async function uiSupportRoutes(app: FastifyInstance, ctx: UiSupportContex
       'Braze matches only users it already knows, and only when they are sent: create the profiles before the first sync so its members are matched.',
     params: ProjectParams,
     body: DraftPreviewBody,
-    response: z.object({ profiles: z.number().describe("profiles in the target's sandbox workspace") }),
+    response: z.object({
+      workspace: z.boolean().describe('false: the sandbox never issued this key, so nothing was created'),
+      profiles: z.number().describe("profiles in the target's sandbox workspace"),
+    }),
     handler: async ({ params, body }) => {
       const target = await requireTarget(deps, params.projectId, body.targetId);
       const sandbox = onSandbox(ctx, target);
       await requireCohort(deps, params.projectId, body.cohortId);
       const key = await decryptedKey(deps, target.id);
-      sandbox.state.ensureWorkspace(key);
+      // A key the sandbox never issued stays unknown, as Braze would refuse it: no workspace is made for it.
+      if (!sandbox.state.findWorkspace(key)) return { workspace: false, profiles: 0 };
       let profiles = 0;
       let seen = 0;
       let cursor: string | undefined;
@@ -241,7 +245,7 @@ export async function uiSupportRoutes(app: FastifyInstance, ctx: UiSupportContex
         profiles = sandbox.state.seedUsers(key, users);
         cursor = page.nextCursor ?? undefined;
       } while (cursor && seen < 10_000);
-      return { profiles };
+      return { workspace: true, profiles };
     },
   });
 }
