@@ -50,8 +50,8 @@ const timed = async <T>(f: () => Promise<T>) => {
 };
 const scan = await timed(async () =>
   Number(
-    (await sql<{ n: number }>`select count(*) as n from events where project_id = ${BEHAV_PROJECT}`.execute(db)).rows[0]!
-      .n,
+    (await sql<{ n: number }>`select count(*) as n from events where project_id = ${BEHAV_PROJECT}`.execute(db))
+      .rows[0]!.n,
   ),
 );
 const grouped = await timed(async () =>
@@ -77,6 +77,4 @@ const first = await timed(evaluate);
 const second = await timed(evaluate);
 const estimate = await timed(() => store.behavioral.estimate(BEHAV_PROJECT, parsed.definition, nowMs, 400));
 await store.close();
-process.stdout.write(
-  `${JSON.stringify({ scan, grouped, first, second, estimate, rssAtEndMb: currentRssMb() })}\n`,
-);
+process.stdout.write(`${JSON.stringify({ scan, grouped, first, second, estimate, rssAtEndMb: currentRssMb() })}\n`);

@@ -8,8 +8,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import type { StoreLocation } from '../src/adapters/store/index.ts';
 import { BEHAV_PROJECT, seedBehavioral } from './behavioral-seed.ts';
 import { throwawayStore } from './throwaway-store.ts';
@@ -61,11 +61,17 @@ for (const pair of values.sizes.split(',')) {
     const nowMs = Date.now();
     const seeded = await seedBehavioral(store.location, users, events, nowMs);
     await insertCohort(store.location, nowMs);
-    console.log(`${engine}: seeded ${users.toLocaleString()} users / ${events.toLocaleString()} events in ${seeded.toFixed(1)} s`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(store.location), String(nowMs), COHORT], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    console.log(
+      `${engine}: seeded ${users.toLocaleString()} users / ${events.toLocaleString()} events in ${seeded.toFixed(1)} s`,
+    );
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', CHILD, JSON.stringify(store.location), String(nowMs), COHORT],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     if (r.status !== 0) throw new Error(`child failed with status ${r.status}: ${r.stdout}`);
     const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ChildResult;
     const f = (p: Phase<unknown>) => `${p.seconds.toFixed(2)} s / ${Math.round(p.peakRssMb)} MB`;
@@ -77,6 +83,8 @@ for (const pair of values.sizes.split(',')) {
     await store.drop();
   }
 }
-console.log('\n| engine | users | events | baseline: count(*) of events | baseline: Purchase ≥ 2 in 30 d, group by | full evaluation, first (joins) | full evaluation, again (no change) | estimate | members |');
+console.log(
+  '\n| engine | users | events | baseline: count(*) of events | baseline: Purchase ≥ 2 in 30 d, group by | full evaluation, first (joins) | full evaluation, again (no change) | estimate | members |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
