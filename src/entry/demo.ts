@@ -1,13 +1,17 @@
 // `npm run demo`: the whole flow on a fresh clone, without a Braze account — a project, a target on the
 // embedded Braze sandbox, a cohort of a few thousand members, a sync with a progress bar, a membership
-// change and a second run that sends only the delta, then what the sandbox's segment holds.
+// change and a second run that sends only the delta, then what the sandbox's segment holds. Then events sent
+// with Amplitude's Node SDK build a behavioral cohort that a real-time sync carries into the sandbox, and a
+// user leaves it when they change plan (docs/cohorts.md).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInstance, Identify } from '@amplitude/analytics-node';
 import { Presets, SingleBar } from 'cli-progress';
 import { generateToken, hashToken } from '../adapters/crypto/secrets.ts';
 import { createLogger } from '../adapters/log/logger.ts';
+import { createCohort } from '../app/cohort-admin.ts';
 import { changeMembers, createStaticCohort } from '../app/cohorts.ts';
 import type { AppDeps } from '../app/deps.ts';
 import { createProject } from '../app/projects.ts';
@@ -16,7 +20,9 @@ import { createTarget } from '../app/targets.ts';
 import { startWorker } from '../app/worker.ts';
 import type { Run } from '../domain/model.ts';
 import { DEFAULT_PARTNER_KEY, startSandbox } from '../sandbox/index.ts';
-import { compose } from './compose.ts';
+import { type Composed, compose } from './compose.ts';
+import { buildHttpApp } from './http/app.ts';
+import { ingestRoutes } from './http/routes/ingest.ts';
 
 const MEMBERS = 3000;
 const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -52,17 +58,22 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cohort-sync-demo-'));
   const sandbox = await startSandbox({ port: 0 });
   const logger = createLogger({ level: 'warn' });
-  const { deps, store, owner } = await compose({
+  const composed = await compose({
     store: { kind: 'sqlite', file: join(dir, 'demo.db') },
     secretKey: randomBytes(32),
     logger,
     braze: { partnerSlug: 'cohort-sync', partnerKeys: { US: DEFAULT_PARTNER_KEY }, requestsPerHour: 250_000 },
     settings: { allowedEndpoints: [sandbox.url] },
   });
+  const { deps, store, owner } = composed;
   const worker = await startWorker(deps, { owner });
   try {
     say(`Braze sandbox at ${sandbox.url}; store in ${dir}`);
-    const { project } = await createProject(deps, { generate: generateToken, hash: hashToken }, { name: 'Demo' });
+    const { project, ingestKey } = await createProject(
+      deps,
+      { generate: generateToken, hash: hashToken },
+      { name: 'Demo' },
+    );
     await store.projects.update(project.id, { brazeEnabled: true }, new Date().toISOString());
 
     // The customer's Braze workspace: most members already exist there; Braze never creates users.
@@ -116,11 +127,95 @@ async function main(): Promise<void> {
       `  ${MEMBERS - 250 + 100 - segment.size} members were sent but are not in the segment: they do not exist in Braze, which never creates users.`,
     );
     say(`  sandbox requests by status: ${JSON.stringify(sandbox.state.stats().byStatus)}`);
+
+    await behavioralDemo(composed, { projectId: project.id, ingestKey, dataImportKey, targetId: target.id, sandbox });
   } finally {
     await worker.stop();
     await store.close();
     await sandbox.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits for `check`, printing nothing; fails after `ms`. */
+async function until(what: string, check: () => boolean, ms = 20_000): Promise<number> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - start;
+}
+
+async function behavioralDemo(
+  composed: Composed,
+  ctx: {
+    projectId: string;
+    ingestKey: string;
+    dataImportKey: string;
+    targetId: string;
+    sandbox: Awaited<ReturnType<typeof startSandbox>>;
+  },
+): Promise<void> {
+  const { deps } = composed;
+  // The service's ingestion routes on a port of their own, as `cohort-sync serve` mounts them.
+  const app = await buildHttpApp({
+    deps,
+    adminToken: generateToken('cs_admin'),
+    tokens: { generate: generateToken, hash: hashToken },
+    onMembershipChanged: composed.onMembershipChanged,
+    extraRoutes: [ingestRoutes({ ingestion: composed.ingestion })],
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const amplitude = createInstance();
+  try {
+    say('\nBehavioral cohort from events sent with the Amplitude Node SDK');
+    amplitude.init(ctx.ingestKey, { serverUrl: `${url}/2/httpapi`, flushIntervalMillis: 50, logLevel: 0 });
+    const cohort = await createCohort(deps, ctx.projectId, {
+      name: 'Pro buyers',
+      type: 'behavioral',
+      definition: {
+        all: [
+          { any: [{ event: 'Purchase', count: { op: 'gte', value: 2 }, within: { last: 30, unit: 'day' } }] },
+          { any: [{ userProperty: 'plan', op: 'eq', value: 'pro' }] },
+        ],
+      },
+    });
+    // Amplitude refuses ids shorter than 5 characters (min_id_length), so the buyers' ids are longer.
+    const buyers = ['buyer-ana', 'buyer-ben', 'buyer-cleo', 'buyer-dev'];
+    ctx.sandbox.state.seedUsers(
+      ctx.dataImportKey,
+      buyers.map((external_id) => ({ external_id })),
+    );
+    await createSync(deps, ctx.projectId, { cohortId: cohort.id, targetId: ctx.targetId, cadence: 'real_time' });
+    say(`  cohort "${cohort.name}": performed Purchase at least 2 times in the last 30 days and plan is "pro"`);
+    say('  real-time sync created; sending events with @amplitude/analytics-node (serverUrl = this service)');
+    const inBraze = () => ctx.sandbox.state.cohortIdentifiers(ctx.dataImportKey, cohort.id).user_ids;
+    for (const user_id of buyers) {
+      amplitude.identify(new Identify().set('plan', user_id === 'buyer-dev' ? 'free' : 'pro'), { user_id });
+      amplitude.track('Purchase', { sku: 'A-1', price: 12 }, { user_id });
+      if (user_id !== 'buyer-cleo') amplitude.track('Purchase', { sku: 'B-2', price: 30 }, { user_id });
+    }
+    const sentAt = Date.now();
+    await amplitude.flush().promise;
+    const took = await until('ana and ben in Braze', () => inBraze().length === 2);
+    say(
+      `  ${Date.now() - sentAt} ms after sending (${took} ms after the flush): Braze cohort holds ${inBraze().join(', ')}`,
+    );
+    say('  (buyer-cleo bought once; buyer-dev bought twice but is on the free plan)');
+
+    const before = Date.now();
+    amplitude.identify(new Identify().set('plan', 'free'), { user_id: 'buyer-ben' });
+    await amplitude.flush().promise;
+    await until('ben removed from Braze', () => !inBraze().includes('buyer-ben'));
+    say(`  buyer-ben changed plan to free: ${Date.now() - before} ms later Braze cohort holds ${inBraze().join(', ')}`);
+    const size = (await deps.store.cohorts.get(ctx.projectId, cohort.id))?.size ?? 0;
+    say(
+      `  cohort size now ${size}; size history points: ${(await deps.store.behavioral.sizeHistory(cohort.id, 0, Date.now(), 100)).map((p) => p.size).join(' → ')}`,
+    );
+  } finally {
+    await amplitude.flush().promise;
+    await app.close();
   }
 }
 

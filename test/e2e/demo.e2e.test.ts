@@ -5,7 +5,7 @@ import { expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
-it('npm run demo syncs a cohort, sends only the delta on the second run, and shows the segment', async () => {
+it('npm run demo syncs a cohort, sends only the delta on the second run, shows the segment, then builds a behavioral cohort from SDK events', async () => {
   const out = await new Promise<string>((done, fail) =>
     execFile('npm', ['run', '--silent', 'demo'], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) =>
       error ? fail(new Error(`${error.message}\n${stderr}`)) : done(stdout),
@@ -14,4 +14,8 @@ it('npm run demo syncs a cohort, sends only the delta on the second run, and sho
   expect(out).toMatch(/First run: every member\n[\s\S]*status succeeded: added 3000, removed 0, skipped 1/);
   expect(out).toMatch(/Second run: only the delta\n[\s\S]*status succeeded: added 100, removed 250/);
   expect(out).toMatch(/: 2650 users in segment/);
+  // Events sent with the Amplitude Node SDK build a behavioral cohort a real-time sync carries into the sandbox.
+  expect(out).toMatch(/Behavioral cohort from events sent with the Amplitude Node SDK/);
+  expect(out).toMatch(/ms after sending .*: Braze cohort holds buyer-ana, buyer-ben\n/);
+  expect(out).toMatch(/buyer-ben changed plan to free: \d+ ms later Braze cohort holds buyer-ana\n/);
 }, 150_000);
