@@ -27,7 +27,7 @@ export interface IngestBed {
 
 export async function startIngestBed(
   engine: TestEngine,
-  opts: { eventsPerSecond?: number; clock?: Clock } = {},
+  opts: { eventsPerSecond?: number; clock?: Clock; beforeListen?: (app: FastifyInstance) => void } = {},
 ): Promise<IngestBed> {
   const fresh = await engine.fresh();
   const c = await compose({
@@ -45,6 +45,7 @@ export async function startIngestBed(
     tokens: tokenTools,
     extraRoutes: [ingestRoutes({ ingestion: c.ingestion })],
   });
+  opts.beforeListen?.(app);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     c,
