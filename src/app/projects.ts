@@ -48,6 +48,22 @@ export async function createProjectToken(
   return { token, role };
 }
 
+/** Replaces the project's ingest key: SDKs using the old one are refused ("Invalid API key") at once. */
+export async function rotateIngestKey(
+  deps: AppDeps,
+  tokens: TokenTools,
+  projectId: string,
+): Promise<{ project: Project; ingestKey: string }> {
+  const ingestKey = tokens.generate('cs_ingest');
+  const done = await deps.store.projects.setIngestKey(
+    projectId,
+    { ingestKeyEnc: deps.secrets.encrypt(ingestKey), ingestKeyHash: tokens.hash(ingestKey) },
+    deps.clock.now().toISOString(),
+  );
+  if (!done) throw notFound('project', projectId);
+  return { project: await requireProject(deps, projectId), ingestKey };
+}
+
 export async function ingestKeyOf(deps: AppDeps, projectId: string): Promise<string> {
   const sealed = await deps.store.projects.ingestKeyEnc(projectId);
   if (!sealed) throw notFound('project', projectId);

@@ -61,6 +61,7 @@ export const ROUTES: readonly RouteCase[] = [
     body: () => ({ role: 'viewer' }),
     ok: 201,
   },
+  { method: 'POST', template: '/api/v1/projects/{projectId}/ingest-key/rotate', access: 'write', ok: 200 },
   { method: 'GET', template: '/api/v1/projects/{projectId}/destinations/braze', access: 'read', ok: 200 },
   {
     method: 'PUT',

@@ -2,7 +2,13 @@
 import type { FastifyInstance } from 'fastify';
 import { pageOfList } from '../../../app/cursors.ts';
 import { listProjects, updateProject } from '../../../app/project-admin.ts';
-import { createProject, createProjectToken, ingestKeyOf, requireProject } from '../../../app/projects.ts';
+import {
+  createProject,
+  createProjectToken,
+  ingestKeyOf,
+  requireProject,
+  rotateIngestKey,
+} from '../../../app/projects.ts';
 import type { Project as ProjectModel } from '../../../domain/model.ts';
 import { isEditor, type Principal } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
@@ -82,6 +88,20 @@ export async function projectRoutes(app: FastifyInstance, ctx: HttpContext): Pro
         ...(body.notificationEmails !== undefined ? { notificationEmails: body.notificationEmails } : {}),
       });
       return view(project, principal());
+    },
+  });
+
+  defineRoute(app, {
+    method: 'POST',
+    url: '/api/v1/projects/:projectId/ingest-key/rotate',
+    access: 'write',
+    tags: ['projects'],
+    summary: 'Replace the ingest key (the api_key of Amplitude SDKs); the old key stops working at once',
+    params: ProjectParams,
+    response: Project,
+    handler: async ({ params }) => {
+      const { project, ingestKey } = await rotateIngestKey(deps, ctx.tokens, params.projectId);
+      return projectView(project, ingestKey);
     },
   });
 
