@@ -4,7 +4,7 @@ import type { Cohort } from '../domain/model.ts';
 import type { ProfileRecord } from '../ports/store.ts';
 import { checkDefinition, evaluateCohorts, knownCohorts } from './behavioral.ts';
 import { createStaticCohort, type MembershipChanged, requireCohort } from './cohorts.ts';
-import { openCursor, type Paged, sealCursor } from './cursors.ts';
+import { cursorScope, openCursor, type Paged, sealCursor } from './cursors.ts';
 import type { AppDeps } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
 import { requireProject } from './projects.ts';
@@ -123,6 +123,7 @@ export async function listCohortMembers(
   page: { limit: number; cursor?: string | undefined },
 ): Promise<Paged<ProfileRecord>> {
   const cohort = await requireCohort(deps, projectId, cohortId);
-  const result = await deps.store.membership.listMembers(cohort.id, page.limit, openCursor(deps, page.cursor));
-  return { items: result.items, nextCursor: sealCursor(deps, result.nextCursor) };
+  const scope = cursorScope('cohort-members', projectId, cohort.id);
+  const result = await deps.store.membership.listMembers(cohort.id, page.limit, openCursor(deps, scope, page.cursor));
+  return { items: result.items, nextCursor: sealCursor(deps, scope, result.nextCursor) };
 }

@@ -3,7 +3,7 @@
 // reads the store page by page, so a run of millions streams in constant memory.
 import { describeIdentifier, type IdentifierKind, parseIdentifierKey } from '../domain/identifiers.ts';
 import type { Run } from '../domain/model.ts';
-import { openCursor, openValue, type Paged, sealCursor, sealValue } from './cursors.ts';
+import { cursorScope, openCursor, openValue, type Paged, sealCursor, sealValue } from './cursors.ts';
 import type { AppDeps } from './deps.ts';
 import { invalid } from './errors.ts';
 import { requireRun } from './runs.ts';
@@ -152,7 +152,8 @@ export async function listRunMembers(
   query: RunMembersQuery,
 ): Promise<Paged<RunMemberEntry>> {
   const run = await requireRun(deps, projectId, runId);
-  const start = openValue<Position>(deps, query.cursor);
+  const scope = cursorScope('run-members', projectId, run.id);
+  const start = openValue<Position>(deps, scope, query.cursor);
   if (start !== null && !validPosition(start))
     throw invalid([{ path: 'cursor', message: 'this cursor is not a run-members cursor' }]);
   const needle = query.q?.toLowerCase();
@@ -165,7 +166,8 @@ export async function listRunMembers(
   for await (const { entry, next } of entriesFrom(deps, run.id, start)) {
     scanned += 1;
     if (matches(entry)) items.push(entry);
-    if (items.length >= query.limit || scanned >= MAX_SCANNED) return { items, nextCursor: sealValue(deps, next) };
+    if (items.length >= query.limit || scanned >= MAX_SCANNED)
+      return { items, nextCursor: sealValue(deps, scope, next) };
   }
   return { items, nextCursor: null };
 }
@@ -183,6 +185,7 @@ export async function listRunRequests(
   page: { limit: number; cursor?: string | undefined },
 ): Promise<Paged<{ at: string; entry: unknown }>> {
   const run = await requireRun(deps, projectId, runId);
-  const result = await deps.store.runs.requests(run.id, page.limit, openCursor(deps, page.cursor));
-  return { items: result.items, nextCursor: sealCursor(deps, result.nextCursor) };
+  const scope = cursorScope('run-requests', projectId, run.id);
+  const result = await deps.store.runs.requests(run.id, page.limit, openCursor(deps, scope, page.cursor));
+  return { items: result.items, nextCursor: sealCursor(deps, scope, result.nextCursor) };
 }

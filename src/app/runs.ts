@@ -1,6 +1,6 @@
 // Reading runs: one run, a sync's history (filtered, newest first), a sync's latest run, progress.
 import type { Run, RunStatus } from '../domain/model.ts';
-import { openCursor, type Paged, sealCursor } from './cursors.ts';
+import { cursorScope, openCursor, type Paged, sealCursor } from './cursors.ts';
 import type { AppDeps } from './deps.ts';
 import { invalid, notFound } from './errors.ts';
 import { requireSync } from './syncs.ts';
@@ -35,6 +35,7 @@ export async function listSyncRuns(
   page: { limit: number; cursor?: string | undefined },
 ): Promise<Paged<Run>> {
   const sync = await requireSync(deps, projectId, syncId);
+  const scope = cursorScope('sync-runs', projectId, sync.id);
   const from = instant(filter.from, 'from');
   const to = instant(filter.to, 'to');
   const result = await deps.store.runs.list(
@@ -46,9 +47,9 @@ export async function listSyncRuns(
       ...(to ? { to } : {}),
     },
     page.limit,
-    openCursor(deps, page.cursor),
+    openCursor(deps, scope, page.cursor),
   );
-  return { items: result.items, nextCursor: sealCursor(deps, result.nextCursor) };
+  return { items: result.items, nextCursor: sealCursor(deps, scope, result.nextCursor) };
 }
 
 export async function lastRunOf(deps: AppDeps, projectId: string, syncId: string): Promise<Run | undefined> {

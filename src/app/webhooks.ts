@@ -8,6 +8,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { WebhookDelivery, WebhookEvent } from '../ports/notification-store.ts';
 import type { Page } from '../ports/store.ts';
 import type { WebhookTransport } from '../ports/webhook-transport.ts';
+import { cursorScope, openCursor, sealCursor } from './cursors.ts';
 import type { AppDeps } from './deps.ts';
 import { AppError, invalid } from './errors.ts';
 import { requireProject } from './projects.ts';
@@ -185,7 +186,9 @@ export async function listWebhookDeliveries(
 ): Promise<Page<WebhookDelivery>> {
   await requireProject(deps, projectId);
   const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500);
-  return deps.store.webhookDeliveries.list(projectId, limit, opts.cursor ?? null);
+  const scope = cursorScope('webhook-deliveries', projectId);
+  const page = await deps.store.webhookDeliveries.list(projectId, limit, openCursor(deps, scope, opts.cursor));
+  return { items: page.items, nextCursor: sealCursor(deps, scope, page.nextCursor) };
 }
 
 // ---------------------------------------------------------------------------------------------------------

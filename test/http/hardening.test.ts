@@ -160,3 +160,62 @@ describe('bad input is refused with a clear 400 and changes nothing', () => {
     }
   });
 });
+
+describe('cursors are bound to their list and scope (item 5)', () => {
+  let api: Api;
+  let f: Fixture;
+  let g: Fixture;
+  beforeAll(async () => {
+    api = await startApi(sqlite);
+    f = await makeFixture(api, 'Cursors A');
+    g = await makeFixture(api, 'Cursors B');
+    // Second runs so the runs lists have two pages.
+    for (const x of [f, g]) {
+      const run = json<{ id: string }>(
+        await api.call('POST', `/api/v1/projects/${x.projectId}/syncs/${x.syncId}/runs`),
+      );
+      await waitForRun(api.h.deps, run.id);
+    }
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  const lists = (x: Fixture) => {
+    const p = `/api/v1/projects/${x.projectId}`;
+    return {
+      projects: '/api/v1/projects',
+      targets: `${p}/destinations/braze/targets`,
+      cohorts: `${p}/cohorts`,
+      members: `${p}/cohorts/${x.cohortId}/members`,
+      runs: `${p}/syncs/${x.syncId}/runs`,
+      runMembers: `${p}/runs/${x.runId}/members`,
+    };
+  };
+
+  it('answers 400, never 500, to a cursor from another list or another scope', async () => {
+    const cursors = new Map<string, string>();
+    for (const x of [f, g])
+      for (const [name, url] of Object.entries(lists(x))) {
+        const res = await api.call('GET', `${url}?limit=1`);
+        expect(res.statusCode, `${url}: ${res.body}`).toBe(200);
+        const next = json<{ nextCursor: string | null }>(res).nextCursor;
+        expect(next, `${url} has a second page`).not.toBeNull();
+        cursors.set(`${x.projectId}:${name}`, next!);
+        // Its own cursor works.
+        expect((await api.call('GET', `${url}?limit=1&cursor=${encodeURIComponent(next!)}`)).statusCode).toBe(200);
+      }
+    let tried = 0;
+    for (const [from, cursor] of cursors)
+      for (const x of [f, g])
+        for (const [name, url] of Object.entries(lists(x))) {
+          if (from === `${x.projectId}:${name}`) continue;
+          if (name === 'projects' && from.endsWith(':projects')) continue; // one list, whoever pages it
+          const res = await api.call('GET', `${url}?limit=1&cursor=${encodeURIComponent(cursor)}`);
+          expect(res.statusCode, `${from} cursor on ${url}: ${res.body}`).toBe(400);
+          expect(json<ErrorBody>(res).error.details?.fields?.[0]?.path).toBe('cursor');
+          tried += 1;
+        }
+    expect(tried).toBeGreaterThan(100);
+  });
+});

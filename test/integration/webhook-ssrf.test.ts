@@ -128,4 +128,27 @@ describe('webhooks never reach local addresses unless the operator allows them',
     const log = await listWebhookDeliveries(h.deps, project.id);
     expect(JSON.stringify(log)).not.toContain('receiver says');
   });
+
+  it('seals the deliveries cursor like every other: bound to its project, refused with 400 otherwise (item 5)', async () => {
+    const sender = new WebhookSender(() => h.deps, { transport: new GuardedWebhookTransport({ allowPrivate: true }) });
+    const projects = [];
+    for (const name of ['Deliveries A', 'Deliveries B']) {
+      const project = await projectWithBraze(h.deps, name);
+      await setWebhook(h.deps, project.id, { url: receiver.url, secret: SECRET }, { allowPrivate: true });
+      await sendTestWebhook(h.deps, sender, project.id);
+      await sendTestWebhook(h.deps, sender, project.id);
+      projects.push(project);
+    }
+    const [a, b] = projects as unknown as [{ id: string }, { id: string }];
+    const first = await listWebhookDeliveries(h.deps, a.id, { limit: 1 });
+    expect(first.nextCursor).not.toBeNull();
+    const second = await listWebhookDeliveries(h.deps, a.id, { limit: 1, cursor: first.nextCursor });
+    expect(second.items.map((d) => d.id)).not.toEqual(first.items.map((d) => d.id));
+    await expect(listWebhookDeliveries(h.deps, b.id, { limit: 1, cursor: first.nextCursor })).rejects.toMatchObject({
+      status: 400,
+    });
+    // The store's own cursor, unsealed, is not accepted either.
+    const raw = first.nextCursor!.slice(0, first.nextCursor!.lastIndexOf('.'));
+    await expect(listWebhookDeliveries(h.deps, a.id, { limit: 1, cursor: raw })).rejects.toMatchObject({ status: 400 });
+  });
 });

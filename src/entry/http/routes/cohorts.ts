@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { estimateDefinition, explainBehavioral, sizeHistory } from '../../../app/behavioral.ts';
 import { createCohort, deleteCohort, listCohortMembers, listCohorts, updateCohort } from '../../../app/cohort-admin.ts';
 import { changeMembers, membersFromCsv, replaceMembers, requireCohort } from '../../../app/cohorts.ts';
-import { pageOfList } from '../../../app/cursors.ts';
+import { cursorScope, pageOfList } from '../../../app/cursors.ts';
 import { AppError } from '../../../app/errors.ts';
 import type { HttpContext } from '../context.ts';
 import { defineRoute } from '../route.ts';
@@ -93,7 +93,13 @@ export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     query: PageQuery,
     response: listOf(Cohort),
     handler: async ({ params, query }) => {
-      const page = pageOfList(deps, await listCohorts(deps, params.projectId), query.limit, query.cursor);
+      const page = pageOfList(
+        deps,
+        cursorScope('cohorts', params.projectId),
+        await listCohorts(deps, params.projectId),
+        query.limit,
+        query.cursor,
+      );
       return { items: page.items.map(cohortView), nextCursor: page.nextCursor };
     },
   });

@@ -1,7 +1,7 @@
 // The Braze destination of a project and its named targets (api.md, product.md §3). Keys go in, only their
 // last four characters come back.
 import type { FastifyInstance } from 'fastify';
-import { pageOfList } from '../../../app/cursors.ts';
+import { cursorScope, pageOfList } from '../../../app/cursors.ts';
 import { brazeDestination, configureBrazeDestination, deleteTarget, listTargets } from '../../../app/destination.ts';
 import { createTarget, requireTarget, testTarget, updateTarget } from '../../../app/targets.ts';
 import type { HttpContext } from '../context.ts';
@@ -88,7 +88,13 @@ export async function destinationRoutes(app: FastifyInstance, ctx: HttpContext):
     query: PageQuery,
     response: listOf(Target),
     handler: async ({ params, query }) => {
-      const page = pageOfList(deps, await listTargets(deps, params.projectId), query.limit, query.cursor);
+      const page = pageOfList(
+        deps,
+        cursorScope('targets', params.projectId),
+        await listTargets(deps, params.projectId),
+        query.limit,
+        query.cursor,
+      );
       return { items: page.items.map(targetView), nextCursor: page.nextCursor };
     },
   });

@@ -1,6 +1,6 @@
 // Projects and their tokens (api.md "Resources", product.md §1).
 import type { FastifyInstance } from 'fastify';
-import { pageOfList } from '../../../app/cursors.ts';
+import { cursorScope, pageOfList } from '../../../app/cursors.ts';
 import { listProjects, updateProject } from '../../../app/project-admin.ts';
 import {
   createProject,
@@ -57,7 +57,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     handler: async ({ query, principal }) => {
       const who = principal();
       const projects = await listProjects(deps, who.kind === 'admin' ? undefined : [who.projectId]);
-      const page = pageOfList(deps, projects, query.limit, query.cursor);
+      const page = pageOfList(deps, cursorScope('projects'), projects, query.limit, query.cursor);
       return { items: await Promise.all(page.items.map((p) => view(p, who))), nextCursor: page.nextCursor };
     },
   });

@@ -1,7 +1,7 @@
 // Syncs: create, read, pause/resume/reschedule, delete, run now, preview, and their run history
 // (api.md "Syncs and runs", product.md §4).
 import type { FastifyInstance } from 'fastify';
-import { pageOfList } from '../../../app/cursors.ts';
+import { cursorScope, pageOfList } from '../../../app/cursors.ts';
 import { previewSync } from '../../../app/preview.ts';
 import { lastRunOf, listSyncRuns, runProgress } from '../../../app/runs.ts';
 import { deleteSync, listSyncs, updateSync } from '../../../app/sync-admin.ts';
@@ -68,7 +68,13 @@ export async function syncRoutes(app: FastifyInstance, ctx: HttpContext): Promis
     query: PageQuery,
     response: listOf(Sync),
     handler: async ({ params, query }) => {
-      const page = pageOfList(deps, await listSyncs(deps, params.projectId), query.limit, query.cursor);
+      const page = pageOfList(
+        deps,
+        cursorScope('syncs', params.projectId),
+        await listSyncs(deps, params.projectId),
+        query.limit,
+        query.cursor,
+      );
       return { items: await Promise.all(page.items.map(present)), nextCursor: page.nextCursor };
     },
   });
