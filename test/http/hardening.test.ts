@@ -1,6 +1,9 @@
 // Issue 12's bad-input items over the real API on SQLite: lone surrogates and blank ids (6), cron with a
 // seconds field (7), spreadsheet formulas in members.csv (10), and an access level every route must declare
 // (16). Each case is refused with the error shape and leaves the store as it was.
+import { statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeTable } from '../../src/entry/http/auth.ts';
 import { ENGINES } from '../support/engines.ts';
@@ -217,5 +220,44 @@ describe('cursors are bound to their list and scope (item 5)', () => {
           tried += 1;
         }
     expect(tried).toBeGreaterThan(100);
+  });
+});
+
+describe('a busy SQLite store answers 503 with Retry-After, never 500 (item 14)', () => {
+  let api: Api;
+  beforeAll(async () => {
+    api = await startApi(sqlite);
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('waits for the lock (busy_timeout), then answers 503 store_busy with Retry-After; the write works once the lock is gone', async () => {
+    const location = api.h.store.location;
+    if (location.kind !== 'sqlite') throw new Error('sqlite only');
+    // Waiting the default 10 s would slow the suite; the service's connection waits 300 ms here.
+    await sql`pragma busy_timeout = 300`.execute(api.h.store.raw.db);
+    const other = new Database(location.file);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const started = Date.now();
+      const res = await api.call('POST', '/api/v1/projects', { body: { name: 'Blocked' } });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250); // it was retried for busy_timeout first
+      expect(res.statusCode, res.body).toBe(503);
+      expect(res.headers['retry-after']).toBe('2');
+      expect(json<ErrorBody>(res).error.code).toBe('store_busy');
+      other.exec('ROLLBACK');
+    } finally {
+      other.close();
+    }
+    const ok = await api.call('POST', '/api/v1/projects', { body: { name: 'Unblocked' } });
+    expect(ok.statusCode).toBe(201);
+  });
+
+  it('creates the database file readable by its owner only (item 15)', () => {
+    const location = api.h.store.location;
+    if (location.kind !== 'sqlite') throw new Error('sqlite only');
+    expect(statSync(location.file).mode & 0o777).toBe(0o600);
+    expect(statSync(`${location.file}-wal`).mode & 0o777).toBe(0o600);
   });
 });

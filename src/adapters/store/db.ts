@@ -1,5 +1,5 @@
 // Opens the store on either engine behind one Kysely type. Only this file knows how to connect.
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
@@ -17,15 +17,23 @@ export interface StoreDb {
   close(): Promise<void>;
 }
 
-export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string };
+export type StoreLocation =
+  /** busyTimeoutMs: how long a write waits for another connection's lock before SQLITE_BUSY (default 10 s). */
+  { kind: 'sqlite'; file: string; busyTimeoutMs?: number } | { kind: 'postgres'; url: string; schema?: string };
 
 export function openStoreDb(location: StoreLocation): StoreDb {
   if (location.kind === 'sqlite') {
-    if (location.file !== ':memory:') mkdirSync(dirname(location.file), { recursive: true });
+    if (location.file !== ':memory:') {
+      // The store holds encrypted keys and token hashes: only the service's user may read it. SQLite gives
+      // its -wal and -shm files the database file's permissions.
+      mkdirSync(dirname(location.file), { recursive: true, mode: 0o700 });
+      closeSync(openSync(location.file, 'a', 0o600));
+    }
     const sqlite = new SqliteDatabase(location.file);
     sqlite.pragma('journal_mode = WAL');
     // Another process (a second `serve`, `migrate`, a crashed worker's successor) may hold the write lock briefly.
-    sqlite.pragma('busy_timeout = 10000');
+    // SQLite retries a busy lock for this long; after it the error reaches the HTTP layer as 503 + Retry-After.
+    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(location.busyTimeoutMs ?? 10_000))}`);
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('cache_size = -65536'); // 64 MiB page cache, bounded regardless of cohort size
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });

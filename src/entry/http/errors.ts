@@ -105,12 +105,24 @@ const STATUS_CODES: Record<number, string> = {
   429: 'rate_limited',
 };
 
-export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } | null {
+/** SQLite's lock errors: another connection held the write lock longer than busy_timeout. */
+const STORE_BUSY = /^SQLITE_(BUSY|LOCKED)/;
+const BUSY_RETRY_AFTER_SECONDS = 2;
+
+export function toErrorResponse(
+  error: unknown,
+): { status: number; body: ErrorBody; headers?: Record<string, string> } | null {
   if (error instanceof AppError) return { status: error.status, body: body(error.code, error.message, error.details) };
   if (error instanceof HttpError) return { status: error.statusCode, body: body(error.code, error.message) };
   if (error instanceof RequestValidationError)
     return { status: 400, body: body('invalid_input', error.message, { fields: error.fields }) };
   const e = error as Partial<FastifyError> & { code?: unknown };
+  if (typeof e.code === 'string' && STORE_BUSY.test(e.code))
+    return {
+      status: 503,
+      body: body('store_busy', 'the store is busy with other writes; try again shortly'),
+      headers: { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) },
+    };
   if (typeof e.code === 'string') {
     const known = FASTIFY_ERRORS[e.code];
     if (known) return { status: known.status, body: body(known.code, known.message ?? e.message ?? known.code) };
@@ -135,6 +147,7 @@ export function installErrorHandling(app: FastifyInstance, logger: Logger): void
     const known = toErrorResponse(error);
     if (known) {
       if (known.status === 401) reply.header('www-authenticate', 'Bearer');
+      if (known.headers) reply.headers(known.headers);
       return reply.code(known.status).send(known.body);
     }
     logger.error(

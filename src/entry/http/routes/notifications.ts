@@ -113,6 +113,7 @@ async function routesIn(app: FastifyInstance, ctx: NotificationRoutesContext): P
     const known = toErrorResponse(error);
     if (known) {
       if (known.status === 401) reply.header('www-authenticate', 'Bearer');
+      if (known.headers) reply.headers(known.headers);
       return reply.code(known.status).send(known.body);
     }
     deps.logger.error(
