@@ -2,9 +2,15 @@
 // tests) call this instead of wiring adapters themselves.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { BrazePartnerDestination, InMemoryRateLimiter, type RetryPolicy } from '../adapters/braze/index.ts';
+import {
+  BrazePartnerDestination,
+  InMemoryRateLimiter,
+  type RateLimiter,
+  type RetryPolicy,
+} from '../adapters/braze/index.ts';
 import { hashToken } from '../adapters/crypto/secrets.ts';
 import { createSecrets } from '../adapters/crypto/secrets-port.ts';
+import { StoreRequestLimiter } from '../adapters/limiter/store-limiter.ts';
 import { InProcessQueue } from '../adapters/queue/in-process-queue.ts';
 import { PgBossQueue } from '../adapters/queue/pg-boss-queue.ts';
 import { pgBossSchemaFor } from '../adapters/queue/pg-boss-schema.ts';
@@ -23,6 +29,8 @@ import type { Destination } from '../ports/destination.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { JobQueue } from '../ports/queue.ts';
 
+const HOUR_MS = 3_600_000;
+
 export interface ComposeOptions {
   readonly store: StoreLocation;
   readonly secretKey: Buffer;
@@ -31,6 +39,13 @@ export interface ComposeOptions {
     readonly partnerSlug: string;
     readonly partnerKeys: Partial<Record<BrazeRegion, string>>;
     readonly requestsPerHour: number;
+    /**
+     * One budget per key across every process, kept in the store (PostgreSQL only; docs/deploy.md). Off: each
+     * process paces alone, which is right for the embedded store's single process.
+     */
+    readonly sharedLimiter?: boolean;
+    /** The window requestsPerHour counts over; default an hour. */
+    readonly budgetWindowMs?: number;
     readonly retry?: Partial<RetryPolicy>;
     readonly requestTimeoutMs?: number;
   };
@@ -69,7 +84,7 @@ export type QueueFactory = (ctx: {
 }) => Promise<JobQueue>;
 
 /** pg-boss in the schema the store's migrations created beside the store's own (PostgreSQL only). */
-export function pgBossQueue(tuning: { pollingIntervalSeconds?: number } = {}): QueueFactory {
+export function pgBossQueue(tuning: { pollingIntervalSeconds?: number; concurrency?: number } = {}): QueueFactory {
   return async ({ store, settings, logger, owner }) => {
     const location = store.location;
     if (location.kind !== 'postgres') throw new Error('pg-boss needs the PostgreSQL store');
@@ -77,9 +92,9 @@ export function pgBossQueue(tuning: { pollingIntervalSeconds?: number } = {}): Q
       {
         connectionString: location.url,
         schema: pgBossSchemaFor(await store.currentSchema()),
-        concurrency: settings.concurrency,
         logger,
         ...tuning,
+        concurrency: tuning.concurrency ?? settings.concurrency,
       },
       owner,
     );
@@ -99,10 +114,17 @@ export async function compose(opts: ComposeOptions, makeQueue?: QueueFactory): P
         opts.logger.error({ err: error, brazeCohortId: id }, 'work on a Braze cohort failed'),
       );
   const clock = opts.clock ?? systemClock;
-  const limiter = new InMemoryRateLimiter({
-    requestsPerHour: opts.braze.requestsPerHour,
-    now: () => clock.now().getTime(),
-  });
+  const budgetWindowMs = opts.braze.budgetWindowMs ?? HOUR_MS;
+  const limiter: RateLimiter =
+    opts.braze.sharedLimiter && store.raw.engine === 'postgres'
+      ? withBudget(new StoreRequestLimiter(store.raw.db, { logger: opts.logger }), {
+          requests: opts.braze.requestsPerHour,
+          perMs: budgetWindowMs,
+        })
+      : new InMemoryRateLimiter({
+          requestsPerHour: (opts.braze.requestsPerHour * HOUR_MS) / budgetWindowMs,
+          now: () => clock.now().getTime(),
+        });
   const destination = new BrazePartnerDestination({
     partnerSlug: opts.braze.partnerSlug,
     partnerKeys: opts.braze.partnerKeys,
@@ -139,5 +161,13 @@ export async function compose(opts: ComposeOptions, makeQueue?: QueueFactory): P
     behavioral,
     onMembershipChanged,
     owner,
+  };
+}
+
+/** The Braze client asks for "one request for this key"; the shared limiter wants the key's budget as well. */
+function withBudget(limiter: StoreRequestLimiter, budget: { requests: number; perMs: number }): RateLimiter {
+  return {
+    acquire: (key, signal) => limiter.acquire(key, budget, signal),
+    observe: (key, headers, status) => limiter.observe(key, headers, status),
   };
 }

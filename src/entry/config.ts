@@ -38,7 +38,9 @@ export const CONFIG_KEYS = [
   'REALTIME_RECONCILE_MINUTES',
   'CSV_MAX_BYTES',
   'CSV_MAX_RECORD_BYTES',
+  'BRAZE_BUDGET_WINDOW_SECONDS',
   'WORKER_PORT',
+  'WORKER_CONCURRENCY',
   'LEASE_TTL_SECONDS',
   'SCHEDULER_INTERVAL_SECONDS',
   'QUEUE_POLL_SECONDS',
@@ -75,6 +77,11 @@ export interface Config {
     readonly sandbox: { readonly enabled: boolean; readonly port: number };
     readonly concurrency: number;
     readonly requestsPerHour: number;
+    /**
+     * The window `requestsPerHour` is counted over: an hour (Braze's partner limit) unless a test or bench
+     * against the sandbox counts per second (BRAZE_BUDGET_WINDOW_SECONDS).
+     */
+    readonly budgetWindowSeconds: number;
   };
   readonly cohortNamePrefix: string;
   /** smtpUrl unset: notifications are logged, not sent. */
@@ -87,6 +94,8 @@ export interface Config {
   readonly coordination: {
     /** `cohort-sync worker` serves /healthz, /readyz and /metrics here; unset: no listener. */
     readonly workerPort: number | undefined;
+    /** Braze cohorts one process works on at once (PostgreSQL; each with BRAZE_CONCURRENCY requests in flight). */
+    readonly workerConcurrency: number;
     /** A crashed worker's run is taken over after this; its heartbeat renews every third of it. */
     readonly leaseTtlSeconds: number;
     readonly schedulerIntervalSeconds: number;
@@ -231,11 +240,13 @@ const schema = z.object({
   // CSV uploads (docs/api.md "CSV uploads"): the whole body, and one record (a line, or a quoted field's lines).
   CSV_MAX_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER, 4 * 1024 ** 3),
   CSV_MAX_RECORD_BYTES: wholeNumber(64, 1024 ** 3, 1024 ** 2),
+  BRAZE_BUDGET_WINDOW_SECONDS: wholeNumber(1, 3600, 3600),
   WORKER_PORT: z
     .string()
     .refine((s) => /^\d+$/.test(s) && Number(s) <= 65535, { error: 'must be a whole number from 0 to 65535' })
     .transform(Number)
     .optional(),
+  WORKER_CONCURRENCY: wholeNumber(1, 64, 4),
   LEASE_TTL_SECONDS: wholeNumber(2, 3600, 30),
   SCHEDULER_INTERVAL_SECONDS: wholeNumber(1, 3600, 5),
   QUEUE_POLL_SECONDS: wholeNumber(1, 600, 2),
@@ -294,6 +305,7 @@ function toConfig(v: Parsed): Config {
       sandbox: { enabled: sandboxEnabled, port: v.BRAZE_SANDBOX_PORT },
       concurrency: v.BRAZE_CONCURRENCY,
       requestsPerHour: v.BRAZE_REQUESTS_PER_HOUR,
+      budgetWindowSeconds: v.BRAZE_BUDGET_WINDOW_SECONDS,
     },
     cohortNamePrefix: v.COHORT_NAME_PREFIX,
     mail: { smtpUrl: v.SMTP_URL, from: v.MAIL_FROM },
@@ -302,6 +314,7 @@ function toConfig(v: Parsed): Config {
     csv: { maxBytes: v.CSV_MAX_BYTES, maxRecordBytes: v.CSV_MAX_RECORD_BYTES },
     coordination: {
       workerPort: v.WORKER_PORT,
+      workerConcurrency: v.WORKER_CONCURRENCY,
       leaseTtlSeconds: v.LEASE_TTL_SECONDS,
       schedulerIntervalSeconds: v.SCHEDULER_INTERVAL_SECONDS,
       queuePollSeconds: v.QUEUE_POLL_SECONDS,
@@ -382,6 +395,7 @@ export function describeConfig(config: Config) {
       sandbox: { ...config.braze.sandbox },
       concurrency: config.braze.concurrency,
       requestsPerHour: config.braze.requestsPerHour,
+      budgetWindowSeconds: config.braze.budgetWindowSeconds,
     },
     cohortNamePrefix: config.cohortNamePrefix,
     mail: {

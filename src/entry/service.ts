@@ -102,6 +102,8 @@ async function startLocked(
       // Without a partner key the sandbox's own key lets a new user try the whole flow without Braze.
       partnerKeys: noPartnerKey && sandbox ? { US: DEFAULT_PARTNER_KEY } : config.braze.partnerKeys,
       requestsPerHour: config.braze.requestsPerHour,
+      sharedLimiter: config.store.kind === 'postgres',
+      budgetWindowMs: config.braze.budgetWindowSeconds * 1000,
     },
     settings: {
       cohortNamePrefix: config.cohortNamePrefix,
@@ -119,7 +121,13 @@ async function startLocked(
   // On PostgreSQL runs travel on pg-boss between processes; the embedded store keeps its in-process queue.
   const composed: Composed<JobQueue> =
     config.store.kind === 'postgres'
-      ? await compose(composeOptions, pgBossQueue({ pollingIntervalSeconds: config.coordination.queuePollSeconds }))
+      ? await compose(
+          composeOptions,
+          pgBossQueue({
+            pollingIntervalSeconds: config.coordination.queuePollSeconds,
+            concurrency: config.coordination.workerConcurrency,
+          }),
+        )
       : await compose(composeOptions);
   deps = composed.deps;
   if (dataDirLock) {

@@ -18,7 +18,10 @@ export class HourlyBudget {
   constructor(
     private perHour: number,
     private readonly now: () => number,
+    /** Window length; an hour as Braze's partner endpoints count. Tests of pacing use a second or so. */
+    private readonly windowMs: number = HOUR_MS,
   ) {
+    if (!(windowMs >= 1)) throw new RangeError('windowMs must be ≥ 1');
     assertBudget(perHour);
   }
 
@@ -54,14 +57,14 @@ export class HourlyBudget {
   }
 
   private window(): number {
-    return Math.floor(this.now() / HOUR_MS);
+    return Math.floor(this.now() / this.windowMs);
   }
 
   private snapshot(window: number, count: number, allowed: boolean): RateLimitSnapshot {
     return {
       limit: this.perHour,
       remaining: Math.max(0, this.perHour - count),
-      reset: ((window + 1) * HOUR_MS) / 1000,
+      reset: ((window + 1) * this.windowMs) / 1000,
       allowed,
     };
   }

@@ -19,6 +19,8 @@ export interface SandboxOptions {
   partnerKeys?: string[];
   /** Hourly budget per Data Import Key; default 250,000. */
   requestsPerHour?: number;
+  /** Budget window (default an hour, as Braze counts); `requestsPerHour` then counts per window. For tests. */
+  budgetWindowMs?: number;
   /** Clock in epoch milliseconds (rate-limit windows, log times); default Date.now. */
   now?: () => number;
 }
@@ -40,6 +42,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
     partnerSlug: opts.partnerSlug ?? DEFAULT_PARTNER_SLUG,
     partnerKeys,
     requestsPerHour: opts.requestsPerHour ?? DEFAULT_REQUESTS_PER_HOUR,
+    ...(opts.budgetWindowMs !== undefined && { budgetWindowMs: opts.budgetWindowMs }),
     now: opts.now ?? Date.now,
   });
   const { server, cancelDelays } = createSandboxServer(state);

@@ -14,6 +14,8 @@ export interface SandboxStateOptions {
   readonly partnerSlug: string;
   readonly partnerKeys: readonly string[];
   readonly requestsPerHour: number;
+  /** Length of a budget window (default an hour); `requestsPerHour` is then the budget of one window. */
+  readonly budgetWindowMs?: number;
   readonly now: () => number;
 }
 
@@ -38,7 +40,7 @@ export class SandboxState {
     this.partnerKeys = new Set(options.partnerKeys);
     this.now = options.now;
     this.initialBudget = options.requestsPerHour;
-    this.budget = new HourlyBudget(options.requestsPerHour, options.now);
+    this.budget = new HourlyBudget(options.requestsPerHour, options.now, options.budgetWindowMs);
   }
 
   // ---- workspaces -------------------------------------------------------------------------------------

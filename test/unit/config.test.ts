@@ -32,13 +32,20 @@ describe('loadConfig defaults', () => {
         sandbox: { enabled: true, port: 4010 },
         concurrency: 4,
         requestsPerHour: 250_000,
+        budgetWindowSeconds: 3600,
       },
       cohortNamePrefix: 'cohort-sync',
       mail: { smtpUrl: undefined, from: 'cohort-sync <cohort-sync@localhost>' },
       logLevel: 'info',
       runs: { historyDays: 30, realtimeReconcileMinutes: 60 },
       csv: { maxBytes: 4 * 1024 ** 3, maxRecordBytes: 1024 ** 2 },
-      coordination: { workerPort: undefined, leaseTtlSeconds: 30, schedulerIntervalSeconds: 5, queuePollSeconds: 2 },
+      coordination: {
+        workerPort: undefined,
+        workerConcurrency: 4,
+        leaseTtlSeconds: 30,
+        schedulerIntervalSeconds: 5,
+        queuePollSeconds: 2,
+      },
       ingest: { eventsPerSecond: 50_000, retentionDays: 400 },
       webhooks: { allowedHosts: [], allowPrivate: false },
       requestTimeoutMs: 600_000,
@@ -111,6 +118,7 @@ describe('loadConfig values', () => {
       sandbox: { enabled: false, port: 0 },
       concurrency: 8,
       requestsPerHour: 1000,
+      budgetWindowSeconds: 3600,
     });
     expect(config.cohortNamePrefix).toBe('acme');
     expect(config.mail).toEqual({ smtpUrl: 'smtps://u:p@mail.example.com:465', from: 'ops@example.com' });

@@ -156,4 +156,42 @@ export const MIGRATIONS: readonly Migration[] = [
     name: '0040_pgboss',
     up: (e, ctx) => (e === 'postgres' ? [pgBossSchemaSql(ctx.schema), pgBossQueueSql(ctx.schema)] : []),
   },
+  {
+    // The shared request budget (docs/deploy.md "One budget per key"): one row per budget key, a GCRA
+    // timestamp every process moves in one locked step, timed by the database's clock so machines whose
+    // clocks differ still share one pace. Only PostgreSQL needs it: the embedded store has one process.
+    name: '0041_rate_limits',
+    up: (e) =>
+      e === 'postgres'
+        ? [
+            `create table rate_limits (
+              key text primary key, tat_ms double precision not null default 0,
+              blocked_until_ms double precision not null default 0,
+              pace_interval_ms double precision not null default 0, pace_until_ms double precision not null default 0)`,
+            // Returns 0 when the request may go now (its slot taken), else the milliseconds to wait before asking again.
+            `create function rate_limit_take(p_key text, p_interval double precision, p_tolerance double precision)
+            returns double precision language plpgsql as $$
+            declare
+              r rate_limits%rowtype;
+              t double precision;
+              i double precision := p_interval;
+              s double precision;
+            begin
+              select * into r from rate_limits where key = p_key for update;
+              if not found then
+                insert into rate_limits (key) values (p_key) on conflict (key) do nothing;
+                select * into r from rate_limits where key = p_key for update;
+              end if;
+              -- read the clock only once the row is ours, so a wait for the lock never lets a request in early
+              t := extract(epoch from clock_timestamp()) * 1000;
+              if t < r.pace_until_ms and r.pace_interval_ms > i then i := r.pace_interval_ms; end if;
+              s := greatest(t, r.tat_ms - p_tolerance, r.blocked_until_ms);
+              -- not yet: nothing is reserved, so a waiting bulk request never stands in a real-time one's way
+              if s > t then return s - t; end if;
+              update rate_limits set tat_ms = greatest(r.tat_ms, t) + i where key = p_key;
+              return 0;
+            end $$`,
+          ]
+        : [],
+  },
 ];
