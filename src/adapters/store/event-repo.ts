@@ -5,7 +5,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { applyUserProperties } from '../../domain/user-properties.ts';
 import type { EventStore, EventToStore, IdentifyUpdate, StoredOutcome } from '../../ports/event-store.ts';
-import type { Engine } from './db.ts';
+import type { StoreDialect } from './dialect.ts';
 import { parseJson, toJson } from './json.ts';
 import { resolveProfile } from './membership-repo.ts';
 import type { Database } from './schema.ts';
@@ -24,6 +24,22 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+/**
+ * A JSON array of row arrays as a row source: one bound parameter however many rows, so a batch insert is
+ * one short statement to prepare instead of thousands of placeholders to build and bind.
+ */
+function jsonRows(dialect: StoreDialect, rows: readonly unknown[][]) {
+  const json = JSON.stringify(rows);
+  const pg = dialect.engine === 'postgres';
+  return {
+    from: pg ? sql`json_array_elements(${json}::json) j` : sql`json_each(${json}) j`,
+    /** Element i as SQL text or number (JSON null → NULL). */
+    value: (i: number) => sql.raw(pg ? `(j ->> ${i})` : `(j.value ->> ${i})`),
+    /** Element i as JSON text (objects kept as objects). */
+    json: (i: number) => sql.raw(pg ? `((j -> ${i})::text)` : `(j.value -> ${i})`),
+  };
+}
+
 /** Profiles of the request's ids, found in bulk, then resolved (created, linked, merged) as events need. */
 class Identities {
   private readonly byUser = new Map<string, number>();
@@ -34,6 +50,7 @@ class Identities {
 
   constructor(
     private readonly tx: Tx,
+    private readonly dialect: StoreDialect,
     private readonly projectId: string,
     private readonly now: string,
   ) {}
@@ -41,23 +58,17 @@ class Identities {
   async preload(items: readonly { userId: string | null; deviceId: string | null }[]): Promise<void> {
     const users = [...new Set(items.map((i) => i.userId).filter((u): u is string => u !== null))];
     const devices = [...new Set(items.map((i) => i.deviceId).filter((d): d is string => d !== null))];
-    for (const part of chunks(users, IDS_PER_LOOKUP)) {
-      const rows = await this.tx
-        .selectFrom('profiles')
-        .select(['id', 'user_id'])
-        .where('project_id', '=', this.projectId)
-        .where('user_id', 'in', part)
-        .execute();
-      for (const r of rows) if (r.user_id !== null) this.byUser.set(r.user_id, r.id);
+    // Each list is one parameter (dialect.textRows), so a batch's lookup is two short statements.
+    if (users.length > 0) {
+      const rows = await sql<{ id: number; user_id: string }>`select id, user_id from profiles
+        where project_id = ${this.projectId} and user_id in (${this.dialect.textRows(users)})`.execute(this.tx);
+      for (const r of rows.rows) this.byUser.set(r.user_id, r.id);
     }
-    for (const part of chunks(devices, IDS_PER_LOOKUP)) {
-      const rows = await this.tx
-        .selectFrom('profile_devices')
-        .select(['device_id', 'profile_id'])
-        .where('project_id', '=', this.projectId)
-        .where('device_id', 'in', part)
-        .execute();
-      for (const r of rows) this.byDevice.set(r.device_id, r.profile_id);
+    if (devices.length > 0) {
+      const rows = await sql<{ device_id: string; profile_id: number }>`select device_id, profile_id
+        from profile_devices
+        where project_id = ${this.projectId} and device_id in (${this.dialect.textRows(devices)})`.execute(this.tx);
+      for (const r of rows.rows) this.byDevice.set(r.device_id, r.profile_id);
     }
   }
 
@@ -143,6 +154,7 @@ async function applyUpdates(
 /** Keys not seen since `sinceMs` (recorded now); the rest are duplicates. */
 async function freshKeys(
   tx: Tx,
+  dialect: StoreDialect,
   projectId: string,
   keys: readonly { scope: string; insertId: string }[],
   at: { receivedMs: number; dedupeSinceMs: number },
@@ -152,19 +164,18 @@ async function freshKeys(
   const sorted = [...keys].sort((a, b) =>
     a.scope === b.scope ? (a.insertId < b.insertId ? -1 : 1) : a.scope < b.scope ? -1 : 1,
   );
-  for (const part of chunks(sorted, ROWS_PER_INSERT)) {
-    const rows = await tx
-      .insertInto('event_dedupe')
-      .values(part.map((k) => ({ project_id: projectId, scope: k.scope, insert_id: k.insertId, at_ms: at.receivedMs })))
-      .onConflict((oc) =>
-        oc
-          .columns(['project_id', 'scope', 'insert_id'])
-          .doUpdateSet({ at_ms: (eb) => eb.ref('excluded.at_ms') })
-          .where('event_dedupe.at_ms', '<', at.dedupeSinceMs),
-      )
-      .returning(['scope', 'insert_id'])
-      .execute();
-    for (const r of rows) fresh.add(`${r.scope}\u0000${r.insert_id}`);
+  for (const part of chunks(sorted, ROWS_PER_INSERT * 5)) {
+    const r = jsonRows(
+      dialect,
+      part.map((k) => [k.scope, k.insertId]),
+    );
+    const rows = await sql<{ scope: string; insert_id: string }>`insert into event_dedupe
+        (project_id, scope, insert_id, at_ms)
+      select ${projectId}, ${r.value(0)}, ${r.value(1)}, ${at.receivedMs} from ${r.from} where true
+      on conflict (project_id, scope, insert_id) do update set at_ms = excluded.at_ms
+        where event_dedupe.at_ms < ${at.dedupeSinceMs}
+      returning scope, insert_id`.execute(tx);
+    for (const row of rows.rows) fresh.add(`${row.scope}\u0000${row.insert_id}`);
   }
   return fresh;
 }
@@ -172,7 +183,7 @@ async function freshKeys(
 export class KyselyEventStore implements EventStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly engine: Engine,
+    private readonly dialect: StoreDialect,
   ) {}
 
   /** One transaction, retried on PostgreSQL when concurrent requests collide; unavailability is typed. */
@@ -182,7 +193,7 @@ export class KyselyEventStore implements EventStore {
         try {
           return await this.db.transaction().execute(work);
         } catch (error) {
-          if (this.engine !== 'postgres' || attempt >= ATTEMPTS || !isRetryableConflict(error)) throw error;
+          if (this.dialect.engine !== 'postgres' || attempt >= ATTEMPTS || !isRetryableConflict(error)) throw error;
         }
       }
     });
@@ -225,41 +236,50 @@ export class KyselyEventStore implements EventStore {
         keyed.push({ scope, insertId: event.insertId });
         candidates.push({ event, key });
       }
-      const fresh = keyed.length > 0 ? await freshKeys(tx, projectId, keyed, at) : new Set<string>();
+      const fresh = keyed.length > 0 ? await freshKeys(tx, this.dialect, projectId, keyed, at) : new Set<string>();
       const kept = candidates.filter((c) => c.key === null || fresh.has(c.key)).map((c) => c.event);
       duplicates += candidates.length - kept.length;
 
-      const identities = new Identities(tx, projectId, at.now);
+      const identities = new Identities(tx, this.dialect, projectId, at.now);
       await identities.preload(kept);
       const owners: number[] = [];
       for (const e of kept) owners.push(await identities.resolve(e.userId, e.deviceId));
       const profileOf = (i: number) => identities.final(owners[i] as number);
 
-      const rows = kept.map((e, i) => ({
-        project_id: projectId,
-        profile_id: profileOf(i),
-        event_type: e.eventType,
-        time_ms: e.timeMs,
-        insert_id: e.insertId,
-        user_id: e.userId,
-        device_id: e.deviceId,
-        event_properties: toJson(e.eventProperties),
-        user_properties: toJson(e.userProperties),
-        data: toJson(e.data),
-        received_ms: at.receivedMs,
-      }));
-      for (const part of chunks(rows, ROWS_PER_INSERT)) await tx.insertInto('events').values(part).execute();
+      const profiles = kept.map((_, i) => profileOf(i));
+      for (let from = 0; from < kept.length; from += ROWS_PER_INSERT * 5) {
+        const part = kept.slice(from, from + ROWS_PER_INSERT * 5);
+        const r = jsonRows(
+          this.dialect,
+          part.map((e, i) => [
+            profiles[from + i],
+            e.eventType,
+            e.timeMs,
+            e.insertId,
+            e.userId,
+            e.deviceId,
+            e.eventProperties,
+            e.userProperties,
+            e.data,
+          ]),
+        );
+        await sql`insert into events (project_id, profile_id, event_type, time_ms, insert_id, user_id, device_id,
+            event_properties, user_properties, data, received_ms)
+          select ${projectId}, cast(${r.value(0)} as integer), ${r.value(1)}, cast(${r.value(2)} as bigint),
+            ${r.value(3)}, ${r.value(4)}, ${r.value(5)}, ${r.json(6)}, ${r.json(7)}, ${r.json(8)}, ${at.receivedMs}
+          from ${r.from}`.execute(tx);
+      }
 
       const updates = kept.flatMap((e, i) =>
         Object.keys(e.userProperties).length > 0 ? [{ profileId: profileOf(i), userProperties: e.userProperties }] : [],
       );
       const changed = await applyUpdates(tx, projectId, updates, at.now);
-      const touched = new Set<number>([...identities.touched, ...rows.map((r) => r.profile_id), ...changed]);
+      const touched = new Set<number>([...identities.touched, ...profiles, ...changed]);
       return {
-        stored: rows.length,
+        stored: kept.length,
         duplicates,
         profileIds: [...touched],
-        eventTypes: [...new Set(rows.map((r) => r.event_type))],
+        eventTypes: [...new Set(kept.map((e) => e.eventType))],
         propertiesChanged: changed.size > 0,
       };
     });
@@ -267,7 +287,7 @@ export class KyselyEventStore implements EventStore {
 
   identify(projectId: string, updates: readonly IdentifyUpdate[], now: string): Promise<StoredOutcome> {
     return this.inTransaction(async (tx) => {
-      const identities = new Identities(tx, projectId, now);
+      const identities = new Identities(tx, this.dialect, projectId, now);
       await identities.preload(updates);
       const owners: number[] = [];
       for (const u of updates) owners.push(await identities.resolve(u.userId, u.deviceId));

@@ -42,7 +42,7 @@ export function storeOver(raw: StoreDb, location: StoreLocation): OpenedStore {
     ping: async () => {
       await sql`select 1`.execute(db);
     },
-    events: new KyselyEventStore(db, dialect.engine),
+    events: new KyselyEventStore(db, dialect),
     close: () => raw.close(),
   };
 }

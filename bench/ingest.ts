@@ -1,0 +1,198 @@
+// Sustained ingestion through POST /2/httpapi (docs/benchmarks.md "Ingestion"): an event source in its own
+// process sends SDK-sized batches back to back from a few concurrent senders; the server is the service's
+// ingestion as `cohort-sync serve` wires it (routes, the behavioral listener and sweeper), with ten
+// behavioral cohorts defined that every batch re-evaluates for the profiles it touches. Baseline, same
+// run, same source: a bare Fastify route that parses the JSON and answers Amplitude's 200 — the ceiling of
+// HTTP and JSON alone on this machine.
+//
+//   npx tsx bench/ingest.ts [--engine sqlite|postgres] [--database-url URL] [--seconds 20] [--batch 200]
+//                           [--concurrency 4] [--pool 20000] [--cohorts 10]
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
+import { sql } from 'kysely';
+import pino from 'pino';
+import { generateToken, hashToken } from '../src/adapters/crypto/secrets.ts';
+import { createCohort } from '../src/app/cohort-admin.ts';
+import { createProject } from '../src/app/projects.ts';
+import { compose } from '../src/entry/compose.ts';
+import { buildHttpApp } from '../src/entry/http/app.ts';
+import { ingestRoutes } from '../src/entry/http/routes/ingest.ts';
+import { currentRssMb, peakRssMb } from './rss.ts';
+import { throwawayStore } from './throwaway-store.ts';
+
+const { values } = parseArgs({
+  options: {
+    engine: { type: 'string', default: 'sqlite' },
+    'database-url': { type: 'string' },
+    seconds: { type: 'string', default: '20' },
+    batch: { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '4' },
+    pool: { type: 'string', default: '20000' },
+    cohorts: { type: 'string', default: '10' },
+  },
+});
+const engine = values.engine === 'postgres' ? 'postgres' : 'sqlite';
+const LOAD = fileURLToPath(new URL('./ingest-load-child.ts', import.meta.url));
+const log = (line: string) => console.error(line);
+
+interface LoadResult {
+  accepted: number;
+  requests: number;
+  elapsed: number;
+  statuses: Record<string, number>;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+}
+
+function runLoad(url: string, apiKey: string, seconds: number, warm: boolean): Promise<LoadResult> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      LOAD,
+      url,
+      apiKey,
+      String(seconds),
+      values.batch,
+      values.concurrency,
+      values.pool,
+      warm ? 'warm' : 'no',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += String(d);
+  });
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) as string)) : reject(new Error(`load ${code}`)),
+    ),
+  );
+}
+
+/** Runs the load while sampling this process's CPU and RSS. */
+async function measured(url: string, apiKey: string) {
+  const cpu0 = process.cpuUsage();
+  const rss: number[] = [];
+  const sampler = setInterval(() => rss.push(currentRssMb()), 500);
+  const load = await runLoad(url, apiKey, Number(values.seconds), false);
+  clearInterval(sampler);
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    ...load,
+    eventsPerSecond: load.accepted / load.elapsed,
+    serverCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    rssFirstMb: rss[0] ?? currentRssMb(),
+    rssLastMb: rss.at(-1) ?? currentRssMb(),
+  };
+}
+
+// ---- baseline: HTTP + JSON parse + Amplitude's 200, nothing else ----------------------------------------
+const bare = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+bare.post('/2/httpapi', async (request) => {
+  const body = request.body as { events?: unknown[] };
+  return {
+    code: 200,
+    events_ingested: body.events?.length ?? 0,
+    payload_size_bytes: 0,
+    server_upload_time: Date.now(),
+  };
+});
+const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
+log(`[ingest] baseline: bare Fastify JSON route, ${values.seconds} s`);
+const baseline = await measured(bareUrl, 'unused');
+await bare.close();
+
+// ---- the service's ingestion --------------------------------------------------------------------------
+const fresh = await throwawayStore(engine, values['database-url'] ?? process.env.DATABASE_URL, { prefix: 'bench-in' });
+const composed = await compose({
+  store: fresh.location,
+  secretKey: randomBytes(32),
+  logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
+  braze: { partnerSlug: 'cohort-sync', partnerKeys: {}, requestsPerHour: 250_000 },
+  ingest: { eventsPerSecond: 0 },
+});
+const { deps } = composed;
+composed.behavioral.start();
+const app = await buildHttpApp({
+  deps,
+  adminToken: generateToken('cs_admin'),
+  tokens: { generate: generateToken, hash: hashToken },
+  onMembershipChanged: composed.onMembershipChanged,
+  extraRoutes: [ingestRoutes({ ingestion: composed.ingestion })],
+});
+const url = await app.listen({ host: '127.0.0.1', port: 0 });
+const cohorts = Number(values.cohorts);
+try {
+  const { project, ingestKey } = await createProject(
+    deps,
+    { generate: generateToken, hash: hashToken },
+    { name: 'Ingestion bench' },
+  );
+  // The cohorts of the behavioral latency bench: one "bought in the last 10 minutes", the others "viewed page
+  // /p/i at least 1–3 times in the last i+1 hours", every other one excluding plan = free.
+  for (let i = 0; i < cohorts; i++)
+    await createCohort(deps, project.id, {
+      name: i === 0 ? 'Bought in the last 10 minutes' : `Viewers ${i}`,
+      type: 'behavioral',
+      definition:
+        i === 0
+          ? { all: [{ any: [{ event: 'Purchase', within: { last: 10, unit: 'minute' } }] }] }
+          : {
+              all: [
+                {
+                  any: [
+                    {
+                      event: 'View',
+                      where: [{ property: 'page', op: 'eq', value: `/p/${i}` }],
+                      count: { op: 'gte', value: 1 + (i % 3) },
+                      within: { last: 1 + i, unit: 'hour' },
+                    },
+                  ],
+                },
+                ...(i % 2 === 0 ? [{ not: true, any: [{ userProperty: 'plan', op: 'eq', value: 'free' }] }] : []),
+              ],
+            },
+    });
+  log(`[ingest] ${engine}: warming ${values.pool} users, then ${values.seconds} s with ${cohorts} behavioral cohorts`);
+  const warmStarted = performance.now();
+  await runLoad(url, ingestKey, 0, true);
+  const warmSeconds = (performance.now() - warmStarted) / 1000;
+  const result = await measured(url, ingestKey);
+  const stored = Number(
+    (
+      await sql<{ n: number }>`select count(*) as n from events where project_id = ${project.id}`.execute(
+        composed.store.raw.db,
+      )
+    ).rows[0]?.n,
+  );
+  const members = Number(
+    (await sql<{ n: number }>`select count(*) as n from cohort_members`.execute(composed.store.raw.db)).rows[0]?.n,
+  );
+  const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  const row = (name: string, r: typeof result) =>
+    `| ${name} | ${f(r.eventsPerSecond)} | ${f(r.requests)} | ${f(r.p50Ms, 1)} / ${f(r.p95Ms, 1)} / ${f(r.p99Ms, 1)} | ${f(r.serverCpuSeconds / r.elapsed, 2)} | ${f(r.rssFirstMb)} → ${f(r.rssLastMb)} | ${JSON.stringify(r.statuses)} |`;
+  console.log(
+    [
+      `engine ${engine}; batches of ${values.batch} events, ${values.concurrency} concurrent senders, ${values.pool} users, ${values.seconds} s; ${cohorts} behavioral cohorts`,
+      '',
+      '| server | events/s | requests | request ms p50 / p95 / p99 | server CPU (cores) | server RSS MB (start → end) | statuses |',
+      '|---|---:|---:|---:|---:|---:|---|',
+      row('bare Fastify JSON route (baseline)', baseline),
+      row(`cohort-sync ingestion (${engine})`, result),
+      '',
+      `warm-up (first sight of ${values.pool} users, one event each): ${f(warmSeconds, 1)} s; events stored ${f(stored)} (= ${f(result.accepted)} measured + ${values.pool} warm-up); cohort members at end ${f(members)}; server peak RSS ${f(peakRssMb())} MB`,
+    ].join('\n'),
+  );
+} finally {
+  await app.close();
+  await composed.behavioral.stop();
+  await composed.store.close();
+  await fresh.drop();
+}
