@@ -35,17 +35,41 @@ export async function createProjectToken(
   tokens: TokenTools,
   projectId: string,
   role: 'editor' | 'viewer',
-): Promise<{ token: string; role: string }> {
+  name?: string,
+): Promise<{ id: string; token: string; role: string; name?: string; hint: string; createdAt: string }> {
   await requireProject(deps, projectId);
   const token = tokens.generate('cs_proj');
+  const id = deps.newId('tok');
+  const createdAt = deps.clock.now().toISOString();
+  const hint = deps.secrets.hint(token);
+  const label = name?.trim() || undefined;
   await deps.store.tokens.create({
-    id: deps.newId('tok'),
+    id,
     projectId,
     role,
     tokenHash: tokens.hash(token),
-    now: deps.clock.now().toISOString(),
+    now: createdAt,
+    name: label ?? null,
+    hint,
   });
-  return { token, role };
+  return { id, token, role, ...(label ? { name: label } : {}), hint, createdAt };
+}
+
+/** The project's tokens: role, name and the last four characters; never the token. */
+export async function listProjectTokens(deps: AppDeps, projectId: string) {
+  await requireProject(deps, projectId);
+  return (await deps.store.tokens.list(projectId)).map((t) => ({
+    id: t.id,
+    role: t.role,
+    ...(t.name ? { name: t.name } : {}),
+    hint: t.hint ?? '…',
+    createdAt: t.createdAt,
+  }));
+}
+
+export async function revokeProjectToken(deps: AppDeps, projectId: string, tokenId: string): Promise<void> {
+  await requireProject(deps, projectId);
+  if (!(await deps.store.tokens.delete(projectId, tokenId))) throw notFound('token', tokenId);
 }
 
 /** Replaces the project's ingest key: SDKs using the old one are refused ("Invalid API key") at once. */

@@ -47,6 +47,14 @@ export interface ProjectsRepo {
   setIngestKey(id: string, key: { ingestKeyEnc: string; ingestKeyHash: string }, now: string): Promise<boolean>;
 }
 
+export interface ProjectTokenRecord {
+  readonly id: string;
+  readonly role: Exclude<Role, 'admin'>;
+  readonly name: string | null;
+  readonly hint: string | null;
+  readonly createdAt: string;
+}
+
 export interface TokensRepo {
   create(t: {
     id: string;
@@ -54,7 +62,13 @@ export interface TokensRepo {
     role: Exclude<Role, 'admin'>;
     tokenHash: string;
     now: string;
+    name?: string | null;
+    hint?: string | null;
   }): Promise<void>;
+  /** The project's tokens, oldest first (never their hashes). */
+  list(projectId: string): Promise<ProjectTokenRecord[]>;
+  /** Revokes at once; false when the project has no such token. */
+  delete(projectId: string, id: string): Promise<boolean>;
   findByHash(hash: string): Promise<{ id: string; projectId: string; role: Exclude<Role, 'admin'> } | undefined>;
 }
 

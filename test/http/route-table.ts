@@ -16,6 +16,8 @@ export interface Fixture {
   readonly spareCohortId: string;
   readonly dataImportKey: string;
   readonly editor: string;
+  /** A viewer token no test signs in with, for the revoke route. */
+  readonly spareTokenId: string;
   readonly viewer: string;
 }
 
@@ -58,10 +60,11 @@ export const ROUTES: readonly RouteCase[] = [
     method: 'POST',
     template: '/api/v1/projects/{projectId}/tokens',
     access: 'write',
-    body: () => ({ role: 'viewer' }),
+    body: () => ({ role: 'viewer', name: 'CI' }),
     ok: 201,
   },
   { method: 'POST', template: '/api/v1/projects/{projectId}/ingest-key/rotate', access: 'write', ok: 200 },
+  { method: 'GET', template: '/api/v1/projects/{projectId}/tokens', access: 'write', ok: 200 },
   { method: 'GET', template: '/api/v1/projects/{projectId}/destinations/braze', access: 'read', ok: 200 },
   {
     method: 'PUT',
@@ -199,6 +202,13 @@ export const ROUTES: readonly RouteCase[] = [
     ids: { targetId: 'spareTargetId' },
     ok: 204,
   },
+  {
+    method: 'DELETE',
+    template: '/api/v1/projects/{projectId}/tokens/{tokenId}',
+    access: 'write',
+    ids: { tokenId: 'spareTokenId' },
+    ok: 204,
+  },
 ];
 
 /** The concrete URL of a route over a fixture (ids may be overridden, e.g. with another project's). */
@@ -248,6 +258,7 @@ export async function makeFixture(api: Api, name: string): Promise<Fixture> {
   expect((await waitForRun(api.h.deps, runId)).status).toBe('succeeded');
   const editor = (await ok(api.call('POST', `${p}/tokens`, { body: { role: 'editor' } }), 201)).token as string;
   const viewer = (await ok(api.call('POST', `${p}/tokens`, { body: { role: 'viewer' } }), 201)).token as string;
+  const spareToken = (await ok(api.call('POST', `${p}/tokens`, { body: { role: 'viewer' } }), 201)).id as string;
   return {
     projectId: project.id,
     targetId: target.id,
@@ -255,6 +266,7 @@ export async function makeFixture(api: Api, name: string): Promise<Fixture> {
     syncId: sync.id,
     runId,
     spareTargetId: spareTarget.id,
+    spareTokenId: spareToken,
     spareCohortId: spareCohort.id,
     dataImportKey,
     editor,

@@ -116,11 +116,53 @@ export class KyselyProjectsRepo implements ProjectsRepo {
 export class KyselyTokensRepo implements TokensRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async create(t: { id: string; projectId: string; role: 'editor' | 'viewer'; tokenHash: string; now: string }) {
+  async create(t: {
+    id: string;
+    projectId: string;
+    role: 'editor' | 'viewer';
+    tokenHash: string;
+    now: string;
+    name?: string | null;
+    hint?: string | null;
+  }) {
     await this.db
       .insertInto('api_tokens')
-      .values({ id: t.id, project_id: t.projectId, role: t.role, token_hash: t.tokenHash, created_at: t.now })
+      .values({
+        id: t.id,
+        project_id: t.projectId,
+        role: t.role,
+        token_hash: t.tokenHash,
+        created_at: t.now,
+        name: t.name ?? null,
+        hint: t.hint ?? null,
+      })
       .execute();
+  }
+
+  async list(projectId: string) {
+    const rows = await this.db
+      .selectFrom('api_tokens')
+      .select(['id', 'role', 'name', 'hint', 'created_at'])
+      .where('project_id', '=', projectId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      role: r.role as 'editor' | 'viewer',
+      name: r.name,
+      hint: r.hint,
+      createdAt: r.created_at,
+    }));
+  }
+
+  async delete(projectId: string, id: string) {
+    const r = await this.db
+      .deleteFrom('api_tokens')
+      .where('project_id', '=', projectId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
   }
 
   async findByHash(hash: string) {

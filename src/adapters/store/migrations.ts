@@ -194,4 +194,10 @@ export const MIGRATIONS: readonly Migration[] = [
           ]
         : [],
   },
+  {
+    // Project tokens a person can tell apart and revoke (api.md: GET/DELETE …/tokens): an optional name and
+    // the last four characters of the token. Tokens made before this have neither (their hint reads "…").
+    name: '0070_token_details',
+    up: () => [`alter table api_tokens add column name text`, `alter table api_tokens add column hint text`],
+  },
 ];

@@ -21,6 +21,8 @@ export interface ApiTokensTable {
   role: string;
   token_hash: string;
   created_at: string;
+  name: string | null;
+  hint: string | null;
 }
 
 export interface BrazeTargetsTable {

@@ -68,7 +68,11 @@ export const RunParams = z.object({ projectId: id, runId: id });
 
 export const ProjectCreate = z.strictObject({ name: displayName });
 export const ProjectPatch = z.strictObject({ name: displayName.optional(), notificationEmails: emails.optional() });
-export const TokenCreate = z.strictObject({ role: z.enum(['editor', 'viewer']) });
+export const TokenCreate = z.strictObject({
+  role: z.enum(['editor', 'viewer']),
+  name: text(100).optional().describe('to tell tokens apart in the list'),
+});
+export const TokenParams = z.object({ projectId: id, tokenId: id });
 
 const endpoint = text(500).describe(
   'a Braze REST endpoint, e.g. https://rest.iad-01.braze.com (or one the operator allowed)',
@@ -174,7 +178,14 @@ export const Project = z.object({
   updatedAt: timestamp,
   ingestKey: z.string().optional().describe('admin and editors only'),
 });
-export const Token = z.object({ token: z.string().describe('shown once'), role: z.enum(['editor', 'viewer']) });
+export const TokenSummary = z.object({
+  id: z.string(),
+  role: z.enum(['editor', 'viewer']),
+  name: z.string().optional(),
+  hint: z.string().describe('…last4 of the token'),
+  createdAt: timestamp,
+});
+export const Token = TokenSummary.extend({ token: z.string().describe('shown once') });
 export const Target = z.object({
   id: z.string(),
   name: z.string(),

@@ -47,7 +47,7 @@ const COLOR: Record<SyncStatus | RunStatusWord, string> = {
 
 export function StatusBadge({ word }: { word: SyncStatus | RunStatusWord }) {
   return (
-    <Badge color={COLOR[word]} variant="light" radius="sm">
+    <Badge color={COLOR[word]} variant="light" radius="sm" tt="none">
       {word}
     </Badge>
   );

@@ -110,7 +110,6 @@ export function TokensPanel({ projectId }: { projectId: string }) {
                   <Table.Th>Role</Table.Th>
                   <Table.Th>Token</Table.Th>
                   <Table.Th>Created</Table.Th>
-                  <Table.Th>Last used</Table.Th>
                   <Table.Th aria-label="Actions" />
                 </Table.Tr>
               </Table.Thead>
@@ -124,9 +123,6 @@ export function TokensPanel({ projectId }: { projectId: string }) {
                     </Table.Td>
                     <Table.Td>
                       <Time at={t.createdAt} />
-                    </Table.Td>
-                    <Table.Td>
-                      <Time at={t.lastUsedAt} fallback="never" />
                     </Table.Td>
                     <Table.Td>
                       <Tooltip label="Revoke">

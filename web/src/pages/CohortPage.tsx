@@ -1,5 +1,5 @@
 // A cohort: how Braze will name it, its definition, size over time, syncs, members, and the Sync button.
-import { Anchor, Badge, Button, Code, Group, List, Stack, Table, Tabs, Text, Title } from '@mantine/core';
+import { Anchor, Badge, Button, Code, Group, Stack, Table, Tabs, Text, Title } from '@mantine/core';
 import { IconRefresh, IconTrash } from '@tabler/icons-react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { lazy, Suspense, useState } from 'react';
@@ -104,11 +104,7 @@ export function CohortPage() {
             </Tabs.List>
             <Tabs.Panel value="definition" pt="md">
               {co.type === 'behavioral' ? (
-                <List spacing={4} aria-label="Definition">
-                  {describeDefinition(co.definition).map((line) => (
-                    <List.Item key={line}>{line}</List.Item>
-                  ))}
-                </List>
+                <Text aria-label="Definition">{describeDefinition(co.definition)}</Text>
               ) : (
                 <Text>A list of users uploaded as CSV or changed through the API.</Text>
               )}

@@ -6,7 +6,6 @@ import {
   Alert,
   Button,
   Group,
-  List,
   NumberInput,
   Paper,
   SegmentedControl,
@@ -261,8 +260,10 @@ export function NewRulesCohort() {
   const [groups, setGroups] = useState<RuleGroup[]>(() => [{ key: uid(), not: false, any: [newEvent()] }]);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const definition = toJson(groups);
-  const [debounced] = useDebouncedValue(definition, 400);
-  const complete = Object.keys(ruleProblems(groups)).length === 0;
+  // The estimate follows the rules as they were 400 ms ago, complete or not, so it never asks for a draft.
+  const [settled] = useDebouncedValue(groups, 400);
+  const debounced = toJson(settled);
+  const complete = Object.keys(ruleProblems(settled)).length === 0;
   const estimate = useQuery({
     queryKey: ['estimate', p, JSON.stringify(debounced)],
     queryFn: () =>
@@ -377,11 +378,9 @@ export function NewRulesCohort() {
         <Text fw={600} size="sm" mb={4}>
           In plain English
         </Text>
-        <List size="sm" aria-label="Definition in plain English">
-          {describeDefinition(definition).map((line) => (
-            <List.Item key={line}>{line}</List.Item>
-          ))}
-        </List>
+        <Text size="sm" data-testid="plain-english">
+          {describeDefinition(definition)}
+        </Text>
         <Text size="sm" mt="sm" aria-live="polite" data-testid="estimate">
           {!complete
             ? 'Complete the conditions to see an estimate.'

@@ -6,7 +6,9 @@ import {
   createProject,
   createProjectToken,
   ingestKeyOf,
+  listProjectTokens,
   requireProject,
+  revokeProjectToken,
   rotateIngestKey,
 } from '../../../app/projects.ts';
 import type { Project as ProjectModel } from '../../../domain/model.ts';
@@ -22,6 +24,8 @@ import {
   ProjectPatch,
   Token,
   TokenCreate,
+  TokenParams,
+  TokenSummary,
 } from '../schemas.ts';
 import { projectView } from '../views.ts';
 
@@ -115,6 +119,30 @@ export async function projectRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     params: ProjectParams,
     body: TokenCreate,
     response: Token,
-    handler: async ({ params, body }) => createProjectToken(deps, ctx.tokens, params.projectId, body.role),
+    handler: async ({ params, body }) => createProjectToken(deps, ctx.tokens, params.projectId, body.role, body.name),
+  });
+
+  defineRoute(app, {
+    method: 'GET',
+    url: '/api/v1/projects/:projectId/tokens',
+    access: 'write',
+    tags: ['projects'],
+    summary: "The project's tokens: id, role, name and last four characters (never the token)",
+    params: ProjectParams,
+    response: listOf(TokenSummary),
+    handler: async ({ params }) => ({ items: await listProjectTokens(deps, params.projectId), nextCursor: null }),
+  });
+
+  defineRoute(app, {
+    method: 'DELETE',
+    url: '/api/v1/projects/:projectId/tokens/:tokenId',
+    access: 'write',
+    tags: ['projects'],
+    status: 204,
+    summary: 'Revoke a project token at once',
+    params: TokenParams,
+    handler: async ({ params }) => {
+      await revokeProjectToken(deps, params.projectId, params.tokenId);
+    },
   });
 }
