@@ -14,7 +14,12 @@ export default defineConfig({
         extends: true,
         plugins: [react()],
         // Component tests of the web UI (web/test) run in happy-dom; everything else stays on node.
-        test: { name: 'web', include: ['web/test/**/*.test.tsx'], environment: 'happy-dom' },
+        test: {
+          name: 'web',
+          include: ['web/test/**/*.test.tsx'],
+          environment: 'happy-dom',
+          setupFiles: ['web/test/setup.ts'],
+        },
       },
     ],
   },
