@@ -34,7 +34,7 @@ describe('Add Another Key', () => {
   it('sends name, endpoint, key and the User alias mapping, and names the key by delivery mode', async () => {
     const calls = answerApi({
       'GET /server': SERVER,
-      'POST /projects/p1/destinations/braze/targets': (b) => ({ id: 't1', ...(b as object) }),
+      'POST /projects/p1/destinations/braze/targets': (b: unknown) => ({ id: 't1', ...(b as object) }),
       'GET /projects/p1/destinations/braze': { enabled: true, targets: [] },
     });
     renderAt('/p/p1', '/p/:projectId', <TargetModal projectId="p1" opened first={false} onClose={() => {}} />);
