@@ -5,7 +5,7 @@
 // minutes") has a real-time sync. Every probe is a Purchase by a new user inside an ordinary batch; its
 // latency is the time from sending that request to the sandbox receiving the user in a membership call.
 //
-//   npx tsx bench/behavioral-latency.ts [--rate 5000] [--seconds 30] [--batch 100] [--probe-ms 200]
+//   npx tsx bench/behavioral-latency.ts [--rate 5000] [--seconds 30] [--batch 100] [--probe-ms 200] [--cohorts 10]
 //                                       [--engine sqlite|postgres] [--database-url …]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     batch: { type: 'string', default: '100' },
     'probe-ms': { type: 'string', default: '200' },
+    cohorts: { type: 'string', default: '10' },
   },
 });
 const engine = values.engine === 'postgres' ? 'postgres' : 'sqlite';
@@ -86,8 +87,8 @@ try {
     type: 'behavioral',
     definition: { all: [{ any: [{ event: 'Purchase', within: { last: 10, unit: 'minute' } }] }] },
   });
-  // Nine more cohorts the listener evaluates on every batch (no syncs).
-  for (let i = 0; i < 9; i++)
+  // More cohorts the listener evaluates on every batch (no syncs): --cohorts in all, 10 by default.
+  for (let i = 0; i < Number(values.cohorts) - 1; i++)
     await createCohort(deps, project.id, {
       name: `Viewers ${i}`,
       type: 'behavioral',

@@ -141,19 +141,62 @@ export async function evaluateCohorts(
   return changed;
 }
 
+/** What an ingested batch changed, when known: lets evaluation skip cohorts the batch cannot affect. */
+export interface TouchHint {
+  /** Event types stored for the touched profiles. */
+  readonly eventTypes: ReadonlySet<string>;
+  /** Whether user properties of touched profiles changed. */
+  readonly propertiesChanged: boolean;
+}
+
+/** What a cohort's membership reads, through the cohorts it references too: event types, user properties. */
+function readsOf(c: BehavioralCohort, byId: ReadonlyMap<string, BehavioralCohort>) {
+  const eventTypes = new Set<string>();
+  let userProperties = false;
+  const seen = new Set<string>();
+  const visit = (x: BehavioralCohort) => {
+    if (seen.has(x.id)) return;
+    seen.add(x.id);
+    for (const g of x.definition.all)
+      for (const cond of g.any) {
+        if (isEvent(cond)) eventTypes.add(cond.event);
+        else if (isUserProperty(cond)) userProperties = true;
+        else {
+          const dep = byId.get(cond.inCohort);
+          if (dep) visit(dep);
+        }
+      }
+  };
+  visit(c);
+  return { eventTypes, userProperties };
+}
+
 /**
  * Re-decides the given profiles in every behavioral cohort of the project (reference order, so a cohort
  * reading another through inCohort sees its fresh membership). Returns the cohorts whose membership changed.
+ * With a hint, cohorts that read none of the batch's event types (nor user properties, when none changed)
+ * are skipped — exact, since nothing they read moved — unless a touched profile was merged away (its events
+ * now belong to another profile, whatever their types).
  */
 export async function evaluateProfiles(
   deps: AppDeps,
   projectId: string,
   profileIds: readonly number[],
+  hint?: TouchHint,
 ): Promise<EvaluationOutcome[]> {
   if (profileIds.length === 0) return [];
   const nowMs = deps.clock.now().getTime();
+  const all = await behavioralCohorts(deps, projectId);
+  const byId = new Map(all.map((c) => [c.id, c]));
+  const merged = hint ? (await deps.store.behavioral.existingProfiles(profileIds)) < new Set(profileIds).size : true;
   const changed: EvaluationOutcome[] = [];
-  for (const c of await behavioralCohorts(deps, projectId)) {
+  for (const c of all) {
+    if (hint && !merged) {
+      const reads = readsOf(c, byId);
+      const relevant =
+        [...reads.eventTypes].some((t) => hint.eventTypes.has(t)) || (hint.propertiesChanged && reads.userProperties);
+      if (!relevant) continue;
+    }
     const r = await evaluateOne(deps, c, { kind: 'profiles', ids: profileIds }, nowMs);
     if (r && r.added + r.removed > 0) changed.push(r);
   }
@@ -355,7 +398,10 @@ export const SIZE_HISTORY_LIMIT = 10_000;
  * announced through `notify` (real-time syncs, src/app/realtime.ts).
  */
 export class BehavioralEvaluator {
-  private readonly pending = new Map<string, Set<number>>();
+  private readonly pending = new Map<
+    string,
+    { ids: Set<number>; hint: { eventTypes: Set<string>; propertiesChanged: boolean } | null }
+  >();
   private readonly draining = new Map<string, Promise<void>>();
   private sweeper: ReturnType<typeof setInterval> | null = null;
   private sweeping: Promise<void> | null = null;
@@ -365,23 +411,40 @@ export class BehavioralEvaluator {
     private readonly notify: MembershipChanged,
   ) {}
 
-  /** The onIngested listener: returns at once; the evaluation follows within milliseconds. */
-  readonly onIngested = (batch: { projectId: string; profileIds: readonly number[] }): void => {
+  /**
+   * The onIngested listener: returns at once; the evaluation follows within milliseconds. A batch without
+   * eventTypes (an unknown change) makes the pass evaluate every cohort.
+   */
+  readonly onIngested = (batch: {
+    projectId: string;
+    profileIds: readonly number[];
+    eventTypes?: readonly string[];
+    propertiesChanged?: boolean;
+  }): void => {
     if (batch.profileIds.length === 0) return;
-    let set = this.pending.get(batch.projectId);
-    if (!set) this.pending.set(batch.projectId, (set = new Set()));
-    for (const id of batch.profileIds) set.add(id);
+    let entry = this.pending.get(batch.projectId);
+    if (!entry) {
+      entry = { ids: new Set(), hint: { eventTypes: new Set(), propertiesChanged: false } };
+      this.pending.set(batch.projectId, entry);
+    }
+    for (const id of batch.profileIds) entry.ids.add(id);
+    if (!batch.eventTypes || entry.hint === null) entry.hint = null;
+    else {
+      for (const t of batch.eventTypes) entry.hint.eventTypes.add(t);
+      entry.hint.propertiesChanged ||= batch.propertiesChanged ?? true;
+    }
     if (!this.draining.has(batch.projectId)) this.draining.set(batch.projectId, this.drain(batch.projectId));
   };
 
   private async drain(projectId: string): Promise<void> {
     try {
       for (;;) {
-        const set = this.pending.get(projectId);
-        if (!set || set.size === 0) return;
+        const entry = this.pending.get(projectId);
+        if (!entry || entry.ids.size === 0) return;
         this.pending.delete(projectId);
         try {
-          await this.announce(projectId, await evaluateProfiles(this.deps, projectId, [...set]));
+          const changed = await evaluateProfiles(this.deps, projectId, [...entry.ids], entry.hint ?? undefined);
+          await this.announce(projectId, changed);
         } catch (err) {
           // The next full evaluation (every scheduled or reconciliation run plans from one) repairs what is missed.
           this.deps.logger.error({ err, projectId }, 'real-time behavioral evaluation failed');

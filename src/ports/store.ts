@@ -394,6 +394,8 @@ export interface BehavioralRepo {
   /** For one profile: the matching event count of every event condition, by [group][condition] (0 elsewhere). */
   conditionCounts(profileId: number, definition: Definition, nowMs: number, retentionDays: number): Promise<number[][]>;
   sweptTo(cohortId: string): Promise<number | null>;
+  /** How many of these profile ids still exist (fewer: one was merged away). */
+  existingProfiles(ids: readonly number[]): Promise<number>;
   sizeHistory(cohortId: string, fromMs: number, toMs: number, limit: number): Promise<{ atMs: number; size: number }[]>;
   /** Drops a deleted cohort's history and sweep state. */
   forget(cohortId: string): Promise<void>;

@@ -238,7 +238,13 @@ describe.each(ENGINES)('incremental ≡ full evaluation on $name', (engine) => {
                 .where('id', '=', profiles[i]!)
                 .execute();
             }
-            evaluator.onIngested({ projectId: project.id, profileIds: [profiles[i]!] });
+            // As ingestion reports it: the event types stored, and whether user properties changed.
+            evaluator.onIngested({
+              projectId: project.id,
+              profileIds: [profiles[i]!],
+              eventTypes: s.kind === 'event' ? [s.type] : [],
+              propertiesChanged: s.kind === 'identify',
+            });
             await evaluator.idle();
           }
           w.clock.advance(61_000);

@@ -46,10 +46,14 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
       if (input.scope.kind === 'profiles') await this.stageScope(tx, evalId, input.scope.ids);
       if (input.scope.kind === 'aged') await this.stageAged(tx, evalId, input.projectId, input.scope);
       const predicate = definitionSql(input.definition, this.options('p', input.nowMs, input.retentionDays));
+      // CROSS JOIN fixes the join order on SQLite (the scope drives, each profile found by id); without it the
+      // planner walks every profile of the project. PostgreSQL plans it as the plain join it is.
       if (scoped)
         await sql`insert into behavioral_desired (eval_id, profile_id)
-          select ${evalId}, p.id from behavioral_scope s join profiles p on p.id = s.profile_id
-          where s.eval_id = ${evalId} and p.project_id = ${input.projectId} and ${predicate}`.execute(tx);
+          select ${evalId}, p.id from behavioral_scope s cross join profiles p
+          where p.id = s.profile_id and s.eval_id = ${evalId} and p.project_id = ${input.projectId} and ${predicate}`.execute(
+          tx,
+        );
       else
         await sql`insert into behavioral_desired (eval_id, profile_id)
           select ${evalId}, p.id from profiles p where p.project_id = ${input.projectId} and ${predicate}`.execute(tx);
@@ -88,7 +92,8 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
               )
             ).rows[0]!.n,
           );
-      await sql`update cohorts set size = ${size} where id = ${input.cohortId}`.execute(tx);
+      if (!scoped || added + removed > 0)
+        await sql`update cohorts set size = ${size} where id = ${input.cohortId}`.execute(tx);
       await sql`delete from behavioral_desired where eval_id = ${evalId}`.execute(tx);
       if (scoped) await sql`delete from behavioral_scope where eval_id = ${evalId}`.execute(tx);
       await this.recordPoint(tx, input, size, added + removed > 0);
@@ -169,6 +174,18 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
       out[cell.gi]![cell.ci] = Number(row[`c${i}`] ?? 0);
     });
     return out;
+  }
+
+  async existingProfiles(ids: readonly number[]): Promise<number> {
+    const distinct = [...new Set(ids)];
+    let found = 0;
+    for (let i = 0; i < distinct.length; i += SCOPE_CHUNK) {
+      const chunk = distinct.slice(i, i + SCOPE_CHUNK);
+      const r = await sql<{ n: number }>`select count(*) as n from profiles
+        where id in (${sql.join(chunk)})`.execute(this.db);
+      found += Number(r.rows[0]?.n ?? 0);
+    }
+    return found;
   }
 
   async sweptTo(cohortId: string): Promise<number | null> {
