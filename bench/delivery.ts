@@ -119,9 +119,9 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
 
   // Where a request's time goes: the Braze call (limiter wait + HTTP + retries) and the acknowledgement.
   const timing = { callMs: 0, calls: 0, ackMs: 0, acks: 0 };
-  const destination = deps.destination;
-  const call = destination.changeMembership.bind(destination);
-  destination.changeMembership = async (...args) => {
+  const destination = deps.destinations.get('cohort_import');
+  const call = destination.sendBatch.bind(destination);
+  destination.sendBatch = async (...args) => {
     const t = performance.now();
     try {
       return await call(...args);

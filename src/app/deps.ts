@@ -1,6 +1,6 @@
 // What use cases are given. Entry points build it from adapters; tests build it from real adapters too.
 import type { Clock } from '../ports/clock.ts';
-import type { Destination } from '../ports/destination.ts';
+import type { DestinationRegistry } from '../ports/destination.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { JobQueue } from '../ports/queue.ts';
 import type { Secrets } from '../ports/secrets.ts';
@@ -32,7 +32,8 @@ export interface AppDeps {
   readonly clock: Clock;
   readonly newId: (prefix: string) => string;
   readonly secrets: Secrets;
-  readonly destination: Destination;
+  /** One definition per delivery mode, looked up by a target's `delivery`. */
+  readonly destinations: DestinationRegistry;
   readonly queue: JobQueue;
   readonly logger: Logger;
   readonly settings: AppSettings;

@@ -2,13 +2,7 @@
 // which identifiers each sync's mapping gives them now, what was sent, when, in which run, with what
 // outcome — and the Braze rule that may still keep them out of the segment (braze.md §2: Braze never
 // creates users; it ignores device ids of identified users).
-import {
-  describeIdentifier,
-  type Identifier,
-  type IdentifierKind,
-  identifierKey,
-  parseIdentifierKey,
-} from '../domain/identifiers.ts';
+import { describeIdentifier, type IdentifierKind, identifierKey, parseIdentifierKey } from '../domain/identifiers.ts';
 import {
   type Mapping,
   type MappingType,
@@ -104,22 +98,6 @@ export interface Explanation {
   readonly profile: ExplainedProfile | null;
   readonly cohorts: readonly ExplainedCohort[];
   readonly notes: readonly string[];
-}
-
-const NEVER_CREATES = 'Braze never creates users through cohort import';
-
-/** The rule that decides whether Braze puts the user in the segment for this identifier (braze.md §2). */
-export function brazeRuleFor(id: Identifier, profile: { userId: string | null } | null): string {
-  switch (id.kind) {
-    case 'external_id':
-      return `${NEVER_CREATES}: the user is in the segment only if a Braze user with external_id "${id.value}" exists (external ids are case-sensitive).`;
-    case 'alias':
-      return `${NEVER_CREATES}: the user is in the segment only if a Braze user with alias_name "${id.name}" and alias_label "${id.label}" exists.`;
-    case 'device_id':
-      return profile?.userId != null
-        ? `Braze ignores device ids of identified users: this user is identified (user_id "${profile.userId}"), so Braze reaches them by external_id "${profile.userId}", not by device id "${id.value}".`
-        : `${NEVER_CREATES}: the user is in the segment only if an anonymous Braze user with device id "${id.value}" exists; once that user is identified in Braze, Braze ignores the device id and only the external_id reaches them.`;
-  }
 }
 
 export async function explainUser(
@@ -259,7 +237,7 @@ async function explainSync(
             runTrigger: touchedRun?.trigger ?? null,
           }
         : null,
-      brazeRule: brazeRuleFor(id, profile ?? null),
+      brazeRule: target ? deps.destinations.get(target.delivery).explainRule(id, profile?.userId ?? null) : '',
     });
   }
 

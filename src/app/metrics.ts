@@ -1,13 +1,14 @@
 // Metrics (architecture.md: "Prometheus text at /metrics"): a tiny registry of counters, gauges and
 // histograms rendered in the Prometheus text exposition format 0.0.4, with no external package; the
-// service's own metrics; a RunObserver for runs; and a Destination decorator for Braze traffic.
+// service's own metrics; a RunObserver for runs; and a destination-definition decorator for Braze traffic.
 // Metrics are per process: Prometheus scrapes each process and sums.
 import type { Run } from '../domain/model.ts';
 import {
+  type Audience,
   type CallOptions,
   type CallStats,
   DeliveryError,
-  type Destination,
+  type DestinationDefinition,
   type DestinationTarget,
   type MembershipChange,
 } from '../ports/destination.ts';
@@ -295,10 +296,13 @@ function runSeconds(run: Run): number | null {
 }
 
 /**
- * Wraps a Destination to count Braze answers, retries and acknowledged identifiers, without the Braze
- * adapter knowing about metrics. The caller's own onRequest (the run's request log) still gets every entry.
+ * Wraps a destination definition to count answers, retries and delivered identifiers, without the adapter
+ * knowing about metrics. The caller's own onRequest (the run's request log) still gets every entry.
  */
-export function instrumentDestination(inner: Destination, metrics: ServiceMetrics = defaultMetrics): Destination {
+export function instrumentDefinition(
+  inner: DestinationDefinition,
+  metrics: ServiceMetrics = defaultMetrics,
+): DestinationDefinition {
   const withCounting = (opts: CallOptions | undefined): CallOptions => ({
     ...opts,
     onRequest: (entry) => {
@@ -306,7 +310,7 @@ export function instrumentDestination(inner: Destination, metrics: ServiceMetric
       opts?.onRequest?.(entry);
     },
   });
-  const counted = async (call: Promise<CallStats>): Promise<CallStats> => {
+  const counted = async <T extends CallStats>(call: Promise<T>): Promise<T> => {
     try {
       const stats = await call;
       metrics.brazeRetries.inc(stats.retries);
@@ -316,13 +320,27 @@ export function instrumentDestination(inner: Destination, metrics: ServiceMetric
       throw error;
     }
   };
+  const ensure = inner.ensureAudience?.bind(inner);
   return {
-    upsertCohort: (target, cohort, opts) => counted(inner.upsertCohort(target, cohort, withCounting(opts))),
-    async changeMembership(target: DestinationTarget, cohortId: string, change: MembershipChange, opts?: CallOptions) {
-      const stats = await counted(inner.changeMembership(target, cohortId, change, withCounting(opts)));
+    mode: inner.mode,
+    accepts: inner.accepts,
+    batch: inner.batch,
+    budget: inner.budget,
+    reportsMatches: inner.reportsMatches,
+    refusal: (kind) => inner.refusal(kind),
+    budgetKey: (target) => inner.budgetKey(target),
+    failureCode: (kind) => inner.failureCode(kind),
+    segmentFilter: (audience) => inner.segmentFilter(audience),
+    explainRule: (id, userId) => inner.explainRule(id, userId),
+    ...(ensure && {
+      ensureAudience: (target: DestinationTarget, audience: Audience, opts?: CallOptions) =>
+        counted(ensure(target, audience, withCounting(opts))),
+    }),
+    async sendBatch(target: DestinationTarget, audience: Audience, change: MembershipChange, opts?: CallOptions) {
+      const result = await counted(inner.sendBatch(target, audience, change, withCounting(opts)));
       metrics.identifiersSent.inc({ operation: 'add' }, change.add.length);
       metrics.identifiersSent.inc({ operation: 'remove' }, change.remove.length);
-      return stats;
+      return result;
     },
     testConnection: (target) => inner.testConnection(target),
   };

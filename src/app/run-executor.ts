@@ -2,15 +2,28 @@
 // acknowledge each batch with the state it changes → finish. All state lives in the store, guarded by a
 // lease with a fence, so a process killed at any moment leaves work the next holder resumes from its first
 // unacknowledged batch.
-import { type PlannedIdentifier, packBatches } from '../domain/batching.ts';
+import { type PlannedBatch, type PlannedIdentifier, packBatches } from '../domain/batching.ts';
 import { parseIdentifierKey } from '../domain/identifiers.ts';
 import { brazeCohortName, type Run, type Sync } from '../domain/model.ts';
-import { DeliveryError, type DestinationTarget, type RequestLogEntry } from '../ports/destination.ts';
+import {
+  type Audience,
+  DeliveryError,
+  type DestinationDefinition,
+  type DestinationTarget,
+  type RequestLogEntry,
+} from '../ports/destination.ts';
 import type { StoredBatch, SyncPlanInput } from '../ports/store.ts';
 import { evaluateCohorts } from './behavioral.ts';
 import type { AppDeps } from './deps.ts';
 import { beginPlan } from './incremental.ts';
 import { decryptedKey } from './targets.ts';
+
+/** Where a run delivers: the mode's definition, the target's endpoint and key, and the audience. */
+interface Delivery {
+  readonly definition: DestinationDefinition;
+  readonly target: DestinationTarget;
+  readonly audience: Audience;
+}
 
 const PAGE = 1000;
 const SEND_PAGE = 64;
@@ -128,18 +141,21 @@ export class RunExecutor {
       });
     }
     try {
-      const target = await this.targetOf(sync);
+      const delivery = await this.deliveryOf(run, sync);
       if (run.status === 'queued' || run.phase === 'planning') {
         if (run.status === 'queued') await store.runs.start(run.id, clock.now().toISOString());
         else log.info({}, 'resuming a run that stopped while planning: planning again');
-        await this.plan(run, sync);
+        await this.plan(run, sync, delivery.definition);
       } else {
         log.info({}, 'resuming a run from its first unacknowledged batch');
       }
-      await this.ensureNamed(run, sync, target, signal);
-      await this.send(run, sync, target, fence, signal);
+      await this.ensureAudience(run, delivery, signal);
+      await this.send(run, delivery, fence, signal);
       if (run.mode === 'remove_all') await store.syncs.delete(sync.projectId, sync.id);
-      await store.planning.advanceChangeSeq(run.brazeCohortId, run.id);
+      // Items that failed are not acknowledged, so a full run plans them again; an incremental run plans only
+      // changes after the change mark, so the mark stays where it was until a run delivers everything.
+      const finished = await store.runs.getById(run.id);
+      if (!finished || finished.counts.failed === 0) await store.planning.advanceChangeSeq(run.brazeCohortId, run.id);
       await this.finish(run, sync, 'succeeded');
     } catch (error) {
       if (error instanceof Interrupted || signal.aborted) throw new Interrupted();
@@ -153,10 +169,24 @@ export class RunExecutor {
     }
   }
 
-  private async targetOf(sync: Sync): Promise<DestinationTarget & { name: string }> {
-    const target = await this.deps.store.targets.get(sync.projectId, sync.targetId);
+  private async deliveryOf(run: Run, sync: Sync): Promise<Delivery> {
+    const { store } = this.deps;
+    const target = await store.targets.get(sync.projectId, sync.targetId);
     if (!target) throw new RunFailure('target_missing', `the target of sync ${sync.id} no longer exists`);
-    return { name: target.name, endpoint: target.endpoint, dataImportKey: await decryptedKey(this.deps, target.id) };
+    const audienceRow = await store.brazeCohorts.get(run.brazeCohortId);
+    const cohort = await store.cohorts.get(sync.projectId, sync.cohortId);
+    if (!audienceRow || !cohort)
+      throw new RunFailure('cohort_missing', `the cohort of sync ${sync.id} no longer exists`);
+    return {
+      definition: this.deps.destinations.get(target.delivery),
+      target: { endpoint: target.endpoint, secret: await decryptedKey(this.deps, target.id) },
+      audience: {
+        id: cohort.id,
+        name: brazeCohortName(this.deps.settings.cohortNamePrefix, cohort),
+        createdAt: audienceRow.createdAt,
+        attribute: sync.attribute,
+      },
+    };
   }
 
   /** What the Braze cohort's syncs want: active ones ask for adds, paused ones protect from removal. */
@@ -172,7 +202,7 @@ export class RunExecutor {
     return inputs;
   }
 
-  private async plan(run: Run, sync: Sync): Promise<void> {
+  private async plan(run: Run, sync: Sync, definition: DestinationDefinition): Promise<void> {
     const { planning, runs } = this.deps.store;
     await planning.clearBatches(run.id);
     const inputs = await this.planInputs(run);
@@ -210,6 +240,7 @@ export class RunExecutor {
           ? planning.pageRemovesFor(run.id, run.brazeCohortId, inputs, after, PAGE)
           : planning.pageRemoves(run.id, run.brazeCohortId, after, PAGE),
       ),
+      definition.batch.max,
     )) {
       seq += 1;
       await planning.appendBatch(run.id, seq, batch);
@@ -220,36 +251,25 @@ export class RunExecutor {
     await runs.setPlanned(run.id, { totalBatches: seq, skipped, skipReasons });
   }
 
-  /** Braze needs the name call before the first membership call, and again on rename (braze.md §4). */
-  private async ensureNamed(run: Run, sync: Sync, target: DestinationTarget, signal: AbortSignal): Promise<void> {
+  /** Some modes create or rename the audience before its first batch, and again on rename. */
+  private async ensureAudience(run: Run, delivery: Delivery, signal: AbortSignal): Promise<void> {
     const { store } = this.deps;
-    const brazeCohort = await store.brazeCohorts.get(run.brazeCohortId);
-    const cohort = await store.cohorts.get(sync.projectId, sync.cohortId);
-    if (!brazeCohort || !cohort)
-      throw new RunFailure('cohort_missing', `the cohort of sync ${sync.id} no longer exists`);
-    const name = brazeCohortName(this.deps.settings.cohortNamePrefix, cohort);
-    if (brazeCohort.namedAs === name) return;
+    const { definition, target, audience } = delivery;
+    if (!definition.ensureAudience) return;
+    const row = await store.brazeCohorts.get(run.brazeCohortId);
+    if (row?.namedAs === audience.name) return;
     try {
-      const stats = await this.deps.destination.upsertCohort(
-        target,
-        { id: cohort.id, name, createdAt: brazeCohort.createdAt },
-        { signal, onRequest: this.requestLogger(run) },
-      );
+      const stats = await definition.ensureAudience(target, audience, { signal, onRequest: this.requestLogger(run) });
       await store.runs.addStats(run.id, { requests: stats.requests, retries: stats.retries });
     } catch (error) {
       await this.countFailedCall(run, error);
-      throw this.asFailure(error, 'naming the cohort in Braze');
+      throw this.asFailure(error, definition, 'naming the audience');
     }
-    await store.brazeCohorts.markNamed(run.brazeCohortId, name);
+    await store.brazeCohorts.markNamed(run.brazeCohortId, audience.name);
   }
 
-  private async send(
-    run: Run,
-    sync: Sync,
-    target: DestinationTarget,
-    fence: number,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async send(run: Run, delivery: Delivery, fence: number, signal: AbortSignal): Promise<void> {
+    const { definition, target, audience } = delivery;
     const { planning } = this.deps.store;
     let buffer: StoredBatch[] = [];
     let lastSeq = 0;
@@ -279,40 +299,41 @@ export class RunExecutor {
         remove: stored.batch.remove.map((i) => parseIdentifierKey(i.key)),
       };
       try {
-        const stats = await this.deps.destination.changeMembership(target, sync.cohortId, change, {
+        const result = await definition.sendBatch(target, audience, change, {
           signal: local.signal,
           onRequest: this.requestLogger(run),
         });
-        // A 2xx may still list per-identifier errors: delivered, but kept on the batch rather than ignored.
-        const note =
-          stats.partialErrors.length > 0 ? `Braze answered 2xx with errors: ${stats.partialErrors.join('; ')}` : null;
-        if (note)
+        // A 2xx may still fail some items: those are recorded with the reason and not acknowledged, so the
+        // next run sends them again; the rest of the batch is delivered.
+        const { delivered, failed } = splitByOutcome(stored.batch, result.outcomes);
+        if (failed.length > 0)
           this.deps.logger.warn(
-            { runId: run.id, seq: stored.seq, errors: stats.partialErrors },
-            'Braze reported errors in a successful answer',
+            { runId: run.id, seq: stored.seq, failed: failed.length, reason: failed[0]!.reason },
+            'the destination failed some items of an acknowledged batch',
           );
         const held = await planning.ackBatch({
           runId: run.id,
           brazeCohortId: run.brazeCohortId,
           seq: stored.seq,
           fence,
-          batch: stored.batch,
+          batch: delivered,
           now: this.deps.clock.now().toISOString(),
-          requests: stats.requests,
-          retries: stats.retries,
-          note,
+          requests: result.requests,
+          retries: result.retries,
+          note: failed.length > 0 ? `${failed.length} item(s) failed: ${failed[0]!.reason}` : null,
+          failed,
         });
         if (!held) throw new Interrupted();
       } catch (error) {
         if (error instanceof DeliveryError && error.kind === 'bad_request') {
-          // Braze refused this batch's content; the rest of the run can still go through.
+          // The destination refused this batch's content; the rest of the run can still go through.
           const held = await planning.failBatch({
             runId: run.id,
             seq: stored.seq,
             fence,
             brazeCohortId: run.brazeCohortId,
             error: error.message,
-            size: stored.batch.add.length + stored.batch.remove.length,
+            batch: stored.batch,
             requests: error.stats.requests,
             retries: error.stats.retries,
           });
@@ -344,7 +365,7 @@ export class RunExecutor {
     if (fatal instanceof Interrupted || signal.aborted) throw new Interrupted();
     if (fatal) {
       await this.countFailedCall(run, fatal);
-      throw this.asFailure(fatal, 'sending membership changes');
+      throw this.asFailure(fatal, definition, 'sending membership changes');
     }
   }
 
@@ -355,17 +376,11 @@ export class RunExecutor {
     }
   }
 
-  private asFailure(error: unknown, doing: string): Error {
+  private asFailure(error: unknown, definition: DestinationDefinition, doing: string): Error {
     if (error instanceof Interrupted) return error;
     if (error instanceof DeliveryError) {
       if (error.kind === 'aborted') return new Interrupted();
-      const code =
-        error.kind === 'credentials'
-          ? 'braze_credentials'
-          : error.kind === 'retries_exhausted'
-            ? 'braze_unavailable'
-            : 'braze_rejected';
-      return new RunFailure(code, `${doing}: ${error.message}`);
+      return new RunFailure(definition.failureCode(error.kind), `${doing}: ${error.message}`);
     }
     return error instanceof Error ? error : new Error(String(error));
   }
@@ -399,4 +414,21 @@ export class RunExecutor {
       }
     }
   }
+}
+
+/** Splits a batch by its items' outcomes (adds then removes, in order); a missing outcome counts as sent. */
+function splitByOutcome(
+  batch: PlannedBatch,
+  outcomes: readonly { status: 'sent' | 'failed'; reason?: string }[],
+): { delivered: PlannedBatch; failed: { key: string; profileId: number | null; reason: string }[] } {
+  const delivered: PlannedBatch = { add: [], remove: [] };
+  const failed: { key: string; profileId: number | null; reason: string }[] = [];
+  const items = [...batch.add.map((i) => ['add', i] as const), ...batch.remove.map((i) => ['remove', i] as const)];
+  items.forEach(([op, item], index) => {
+    const outcome = outcomes[index];
+    if (outcome?.status === 'failed')
+      failed.push({ key: item.key, profileId: item.profileId, reason: outcome.reason ?? 'failed' });
+    else delivered[op].push(item);
+  });
+  return { delivered, failed };
 }

@@ -36,6 +36,11 @@ async function* entriesFrom(
     let afterSeq = start ? start.s - 1 : 0;
     for (;;) {
       const batches = await planning.runBatches(runId, afterSeq, BATCHES_PER_READ);
+      // A delivered batch may still have failed some items (a 2xx with errors[]): those show as failed.
+      const itemFailures = await deps.store.itemFailures.forBatches(
+        runId,
+        batches.filter((b) => b.status === 'acked' && b.error !== null).map((b) => b.seq),
+      );
       for (const b of batches) {
         const items = [
           ...b.batch.add.map((x) => ({ x, op: 'add' as const })),
@@ -49,8 +54,15 @@ async function* entriesFrom(
           const { x, op } = items[i]!;
           const identifier = describeIdentifier(parseIdentifierKey(x.key));
           const profile = x.profileId === null ? undefined : profiles.get(x.profileId);
+          const itemFailure = b.status === 'acked' ? itemFailures.get(x.key) : undefined;
           const outcome: RunMemberOutcome =
-            b.status === 'acked' ? 'acked' : b.status === 'failed' ? 'failed' : 'pending';
+            b.status === 'acked'
+              ? itemFailure !== undefined
+                ? 'failed'
+                : 'acked'
+              : b.status === 'failed'
+                ? 'failed'
+                : 'pending';
           yield {
             entry: {
               member: {
@@ -60,7 +72,7 @@ async function* entriesFrom(
               operation: op,
               identifier,
               outcome,
-              reason: outcome === 'failed' ? (b.error ?? 'the batch failed') : b.error,
+              reason: itemFailure ?? (outcome === 'failed' ? (b.error ?? 'the batch failed') : null),
             },
             next: i + 1 < items.length ? { s: b.seq, i: i + 1 } : { s: b.seq + 1, i: 0 },
           };

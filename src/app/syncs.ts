@@ -1,6 +1,18 @@
 // Syncs: one cohort to one target (product.md §4), and asking for runs.
+
+import { attributeNameProblem, attributeValueProblem, defaultAttributeFor, firstFree } from '../domain/attributes.ts';
 import { cronProblem, nextRunAfter } from '../domain/cadence.ts';
-import type { Cadence, Run, RunMode, RunTrigger, Sync } from '../domain/model.ts';
+import {
+  brazeCohortName,
+  type Cadence,
+  type Cohort,
+  type Run,
+  type RunMode,
+  type RunTrigger,
+  type Sync,
+  type SyncAttribute,
+  type Target,
+} from '../domain/model.ts';
 import { requireCohort } from './cohorts.ts';
 import type { AppDeps } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
@@ -13,6 +25,8 @@ export interface SyncInput {
   readonly cadence: Cadence;
   readonly cron?: string;
   readonly notifyEmails?: readonly string[];
+  /** custom_attribute targets: the array value, or (boolean style) the attribute name; default from the cohort. */
+  readonly attribute?: { readonly value?: string; readonly name?: string };
 }
 
 function checkCadence(cadence: Cadence, cron: string | null | undefined): void {
@@ -39,11 +53,16 @@ export async function createSync(deps: AppDeps, projectId: string, input: SyncIn
       ? 'cron'
       : input.cadence;
   checkCadence(cadence, input.cron);
+  const attribute = await chooseAttribute(deps, projectId, target, cohort, input.attribute);
   const now = deps.clock.now();
+  // An attribute sync is its own audience: what it acknowledged is "profiles carrying this attribute value".
+  const workspaceKey = attribute
+    ? deps.secrets.fingerprint('braze-attribute', target.workspaceKey, attribute.name, attribute.value ?? '')
+    : target.workspaceKey;
   const brazeCohort = await deps.store.brazeCohorts.ensure({
     id: deps.newId('bzc'),
     projectId,
-    workspaceKey: target.workspaceKey,
+    workspaceKey,
     cohortId: cohort.id,
     now: now.toISOString(),
   });
@@ -61,11 +80,79 @@ export async function createSync(deps: AppDeps, projectId: string, input: SyncIn
     cron: input.cron ?? null,
     notifyEmails: input.notifyEmails ?? [],
     nextRunAt: next?.toISOString() ?? null,
+    attribute,
     createdAt: now.toISOString(),
   });
   // Every cadence starts with a full run right away (product.md §4: "first run right away").
   await requestRun(deps, sync, 'schedule');
   return sync;
+}
+
+/**
+ * The attribute a custom_attribute sync writes, fixed at creation: the array value (the target names the
+ * attribute) or, in boolean style, the attribute itself. Unique per target; the default comes from the cohort's
+ * name, made unique with a suffix, while a value asked for that is taken is a conflict.
+ */
+async function chooseAttribute(
+  deps: AppDeps,
+  projectId: string,
+  target: Target,
+  cohort: Cohort,
+  asked: SyncInput['attribute'],
+): Promise<SyncAttribute | null> {
+  if (target.delivery !== 'custom_attribute' || !target.attribute) {
+    if (asked !== undefined)
+      throw invalid([{ path: 'attribute', message: 'attribute applies to syncs of custom_attribute targets only' }]);
+    return null;
+  }
+  const style = target.attribute.style;
+  const field = style === 'array' ? 'value' : 'name';
+  const other = style === 'array' ? 'name' : 'value';
+  if (asked?.[other] !== undefined)
+    throw invalid([
+      {
+        path: `attribute.${other}`,
+        message:
+          style === 'array'
+            ? `the target writes the array attribute "${target.attribute.name}"; a sync chooses only its value`
+            : 'in boolean style a sync chooses only its attribute name',
+      },
+    ]);
+  const siblings = await deps.store.syncs.list(projectId, { targetId: target.id });
+  const taken = new Set(
+    siblings.map((s) => (style === 'array' ? s.attribute?.value : s.attribute?.name)).filter((v) => v != null),
+  ) as Set<string>;
+  const wanted = asked?.[field];
+  let chosen: string;
+  if (wanted !== undefined) {
+    const problem = style === 'array' ? attributeValueProblem(wanted) : attributeNameProblem(wanted);
+    if (problem) throw invalid([{ path: `attribute.${field}`, message: problem }]);
+    if (taken.has(wanted))
+      throw new AppError(
+        409,
+        'attribute_taken',
+        `another sync of target "${target.name}" already writes ${field} "${wanted}"`,
+      );
+    chosen = wanted;
+  } else {
+    chosen = firstFree(defaultAttributeFor(cohort, style), taken, style === 'array' ? '-' : '_');
+  }
+  return style === 'array'
+    ? { name: target.attribute.name ?? 'cohorts', value: chosen }
+    : { name: chosen, value: null };
+}
+
+/** The segment filter a marketer builds in the destination to use this sync's audience, in words. */
+export async function segmentFilterOf(deps: AppDeps, sync: Sync): Promise<string> {
+  const target = await deps.store.targets.get(sync.projectId, sync.targetId);
+  const cohort = await deps.store.cohorts.get(sync.projectId, sync.cohortId);
+  if (!target || !cohort) return '';
+  return deps.destinations.get(target.delivery).segmentFilter({
+    id: cohort.id,
+    name: brazeCohortName(deps.settings.cohortNamePrefix, cohort),
+    createdAt: sync.createdAt,
+    attribute: sync.attribute,
+  });
 }
 
 export async function requireSync(deps: AppDeps, projectId: string, syncId: string): Promise<Sync> {

@@ -1,7 +1,10 @@
-// Braze targets (product.md §3): named, immutable name and mapping, key and endpoint changeable.
+// Braze targets (product.md §3): named; name, mapping, delivery mode and attribute immutable; key and endpoint
+// changeable. Each delivery mode's definition says which identifier kinds its mappings may reach.
+import { attributeNameProblem, DEFAULT_ATTRIBUTE_NAME } from '../domain/attributes.ts';
 import { findInstance, normaliseEndpoint } from '../domain/braze-instances.ts';
-import { type Mapping, validateMapping } from '../domain/mapping.ts';
-import type { Sync, Target } from '../domain/model.ts';
+import type { IdentifierKind } from '../domain/identifiers.ts';
+import { type Mapping, mappingChain, validateMapping } from '../domain/mapping.ts';
+import type { AttributeSettings, DeliveryMode, Sync, Target } from '../domain/model.ts';
 import type { AppDeps } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
 import { requireProject } from './projects.ts';
@@ -26,15 +29,82 @@ function checkMapping(mapping: Mapping): void {
   if (problems.length > 0) throw invalid(problems);
 }
 
+/** What each step of a mapping sends (src/domain/mapping.ts): device_id steps send device ids. */
+const KINDS_OF: Record<Mapping['type'], IdentifierKind> = {
+  user_id: 'external_id',
+  device_id: 'device_id',
+  user_alias: 'alias',
+};
+
+/** A mode that cannot address users by some identifier kind refuses mappings (or fallbacks) that reach it. */
+function checkMappingFits(deps: AppDeps, delivery: DeliveryMode, mapping: Mapping): void {
+  const definition = deps.destinations.get(delivery);
+  for (const step of mappingChain(mapping)) {
+    const kind = KINDS_OF[step.type];
+    if (!definition.accepts.includes(kind))
+      throw new AppError(422, 'mapping_not_supported', `mapping ${step.type}: ${definition.refusal(kind)}`, {
+        mapping: step.type,
+        delivery,
+      });
+  }
+}
+
 /** Targets that share endpoint and key reach one Braze workspace, and so share its cohorts (product.md §4). */
-const workspaceKeyOf = (deps: AppDeps, endpoint: string, key: string) =>
-  deps.secrets.fingerprint('braze-workspace', endpoint, key);
+const workspaceKeyOf = (deps: AppDeps, delivery: DeliveryMode, endpoint: string, key: string) =>
+  delivery === 'cohort_import'
+    ? deps.secrets.fingerprint('braze-workspace', endpoint, key)
+    : deps.secrets.fingerprint('braze-workspace', delivery, endpoint, key);
+
+/** The secret field of each delivery mode, as the API names it. */
+export const SECRET_FIELD: Record<DeliveryMode, 'dataImportKey' | 'restApiKey'> = {
+  cohort_import: 'dataImportKey',
+  custom_attribute: 'restApiKey',
+};
+const SECRET_LABEL: Record<DeliveryMode, string> = {
+  cohort_import: 'the Data Import Key',
+  custom_attribute: 'the REST API key (with the users.track permission)',
+};
 
 export interface TargetInput {
   readonly name: string;
   readonly endpoint: string;
-  readonly dataImportKey: string;
   readonly mapping: Mapping;
+  readonly delivery?: DeliveryMode;
+  readonly dataImportKey?: string;
+  readonly restApiKey?: string;
+  readonly attribute?: { readonly name?: string; readonly style?: 'array' | 'boolean' };
+}
+
+/** The key an input carries for its mode; the other mode's key is refused rather than ignored. */
+function secretOf(delivery: DeliveryMode, input: { dataImportKey?: string; restApiKey?: string }): string | undefined {
+  const field = SECRET_FIELD[delivery];
+  const other = field === 'dataImportKey' ? 'restApiKey' : 'dataImportKey';
+  if (input[other] !== undefined)
+    throw invalid([{ path: other, message: `a ${delivery} target takes ${field}, not ${other}` }]);
+  return input[field];
+}
+
+function checkAttribute(delivery: DeliveryMode, attribute: TargetInput['attribute']): AttributeSettings | null {
+  if (delivery !== 'custom_attribute') {
+    if (attribute !== undefined)
+      throw invalid([{ path: 'attribute', message: 'attribute applies to delivery "custom_attribute" only' }]);
+    return null;
+  }
+  const style = attribute?.style ?? 'array';
+  if (style === 'boolean') {
+    if (attribute?.name !== undefined)
+      throw invalid([
+        {
+          path: 'attribute.name',
+          message: 'with style "boolean" each sync names its own attribute (the sync\'s attribute.name)',
+        },
+      ]);
+    return { name: null, style };
+  }
+  const name = attribute?.name ?? DEFAULT_ATTRIBUTE_NAME;
+  const problem = attributeNameProblem(name);
+  if (problem) throw invalid([{ path: 'attribute.name', message: problem }]);
+  return { name, style };
 }
 
 export async function createTarget(
@@ -53,10 +123,14 @@ export async function createTarget(
       `the name "${DEFAULT_TARGET_NAME}" is kept for the single-key configuration (PUT /destinations/braze)`,
     );
   }
+  const delivery = input.delivery ?? 'cohort_import';
   const endpoint = checkEndpoint(deps, input.endpoint);
   checkMapping(input.mapping);
-  if (!input.dataImportKey.trim())
-    throw invalid([{ path: 'dataImportKey', message: 'the Data Import Key is required' }]);
+  const secret = secretOf(delivery, input);
+  const attribute = checkAttribute(delivery, input.attribute);
+  if (secret === undefined || !secret.trim())
+    throw invalid([{ path: SECRET_FIELD[delivery], message: `${SECRET_LABEL[delivery]} is required` }]);
+  checkMappingFits(deps, delivery, input.mapping);
   if (await deps.store.targets.findByName(projectId, name))
     throw new AppError(409, 'target_name_taken', `a target named "${name}" already exists`);
   return deps.store.targets.create({
@@ -64,11 +138,13 @@ export async function createTarget(
     projectId,
     name,
     endpoint,
-    keyHint: deps.secrets.hint(input.dataImportKey),
-    workspaceKey: workspaceKeyOf(deps, endpoint, input.dataImportKey),
+    delivery,
+    keyHint: deps.secrets.hint(secret),
+    workspaceKey: workspaceKeyOf(deps, delivery, endpoint, secret),
     mapping: input.mapping,
+    attribute,
     createdAt: deps.clock.now().toISOString(),
-    dataImportKeyEnc: deps.secrets.encrypt(input.dataImportKey),
+    secretEnc: deps.secrets.encrypt(secret),
   });
 }
 
@@ -81,13 +157,16 @@ export async function requireTarget(deps: AppDeps, projectId: string, targetId: 
 export interface TargetPatch {
   readonly name?: string;
   readonly mapping?: Mapping;
+  readonly delivery?: DeliveryMode;
+  readonly attribute?: unknown;
   readonly endpoint?: string;
   readonly dataImportKey?: string;
+  readonly restApiKey?: string;
 }
 
 /**
  * A new key for the same target is a rotation within the same Braze workspace: its syncs keep their Braze
- * cohorts and acknowledged state, so nothing is re-sent.
+ * cohorts and acknowledged state, so nothing is re-sent. Name, mapping, delivery and attribute are fixed.
  */
 export async function updateTarget(
   deps: AppDeps,
@@ -110,20 +189,26 @@ export async function updateTarget(
       'a target mapping cannot change; create a new target for another mapping',
     );
   }
+  if (patch.delivery !== undefined && patch.delivery !== target.delivery)
+    throw new AppError(409, 'target_delivery_immutable', 'a target delivery mode cannot change; create a new target');
+  if (patch.attribute !== undefined && JSON.stringify(patch.attribute) !== JSON.stringify(attributeView(target)))
+    throw new AppError(
+      409,
+      'target_attribute_immutable',
+      'a target attribute cannot change (profiles already carry it); create a new target',
+    );
   const endpoint = patch.endpoint !== undefined ? checkEndpoint(deps, patch.endpoint) : undefined;
-  if (patch.dataImportKey !== undefined && !patch.dataImportKey.trim())
-    throw invalid([{ path: 'dataImportKey', message: 'the Data Import Key cannot be empty' }]);
+  const secret = secretOf(target.delivery, patch);
+  if (secret !== undefined && !secret.trim())
+    throw invalid([
+      { path: SECRET_FIELD[target.delivery], message: `${SECRET_LABEL[target.delivery]} cannot be empty` },
+    ]);
   const updated = await deps.store.targets.update(
     projectId,
     targetId,
     {
       ...(endpoint !== undefined ? { endpoint } : {}),
-      ...(patch.dataImportKey !== undefined
-        ? {
-            dataImportKeyEnc: deps.secrets.encrypt(patch.dataImportKey),
-            keyHint: deps.secrets.hint(patch.dataImportKey),
-          }
-        : {}),
+      ...(secret !== undefined ? { secretEnc: deps.secrets.encrypt(secret), keyHint: deps.secrets.hint(secret) } : {}),
     },
     deps.clock.now().toISOString(),
   );
@@ -131,12 +216,20 @@ export async function updateTarget(
   return updated;
 }
 
+/** A target's attribute settings as the API shows them. */
+export function attributeView(t: Target): { name?: string; style: 'array' | 'boolean' } | undefined {
+  if (!t.attribute) return undefined;
+  return t.attribute.name === null
+    ? { style: t.attribute.style }
+    : { name: t.attribute.name, style: t.attribute.style };
+}
+
 export async function syncsUsingTarget(deps: AppDeps, projectId: string, targetId: string): Promise<Sync[]> {
   return deps.store.syncs.list(projectId, { targetId });
 }
 
 export async function decryptedKey(deps: AppDeps, targetId: string): Promise<string> {
-  const sealed = await deps.store.targets.keyOf(targetId);
+  const sealed = await deps.store.targets.secretOf(targetId);
   if (!sealed) throw notFound('target', targetId);
   return deps.secrets.decrypt(sealed);
 }
@@ -147,8 +240,8 @@ export async function testTarget(
   targetId: string,
 ): Promise<{ ok: boolean; message: string }> {
   const target = await requireTarget(deps, projectId, targetId);
-  return deps.destination.testConnection({
+  return deps.destinations.get(target.delivery).testConnection({
     endpoint: target.endpoint,
-    dataImportKey: await decryptedKey(deps, target.id),
+    secret: await decryptedKey(deps, target.id),
   });
 }

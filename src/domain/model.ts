@@ -13,15 +13,36 @@ export interface Project {
   readonly updatedAt: string;
 }
 
+/** How a target delivers membership (docs/design.md): a partner cohort, or a custom attribute on profiles. */
+export type DeliveryMode = 'cohort_import' | 'custom_attribute';
+export const DELIVERY_MODES: readonly DeliveryMode[] = ['cohort_import', 'custom_attribute'];
+
+/** Custom-attribute targets: one array attribute holding a value per sync, or one boolean attribute per sync. */
+export interface AttributeSettings {
+  /** The array attribute (default `cohorts`); null in boolean style, where each sync names its own. */
+  readonly name: string | null;
+  readonly style: 'array' | 'boolean';
+}
+
 export interface Target {
   readonly id: string;
   readonly projectId: string;
   readonly name: string;
   readonly endpoint: string;
+  readonly delivery: DeliveryMode;
+  /** Hint of the target's key (Data Import Key or REST API key, by delivery mode). */
   readonly keyHint: string;
   readonly workspaceKey: string;
   readonly mapping: Mapping;
+  /** custom_attribute targets only. */
+  readonly attribute: AttributeSettings | null;
   readonly createdAt: string;
+}
+
+/** What a custom_attribute sync writes, fixed at creation: the attribute, and its value in array style. */
+export interface SyncAttribute {
+  readonly name: string;
+  readonly value: string | null;
 }
 
 export type CohortType = 'static' | 'behavioral';
@@ -50,6 +71,8 @@ export interface Sync {
   readonly paused: boolean;
   readonly notifyEmails: readonly string[];
   readonly nextRunAt: string | null;
+  /** custom_attribute targets only. */
+  readonly attribute: SyncAttribute | null;
   readonly createdAt: string;
 }
 
@@ -59,11 +82,18 @@ export type RunPhase = 'queued' | 'planning' | 'sending' | 'done';
 /** `incremental`: only the members changed since the Braze cohort's change_seq (real-time syncs). */
 export type RunMode = 'full' | 'remove_all' | 'incremental';
 
+/** Cohort members (users), however many identifiers each was sent as. */
 export interface RunCounts {
   readonly added: number;
   readonly removed: number;
   readonly skipped: number;
   readonly failed: number;
+}
+
+/** What was sent: a member may carry several identifiers (a device_id mapping sends external ids too). */
+export interface IdentifierCounts {
+  readonly added: number;
+  readonly removed: number;
 }
 
 export interface Run {
@@ -79,6 +109,7 @@ export interface Run {
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
   readonly counts: RunCounts;
+  readonly identifiers: IdentifierCounts;
   readonly requests: number;
   readonly retries: number;
   readonly skipReasons: Readonly<Record<string, number>>;

@@ -3,10 +3,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
-  BrazePartnerDestination,
+  BrazeHttp,
+  CohortImportDefinition,
+  CustomAttributeDefinition,
   InMemoryRateLimiter,
-  type RateLimiter,
   type RetryPolicy,
+  TRACK_BUDGET,
 } from '../adapters/braze/index.ts';
 import { hashToken } from '../adapters/crypto/secrets.ts';
 import { createSecrets } from '../adapters/crypto/secrets-port.ts';
@@ -25,7 +27,8 @@ import type { RunObserver } from '../app/run-events.ts';
 import type { BrazeRegion } from '../domain/braze-instances.ts';
 import { makeId } from '../domain/ids.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
-import type { Destination } from '../ports/destination.ts';
+import { type DestinationDefinition, registryOf } from '../ports/destination.ts';
+import type { RequestLimiter } from '../ports/limiter.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { JobQueue } from '../ports/queue.ts';
 
@@ -38,6 +41,7 @@ export interface ComposeOptions {
   readonly braze: {
     readonly partnerSlug: string;
     readonly partnerKeys: Partial<Record<BrazeRegion, string>>;
+    /** Cohort import budget per Data Import Key (Braze: 250,000 per hour). */
     readonly requestsPerHour: number;
     /**
      * One budget per key across every process, kept in the store (PostgreSQL only; docs/deploy.md). Off: each
@@ -46,16 +50,22 @@ export interface ComposeOptions {
     readonly sharedLimiter?: boolean;
     /** The window requestsPerHour counts over; default an hour. */
     readonly budgetWindowMs?: number;
+    /** /users/track budget per REST API key (Braze's burst limit: 3,000 requests per 3 s). */
+    readonly trackBudget?: { readonly requests: number; readonly perMs: number };
+    /** Objects per /users/track request (Braze: at most 75). */
+    readonly trackMaxObjects?: number;
     readonly retry?: Partial<RetryPolicy>;
     readonly requestTimeoutMs?: number;
   };
+  /** The per-key request limiter; defaults to the in-process one. A shared store-backed one can go here. */
+  readonly limiter?: RequestLimiter;
   readonly settings?: Partial<AppSettings>;
   /** Ingestion's events/s budget and event retention (config ingest.*). */
   readonly ingest?: Partial<IngestSettings>;
   readonly clock?: Clock;
   readonly observers?: readonly RunObserver[];
-  /** Decorates the Braze destination, e.g. with metrics. */
-  readonly wrapDestination?: (destination: Destination) => Destination;
+  /** Decorates each destination definition, e.g. with metrics. */
+  readonly wrapDestination?: (definition: DestinationDefinition) => DestinationDefinition;
 }
 
 export interface Composed<Q extends JobQueue = InProcessQueue> {
@@ -115,31 +125,36 @@ export async function compose(opts: ComposeOptions, makeQueue?: QueueFactory): P
       );
   const clock = opts.clock ?? systemClock;
   const budgetWindowMs = opts.braze.budgetWindowMs ?? HOUR_MS;
-  const limiter: RateLimiter =
-    opts.braze.sharedLimiter && store.raw.engine === 'postgres'
-      ? withBudget(new StoreRequestLimiter(store.raw.db, { logger: opts.logger }), {
-          requests: opts.braze.requestsPerHour,
-          perMs: budgetWindowMs,
-        })
-      : new InMemoryRateLimiter({
-          requestsPerHour: (opts.braze.requestsPerHour * HOUR_MS) / budgetWindowMs,
-          now: () => clock.now().getTime(),
-        });
-  const destination = new BrazePartnerDestination({
-    partnerSlug: opts.braze.partnerSlug,
-    partnerKeys: opts.braze.partnerKeys,
+  // One budget per key across every process on PostgreSQL when asked (docs/deploy.md); else in-process.
+  const limiter: RequestLimiter =
+    opts.limiter ??
+    (opts.braze.sharedLimiter && store.raw.engine === 'postgres'
+      ? new StoreRequestLimiter(store.raw.db, { logger: opts.logger })
+      : new InMemoryRateLimiter({ now: () => clock.now().getTime(), logger: opts.logger }));
+  const http = new BrazeHttp({
     limiter,
     ...(opts.braze.retry ? { retry: opts.braze.retry } : {}),
     ...(opts.braze.requestTimeoutMs ? { requestTimeoutMs: opts.braze.requestTimeoutMs } : {}),
     logger: opts.logger,
   });
-  const wrapped = opts.wrapDestination ? opts.wrapDestination(destination) : destination;
+  const definitions: DestinationDefinition[] = [
+    new CohortImportDefinition(http, {
+      partnerSlug: opts.braze.partnerSlug,
+      partnerKeys: opts.braze.partnerKeys,
+      budget: { requests: opts.braze.requestsPerHour, perMs: budgetWindowMs },
+    }),
+    new CustomAttributeDefinition(http, {
+      budget: opts.braze.trackBudget ?? TRACK_BUDGET,
+      ...(opts.braze.trackMaxObjects !== undefined ? { maxObjects: opts.braze.trackMaxObjects } : {}),
+    }),
+  ];
+  const wrap = opts.wrapDestination ?? ((d: DestinationDefinition) => d);
   const deps: AppDeps = {
     store,
     clock,
     newId: (prefix) => makeId(prefix, randomBytes),
     secrets: createSecrets(opts.secretKey),
-    destination: wrapped,
+    destinations: registryOf(definitions.map(wrap)),
     queue,
     logger: opts.logger,
     settings,
@@ -161,13 +176,5 @@ export async function compose(opts: ComposeOptions, makeQueue?: QueueFactory): P
     behavioral,
     onMembershipChanged,
     owner,
-  };
-}
-
-/** The Braze client asks for "one request for this key"; the shared limiter wants the key's budget as well. */
-function withBudget(limiter: StoreRequestLimiter, budget: { requests: number; perMs: number }): RateLimiter {
-  return {
-    acquire: (key, signal) => limiter.acquire(key, budget, signal),
-    observe: (key, headers, status) => limiter.observe(key, headers, status),
   };
 }

@@ -8,12 +8,12 @@ import { type DataDirLock, lockDataDir } from '../adapters/store/data-dir-lock.t
 import { longestWindowMs } from '../app/behavioral.ts';
 import type { AppDeps } from '../app/deps.ts';
 import { startEventPruner } from '../app/event-retention.ts';
-import { defaultMetrics, instrumentDestination, MetricsRunObserver } from '../app/metrics.ts';
+import { defaultMetrics, instrumentDefinition, MetricsRunObserver } from '../app/metrics.ts';
 import { RunNotifier } from '../app/notifications.ts';
 import { startScheduler } from '../app/scheduler.ts';
 import { WebhookSender } from '../app/webhooks.ts';
 import { startWorker, type Worker } from '../app/worker.ts';
-import type { Destination } from '../ports/destination.ts';
+import type { DestinationDefinition } from '../ports/destination.ts';
 import type { JobQueue } from '../ports/queue.ts';
 import { DEFAULT_PARTNER_KEY, type RunningSandbox, startSandbox } from '../sandbox/index.ts';
 import { type Composed, compose, pgBossQueue } from './compose.ts';
@@ -116,7 +116,7 @@ async function startLocked(
     },
     ingest: { eventsPerSecond: config.ingest.eventsPerSecond },
     observers: [notifier, new MetricsRunObserver(defaultMetrics)],
-    wrapDestination: (destination: Destination) => instrumentDestination(destination, defaultMetrics),
+    wrapDestination: (definition: DestinationDefinition) => instrumentDefinition(definition, defaultMetrics),
   };
   // On PostgreSQL runs travel on pg-boss between processes; the embedded store keeps its in-process queue.
   const composed: Composed<JobQueue> =

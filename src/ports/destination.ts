@@ -1,11 +1,30 @@
-// The port the run executor drives to put a cohort into a destination, without knowing it is Braze.
-import type { Identifier } from '../domain/identifiers.ts';
+// A delivery mode is one declarative object the run executor drives without knowing whom it talks to
+// (docs/design.md, "Destinations as definitions"): the identifier kinds it accepts, its batch limit and unit,
+// its request budget, an optional "ensure audience" step, sending one batch with an outcome per item, a
+// connection test, and the remedy text for each kind of failure.
+import type { Identifier, IdentifierKind } from '../domain/identifiers.ts';
+import type { DeliveryMode } from '../domain/model.ts';
+import type { RequestBudget } from './limiter.ts';
+
+export type { DeliveryMode } from '../domain/model.ts';
+export type { RequestBudget } from './limiter.ts';
 
 export interface DestinationTarget {
   /** REST endpoint of the customer's instance, e.g. https://rest.iad-01.braze.com */
   readonly endpoint: string;
-  /** The customer's Data Import Key, decrypted just for the call. */
-  readonly dataImportKey: string;
+  /** The target's secret (the mode's key), decrypted just for the call. */
+  readonly secret: string;
+}
+
+/**
+ * What a batch is delivered into: a stable id and display name (a named audience), or an attribute name and
+ * value written on each profile (`value` null: one boolean attribute per audience).
+ */
+export interface Audience {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly attribute: { readonly name: string; readonly value: string | null } | null;
 }
 
 export interface MembershipChange {
@@ -13,12 +32,17 @@ export interface MembershipChange {
   readonly remove: readonly Identifier[];
 }
 
+/** Per item of a batch, in order: the adds, then the removes. */
+export type ItemOutcome = { readonly status: 'sent' } | { readonly status: 'failed'; readonly reason: string };
+
 export interface CallStats {
   /** HTTP requests made, including retries. */
   readonly requests: number;
   readonly retries: number;
-  /** Non-fatal per-identifier errors a 2xx answer carried (braze.md §1A "Responses"). */
-  readonly partialErrors: readonly string[];
+}
+
+export interface BatchResult extends CallStats {
+  readonly outcomes: readonly ItemOutcome[];
 }
 
 /** One HTTP exchange, for the per-run request log. Keys are already redacted. */
@@ -38,27 +62,48 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface Destination {
-  /** Creates or renames the cohort (Braze: POST /partners/{slug}/cohorts). */
-  upsertCohort(
+export interface DestinationDefinition {
+  readonly mode: DeliveryMode;
+  /** Identifier kinds the destination can address a user by; mappings reaching others are refused. */
+  readonly accepts: readonly IdentifierKind[];
+  /** Why a kind it does not accept is refused, for the 422 a person reads. */
+  readonly refusal: (kind: IdentifierKind) => string;
+  /** Largest batch, counted in identifiers or in users (one object per user). */
+  readonly batch: { readonly max: number; readonly unit: 'identifiers' | 'users' };
+  /** Request budget per budget key (operator-configurable), and which key of a target it is counted on. */
+  readonly budget: RequestBudget;
+  budgetKey(target: DestinationTarget): string;
+  /** Whether `sent` means "matched a profile" (the destination says so) or only "sent" (it never says). */
+  readonly reportsMatches: boolean;
+  /** Creates or renames the audience before the first batch; absent when nothing needs creating. */
+  ensureAudience?(target: DestinationTarget, audience: Audience, opts?: CallOptions): Promise<CallStats>;
+  /** Sends one batch; resolves once the destination acknowledged it, with one outcome per item. */
+  sendBatch(
     target: DestinationTarget,
-    cohort: { id: string; name: string; createdAt: string },
-    opts?: CallOptions,
-  ): Promise<CallStats>;
-  /** Sends one batch of at most 1,000 identifiers. Resolves only once the destination acknowledged it (2xx). */
-  changeMembership(
-    target: DestinationTarget,
-    cohortId: string,
+    audience: Audience,
     change: MembershipChange,
     opts?: CallOptions,
-  ): Promise<CallStats>;
-  /** Checks a key against the destination; never throws for a rejected key. */
+  ): Promise<BatchResult>;
+  /** Checks a key without changing any profile; never throws for a rejected key. */
   testConnection(target: DestinationTarget): Promise<{ ok: boolean; message: string }>;
+  /** Why an identifier does or does not put the user in the audience (explain), for a user identified as
+   * `userId` (null: anonymous). */
+  explainRule(id: Identifier, userId: string | null): string;
+  /** The filter a person builds in the destination's segment builder to use the audience, in words. */
+  segmentFilter(audience: Audience): string;
+  /** The run error code for a failure kind (what the UI, mails and webhooks show). */
+  failureCode(kind: Exclude<DeliveryErrorKind, 'aborted'>): string;
+}
+
+export interface DestinationRegistry {
+  /** The definition of a delivery mode; throws for a mode the service was not built with. */
+  get(mode: DeliveryMode): DestinationDefinition;
+  readonly modes: readonly DeliveryMode[];
 }
 
 /**
- * Errors carry the retry decision (architecture.md, example 2). The destination adapter retries what it can
- * by itself; what reaches the executor is final for this attempt.
+ * Errors carry the retry decision (docs/design.md). The destination adapter retries what it can by itself;
+ * what reaches the executor is final for this attempt.
  */
 export type DeliveryErrorKind =
   | 'bad_request' // 400/404/413: our bug or bad data; fail the batch
@@ -72,8 +117,21 @@ export class DeliveryError extends Error {
     readonly kind: DeliveryErrorKind,
     message: string,
     readonly status: number | null = null,
-    readonly stats: CallStats = { requests: 0, retries: 0, partialErrors: [] },
+    readonly stats: CallStats = { requests: 0, retries: 0 },
   ) {
     super(message);
   }
+}
+
+/** A registry over a fixed list of definitions, one per mode. */
+export function registryOf(definitions: readonly DestinationDefinition[]): DestinationRegistry {
+  const byMode = new Map(definitions.map((d) => [d.mode, d]));
+  return {
+    modes: [...byMode.keys()],
+    get(mode) {
+      const definition = byMode.get(mode);
+      if (!definition) throw new Error(`no destination definition for delivery mode ${JSON.stringify(mode)}`);
+      return definition;
+    },
+  };
 }

@@ -73,19 +73,20 @@ export interface TokensRepo {
 }
 
 export interface TargetsRepo {
-  create(t: Target & { dataImportKeyEnc: string }): Promise<Target>;
+  /** `secretEnc`: the target's key (Data Import Key or REST API key), encrypted. */
+  create(t: Target & { secretEnc: string }): Promise<Target>;
   get(projectId: string, id: string): Promise<Target | undefined>;
   findByName(projectId: string, name: string): Promise<Target | undefined>;
   list(projectId: string): Promise<Target[]>;
   update(
     projectId: string,
     id: string,
-    patch: { endpoint?: string; dataImportKeyEnc?: string; keyHint?: string; workspaceKey?: string },
+    patch: { endpoint?: string; secretEnc?: string; keyHint?: string; workspaceKey?: string },
     now: string,
   ): Promise<Target | undefined>;
   delete(projectId: string, id: string): Promise<void>;
-  /** The encrypted Data Import Key, only for building a destination call. */
-  keyOf(id: string): Promise<string | undefined>;
+  /** The encrypted key, only for building a destination call. */
+  secretOf(id: string): Promise<string | undefined>;
 }
 
 export interface ProfileRecord {
@@ -276,6 +277,8 @@ export interface PlanningRepo {
     requests: number;
     retries: number;
     note?: string | null;
+    /** Items of the batch the answer failed (not in `batch`, which holds what was delivered), with reasons. */
+    failed?: readonly { key: string; profileId: number | null; reason: string }[];
   }): Promise<boolean>;
   failBatch(a: {
     runId: string;
@@ -283,7 +286,7 @@ export interface PlanningRepo {
     fence: number;
     brazeCohortId: string;
     error: string;
-    size: number;
+    batch: PlannedBatch;
     requests: number;
     retries: number;
   }): Promise<boolean>;
@@ -401,6 +404,12 @@ export interface BehavioralRepo {
   forget(cohortId: string): Promise<void>;
 }
 
+/** Identifiers an acknowledged batch's answer failed one by one (a 2xx with errors[]). */
+export interface ItemFailuresRepo {
+  /** Reasons by identifier key, for the given batches of a run. */
+  forBatches(runId: string, seqs: readonly number[]): Promise<Map<string, string>>;
+}
+
 export interface Store {
   readonly projects: ProjectsRepo;
   readonly tokens: TokensRepo;
@@ -412,6 +421,7 @@ export interface Store {
   readonly runs: RunsRepo;
   readonly planning: PlanningRepo;
   readonly behavioral: BehavioralRepo;
+  readonly itemFailures: ItemFailuresRepo;
   readonly notificationState: NotificationStateRepo;
   readonly webhookDeliveries: WebhookDeliveriesRepo;
   /** One round trip to the engine (readiness, `GET /readyz`); rejects when it cannot be reached. */

@@ -100,6 +100,7 @@ describe.each(ENGINES)('Braze destination and targets on $name', (engine) => {
     expect(target).toEqual({
       id: expect.any(String),
       name: 'EU app',
+      delivery: 'cohort_import',
       endpoint: api.h.sandbox.url,
       dataImportKeyHint: `…${key.slice(-4)}`,
       mapping: body.mapping,

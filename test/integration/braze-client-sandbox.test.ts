@@ -2,7 +2,8 @@
 // the client sends is what a Braze-like server accepts and applies. The exhaustive client tests live in
 // braze-client.test.ts against a scripted server; this file only checks the two agree.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrazePartnerDestination } from '../../src/adapters/braze/index.ts';
+import { BrazeHttp, CohortImportDefinition, InMemoryRateLimiter } from '../../src/adapters/braze/index.ts';
+import type { Audience } from '../../src/ports/destination.ts';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox/index.ts';
 
 const PARTNER_KEY = 'sandbox-partner-key-0000-PK01';
@@ -10,13 +11,19 @@ let sandbox: RunningSandbox;
 let dik: string;
 const sleeps: number[] = [];
 
-const destination = new BrazePartnerDestination({
-  partnerSlug: 'acme',
-  partnerKeys: { US: PARTNER_KEY },
+const http = new BrazeHttp({
+  limiter: new InMemoryRateLimiter(),
   random: () => 0,
   sleep: async (ms) => {
     sleeps.push(ms);
   },
+});
+const destination = new CohortImportDefinition(http, { partnerSlug: 'acme', partnerKeys: { US: PARTNER_KEY } });
+const cohort = (id: string, name = id): Audience => ({
+  id,
+  name,
+  createdAt: '2030-01-01T00:00:00.000Z',
+  attribute: null,
 });
 
 beforeAll(async () => {
@@ -33,11 +40,11 @@ afterAll(async () => {
   await sandbox.close();
 });
 
-describe('BrazePartnerDestination against the sandbox', () => {
+describe('the cohort import definition against the sandbox', () => {
   it('names a cohort, adds and removes members, and Braze matches them as documented', async () => {
-    const target = { endpoint: sandbox.url, dataImportKey: dik };
-    await destination.upsertCohort(target, { id: 'c-1', name: 'Churn risk', createdAt: '2030-01-01T00:00:00.000Z' });
-    const added = await destination.changeMembership(target, 'c-1', {
+    const target = { endpoint: sandbox.url, secret: dik };
+    await destination.ensureAudience(target, cohort('c-1', 'Churn risk'));
+    const added = await destination.sendBatch(target, cohort('c-1'), {
       add: [
         { kind: 'external_id', value: 'u1' },
         { kind: 'device_id', value: 'anon-1' },
@@ -46,10 +53,11 @@ describe('BrazePartnerDestination against the sandbox', () => {
       ],
       remove: [],
     });
-    expect(added).toEqual({ requests: 1, retries: 0, partialErrors: [] });
+    expect(added).toMatchObject({ requests: 1, retries: 0 });
+    expect(added.outcomes.map((o) => o.status)).toEqual(['sent', 'sent', 'sent', 'sent']);
     expect(sandbox.state.listCohorts(dik)).toMatchObject([{ id: 'c-1', name: 'Churn risk', size: 3 }]);
 
-    await destination.changeMembership(target, 'c-1', { add: [], remove: [{ kind: 'external_id', value: 'u1' }] });
+    await destination.sendBatch(target, cohort('c-1'), { add: [], remove: [{ kind: 'external_id', value: 'u1' }] });
     const members = sandbox.state.cohortUsers(dik, 'c-1').items.map((p) => p.external_id ?? p.device_ids[0]);
     expect(members.sort()).toEqual(['anon-1', 'u2']);
   });
@@ -60,7 +68,7 @@ describe('BrazePartnerDestination against the sandbox', () => {
       { status: 503, path: 'users' },
       { drop: true, path: 'users' },
     ]);
-    const stats = await destination.changeMembership({ endpoint: sandbox.url, dataImportKey: dik }, 'c-1', {
+    const stats = await destination.sendBatch({ endpoint: sandbox.url, secret: dik }, cohort('c-1'), {
       add: [{ kind: 'external_id', value: 'u1' }],
       remove: [],
     });
@@ -70,9 +78,9 @@ describe('BrazePartnerDestination against the sandbox', () => {
   });
 
   it('reports an unknown Data Import Key as a credentials problem in testConnection', async () => {
-    const ok = await destination.testConnection({ endpoint: sandbox.url, dataImportKey: dik });
+    const ok = await destination.testConnection({ endpoint: sandbox.url, secret: dik });
     expect(ok.ok).toBe(true);
-    const bad = await destination.testConnection({ endpoint: sandbox.url, dataImportKey: 'not-a-sandbox-key-9999' });
+    const bad = await destination.testConnection({ endpoint: sandbox.url, secret: 'not-a-sandbox-key-9999' });
     expect(bad.ok).toBe(false);
     expect(bad.message).toContain(sandbox.url);
     expect(bad.message).toContain('…9999');

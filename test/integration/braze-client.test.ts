@@ -4,13 +4,22 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  BrazePartnerDestination,
-  type BrazePartnerDestinationOptions,
+  BrazeHttp,
+  type BrazeHttpOptions,
   CONNECTION_TEST_COHORT_ID,
+  CohortImportDefinition,
+  type CohortImportOptions,
   InMemoryRateLimiter,
 } from '../../src/adapters/braze/index.ts';
 import type { Identifier } from '../../src/domain/identifiers.ts';
-import { type CallStats, DeliveryError, type RequestLogEntry } from '../../src/ports/destination.ts';
+import {
+  type CallOptions,
+  type CallStats,
+  DeliveryError,
+  type DestinationTarget,
+  type MembershipChange,
+  type RequestLogEntry,
+} from '../../src/ports/destination.ts';
 
 const START = Date.UTC(2030, 0, 1, 12, 0, 0);
 const PARTNER_KEY = 'partner-api-key-US-0000-PK42';
@@ -81,17 +90,48 @@ function fakeTime() {
   };
 }
 
-function client(overrides: Partial<BrazePartnerDestinationOptions> = {}) {
+type ClientOptions = Partial<CohortImportOptions> &
+  Partial<Omit<BrazeHttpOptions, 'limiter'>> & {
+    limiter?: InMemoryRateLimiter;
+  };
+
+/** The cohort import definition over its HTTP layer, called as the run executor calls it. */
+function client(overrides: ClientOptions = {}) {
   const time = fakeTime();
-  const destination = new BrazePartnerDestination({
-    partnerSlug: 'acme',
-    partnerKeys: { US: PARTNER_KEY },
-    now: time.now,
-    sleep: time.sleep,
-    random: () => 0, // exact back-off: 1 s, 2 s, 4 s…
-    ...overrides,
-  });
-  return { destination, sleeps: time.sleeps, target: { endpoint, dataImportKey: DIK } };
+  const { partnerSlug, partnerKeys, budget, limiter, ...http } = overrides;
+  const now = http.now ?? time.now;
+  const sleep = http.sleep ?? time.sleep;
+  const definition = new CohortImportDefinition(
+    new BrazeHttp({
+      limiter: limiter ?? new InMemoryRateLimiter({ now, sleep }),
+      now,
+      sleep,
+      random: () => 0, // exact back-off: 1 s, 2 s, 4 s…
+      ...http,
+    }),
+    {
+      partnerSlug: partnerSlug ?? 'acme',
+      partnerKeys: partnerKeys ?? { US: PARTNER_KEY },
+      ...(budget ? { budget } : {}),
+    },
+  );
+  const destination = {
+    definition,
+    upsertCohort: (
+      target: DestinationTarget,
+      cohort: { id: string; name: string; createdAt: string },
+      opts?: CallOptions,
+    ) => definition.ensureAudience(target, { ...cohort, attribute: null }, opts),
+    changeMembership: (target: DestinationTarget, cohortId: string, change: MembershipChange, opts?: CallOptions) =>
+      definition.sendBatch(
+        target,
+        { id: cohortId, name: cohortId, createdAt: new Date(START).toISOString(), attribute: null },
+        change,
+        opts,
+      ),
+    testConnection: (target: DestinationTarget) => definition.testConnection(target),
+  };
+  return { destination, sleeps: time.sleeps, target: { endpoint, secret: DIK } };
 }
 
 const ext = (value: string): Identifier => ({ kind: 'external_id', value });
@@ -119,7 +159,7 @@ describe('request shape (braze.md §1A)', () => {
       name: 'Power users',
       createdAt: '2029-12-31T10:00:00.000Z',
     });
-    expect(stats).toEqual<CallStats>({ requests: 1, retries: 0, partialErrors: [] });
+    expect(stats).toMatchObject<CallStats>({ requests: 1, retries: 0 });
     expect(received).toHaveLength(1);
     const [request] = received;
     expect(request?.method).toBe('POST');
@@ -168,7 +208,7 @@ describe('request shape (braze.md §1A)', () => {
     expect(await destination.changeMembership(target, 'cohort-7', { add: [], remove: [] })).toEqual({
       requests: 0,
       retries: 0,
-      partialErrors: [],
+      outcomes: [],
     });
     expect(received).toHaveLength(0);
   });
@@ -197,10 +237,7 @@ describe('request shape (braze.md §1A)', () => {
   it('chooses the partner key by region, and fails as credentials before sending when none applies', async () => {
     const { destination } = client({ partnerKeys: { EU: 'eu-partner-key-000000' } });
     const error = await failure(
-      destination.upsertCohort(
-        { endpoint, dataImportKey: DIK },
-        { id: 'c', name: 'n', createdAt: '2030-01-01T00:00:00Z' },
-      ),
+      destination.upsertCohort({ endpoint, secret: DIK }, { id: 'c', name: 'n', createdAt: '2030-01-01T00:00:00Z' }),
     );
     // A local endpoint is not a known instance, so it is treated as US; there is no US key.
     expect(error.kind).toBe('credentials');
@@ -210,11 +247,47 @@ describe('request shape (braze.md §1A)', () => {
 });
 
 describe('answers that end the call', () => {
-  it('records an errors array in a 2xx as partial errors', async () => {
+  it('fails the whole batch when a 2xx carries errors that name no identifier', async () => {
     const { destination, target } = client();
     script = [{ status: 201, body: { message: 'success', errors: ['alias_label missing for 1 alias'] } }];
-    const stats = await destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [] });
-    expect(stats).toEqual({ requests: 1, retries: 0, partialErrors: ['alias_label missing for 1 alias'] });
+    const result = await destination.changeMembership(target, 'c', { add: [ext('u1'), ext('u2')], remove: [] });
+    expect(result).toMatchObject({ requests: 1, retries: 0 });
+    expect(result.outcomes).toHaveLength(2);
+    for (const outcome of result.outcomes) {
+      expect(outcome.status).toBe('failed');
+      expect(outcome.status === 'failed' && outcome.reason).toMatch(
+        /naming no identifier.*alias_label missing for 1 alias/,
+      );
+    }
+  });
+
+  it('fails only the identifiers a 2xx errors array names, quoting Braze', async () => {
+    const { destination, target } = client();
+    script = [
+      {
+        status: 201,
+        body: { message: 'success', errors: ["invalid user_id 'u2'", { device_id: 'd-9', error: 'unknown device' }] },
+      },
+    ];
+    const result = await destination.changeMembership(target, 'c', {
+      add: [ext('u1'), ext('u2'), dev('d-9')],
+      remove: [ext('u3')],
+    });
+    expect(result.outcomes.map((o) => o.status)).toEqual(['sent', 'failed', 'failed', 'sent']);
+    expect(result.outcomes[1]).toEqual({ status: 'failed', reason: "invalid user_id 'u2'" });
+    expect(result.outcomes[2]).toEqual({ status: 'failed', reason: '{"device_id":"d-9","error":"unknown device"}' });
+  });
+
+  it('fails a 3xx as bad_request naming the redirect, without following it', async () => {
+    const { destination, target, sleeps } = client();
+    // Following it would re-send both keys to the redirect's address, here this same server answering 201.
+    script = [{ status: 307, headers: { location: `${endpoint}/elsewhere` } }, ok201];
+    const error = await failure(destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [] }));
+    expect(error.kind).toBe('bad_request');
+    expect(error.status).toBe(307);
+    expect(error.message).toContain(`HTTP 307, a redirect to "${endpoint}/elsewhere", which is not followed`);
+    expect(received.map((r) => r.url)).toEqual(['/partners/acme/cohorts/users']);
+    expect(sleeps).toEqual([]);
   });
 
   it("fails a 400 as bad_request with Braze's message, without retrying", async () => {
@@ -224,7 +297,7 @@ describe('answers that end the call', () => {
     expect(error.kind).toBe('bad_request');
     expect(error.status).toBe(400);
     expect(error.message).toContain("'cohort_changes' is malformed");
-    expect(error.stats).toEqual({ requests: 1, retries: 0, partialErrors: [] });
+    expect(error.stats).toMatchObject<CallStats>({ requests: 1, retries: 0 });
     expect(sleeps).toEqual([]);
   });
 
@@ -277,7 +350,7 @@ describe('retries', () => {
     const { destination, target, sleeps } = client();
     script = [{ status: 423, body: { message: 'Resource locked' } }, ok201];
     const stats = await destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [] });
-    expect(stats).toEqual({ requests: 2, retries: 1, partialErrors: [] });
+    expect(stats).toMatchObject<CallStats>({ requests: 2, retries: 1 });
     expect(sleeps).toEqual([1_000]);
     expect(received[1]?.body).toStrictEqual(received[0]?.body);
   });
@@ -316,7 +389,7 @@ describe('retries', () => {
     const { destination, target, sleeps } = client();
     script = [{ status: 500 }, { status: 502, body: 'Bad Gateway' }, { status: 503 }, ok201];
     const stats = await destination.changeMembership(target, 'c', { add: [ext('u1')], remove: [] });
-    expect(stats).toEqual({ requests: 4, retries: 3, partialErrors: [] });
+    expect(stats).toMatchObject<CallStats>({ requests: 4, retries: 3 });
     expect(sleeps).toEqual([1_000, 2_000, 4_000]);
   });
 
@@ -334,7 +407,7 @@ describe('retries', () => {
     expect(error.kind).toBe('retries_exhausted');
     expect(error.status).toBe(503);
     expect(error.message).toMatch(/after 8 attempts.*HTTP 503 "Service Unavailable"/);
-    expect(error.stats).toEqual({ requests: 8, retries: 7, partialErrors: [] });
+    expect(error.stats).toMatchObject<CallStats>({ requests: 8, retries: 7 });
     expect(received).toHaveLength(8);
     expect(sleeps).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000]);
   });
@@ -349,7 +422,7 @@ describe('retries', () => {
       { add: [ext('u1')], remove: [] },
       { onRequest: (e) => log.push(e) },
     );
-    expect(stats).toEqual({ requests: 2, retries: 1, partialErrors: [] });
+    expect(stats).toMatchObject<CallStats>({ requests: 2, retries: 1 });
     expect(sleeps).toEqual([1_000]);
     expect(log.map((e) => e.status)).toEqual([null, 201]);
     expect(log[0]?.response).toEqual({ error: expect.stringMatching(/socket|closed|ECONNRESET|terminated/i) });
@@ -508,7 +581,7 @@ describe('testConnection', () => {
     const deadEndpoint = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
     await new Promise((resolve) => closed.close(resolve));
     const { destination, sleeps } = client();
-    const result = await destination.testConnection({ endpoint: deadEndpoint, dataImportKey: DIK });
+    const result = await destination.testConnection({ endpoint: deadEndpoint, secret: DIK });
     expect(result.ok).toBe(false);
     expect(result.message).toMatch(new RegExp(`^cannot reach ${deadEndpoint}: .*ECONNREFUSED`));
     expect(sleeps).toEqual([1_000]);

@@ -4,6 +4,7 @@ import { createSync, runNow } from '../../src/app/syncs.ts';
 import { ENGINES } from '../support/engines.ts';
 import { firstRunOf, projectWithBraze, sandboxTarget, sorted, waitForRun } from '../support/flows.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
+import { ackedKeys } from '../support/sync-checks.ts';
 
 describe.each(ENGINES)('sync engine on $name', (engine) => {
   let h: Harness;
@@ -78,13 +79,15 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
     expect((await h.store.runs.getById(run.id))?.status).toBe('succeeded');
   });
 
-  it('keeps per-identifier errors of a 2xx answer on the batch and in members.csv', async () => {
+  it('fails only the identifiers a 2xx errors[] names, records why, and sends them again next run', async () => {
     const project = await projectWithBraze(h.deps);
-    const { target } = await sandboxTarget(h, project.id, { type: 'user_id' });
+    const { target, dataImportKey } = await sandboxTarget(h, project.id, { type: 'user_id' });
+    h.sandbox.state.seedUsers(dataImportKey, [{ external_id: 'p1' }, { external_id: 'p2' }]);
     const cohort = await createStaticCohort(h.deps, project.id, { name: 'Partial' });
     await changeMembers(h.deps, project.id, cohort.id, { add: [{ user_id: 'p1' }, { user_id: 'p2' }] });
+    // The sandbox answers 201 with an errors array naming p2 (and, being injected, applies nothing).
     h.sandbox.state.injectFaults([
-      { path: 'users', status: 201, body: { message: 'success', errors: ['p2 could not be processed'] } },
+      { path: 'users', status: 201, body: { message: 'success', errors: ["user_id 'p2' could not be processed"] } },
     ]);
     const sync = await createSync(h.deps, project.id, {
       cohortId: cohort.id,
@@ -92,13 +95,21 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
       cadence: 'one_time',
     });
     const run = await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, sync.id)).id);
-    expect(run).toMatchObject({ status: 'succeeded', counts: { added: 2, failed: 0 } });
+    // "Partial": the run succeeded, one user delivered and one failed.
+    expect(run).toMatchObject({ status: 'succeeded', counts: { added: 1, failed: 1 }, identifiers: { added: 1 } });
+    expect((await ackedKeys(h.store, sync.brazeCohortRef)).sort()).toEqual(['e:p1']);
     const { runMembersCsv } = await import('../../src/app/run-export.ts');
     let csv = '';
     for await (const chunk of runMembersCsv(h.deps, run)) csv += chunk;
     const rows = csv.trim().split('\n').slice(1);
     expect(rows).toHaveLength(2);
-    for (const row of rows) expect(row).toContain('p2 could not be processed');
+    expect(rows.find((r) => r.startsWith('p1,'))).toMatch(/,acked,$/);
+    expect(rows.find((r) => r.startsWith('p2,'))).toContain(",failed,user_id 'p2' could not be processed");
+
+    // The next run sends p2 again (and only p2): nothing else is pending.
+    const next = await waitForRun(h.deps, (await runNow(h.deps, project.id, sync.id)).id);
+    expect(next).toMatchObject({ status: 'succeeded', counts: { added: 1, failed: 0 }, identifiers: { added: 1 } });
+    expect((await ackedKeys(h.store, sync.brazeCohortRef)).sort()).toEqual(['e:p1', 'e:p2']);
   });
 
   it('a graceful stop hands the lease back so another worker resumes at once', async () => {

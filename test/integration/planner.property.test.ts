@@ -225,7 +225,14 @@ describe.each(ENGINES)('planner on $name', (engine) => {
           expect(adds.filter((k) => acked.includes(k))).toEqual([]);
           expect(minus(removes, acked)).toEqual([]);
           expect([...minus(acked, removes), ...adds].sort()).toEqual(desired);
-          expect(run.counts).toMatchObject({ added: adds.length, removed: removes.length });
+          expect(run.identifiers).toEqual({ added: adds.length, removed: removes.length });
+          // Counts are users: each added (removed) identifier's profile once.
+          const users = (keys: readonly { profileId: number | null; key: string }[]) =>
+            new Set(keys.map((i) => i.profileId ?? i.key)).size;
+          expect(run.counts).toMatchObject({
+            added: users(batches.flatMap((b) => b.batch.add)),
+            removed: users(batches.flatMap((b) => b.batch.remove)),
+          });
 
           acked = await ackedKeys(h.store, brazeCohortId);
           expect(acked).toEqual(desired);

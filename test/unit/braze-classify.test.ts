@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type ClassifyContext, classify } from '../../src/adapters/braze/classify.ts';
+import { type PartnerTextContext, partnerTexts } from '../../src/adapters/braze/cohort-import-texts.ts';
 import { choosePartnerKey } from '../../src/adapters/braze/partner-keys.ts';
 import { keyHint, redactJson, scrubSecrets } from '../../src/adapters/braze/secrets.ts';
 import { DeliveryError } from '../../src/ports/destination.ts';
@@ -7,16 +8,20 @@ import { DeliveryError } from '../../src/ports/destination.ts';
 const NOW = Date.UTC(2030, 0, 1);
 const DIK = 'dik-secret-0000-WXYZ';
 const PARTNER = 'partner-secret-0000-PQRS';
-const ctx: ClassifyContext = {
-  url: 'https://rest.iad-03.braze.com/partners/acme/cohorts/users',
+const partner: PartnerTextContext = {
   endpoint: 'https://rest.iad-03.braze.com',
   partnerSlug: 'acme',
   region: 'US',
   partnerKeyRegion: 'US',
   partnerKeyHint: keyHint(PARTNER),
   dataImportKeyHint: keyHint(DIK),
+};
+const ctx: ClassifyContext = {
+  url: 'https://rest.iad-03.braze.com/partners/acme/cohorts/users',
+  endpoint: 'https://rest.iad-03.braze.com',
   secrets: [PARTNER, DIK],
   nowMs: NOW,
+  texts: partnerTexts(partner),
 };
 const answer = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   ({ kind: 'response', status, body, headers: new Headers(headers) }) as const;
@@ -29,6 +34,16 @@ describe('classify', () => {
       action: 'done',
       partialErrors: ['bad alias', '{"id":"x"}'],
     });
+  });
+
+  it.each([301, 302, 307, 308])('fails a %i redirect as bad_request naming where it points', (status) => {
+    const verdict = classify(answer(status, null, { location: 'https://elsewhere.example/x' }), ctx);
+    expect(verdict).toMatchObject({ action: 'fail', kind: 'bad_request', status });
+    expect(verdict.action === 'fail' && verdict.message).toContain('a redirect to "https://elsewhere.example/x"');
+  });
+
+  it('waits as X-Ratelimit-Retry-After says on a 429 without Retry-After', () => {
+    expect(classify(answer(429, {}, { 'X-Ratelimit-Retry-After': '2' }), ctx)).toMatchObject({ waitMs: 2_000 });
   });
 
   it.each([423, 429, 500, 502, 503, 504])('retries %i', (status) => {
@@ -72,8 +87,7 @@ describe('classify', () => {
   it('points the operator at the partner API key setting, naming the fallback', () => {
     const verdict = classify(answer(401, { message: 'Invalid Partner API key' }), {
       ...ctx,
-      region: 'JP',
-      partnerKeyRegion: 'US',
+      texts: partnerTexts({ ...partner, region: 'JP', partnerKeyRegion: 'US' }),
     });
     const message = verdict.action === 'fail' ? verdict.message : '';
     expect(message).toMatch(/operator configuration.*BRAZE_PARTNER_API_KEY_JP/);

@@ -2,12 +2,12 @@
 // counting real Braze traffic (the real client against the sandbox over HTTP, with injected faults).
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrazePartnerDestination } from '../../src/adapters/braze/index.ts';
+import { BrazeHttp, CohortImportDefinition, InMemoryRateLimiter } from '../../src/adapters/braze/index.ts';
 import {
   createServiceMetrics,
   escapeLabelValue,
   formatValue,
-  instrumentDestination,
+  instrumentDefinition,
   MetricsRegistry,
   MetricsRunObserver,
   observeRealtimeLag,
@@ -15,7 +15,12 @@ import {
 } from '../../src/app/metrics.ts';
 import type { Run } from '../../src/domain/model.ts';
 import { metricsRoutes } from '../../src/entry/http/routes/metrics.ts';
-import { DeliveryError, type RequestLogEntry } from '../../src/ports/destination.ts';
+import {
+  type CallOptions,
+  DeliveryError,
+  type MembershipChange,
+  type RequestLogEntry,
+} from '../../src/ports/destination.ts';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox/index.ts';
 
 /** Every line of an exposition is a HELP or TYPE comment or `name{labels} value`, per the 0.0.4 text format. */
@@ -125,6 +130,7 @@ const run = (status: Run['status'], seconds: number): Run => ({
   startedAt: '2025-01-01T00:00:00.000Z',
   finishedAt: new Date(Date.parse('2025-01-01T00:00:00.000Z') + seconds * 1000).toISOString(),
   counts: { added: 0, removed: 0, skipped: 0, failed: 0 },
+  identifiers: { added: 0, removed: 0 },
   requests: 0,
   retries: 0,
   skipReasons: {},
@@ -199,16 +205,29 @@ describe('instrumented Braze destination', () => {
 
   it('counts Braze answers by status, retries and acknowledged identifiers, and still feeds the request log', async () => {
     const m = createServiceMetrics();
-    const inner = new BrazePartnerDestination({
-      partnerSlug: 'cohort-sync',
-      partnerKeys: { US: 'sandbox-partner-key' },
-      retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 3 },
-      requestTimeoutMs: 2_000,
-    });
-    const destination = instrumentDestination(inner, m);
+    const inner = new CohortImportDefinition(
+      new BrazeHttp({
+        limiter: new InMemoryRateLimiter(),
+        retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 3 },
+        requestTimeoutMs: 2_000,
+      }),
+      { partnerSlug: 'cohort-sync', partnerKeys: { US: 'sandbox-partner-key' } },
+    );
+    const instrumented = instrumentDefinition(inner, m);
+    const audience = { id: 'coh_1', name: 'Buyers', createdAt: new Date().toISOString(), attribute: null };
+    const destination = {
+      upsertCohort: (t: { endpoint: string; secret: string }, _c: unknown, opts?: CallOptions) =>
+        instrumented.ensureAudience!(t, audience, opts),
+      changeMembership: (
+        t: { endpoint: string; secret: string },
+        _id: string,
+        change: MembershipChange,
+        opts?: CallOptions,
+      ) => instrumented.sendBatch(t, audience, change, opts),
+    };
     const key = sandbox.state.createWorkspace();
     sandbox.state.seedUsers(key, [{ external_id: 'u1' }, { external_id: 'u2' }, { external_id: 'u3' }]);
-    const target = { endpoint: sandbox.url, dataImportKey: key };
+    const target = { endpoint: sandbox.url, secret: key };
     const log: RequestLogEntry[] = [];
 
     await destination.upsertCohort(
@@ -245,7 +264,7 @@ describe('instrumented Braze destination', () => {
     expect(sample(text, 'cohort_sync_identifiers_sent_total{operation="remove"}')).toBe(1);
 
     // A rejected key: the 401 is counted, nothing counts as sent, and the error reaches the caller unchanged.
-    const bad = { endpoint: sandbox.url, dataImportKey: 'not-a-sandbox-key-000' };
+    const bad = { endpoint: sandbox.url, secret: 'not-a-sandbox-key-000' };
     await expect(
       destination.changeMembership(bad, 'coh_1', { add: [{ kind: 'external_id', value: 'u9' }], remove: [] }),
     ).rejects.toBeInstanceOf(DeliveryError);

@@ -27,6 +27,7 @@ function run(status: 'succeeded' | 'failed', over: Partial<Run> = {}): Run {
     startedAt: at(n).toISOString(),
     finishedAt: at(n + 0.5).toISOString(),
     counts: { added: 1, removed: 0, skipped: 0, failed: 0 },
+    identifiers: { added: 1, removed: 0 },
     requests: 1,
     retries: 0,
     skipReasons: {},

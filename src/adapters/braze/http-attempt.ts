@@ -13,6 +13,7 @@ export async function postJson(
   payload: string,
   timeoutMs: number,
   callerSignal?: AbortSignal,
+  extraHeaders: Readonly<Record<string, string>> = {},
 ): Promise<AttemptOutcome> {
   if (callerSignal?.aborted) return { kind: 'aborted' };
   // One controller per attempt, fed by the timer and the caller's signal. A listener removed in `finally`
@@ -28,9 +29,12 @@ export async function postJson(
   try {
     const response = await fetch(url, {
       method: 'POST',
-      // Keys travel in the body; no Authorization header (braze.md §1A).
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      // Partner keys travel in the body; a REST API key in the Authorization header (docs/design.md).
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...extraHeaders },
       body: payload,
+      // Never follow a redirect: it would re-send the keys to another address, and a Braze REST endpoint
+      // answers the call itself. A 3xx comes back as an answer that classify.ts fails, naming where it pointed.
+      redirect: 'manual',
       signal: controller.signal,
     });
     // Reading the body is still under the same timeout: a server that sends headers and then stalls is a timeout.

@@ -8,12 +8,9 @@ export interface HeaderSource {
   get(name: string): string | null;
 }
 
-/** What the limiter is told after each response. */
-export interface RateLimitObservation {
-  readonly limit?: number;
-  readonly remaining?: number;
-  readonly resetEpochSeconds?: number;
-}
+import type { RateLimitObservation } from '../../ports/limiter.ts';
+
+export type { RateLimitObservation } from '../../ports/limiter.ts';
 
 /**
  * Braze documents the reset as epoch seconds. A value this small cannot be an epoch of this century, so it is
@@ -52,11 +49,14 @@ export function retryAfterMs(headers: HeaderSource, nowMs: number): number | und
 
 /**
  * How long a 429 tells us to wait: `Retry-After` when present, else until `X-RateLimit-Reset`
- * (braze.md §1A: "wait until X-RateLimit-Reset, or Retry-After if present").
+ * (docs/design.md: "wait until X-RateLimit-Reset, or Retry-After if present").
  */
 export function rateLimitedWaitMs(headers: HeaderSource, nowMs: number): number | undefined {
   const retryAfter = retryAfterMs(headers, nowMs);
   if (retryAfter !== undefined) return retryAfter;
+  // /users/track may answer a 429 with X-Ratelimit-Retry-After (seconds) instead (docs/design.md).
+  const brazeRetryAfter = nonNegativeNumber(headers.get('x-ratelimit-retry-after'));
+  if (brazeRetryAfter !== undefined) return Math.round(brazeRetryAfter * 1000);
   const { resetEpochSeconds } = readRateLimitHeaders(headers, nowMs);
   return resetEpochSeconds === undefined ? undefined : Math.max(0, Math.ceil(resetEpochSeconds * 1000 - nowMs));
 }

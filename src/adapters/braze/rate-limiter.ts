@@ -1,26 +1,17 @@
-// The Braze request budget, per Data Import Key. Braze allows 250,000 requests per hour on the partner
-// cohort endpoints (braze.md §1A "Limits"; Braze "Rate limits" page, https://www.braze.com/docs/api/api_limits)
-// and answers every request with X-RateLimit-* headers. Whether the budget is per partner, per customer or per
-// cluster is undocumented; we assume per Data Import Key and let the operator override the hourly figure.
-//
-// The interface is narrow so that a store-backed limiter shared by every worker (architecture.md, "Braze
-// budget") can replace the in-memory one without touching the client.
-import type { RateLimitObservation } from './rate-limit-headers.ts';
+// The in-process implementation of the RequestLimiter port (src/ports/limiter.ts). Each destination definition
+// declares its budget per key (docs/design.md: 250,000 requests per hour per Data Import Key for cohort import,
+// a 3,000-requests-per-3-seconds burst limit per REST API key for /users/track; Braze "Rate limits",
+// https://www.braze.com/docs/api/api_limits) and Braze answers with X-RateLimit-* headers that this limiter
+// adapts to. A store-backed limiter shared by every worker can replace it behind the same port.
+import type { RateLimitObservation, RequestBudget, RequestLimiter } from '../../ports/limiter.ts';
 import { keyFingerprint } from './secrets.ts';
 import { abortableSleep, type Sleep } from './sleep.ts';
 
-export type { RateLimitObservation } from './rate-limit-headers.ts';
-
-export interface RateLimiter {
-  /** Resolves when one request for `key` may be sent; rejects if `signal` aborts while waiting. */
-  acquire(key: string, signal?: AbortSignal): Promise<void>;
-  /** Feeds back what Braze said about the budget, after every HTTP response. */
-  observe(key: string, headers: RateLimitObservation, status: number): void;
-}
+export type { RateLimitObservation } from '../../ports/limiter.ts';
+/** The port's name as the Braze adapter has always called it. */
+export type RateLimiter = RequestLimiter;
 
 export interface InMemoryRateLimiterOptions {
-  /** Budget per key per hour (Braze default 250,000). */
-  readonly requestsPerHour?: number;
   /** Requests that may go back to back before pacing starts. */
   readonly burst?: number;
   /**
@@ -34,8 +25,6 @@ export interface InMemoryRateLimiterOptions {
   readonly sleep?: Sleep;
   readonly logger?: { warn(obj: object, msg: string): void };
 }
-
-const HOUR_MS = 3_600_000;
 
 interface KeyState {
   /** GCRA "theoretical arrival time": when the bucket would be empty again at the current pace. */
@@ -52,9 +41,8 @@ interface KeyState {
  * at once, slows to "remaining requests over the time left" when Braze reports a shrinking window, and blocks
  * a key until Braze's reset after a 429 or when Remaining reaches the reserve.
  */
-export class InMemoryRateLimiter implements RateLimiter {
-  private readonly intervalMs: number;
-  private readonly toleranceMs: number;
+export class InMemoryRateLimiter implements RequestLimiter {
+  private readonly burst: number;
   private readonly reserve: number;
   private readonly pauseWithoutResetMs: number;
   private readonly now: () => number;
@@ -64,12 +52,9 @@ export class InMemoryRateLimiter implements RateLimiter {
   private readonly keys = new Map<string, KeyState>();
 
   constructor(options: InMemoryRateLimiterOptions = {}) {
-    const requestsPerHour = options.requestsPerHour ?? 250_000;
     const burst = options.burst ?? 10;
-    if (!(requestsPerHour > 0)) throw new RangeError('requestsPerHour must be > 0');
     if (!Number.isInteger(burst) || burst < 1) throw new RangeError('burst must be an integer ≥ 1');
-    this.intervalMs = HOUR_MS / requestsPerHour;
-    this.toleranceMs = this.intervalMs * (burst - 1);
+    this.burst = burst;
     this.reserve = options.reserve ?? 5;
     this.pauseWithoutResetMs = options.pauseWithoutResetMs ?? 1_000;
     this.now = options.now ?? Date.now;
@@ -77,7 +62,10 @@ export class InMemoryRateLimiter implements RateLimiter {
     this.logger = options.logger;
   }
 
-  async acquire(key: string, signal?: AbortSignal): Promise<void> {
+  async acquire(key: string, budget: RequestBudget, signal?: AbortSignal): Promise<void> {
+    if (!(budget.requests > 0) || !(budget.perMs > 0)) throw new RangeError('a request budget must be > 0');
+    const intervalMs = budget.perMs / budget.requests;
+    const toleranceMs = intervalMs * (this.burst - 1);
     const state = this.state(keyFingerprint(key));
     // Re-evaluated after every wait: an observe() during the wait may have blocked or slowed the key.
     for (;;) {
@@ -87,9 +75,9 @@ export class InMemoryRateLimiter implements RateLimiter {
         await this.sleep(state.blockedUntil - now, signal);
         continue;
       }
-      const interval = now < state.paceUntil ? Math.max(this.intervalMs, state.paceIntervalMs) : this.intervalMs;
+      const interval = now < state.paceUntil ? Math.max(intervalMs, state.paceIntervalMs) : intervalMs;
       const tat = Math.max(state.tat, now);
-      const waitMs = tat - this.toleranceMs - now;
+      const waitMs = tat - toleranceMs - now;
       if (waitMs <= 0) {
         state.tat = tat + interval;
         return;
@@ -127,8 +115,8 @@ export class InMemoryRateLimiter implements RateLimiter {
     if (until <= state.blockedUntil) return;
     state.blockedUntil = until;
     this.logger?.warn(
-      { dataImportKey: fingerprint, pausedUntil: new Date(until).toISOString() },
-      `${reason}: pausing requests for this Data Import Key until the reset`,
+      { key: fingerprint, pausedUntil: new Date(until).toISOString() },
+      `${reason}: pausing requests for this key until the reset`,
     );
   }
 

@@ -1,14 +1,12 @@
-// Request bodies of the partner cohort import endpoints, exactly as braze.md §1A describes them (Braze
+// Request bodies of the partner cohort import endpoints, exactly as docs/design.md describes them (Braze
 // "Partner cohort import integration", https://www.braze.com/docs/partners/isv_partners/cohort_import).
 // The rules Braze enforces with a 400 — at most 1,000 identifiers, no identifier twice — are checked here,
 // before anything is sent, so a caller's bug surfaces as our message rather than a wasted request.
 import { describeIdentifier, type Identifier, identifierKey } from '../../domain/identifiers.ts';
 import { DeliveryError, type MembershipChange } from '../../ports/destination.ts';
 
-/** braze.md §1A "Limits": counted across user_ids + device_ids + aliases of all blocks. */
+/** docs/design.md "Cohort import": counted across user_ids + device_ids + aliases of all blocks. */
 export const MAX_IDENTIFIERS_PER_REQUEST = 1_000;
-/** Braze's general REST body limit is 4 MB (413 above); 4,000,000 is the conservative reading of "4 MB". */
-export const MAX_BODY_BYTES = 4_000_000;
 
 export interface PartnerCredentials {
   readonly partnerApiKey: string;
@@ -100,7 +98,7 @@ function changeBlock(ids: readonly Identifier[], remove: boolean): CohortChangeB
   const deviceIds: string[] = [];
   const aliases: { alias_name: string; alias_label: string }[] = [];
   for (const id of ids) {
-    // Values go out untouched: external ids are case-sensitive and must not be trimmed (braze.md §2).
+    // Values go out untouched: external ids are case-sensitive and must not be trimmed (docs/design.md).
     if (id.kind === 'external_id') userIds.push(id.value);
     else if (id.kind === 'device_id') deviceIds.push(id.value);
     else aliases.push({ alias_name: id.name, alias_label: id.label });
@@ -113,7 +111,7 @@ function changeBlock(ids: readonly Identifier[], remove: boolean): CohortChangeB
   };
 }
 
-/** braze.md §1A: never the same identifier in both blocks of one request, nor twice in one block. */
+/** docs/design.md: never the same identifier in both blocks of one request, nor twice in one block. */
 function assertEachIdentifierOnce(cohortId: string, change: MembershipChange): void {
   const seen = new Map<string, 'add' | 'remove'>();
   const visit = (id: Identifier, block: 'add' | 'remove'): void => {

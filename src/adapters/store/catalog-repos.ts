@@ -1,7 +1,7 @@
 // Projects, tokens, targets and cohorts: plain rows mapped to domain entities.
 import type { Kysely, Selectable } from 'kysely';
 import type { Mapping } from '../../domain/mapping.ts';
-import type { Cohort, CohortType, Project, Target } from '../../domain/model.ts';
+import type { AttributeSettings, Cohort, CohortType, DeliveryMode, Project, Target } from '../../domain/model.ts';
 import type { CohortsRepo, ProjectsRepo, TargetsRepo, TokensRepo } from '../../ports/store.ts';
 import { parseJson, toJson } from './json.ts';
 import type { BrazeTargetsTable, CohortsTable, Database, ProjectsTable } from './schema.ts';
@@ -180,16 +180,19 @@ const toTarget = (r: Selectable<BrazeTargetsTable>): Target => ({
   projectId: r.project_id,
   name: r.name,
   endpoint: r.endpoint,
+  delivery: r.delivery as DeliveryMode,
   keyHint: r.key_hint,
   workspaceKey: r.workspace_key,
   mapping: parseJson<Mapping>(r.mapping, { type: 'user_id' }),
+  attribute:
+    r.attribute === null ? null : parseJson<AttributeSettings>(r.attribute, { name: 'cohorts', style: 'array' }),
   createdAt: r.created_at,
 });
 
 export class KyselyTargetsRepo implements TargetsRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async create(t: Target & { dataImportKeyEnc: string }) {
+  async create(t: Target & { secretEnc: string }) {
     const row = await this.db
       .insertInto('braze_targets')
       .values({
@@ -197,10 +200,13 @@ export class KyselyTargetsRepo implements TargetsRepo {
         project_id: t.projectId,
         name: t.name,
         endpoint: t.endpoint,
-        data_import_key_enc: t.dataImportKeyEnc,
+        // The column's name is historical: it holds the target's secret of either delivery mode.
+        data_import_key_enc: t.secretEnc,
         key_hint: t.keyHint,
         workspace_key: t.workspaceKey,
         mapping: toJson(t.mapping),
+        delivery: t.delivery,
+        attribute: t.attribute === null ? null : toJson(t.attribute),
         created_at: t.createdAt,
         updated_at: t.createdAt,
       })
@@ -244,7 +250,7 @@ export class KyselyTargetsRepo implements TargetsRepo {
   async update(
     projectId: string,
     id: string,
-    patch: { endpoint?: string; dataImportKeyEnc?: string; keyHint?: string; workspaceKey?: string },
+    patch: { endpoint?: string; secretEnc?: string; keyHint?: string; workspaceKey?: string },
     now: string,
   ) {
     const row = await this.db
@@ -252,7 +258,7 @@ export class KyselyTargetsRepo implements TargetsRepo {
       .set({
         updated_at: now,
         ...(patch.endpoint !== undefined ? { endpoint: patch.endpoint } : {}),
-        ...(patch.dataImportKeyEnc !== undefined ? { data_import_key_enc: patch.dataImportKeyEnc } : {}),
+        ...(patch.secretEnc !== undefined ? { data_import_key_enc: patch.secretEnc } : {}),
         ...(patch.keyHint !== undefined ? { key_hint: patch.keyHint } : {}),
         ...(patch.workspaceKey !== undefined ? { workspace_key: patch.workspaceKey } : {}),
       })
@@ -267,7 +273,7 @@ export class KyselyTargetsRepo implements TargetsRepo {
     await this.db.deleteFrom('braze_targets').where('project_id', '=', projectId).where('id', '=', id).execute();
   }
 
-  async keyOf(id: string) {
+  async secretOf(id: string) {
     return (
       await this.db.selectFrom('braze_targets').select('data_import_key_enc').where('id', '=', id).executeTakeFirst()
     )?.data_import_key_enc;

@@ -9,6 +9,7 @@ import { KyselyMembershipRepo } from './membership-repo.ts';
 import { migrate } from './migrator.ts';
 import { KyselyNotificationStateRepo, KyselyWebhookDeliveriesRepo } from './notification-repos.ts';
 import { KyselyPlanningRepo } from './planning-repo.ts';
+import { KyselyItemFailuresRepo } from './run-counts.ts';
 import { KyselyBrazeCohortsRepo, KyselyRunsRepo, KyselySyncsRepo } from './sync-repos.ts';
 
 export type { StoreLocation } from './db.ts';
@@ -37,6 +38,7 @@ export function storeOver(raw: StoreDb, location: StoreLocation): OpenedStore {
     runs: new KyselyRunsRepo(db),
     planning: new KyselyPlanningRepo(db, dialect),
     behavioral: new KyselyBehavioralRepo(db, dialect),
+    itemFailures: new KyselyItemFailuresRepo(db),
     notificationState: new KyselyNotificationStateRepo(db),
     webhookDeliveries: new KyselyWebhookDeliveriesRepo(db),
     ping: async () => {

@@ -118,6 +118,25 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    // Delivery modes (issue 7): a target's mode, its attribute settings and a sync's attribute; per-identifier
+    // failures of 2xx answers; run counts in users beside identifiers. Table names stay historical (docs/design.md).
+    name: '0010_delivery_modes',
+    up: (e) => [
+      `alter table braze_targets add column delivery text not null default 'cohort_import'`,
+      `alter table braze_targets add column attribute text`,
+      `alter table syncs add column attribute_name text`,
+      `alter table syncs add column attribute_value text`,
+      `create unique index syncs_target_attribute on syncs (target_id, attribute_name, coalesce(attribute_value, ''))`,
+      `alter table runs add column identifiers_added integer not null default 0`,
+      `alter table runs add column identifiers_removed integer not null default 0`,
+      `create table run_item_failures (
+        run_id text not null, seq integer not null, ident_key ${keyText(e)} not null, profile_id integer,
+        reason text not null, primary key (run_id, ident_key))`,
+      `create table run_counted_users (
+        run_id text not null, op text not null, unit ${keyText(e)} not null, primary key (run_id, op, unit))`,
+    ],
+  },
+  {
     // Events ingested from Amplitude's SDKs (docs/ingestion.md). `data` keeps every Amplitude field we do not
     // give a column, so nothing sent is dropped. event_dedupe remembers insert_ids per device (else user) for
     // 7 days; its at_ms index lets the pruner find expired keys without a scan.

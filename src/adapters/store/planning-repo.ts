@@ -11,6 +11,7 @@ import type { StoreDialect } from './dialect.ts';
 import { parseJson } from './json.ts';
 import { chosenStepSql, identifierSelects, reachedSql } from './mapping-sql.ts';
 import { devicesOf } from './membership-repo.ts';
+import { countNewUsers, recordItemFailures } from './run-counts.ts';
 import type { Database } from './schema.ts';
 
 type BatchPayload = { add: [string, number | null][]; remove: [string, number | null][] };
@@ -200,6 +201,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
     requests: number;
     retries: number;
     note?: string | null;
+    failed?: readonly { key: string; profileId: number | null; reason: string }[];
   }): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       // An UPDATE (not a SELECT) so PostgreSQL locks the lease row until commit: a newer fence cannot slip in.
@@ -236,11 +238,21 @@ export class KyselyPlanningRepo implements PlanningRepo {
           tx,
         );
       }
+      const failed = a.failed ?? [];
+      if (failed.length > 0) await recordItemFailures(tx, a.runId, a.seq, failed);
+      const users = {
+        added: await countNewUsers(tx, this.dialect, a.runId, 'add', a.batch.add),
+        removed: await countNewUsers(tx, this.dialect, a.runId, 'remove', a.batch.remove),
+        failed: await countNewUsers(tx, this.dialect, a.runId, 'fail', failed),
+      };
       await tx
         .updateTable('runs')
         .set((eb) => ({
-          added: eb('added', '+', a.batch.add.length),
-          removed: eb('removed', '+', a.batch.remove.length),
+          added: eb('added', '+', users.added),
+          removed: eb('removed', '+', users.removed),
+          failed: eb('failed', '+', users.failed),
+          identifiers_added: eb('identifiers_added', '+', a.batch.add.length),
+          identifiers_removed: eb('identifiers_removed', '+', a.batch.remove.length),
           requests: eb('requests', '+', a.requests),
           retries: eb('retries', '+', a.retries),
         }))
@@ -256,7 +268,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
     fence: number;
     brazeCohortId: string;
     error: string;
-    size: number;
+    batch: PlannedBatch;
     requests: number;
     retries: number;
   }): Promise<boolean> {
@@ -276,10 +288,11 @@ export class KyselyPlanningRepo implements PlanningRepo {
         .where('status', '=', 'pending')
         .executeTakeFirst();
       if (Number(marked.numUpdatedRows) === 0) return true;
+      const failedUsers = await countNewUsers(tx, this.dialect, a.runId, 'fail', [...a.batch.add, ...a.batch.remove]);
       await tx
         .updateTable('runs')
         .set((eb) => ({
-          failed: eb('failed', '+', a.size),
+          failed: eb('failed', '+', failedUsers),
           requests: eb('requests', '+', a.requests),
           retries: eb('retries', '+', a.retries),
         }))

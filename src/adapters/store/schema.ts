@@ -35,6 +35,9 @@ export interface BrazeTargetsTable {
   /** HMAC of endpoint + key: targets with equal workspace keys share Braze cohorts (product.md §4). */
   workspace_key: string;
   mapping: string; // JSON Mapping
+  /** cohort_import | custom_attribute (migration 0010). */
+  delivery: Generated<string>;
+  attribute: string | null; // JSON AttributeSettings, custom_attribute only
   created_at: string;
   updated_at: string;
 }
@@ -90,6 +93,9 @@ export interface SyncsTable {
   paused: number;
   notify_emails: string; // JSON array
   next_run_at: string | null;
+  /** custom_attribute syncs: the attribute written, and its value in array style (migration 0010). */
+  attribute_name: string | null;
+  attribute_value: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -140,6 +146,9 @@ export interface RunsTable {
   total_batches: number;
   error_code: string | null;
   error_message: string | null;
+  /** Identifiers sent, beside the user counts added/removed (migration 0010). */
+  identifiers_added: Generated<number>;
+  identifiers_removed: Generated<number>;
   /** member_changes position seen when the run planned; change_seq advances to it on success. */
   change_seq_to: number | null;
 }
@@ -152,6 +161,22 @@ export interface RunBatchesTable {
   status: string; // pending | acked | failed
   error: string | null;
   acked_at: string | null;
+}
+
+/** Identifiers a 2xx answer named as failed (its errors[]); not acknowledged, so the next run sends them again. */
+export interface RunItemFailuresTable {
+  run_id: string;
+  seq: number;
+  ident_key: string;
+  profile_id: number | null;
+  reason: string;
+}
+
+/** Which users a run already counted per operation, so counts mean users however many identifiers each has. */
+export interface RunCountedUsersTable {
+  run_id: string;
+  op: string; // add | remove | fail
+  unit: string; // profile id, or the identifier key when the identifier has no profile
 }
 
 export interface RunSkipsTable {
@@ -227,6 +252,8 @@ export interface Database {
   runs: RunsTable;
   run_batches: RunBatchesTable;
   run_skips: RunSkipsTable;
+  run_item_failures: RunItemFailuresTable;
+  run_counted_users: RunCountedUsersTable;
   run_requests: RunRequestsTable;
   plan_desired: PlanDesiredTable;
   plan_profiles: PlanProfilesTable;

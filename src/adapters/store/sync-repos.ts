@@ -16,6 +16,7 @@ const toSync = (r: Selectable<SyncsTable>): Sync => ({
   paused: r.paused === 1,
   notifyEmails: parseJson<string[]>(r.notify_emails, []),
   nextRunAt: r.next_run_at,
+  attribute: r.attribute_name === null ? null : { name: r.attribute_name, value: r.attribute_value },
   createdAt: r.created_at,
 });
 
@@ -36,6 +37,8 @@ export class KyselySyncsRepo implements SyncsRepo {
         paused: s.paused ? 1 : 0,
         notify_emails: toJson(s.notifyEmails),
         next_run_at: s.nextRunAt,
+        attribute_name: s.attribute?.name ?? null,
+        attribute_value: s.attribute?.value ?? null,
         created_at: s.createdAt,
         updated_at: s.createdAt,
       })
@@ -307,6 +310,7 @@ const toRun = (r: Selectable<RunsTable>): Run => ({
   startedAt: r.started_at,
   finishedAt: r.finished_at,
   counts: { added: Number(r.added), removed: Number(r.removed), skipped: Number(r.skipped), failed: Number(r.failed) },
+  identifiers: { added: Number(r.identifiers_added), removed: Number(r.identifiers_removed) },
   requests: Number(r.requests),
   retries: Number(r.retries),
   skipReasons: parseJson<Record<string, number>>(r.skip_reasons, {}),
@@ -483,6 +487,8 @@ export class KyselyRunsRepo implements RunsRepo {
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();
+    // The users a run counted matter only while it may still be resumed (src/adapters/store/run-counts.ts).
+    await this.db.deleteFrom('run_counted_users').where('run_id', '=', id).execute();
     return toRun(row);
   }
 
@@ -521,6 +527,7 @@ export class KyselyRunsRepo implements RunsRepo {
       await tx.deleteFrom('run_batches').where('run_id', 'in', old).execute();
       await tx.deleteFrom('run_skips').where('run_id', 'in', old).execute();
       await tx.deleteFrom('run_requests').where('run_id', 'in', old).execute();
+      await tx.deleteFrom('run_item_failures').where('run_id', 'in', old).execute();
       const r = await tx
         .deleteFrom('runs')
         .where('finished_at', '<', before)

@@ -90,13 +90,43 @@ export const DestinationPut = z.strictObject({
   dataImportKey: dataImportKey.optional(),
   mapping: Mapping.optional(),
 });
-export const TargetCreate = z.strictObject({ name: displayName, endpoint, dataImportKey, mapping: Mapping });
-// name and mapping are accepted so that changing them is answered with 409 (immutable), not "unknown field".
+const restApiKey = z
+  .string()
+  .min(1)
+  .max(500)
+  .regex(NO_NUL, 'must not contain NUL characters')
+  .describe('a Braze REST API key with the users.track permission; stored encrypted, never returned');
+const delivery = z
+  .enum(['cohort_import', 'custom_attribute'])
+  .describe('cohort_import (partner cohort, the default) or custom_attribute (/users/track with a REST API key)');
+const attributeName = z.string().min(1).max(255).regex(NO_NUL, 'must not contain NUL characters');
+const TargetAttribute = z
+  .strictObject({
+    name: attributeName
+      .optional()
+      .describe('array style: the attribute holding one value per sync (default "cohorts")'),
+    style: z.enum(['array', 'boolean']).optional().describe('array (default) or boolean (one attribute per sync)'),
+  })
+  .describe('custom_attribute targets only');
+export const TargetCreate = z.strictObject({
+  name: displayName,
+  endpoint,
+  mapping: Mapping,
+  delivery: delivery.optional(),
+  dataImportKey: dataImportKey.optional().describe('cohort_import targets'),
+  restApiKey: restApiKey.optional().describe('custom_attribute targets'),
+  attribute: TargetAttribute.optional(),
+});
+// name, mapping, delivery and attribute are accepted so that changing them is answered with 409 (immutable),
+// not "unknown field".
 export const TargetPatch = z.strictObject({
   name: displayName.optional(),
   mapping: Mapping.optional(),
+  delivery: delivery.optional(),
+  attribute: TargetAttribute.optional(),
   endpoint: endpoint.optional(),
   dataImportKey: dataImportKey.optional(),
+  restApiKey: restApiKey.optional(),
 });
 export const TargetDeleteQuery = z.object({
   deleteSyncs: flag.describe('true: delete the syncs that use the target too'),
@@ -132,6 +162,13 @@ export const SyncCreate = z.strictObject({
     .optional()
     .describe('a cron expression (UTC); given alone with hourly/daily it means the cron cadence'),
   notifyEmails: emails.optional(),
+  attribute: z
+    .strictObject({
+      value: attributeName.optional().describe('array style: the value this sync adds (default from the cohort name)'),
+      name: attributeName.optional().describe('boolean style: the attribute this sync sets (default in_<cohort>)'),
+    })
+    .optional()
+    .describe('custom_attribute targets only; fixed at creation'),
 });
 export const SyncPatch = z.strictObject({
   paused: z.boolean().optional(),
@@ -190,8 +227,11 @@ export const Target = z.object({
   id: z.string(),
   name: z.string(),
   endpoint: z.string(),
-  dataImportKeyHint: z.string(),
+  delivery,
+  dataImportKeyHint: z.string().optional(),
+  restApiKeyHint: z.string().optional(),
   mapping: Mapping,
+  attribute: z.object({ name: z.string().optional(), style: z.enum(['array', 'boolean']) }).optional(),
   createdAt: timestamp,
 });
 export const Destination = z.object({ enabled: z.boolean(), targets: z.array(Target) });
@@ -252,7 +292,12 @@ export const Run = z.object({
   queuedAt: timestamp,
   startedAt: timestamp.nullable(),
   finishedAt: timestamp.nullable(),
-  counts: z.object({ added: z.number(), removed: z.number(), skipped: z.number(), failed: z.number() }),
+  counts: z
+    .object({ added: z.number(), removed: z.number(), skipped: z.number(), failed: z.number() })
+    .describe('cohort members (users)'),
+  identifiers: z
+    .object({ added: z.number(), removed: z.number() })
+    .describe('identifiers sent: a member may carry several'),
   skipReasons: z.record(z.string(), z.number()),
   requests: z.number(),
   retries: z.number(),
@@ -267,6 +312,11 @@ export const Sync = z.object({
   cron: z.string().optional(),
   paused: z.boolean(),
   brazeCohortId: z.string().describe('the cohort id: what Braze knows the cohort by'),
+  attribute: z
+    .object({ name: z.string(), value: z.string().optional() })
+    .optional()
+    .describe('custom_attribute targets: the attribute (and array value) this sync writes, fixed at creation'),
+  brazeFilter: z.string().describe('the segment filter to build in Braze, in words'),
   lastRun: Run.optional(),
   nextRunAt: timestamp.optional(),
   createdAt: timestamp,

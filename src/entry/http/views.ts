@@ -2,6 +2,7 @@
 // internal field (an encrypted key, a workspace fingerprint) can never slip out by being added upstream.
 import { REDACTED, SECRET_FIELDS } from '../../adapters/log/logger.ts';
 import { summaryOf } from '../../app/behavioral.ts';
+import { attributeView } from '../../app/targets.ts';
 import type { Cohort, Project, Run, Sync, Target } from '../../domain/model.ts';
 import type { ProfileRecord } from '../../ports/store.ts';
 
@@ -18,12 +19,15 @@ export function projectView(p: Project, ingestKey?: string) {
 }
 
 export function targetView(t: Target) {
+  const attribute = attributeView(t);
   return {
     id: t.id,
     name: t.name,
     endpoint: t.endpoint,
-    dataImportKeyHint: t.keyHint,
+    delivery: t.delivery,
+    ...(t.delivery === 'custom_attribute' ? { restApiKeyHint: t.keyHint } : { dataImportKeyHint: t.keyHint }),
     mapping: t.mapping,
+    ...(attribute ? { attribute } : {}),
     createdAt: t.createdAt,
   };
 }
@@ -63,6 +67,7 @@ export function runView(r: Run, progress: { done: number; total: number }) {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     counts: r.counts,
+    identifiers: r.identifiers,
     skipReasons: r.skipReasons,
     requests: r.requests,
     retries: r.retries,
@@ -73,7 +78,7 @@ export function runView(r: Run, progress: { done: number; total: number }) {
 
 export type RunView = ReturnType<typeof runView>;
 
-export function syncView(s: Sync, lastRun: RunView | undefined) {
+export function syncView(s: Sync, lastRun: RunView | undefined, filter: string) {
   return {
     id: s.id,
     cohortId: s.cohortId,
@@ -83,6 +88,15 @@ export function syncView(s: Sync, lastRun: RunView | undefined) {
     paused: s.paused,
     // Braze knows the cohort by our cohort id (product.md §4), whichever target carries it.
     brazeCohortId: s.cohortId,
+    ...(s.attribute
+      ? {
+          attribute:
+            s.attribute.value === null
+              ? { name: s.attribute.name }
+              : { name: s.attribute.name, value: s.attribute.value },
+        }
+      : {}),
+    brazeFilter: filter,
     ...(lastRun ? { lastRun } : {}),
     ...(s.nextRunAt ? { nextRunAt: s.nextRunAt } : {}),
     createdAt: s.createdAt,

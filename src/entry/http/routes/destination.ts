@@ -71,7 +71,8 @@ export async function destinationRoutes(app: FastifyInstance, ctx: HttpContext):
     access: 'write',
     tags: ['destination'],
     status: 201,
-    summary: 'Add a named target (409 when the name is taken or is "Default")',
+    summary:
+      'Add a named target (409 when the name is taken or is "Default"); delivery custom_attribute takes a restApiKey and refuses device_id mappings (422 mapping_not_supported)',
     params: ProjectParams,
     body: TargetCreate,
     response: Target,
@@ -115,7 +116,8 @@ export async function destinationRoutes(app: FastifyInstance, ctx: HttpContext):
     url: `${base}/targets/:targetId`,
     access: 'write',
     tags: ['destination'],
-    summary: "Change a target's endpoint or Data Import Key (name and mapping are immutable: 409)",
+    summary:
+      "Change a target's endpoint or key (dataImportKey or restApiKey, by delivery mode); name, mapping, delivery and attribute are immutable: 409",
     params: TargetParams,
     body: TargetPatch,
     response: Target,
@@ -126,6 +128,9 @@ export async function destinationRoutes(app: FastifyInstance, ctx: HttpContext):
           ...(body.mapping !== undefined ? { mapping: body.mapping } : {}),
           ...(body.endpoint !== undefined ? { endpoint: body.endpoint } : {}),
           ...(body.dataImportKey !== undefined ? { dataImportKey: body.dataImportKey } : {}),
+          ...(body.restApiKey !== undefined ? { restApiKey: body.restApiKey } : {}),
+          ...(body.delivery !== undefined ? { delivery: body.delivery } : {}),
+          ...(body.attribute !== undefined ? { attribute: body.attribute } : {}),
         }),
       ),
   });

@@ -5,7 +5,7 @@ import { cursorScope, pageOfList } from '../../../app/cursors.ts';
 import { previewSync } from '../../../app/preview.ts';
 import { lastRunOf, listSyncRuns, runProgress } from '../../../app/runs.ts';
 import { deleteSync, listSyncs, updateSync } from '../../../app/sync-admin.ts';
-import { createSync, requireSync, runNow } from '../../../app/syncs.ts';
+import { createSync, requireSync, runNow, segmentFilterOf } from '../../../app/syncs.ts';
 import type { Run as RunModel, Sync as SyncModel } from '../../../domain/model.ts';
 import type { HttpContext } from '../context.ts';
 import { defineRoute } from '../route.ts';
@@ -32,7 +32,7 @@ export async function syncRoutes(app: FastifyInstance, ctx: HttpContext): Promis
   const presentRun = async (run: RunModel) => runView(run, await runProgress(deps, run.id));
   const present = async (sync: SyncModel) => {
     const last = await lastRunOf(deps, sync.projectId, sync.id);
-    return syncView(sync, last ? await presentRun(last) : undefined);
+    return syncView(sync, last ? await presentRun(last) : undefined, await segmentFilterOf(deps, sync));
   };
 
   defineRoute(app, {
@@ -54,6 +54,14 @@ export async function syncRoutes(app: FastifyInstance, ctx: HttpContext): Promis
           ...(body.targetId !== undefined ? { targetId: body.targetId } : {}),
           ...(body.cron !== undefined ? { cron: body.cron } : {}),
           ...(body.notifyEmails !== undefined ? { notifyEmails: body.notifyEmails } : {}),
+          ...(body.attribute !== undefined
+            ? {
+                attribute: {
+                  ...(body.attribute.value !== undefined ? { value: body.attribute.value } : {}),
+                  ...(body.attribute.name !== undefined ? { name: body.attribute.name } : {}),
+                },
+              }
+            : {}),
         }),
       ),
   });
