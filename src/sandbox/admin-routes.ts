@@ -66,6 +66,55 @@ const ROUTES: readonly Route[] = [
     handle: (state, { params }) => ok(state.cohortIdentifiers(param(params, 0), param(params, 1))),
   },
   {
+    method: 'POST',
+    pattern: ['workspaces', ':key', 'rest-keys'],
+    handle: (state, { params, body }) => {
+      const object = body === undefined ? {} : requireObject(body, 'request body');
+      rejectUnknownFields(object, ['restApiKey', 'permissions'], 'request body');
+      const key = state.createRestKey(param(params, 0), object);
+      return { status: 201, body: { restApiKey: key.key, permissions: [...key.permissions] } };
+    },
+  },
+  {
+    method: 'GET',
+    pattern: ['workspaces', ':key', 'profiles'],
+    handle: (state, { params }) => {
+      const ws = state.workspace(param(params, 0));
+      return ok({ items: ws.profiles(), ...ws.trackTotals });
+    },
+  },
+  {
+    // "Which profiles match custom attribute <attribute> includes value <includes>" (or `is` for a boolean).
+    method: 'GET',
+    pattern: ['workspaces', ':key', 'attribute-segment'],
+    handle: (state, { params, query }) => {
+      const attribute = query.get('attribute');
+      const includes = query.get('includes');
+      const is = query.get('is');
+      if (!attribute) throw badRequest('attribute is required');
+      if ((includes === null) === (is === null)) throw badRequest('give exactly one of includes or is');
+      const equals = is === 'true' ? true : is === 'false' ? false : is;
+      return ok(
+        state.workspace(param(params, 0)).attributeSegment(attribute, includes !== null ? { includes } : { equals }),
+      );
+    },
+  },
+  {
+    method: 'GET',
+    pattern: ['track-budget'],
+    handle: (state) => ok(state.trackBudget.settings),
+  },
+  {
+    method: 'PUT',
+    pattern: ['track-budget'],
+    handle: (state, { body }) => {
+      const object = requireObject(body, 'request body');
+      rejectUnknownFields(object, ['requests', 'windowMs'], 'request body');
+      state.setTrackBudget(object.requests, object.windowMs ?? state.trackBudget.settings.windowMs);
+      return ok(state.trackBudget.settings);
+    },
+  },
+  {
     method: 'GET',
     pattern: ['requests'],
     handle: (state, { query }) => ok({ items: state.requests(limitParam(query)) }),

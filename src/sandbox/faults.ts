@@ -4,8 +4,8 @@
 import { badRequest } from './errors.ts';
 import { isJsonObject, rejectUnknownFields, requireObject } from './json-checks.ts';
 
-/** Which partner endpoint a fault targets: the name call (`cohorts`) or membership (`users`). */
-export type PartnerEndpoint = 'cohorts' | 'users';
+/** Which endpoint a fault targets: the name call (`cohorts`), membership (`users`) or /users/track (`track`). */
+export type PartnerEndpoint = 'cohorts' | 'users' | 'track';
 
 export interface FaultSpec {
   /** Answer with this status instead of processing the request. */
@@ -20,7 +20,7 @@ export interface FaultSpec {
   readonly drop?: boolean;
   /** How many matching requests this fault applies to (default 1). */
   readonly count?: number;
-  /** Limit to one endpoint (default: both). */
+  /** Limit to one endpoint (default: any). */
   readonly path?: PartnerEndpoint;
 }
 
@@ -94,8 +94,8 @@ function parseFault(raw: unknown, path: string): FaultSpec {
   if (count !== undefined && !(Number.isSafeInteger(count) && (count as number) >= 1)) {
     throw badRequest(`${path}.count must be a positive integer`);
   }
-  if (endpoint !== undefined && endpoint !== 'cohorts' && endpoint !== 'users') {
-    throw badRequest(`${path}.path must be "cohorts" or "users"`);
+  if (endpoint !== undefined && endpoint !== 'cohorts' && endpoint !== 'users' && endpoint !== 'track') {
+    throw badRequest(`${path}.path must be "cohorts", "users" or "track"`);
   }
   if (headers !== undefined) {
     if (

@@ -1,5 +1,5 @@
-// Public face of the Braze sandbox: a local stand-in for Braze's partner cohort API (braze.md §5) with its
-// users, cohorts and segment filter, plus an admin API for tests and demos. See docs/sandbox.md.
+// Public face of the Braze sandbox: a local stand-in for Braze's partner cohort API and /users/track
+// (docs/sandbox.md) with its users, cohorts, custom attributes and segment filters, plus an admin API for tests and demos. See docs/sandbox.md.
 // It shares no code with src/adapters/braze: a bug there must not be reproduced here and so go unnoticed.
 
 export { DEFAULT_CLI_PORT, runSandboxCli, type SandboxCliArgs, type SandboxCliIo } from './cli.ts';
@@ -17,6 +17,8 @@ export {
   type SandboxOptions,
   startSandbox,
 } from './start.ts';
-export { SandboxState, type WorkspaceSummary } from './state.ts';
+export { DEFAULT_TRACK_BURST, type RestKey, SandboxState, type WorkspaceSummary } from './state.ts';
+export { MAX_TRACK_OBJECTS } from './track-handler.ts';
+export { MAX_ARRAY_ITEMS } from './track-objects.ts';
 export type { ProfileView, SeedUser } from './user-store.ts';
 export type { CohortChange, CohortIdentifiers, CohortSummary } from './workspace.ts';

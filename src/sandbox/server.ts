@@ -7,6 +7,7 @@ import { parseJson, readBody, sendJson } from './http-io.ts';
 import { handlePartnerRequest } from './partner-handler.ts';
 import { rateLimitHeaders } from './rate-limit.ts';
 import type { SandboxState } from './state.ts';
+import { handleTrackRequest } from './track-handler.ts';
 
 /** Seeding many users is the largest admin body; 64 MB leaves room for a few hundred thousand. */
 const MAX_ADMIN_BODY_BYTES = 64 * 1024 * 1024;
@@ -77,6 +78,11 @@ async function route(
 
   if (segments[0] === 'sandbox') {
     await handleAdmin(state, method, segments.slice(1), url.searchParams, req, res);
+    return;
+  }
+
+  if (segments.length === 2 && segments[0] === 'users' && segments[1] === 'track' && method === 'POST') {
+    await handleTrackRequest(state, req, res, delay);
     return;
   }
 

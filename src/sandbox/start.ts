@@ -21,6 +21,8 @@ export interface SandboxOptions {
   requestsPerHour?: number;
   /** Budget window (default an hour, as Braze counts); `requestsPerHour` then counts per window. For tests. */
   budgetWindowMs?: number;
+  /** /users/track burst limit per REST API key; default 3,000 requests per 3,000 ms. */
+  trackBurst?: { requests: number; windowMs: number };
   /** Clock in epoch milliseconds (rate-limit windows, log times); default Date.now. */
   now?: () => number;
 }
@@ -43,6 +45,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
     partnerKeys,
     requestsPerHour: opts.requestsPerHour ?? DEFAULT_REQUESTS_PER_HOUR,
     ...(opts.budgetWindowMs !== undefined && { budgetWindowMs: opts.budgetWindowMs }),
+    ...(opts.trackBurst ? { trackBurst: opts.trackBurst } : {}),
     now: opts.now ?? Date.now,
   });
   const { server, cancelDelays } = createSandboxServer(state);

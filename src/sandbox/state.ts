@@ -2,6 +2,7 @@
 // fault queue and the request log. The admin HTTP routes are thin wrappers over these methods, so tests
 // may call them in-process or over HTTP and get the same behaviour and the same errors.
 import { randomUUID } from 'node:crypto';
+import { BurstBudget } from './burst-budget.ts';
 import { badRequest, notFound } from './errors.ts';
 import { FaultQueue, type FaultSpec, type QueuedFault } from './faults.ts';
 import { HourlyBudget } from './rate-limit.ts';
@@ -16,8 +17,19 @@ export interface SandboxStateOptions {
   readonly requestsPerHour: number;
   /** Length of a budget window (default an hour); `requestsPerHour` is then the budget of one window. */
   readonly budgetWindowMs?: number;
+  /** /users/track burst limit per REST API key; default 3,000 per 3 s. */
+  readonly trackBurst?: { readonly requests: number; readonly windowMs: number };
   readonly now: () => number;
 }
+
+/** A REST API key and what it may do; keys are bound to one workspace, as in Braze. */
+export interface RestKey {
+  readonly key: string;
+  readonly workspace: Workspace;
+  readonly permissions: ReadonlySet<string>;
+}
+
+export const DEFAULT_TRACK_BURST = { requests: 3_000, windowMs: 3_000 } as const;
 
 export interface WorkspaceSummary {
   dataImportKey: string;
@@ -32,8 +44,11 @@ export class SandboxState {
   readonly budget: HourlyBudget;
   readonly faults = new FaultQueue();
   readonly log = new RequestLog();
+  readonly trackBudget: BurstBudget;
   private readonly initialBudget: number;
+  private readonly initialBurst: { readonly requests: number; readonly windowMs: number };
   private readonly workspaces = new Map<string, Workspace>();
+  private readonly restKeys = new Map<string, RestKey>();
 
   constructor(options: SandboxStateOptions) {
     this.partnerSlug = options.partnerSlug;
@@ -41,6 +56,49 @@ export class SandboxState {
     this.now = options.now;
     this.initialBudget = options.requestsPerHour;
     this.budget = new HourlyBudget(options.requestsPerHour, options.now, options.budgetWindowMs);
+    this.initialBurst = options.trackBurst ?? DEFAULT_TRACK_BURST;
+    this.trackBudget = new BurstBudget(this.initialBurst.requests, this.initialBurst.windowMs, options.now);
+  }
+
+  // ---- REST API keys (/users/track) -------------------------------------------------------------------
+
+  /**
+   * Creates a REST API key for a workspace (random unless given) with the given permissions (default
+   * users.track). Asking again for an existing key of the same workspace returns it unchanged.
+   */
+  createRestKey(dataImportKey: string, opts: { restApiKey?: unknown; permissions?: unknown } = {}): RestKey {
+    const workspace = this.workspace(dataImportKey);
+    const { restApiKey, permissions } = opts;
+    if (restApiKey !== undefined && (typeof restApiKey !== 'string' || restApiKey.length === 0))
+      throw badRequest('restApiKey must be a non-empty string');
+    if (permissions !== undefined && (!Array.isArray(permissions) || !permissions.every((p) => typeof p === 'string')))
+      throw badRequest('permissions must be an array of strings');
+    const key = (restApiKey as string | undefined) ?? `sandbox-rest-${randomUUID()}`;
+    const existing = this.restKeys.get(key);
+    if (existing) {
+      if (existing.workspace !== workspace) throw badRequest('that REST API key belongs to another workspace');
+      return existing;
+    }
+    const created: RestKey = {
+      key,
+      workspace,
+      permissions: new Set((permissions as string[] | undefined) ?? ['users.track']),
+    };
+    this.restKeys.set(key, created);
+    return created;
+  }
+
+  findRestKey(key: string): RestKey | undefined {
+    return this.restKeys.get(key);
+  }
+
+  /** Sets the /users/track burst limit at runtime and restarts every key's count. */
+  setTrackBudget(requests: unknown, windowMs: unknown): void {
+    if (!Number.isSafeInteger(requests) || (requests as number) < 1)
+      throw badRequest('requests must be a positive integer');
+    if (!Number.isSafeInteger(windowMs) || (windowMs as number) < 1)
+      throw badRequest('windowMs must be a positive integer');
+    this.trackBudget.set(requests as number, windowMs as number);
   }
 
   // ---- workspaces -------------------------------------------------------------------------------------
@@ -141,8 +199,10 @@ export class SandboxState {
   /** Back to the state right after start: no workspaces, faults or log, the configured budget. */
   reset(): void {
     this.workspaces.clear();
+    this.restKeys.clear();
     this.faults.clear();
     this.log.clear();
     this.budget.setBudget(this.initialBudget);
+    this.trackBudget.set(this.initialBurst.requests, this.initialBurst.windowMs);
   }
 }

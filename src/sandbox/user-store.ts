@@ -17,6 +17,8 @@ export interface Profile {
   externalId: string | undefined;
   readonly deviceIds: Set<string>;
   readonly aliasKeys: Set<string>;
+  /** Custom attributes written through /users/track. */
+  readonly attributes: Map<string, unknown>;
 }
 
 /** The shape tests and the admin API see: what a Braze user export would show of the profile. */
@@ -24,6 +26,8 @@ export interface ProfileView {
   external_id?: string;
   device_ids: string[];
   aliases: AliasRef[];
+  /** Present once /users/track wrote any. */
+  custom_attributes?: Record<string, unknown>;
 }
 
 export interface SeedOutcome {
@@ -59,6 +63,20 @@ export class UserStore {
 
   matchAlias(alias: AliasRef): Profile | undefined {
     return this.byAlias.get(aliasKey(alias));
+  }
+
+  /** The sandbox's braze_id of a profile is `sandbox-<id>`. */
+  byBrazeId(brazeId: string): Profile | undefined {
+    const m = /^sandbox-(\d+)$/.exec(brazeId);
+    return m ? this.profiles.get(Number(m[1])) : undefined;
+  }
+
+  profileOf(id: number): Profile | undefined {
+    return this.profiles.get(id);
+  }
+
+  all(): IterableIterator<Profile> {
+    return this.profiles.values();
   }
 
   /**
@@ -115,11 +133,18 @@ export class UserStore {
       ...(profile.externalId !== undefined && { external_id: profile.externalId }),
       device_ids: [...profile.deviceIds].sort(compareStrings),
       aliases: [...profile.aliasKeys].map(aliasFromKey).sort(compareAliases),
+      ...(profile.attributes.size > 0 && { custom_attributes: Object.fromEntries(profile.attributes) }),
     };
   }
 
   private create(): Profile {
-    const profile: Profile = { id: this.nextId++, externalId: undefined, deviceIds: new Set(), aliasKeys: new Set() };
+    const profile: Profile = {
+      id: this.nextId++,
+      externalId: undefined,
+      deviceIds: new Set(),
+      aliasKeys: new Set(),
+      attributes: new Map(),
+    };
     this.profiles.set(profile.id, profile);
     return profile;
   }
@@ -138,6 +163,7 @@ export class UserStore {
       into.aliasKeys.add(a);
       this.byAlias.set(a, into);
     }
+    for (const [name, value] of from.attributes) if (!into.attributes.has(name)) into.attributes.set(name, value);
     this.profiles.delete(from.id);
   }
 }

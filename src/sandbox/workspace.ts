@@ -5,6 +5,7 @@
 // Comparing the two is how tests tell "the client sent the wrong thing" from "Braze ignored it".
 import { badRequest, notFound } from './errors.ts';
 import { type AliasRef, aliasFromKey, aliasKey, compareAliases, compareStrings } from './identifiers.ts';
+import { applyAttributes, type TrackOutcome } from './track-objects.ts';
 import { type Profile, type ProfileView, type SeedUser, UserStore } from './user-store.ts';
 
 export interface CohortChange {
@@ -128,6 +129,40 @@ export class Workspace {
     for (const id of cohort.members) {
       const profile = this.users.get(id);
       if (profile) items.push(this.users.view(profile));
+    }
+    items.sort(compareProfileViews);
+    return { items, size: items.length };
+  }
+
+  /** /users/track: applies the attributes objects, counting what Braze would not say (unknown, created). */
+  track(objects: readonly unknown[]): TrackOutcome {
+    const outcome = applyAttributes(this.users, objects);
+    this.trackTotals.skippedUnknown += outcome.skippedUnknown;
+    this.trackTotals.created += outcome.created;
+    return outcome;
+  }
+
+  readonly trackTotals = { skippedUnknown: 0, created: 0 };
+
+  /** Every profile as a user export shows it, custom attributes included. */
+  profiles(): ProfileView[] {
+    return [...this.users.all()].map((p) => this.users.view(p)).sort(compareProfileViews);
+  }
+
+  /**
+   * The segment "custom attribute <name> includes value <value>" (array attributes), or with `equals`
+   * "custom attribute <name> is <value>" (booleans and other scalars).
+   */
+  attributeSegment(
+    name: string,
+    filter: { includes: string } | { equals: unknown },
+  ): { items: ProfileView[]; size: number } {
+    const items: ProfileView[] = [];
+    for (const p of this.users.all()) {
+      const value = p.attributes.get(name);
+      const match =
+        'includes' in filter ? Array.isArray(value) && value.includes(filter.includes) : value === filter.equals;
+      if (match) items.push(this.users.view(p));
     }
     items.sort(compareProfileViews);
     return { items, size: items.length };

@@ -70,15 +70,26 @@ describe('OpenAPI document', () => {
       properties: Record<string, unknown>;
       additionalProperties: boolean;
     };
-    expect(Object.keys(patchBody.properties).sort()).toEqual(['dataImportKey', 'endpoint', 'mapping', 'name']);
+    expect(Object.keys(patchBody.properties).sort()).toEqual([
+      'attribute',
+      'dataImportKey',
+      'delivery',
+      'endpoint',
+      'mapping',
+      'name',
+      'restApiKey',
+    ]);
     expect(patchBody.additionalProperties).toBe(false);
     const create = doc.paths['/api/v1/projects/{projectId}/destinations/braze/targets']!.post!;
     const createBody = create.requestBody!.content['application/json']!.schema as { required: string[] };
-    expect(createBody.required.sort()).toEqual(['dataImportKey', 'endpoint', 'mapping', 'name']);
+    // The key field depends on the delivery mode (dataImportKey or restApiKey), so neither is required here.
+    expect(createBody.required.sort()).toEqual(['endpoint', 'mapping', 'name']);
     // Responses document the shape and never a key: the Target has a hint only.
     const targetResponse = JSON.stringify(create.responses['201']);
     expect(targetResponse).toContain('dataImportKeyHint');
+    expect(targetResponse).toContain('restApiKeyHint');
     expect(targetResponse).not.toContain('"dataImportKey"');
+    expect(targetResponse).not.toContain('"restApiKey"');
     const runs = doc.paths['/api/v1/projects/{projectId}/syncs/{syncId}/runs']!.get!;
     expect(
       runs

@@ -577,7 +577,7 @@ describe('fault injection', () => {
       { status: 99 },
       { count: 2 },
       { drop: 'yes' },
-      { status: 500, path: 'track' },
+      { status: 500, path: 'users/track' },
       { status: 500, color: 'red' },
     ]) {
       const answer = await admin('POST', '/faults', { faults: [{ status: 423 }, bad] });
