@@ -5,6 +5,7 @@ import { createProject } from '../../src/app/projects.ts';
 import { createTarget } from '../../src/app/targets.ts';
 import type { Mapping } from '../../src/domain/mapping.ts';
 import type { Run } from '../../src/domain/model.ts';
+import type { RunningSandbox } from '../../src/sandbox/index.ts';
 import type { Harness } from './harness.ts';
 
 export const tokenTools = { generate: generateToken, hash: hashToken };
@@ -51,3 +52,49 @@ export async function firstRunOf(deps: AppDeps, projectId: string, syncId: strin
 }
 
 export const sorted = (xs: Iterable<string>) => [...xs].sort();
+
+/**
+ * A custom_attribute target on the sandbox: a workspace seeded with `users`, a REST API key with users.track
+ * (or the given permissions), and the target over it.
+ */
+export async function attributeTarget(
+  h: Harness,
+  projectId: string,
+  mapping: Mapping,
+  opts: {
+    name?: string;
+    users?: { external_id?: string; aliases?: { alias_name: string; alias_label: string }[] }[];
+    attribute?: { name?: string; style?: 'array' | 'boolean' };
+    permissions?: string[];
+  } = {},
+) {
+  const workspace = h.sandbox.state.createWorkspace();
+  if (opts.users) h.sandbox.state.seedUsers(workspace, opts.users);
+  const restApiKey = h.sandbox.state.createRestKey(
+    workspace,
+    opts.permissions ? { permissions: opts.permissions } : {},
+  ).key;
+  const target = await createTarget(h.deps, projectId, {
+    name: opts.name ?? `attr-${mapping.type}-${Math.random().toString(36).slice(2, 7)}`,
+    endpoint: h.sandbox.url,
+    delivery: 'custom_attribute',
+    restApiKey,
+    mapping,
+    ...(opts.attribute ? { attribute: opts.attribute } : {}),
+  });
+  return { target, workspace, restApiKey };
+}
+
+/** The /users/track requests the sandbox received, with their attributes objects. */
+export function trackRequests(sandbox: RunningSandbox): { status: number; attributes: Record<string, unknown>[] }[] {
+  return sandbox.state
+    .requests(100_000)
+    .filter((r) => r.path === '/users/track')
+    .map((r) => ({
+      status: r.status,
+      attributes: ((r.body as { attributes?: Record<string, unknown>[] } | null)?.attributes ?? []) as Record<
+        string,
+        unknown
+      >[],
+    }));
+}
