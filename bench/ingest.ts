@@ -6,9 +6,10 @@
 // HTTP and JSON alone on this machine.
 //
 //   npx tsx bench/ingest.ts [--engine sqlite|postgres] [--database-url URL] [--seconds 20] [--batch 200]
-//                           [--concurrency 4] [--pool 20000] [--cohorts 10]
+//                           [--concurrency 4] [--pool 5000] [--cohorts 10]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
@@ -30,7 +31,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     batch: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '4' },
-    pool: { type: 'string', default: '20000' },
+    pool: { type: 'string', default: '5000' },
     cohorts: { type: 'string', default: '10' },
   },
 });
@@ -177,13 +178,17 @@ try {
   );
   const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
   const row = (name: string, r: typeof result) =>
-    `| ${name} | ${f(r.eventsPerSecond)} | ${f(r.requests)} | ${f(r.p50Ms, 1)} / ${f(r.p95Ms, 1)} / ${f(r.p99Ms, 1)} | ${f(r.serverCpuSeconds / r.elapsed, 2)} | ${f(r.rssFirstMb)} → ${f(r.rssLastMb)} | ${JSON.stringify(r.statuses)} |`;
+    `| ${name} | ${f(r.eventsPerSecond)} | ${f(r.requests)} | ${f(r.p50Ms, 1)} / ${f(r.p95Ms, 1)} / ${f(r.p99Ms, 1)} | ${f(r.serverCpuSeconds / r.elapsed, 2)} | ${f((r.serverCpuSeconds * 1e6) / Math.max(1, r.accepted), 1)} | ${f(r.rssFirstMb)} → ${f(r.rssLastMb)} | ${JSON.stringify(r.statuses)} |`;
   console.log(
     [
-      `engine ${engine}; batches of ${values.batch} events, ${values.concurrency} concurrent senders, ${values.pool} users, ${values.seconds} s; ${cohorts} behavioral cohorts`,
+      `load average at end ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(
+          ' ',
+        )}; engine ${engine}; batches of ${values.batch} events, ${values.concurrency} concurrent senders, ${values.pool} users, ${values.seconds} s; ${cohorts} behavioral cohorts`,
       '',
-      '| server | events/s | requests | request ms p50 / p95 / p99 | server CPU (cores) | server RSS MB (start → end) | statuses |',
-      '|---|---:|---:|---:|---:|---:|---|',
+      '| server | events/s | requests | request ms p50 / p95 / p99 | server CPU (cores) | server CPU µs / event | server RSS MB (start → end) | statuses |',
+      '|---|---:|---:|---:|---:|---:|---:|---|',
       row('bare Fastify JSON route (baseline)', baseline),
       row(`cohort-sync ingestion (${engine})`, result),
       '',

@@ -3,13 +3,15 @@
 //   npm run bench                                  planner at 1M and 10M on SQLite (+ sort|comm baseline,
 //                                                  + plan after 100 changes), then delivery at the Braze cap
 //   npm run bench -- --sizes 100000,1000000        other cohort sizes
-//   npm run bench -- --only planner|delivery|realtime   one part (realtime: bench/realtime.ts)
+//   npm run bench -- --only planner|delivery|ingest|realtime   one part (ingest: bench/ingest.ts, realtime: bench/realtime.ts)
 //   npm run bench -- --engine postgres --database-url postgres://postgres@127.0.0.1:5432/test
 //   npm run bench -- --json bench-results.json     also write every figure as JSON
 //
 // See --help for the rest. Each planner size runs in its own child process so its peak RSS is its own.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { BRAZE_REQUESTS_PER_HOUR, benchDeliveryInChild, type DeliveryResult } from './delivery.ts';
@@ -20,7 +22,7 @@ const HELP = `usage: npm run bench -- [options]
   --sizes N[,N...]          planner cohort sizes (default 1000000,10000000)
   --engine sqlite|postgres  store engine (default sqlite)
   --database-url URL        PostgreSQL server for --engine postgres (default $DATABASE_URL); a throw-away schema is used
-  --only planner|delivery|realtime   run one part only (default: planner and delivery, then real-time latency)
+  --only planner|delivery|ingest|realtime   run one part only (default: planner, delivery, ingestion, then real-time latency)
   --changes N               members changed before the second plan (default 100)
   --no-baseline             skip the sort | comm -3 baseline
   --no-incremental          skip the plan after a few changes
@@ -54,8 +56,8 @@ if (values.help) {
 }
 const engine = values.engine;
 if (engine !== 'sqlite' && engine !== 'postgres') throw new Error(`--engine must be sqlite or postgres, not ${engine}`);
-if (values.only !== undefined && !['planner', 'delivery', 'realtime'].includes(values.only))
-  throw new Error('--only must be planner, delivery or realtime');
+if (values.only !== undefined && !['planner', 'delivery', 'ingest', 'realtime'].includes(values.only))
+  throw new Error('--only must be planner, delivery, ingest or realtime');
 const positive = (name: string, v: string) => {
   const n = Number(v.replace(/_/g, ''));
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, not ${v}`);
@@ -154,6 +156,13 @@ for (const d of delivery) {
   );
 }
 log(out.join('\n'));
+if (values.only === undefined || values.only === 'ingest') {
+  // Sustained /2/httpapi ingestion with ten behavioral cohorts, beside a bare-Fastify baseline (bench/ingest.ts).
+  const args = ['--import', 'tsx', fileURLToPath(new URL('./ingest.ts', import.meta.url)), '--engine', engine];
+  if (databaseUrl) args.push('--database-url', databaseUrl);
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`ingestion bench failed (${r.status})`);
+}
 if (values.only === undefined || values.only === 'realtime') {
   // Real-time latency: 100k members, 20 changes/s for 30 s (docs/benchmarks.md, "Real-time latency").
   const realtime = await benchRealtime({
