@@ -79,7 +79,12 @@ async function mergeInto(tx: Tx, projectId: string, from: ProfileRow, into: Prof
     await logChange(tx, projectId, cohort_id, into.id, now);
   }
   await tx.deleteFrom('cohort_members').where('profile_id', '=', from.id).execute();
-  await tx.updateTable('braze_identifiers').set({ profile_id: into.id }).where('profile_id', '=', from.id).execute();
+  // Unsettled again: found under their new profile until the next settle (acked-by-profile.ts).
+  await tx
+    .updateTable('braze_identifiers')
+    .set({ profile_id: into.id, settled: 0 })
+    .where('profile_id', '=', from.id)
+    .execute();
   // The anonymous history becomes the identified user's (behavioral cohorts count it).
   await tx.updateTable('events').set({ profile_id: into.id }).where('profile_id', '=', from.id).execute();
   const merged = {

@@ -219,4 +219,23 @@ export const MIGRATIONS: readonly Migration[] = [
     name: '0070_token_details',
     up: () => [`alter table api_tokens add column name text`, `alter table api_tokens add column hint text`],
   },
+  {
+    // Acknowledgements that append (docs/embedded-store.md): the (braze cohort, profile) index on
+    // braze_identifiers put every acknowledged identifier on a random page of it, and that write cost capped
+    // delivery on SQLite. Profiles are now found through braze_identifier_profiles, filled in profile order
+    // when a plan needs it ("settling"); rows acknowledged since are marked unsettled and found through a
+    // partial index that is appended to.
+    name: '0050_acked_by_profile',
+    up: (e) => [
+      `alter table braze_identifiers add column settled integer not null default 1`,
+      `create index braze_identifiers_unsettled on braze_identifiers (braze_cohort_id) where settled = 0`,
+      `create table braze_identifier_profiles (
+        braze_cohort_id text not null, profile_id integer not null, ident_key ${keyText(e)} not null,
+        primary key (braze_cohort_id, profile_id, ident_key))${dialectOf(e).withoutRowid}`,
+      `insert into braze_identifier_profiles (braze_cohort_id, profile_id, ident_key)
+        select braze_cohort_id, profile_id, ident_key from braze_identifiers where profile_id is not null
+        order by braze_cohort_id, profile_id, ident_key`,
+      `drop index braze_identifiers_profile`,
+    ],
+  },
 ];

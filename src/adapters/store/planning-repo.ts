@@ -8,6 +8,7 @@ import { userIdAliasLabels } from '../../domain/incremental.ts';
 import { mappingChain, primarySkipReason } from '../../domain/mapping.ts';
 import type { IdentifierTouch, PlanningRepo, StoredBatch, SyncPlanInput } from '../../ports/store.ts';
 import type { StoreDialect } from './dialect.ts';
+import { ackedOfProfiles, hasAcked, settle } from './acked-by-profile.ts';
 import { parseJson } from './json.ts';
 import { chosenStepSql, identifierSelects, reachedSql } from './mapping-sql.ts';
 import { devicesOf } from './membership-repo.ts';
@@ -227,16 +228,28 @@ export class KyselyPlanningRepo implements PlanningRepo {
           a.batch.add.map((x) => x.key),
           a.batch.add.map((x) => x.profileId),
         );
-        await sql`insert into braze_identifiers (braze_cohort_id, ident_key, profile_id, run_id, acked_at)
-          select ${a.brazeCohortId}, r.k, r.p, ${a.runId}, ${a.now} from (${rows}) r where true
+        // Unsettled: found by profile through their own appended index until settled (acked-by-profile.ts).
+        await sql`insert into braze_identifiers (braze_cohort_id, ident_key, profile_id, run_id, acked_at, settled)
+          select ${a.brazeCohortId}, r.k, r.p, ${a.runId}, ${a.now}, 0 from (${rows}) r where true
           on conflict (braze_cohort_id, ident_key) do update
-          set profile_id = excluded.profile_id, run_id = excluded.run_id, acked_at = excluded.acked_at`.execute(tx);
+          set profile_id = excluded.profile_id, run_id = excluded.run_id, acked_at = excluded.acked_at, settled = 0`.execute(
+          tx,
+        );
       }
       if (a.batch.remove.length > 0) {
         const list = this.dialect.textRows(a.batch.remove.map((x) => x.key));
         await sql`delete from braze_identifiers where braze_cohort_id = ${a.brazeCohortId} and ident_key in (${list})`.execute(
           tx,
         );
+        const owned = a.batch.remove.filter((x) => x.profileId !== null);
+        if (owned.length > 0) {
+          const pairs = this.dialect.pairRows(
+            owned.map((x) => x.key),
+            owned.map((x) => x.profileId),
+          );
+          await sql`delete from braze_identifier_profiles where braze_cohort_id = ${a.brazeCohortId}
+            and (profile_id, ident_key) in (select r.p, r.k from (${pairs}) r)`.execute(tx);
+        }
       }
       const failed = a.failed ?? [];
       if (failed.length > 0) await recordItemFailures(tx, a.runId, a.seq, failed);
@@ -372,7 +385,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
   private concerns(bcId: RawBuilder<unknown>, cohortId: RawBuilder<unknown>): RawBuilder<boolean> {
     return sql`(c.cohort_id = ${cohortId} or (c.cohort_id is null and (
       exists (select 1 from cohort_members m where m.cohort_id = ${cohortId} and m.profile_id = c.profile_id)
-      or exists (select 1 from braze_identifiers a where a.braze_cohort_id = ${bcId} and a.profile_id = c.profile_id))))`;
+      or ${hasAcked(bcId, sql`c.profile_id`)})))`;
   }
 
   async stageChangedProfiles(runId: string, brazeCohortId: string, fromSeq: number, toSeq: number): Promise<number> {
@@ -381,6 +394,8 @@ export class KyselyPlanningRepo implements PlanningRepo {
       .select(['project_id', 'cohort_id'])
       .where('id', '=', brazeCohortId)
       .executeTakeFirst();
+    // The plan looks the changed profiles' acknowledged identifiers up: settle those delivered since.
+    await settle(this.db, brazeCohortId);
     return this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('plan_profiles').where('run_id', '=', runId).execute();
       if (!bc) return 0;
@@ -456,10 +471,9 @@ export class KyselyPlanningRepo implements PlanningRepo {
           sql`select cast(${aliasKeyPrefix(label)} as text) || p.user_id as k from profiles p where p.id in (${changed}) and p.user_id is not null`,
       ),
     ];
-    const byProfile = this.dialect.byProfileIndex;
     const rows = await sql<{ ident_key: string; profile_id: number | null }>`
       select c.ident_key, c.profile_id from (
-        select a.ident_key, a.profile_id from braze_identifiers a ${byProfile} where a.braze_cohort_id = ${brazeCohortId} and a.profile_id in (${changed})
+        select o.ident_key, o.profile_id from (${ackedOfProfiles(sql`${brazeCohortId}`, changed)}) o
         union
         select a.ident_key, a.profile_id from braze_identifiers a where a.braze_cohort_id = ${brazeCohortId} and a.ident_key in (${sql.join(ownKeys, sql` union all `)})
       ) c

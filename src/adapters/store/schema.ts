@@ -122,6 +122,15 @@ export interface BrazeIdentifiersTable {
   profile_id: number | null;
   run_id: string;
   acked_at: string;
+  /** 0 until copied into braze_identifier_profiles (src/adapters/store/acked-by-profile.ts). */
+  settled: Generated<number>;
+}
+
+/** braze_identifiers by profile, in profile order; entries are verified against braze_identifiers. */
+export interface BrazeIdentifierProfilesTable {
+  braze_cohort_id: string;
+  profile_id: number;
+  ident_key: string;
 }
 
 export interface RunsTable {
@@ -249,6 +258,7 @@ export interface Database {
   syncs: SyncsTable;
   braze_cohorts: BrazeCohortsTable;
   braze_identifiers: BrazeIdentifiersTable;
+  braze_identifier_profiles: BrazeIdentifierProfilesTable;
   runs: RunsTable;
   run_batches: RunBatchesTable;
   run_skips: RunSkipsTable;

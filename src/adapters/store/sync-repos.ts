@@ -2,6 +2,7 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { BrazeCohort, Cadence, Run, RunMode, RunStatus, RunTrigger, Sync } from '../../domain/model.ts';
 import type { BrazeCohortsRepo, Page, RunsRepo, SyncsRepo } from '../../ports/store.ts';
+import { ackedOfProfiles } from './acked-by-profile.ts';
 import { decodeCursor, encodeCursor, parseJson, toJson } from './json.ts';
 import type { BrazeCohortsTable, Database, RunsTable, SyncsTable } from './schema.ts';
 
@@ -286,13 +287,10 @@ export class KyselyBrazeCohortsRepo implements BrazeCohortsRepo {
   }
 
   async ackedForProfile(id: string, profileId: number) {
-    const rows = await this.db
-      .selectFrom('braze_identifiers')
-      .select(['ident_key', 'run_id', 'acked_at'])
-      .where('braze_cohort_id', '=', id)
-      .where('profile_id', '=', profileId)
-      .orderBy('ident_key')
-      .execute();
+    const rows = (
+      await sql<{ ident_key: string; run_id: string; acked_at: string }>`select o.ident_key, o.run_id, o.acked_at
+        from (${ackedOfProfiles(sql`${id}`, sql`${profileId}`)}) o order by o.ident_key`.execute(this.db)
+    ).rows;
     return rows.map((r) => ({ key: r.ident_key, runId: r.run_id, ackedAt: r.acked_at }));
   }
 }
