@@ -74,6 +74,11 @@ function seedSqlite(file: string, n: number): void {
          select ?, 'e:' || user_id, id, 'run_seed000000000000', ? from profiles where (id <= ? and id % ${CHURN_EVERY} <> 0) or id > ?
          order by 'e:' || user_id`,
       ).run(BENCH_BRAZE_COHORT, now, n, n);
+      // Settled, as a store whose last run finished would have them (src/adapters/store/acked-by-profile.ts).
+      db.prepare(
+        `insert into braze_identifier_profiles (braze_cohort_id, profile_id, ident_key)
+         select braze_cohort_id, profile_id, ident_key from braze_identifiers order by 1, 2, 3`,
+      ).run();
       insertCatalogRows((q, ...params) => db.prepare(q).run(...params), n, now);
     })();
     db.pragma('journal_mode = WAL');
@@ -138,6 +143,10 @@ async function seedPostgres(url: string, schema: string, n: number): Promise<voi
        select $1, 'e:' || user_id, id, 'run_seed000000000000', $2 from profiles where (id <= $3 and id % ${CHURN_EVERY} <> 0) or id > $3
        order by 1, 2`,
       [BENCH_BRAZE_COHORT, now, n],
+    );
+    await client.query(
+      `insert into braze_identifier_profiles (braze_cohort_id, profile_id, ident_key)
+       select braze_cohort_id, profile_id, ident_key from braze_identifiers order by 1, 2, 3`,
     );
     let i = 0;
     const params = (q: string) => q.replace(/\?/g, () => `$${++i}`);

@@ -79,7 +79,8 @@ export interface ReplaceOutcome {
 }
 
 const REJECTIONS_KEPT = 1000;
-const CHUNK = 500;
+/** Members per store call: large enough that per-call costs vanish, small enough to stay a few MB. */
+const CHUNK = 5_000;
 
 /**
  * Replaces membership from a stream of members. Memory holds one chunk, not the file: members are staged in

@@ -32,7 +32,7 @@ export function storeOver(raw: StoreDb, location: StoreLocation): OpenedStore {
     tokens: new KyselyTokensRepo(db),
     targets: new KyselyTargetsRepo(db),
     cohorts: new KyselyCohortsRepo(db),
-    membership: new KyselyMembershipRepo(db),
+    membership: new KyselyMembershipRepo(db, dialect),
     syncs: new KyselySyncsRepo(db),
     brazeCohorts: new KyselyBrazeCohortsRepo(db),
     runs: new KyselyRunsRepo(db),
