@@ -184,12 +184,14 @@ async function appendUsers(
   now: string,
 ): Promise<void> {
   const users = dialect.textRows(members.map((m) => m.user_id!));
+  // CROSS JOIN keeps the chunk's ids as the outer loop on SQLite (one index probe each); its planner would
+  // otherwise walk the project's profiles and scan the chunk for each.
   await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
     select ${projectId}, u.value, '{}', ${now}, ${now} from (${users}) u where true
     on conflict (project_id, user_id) do nothing`.execute(tx);
   await sql`insert into member_imports (import_id, profile_id)
-    select ${importId}, p.id from (${users}) u join profiles p on p.project_id = ${projectId} and p.user_id = u.value
-    where true on conflict (import_id, profile_id) do nothing`.execute(tx);
+    select ${importId}, p.id from (${users}) u cross join profiles p where p.project_id = ${projectId} and p.user_id = u.value
+    on conflict (import_id, profile_id) do nothing`.execute(tx);
 }
 
 export class KyselyMembershipRepo implements MembershipRepo {
