@@ -214,12 +214,6 @@ export const MIGRATIONS: readonly Migration[] = [
         : [],
   },
   {
-    // Project tokens a person can tell apart and revoke (api.md: GET/DELETE …/tokens): an optional name and
-    // the last four characters of the token. Tokens made before this have neither (their hint reads "…").
-    name: '0070_token_details',
-    up: () => [`alter table api_tokens add column name text`, `alter table api_tokens add column hint text`],
-  },
-  {
     // Acknowledgements that append (docs/embedded-store.md): the (braze cohort, profile) index on
     // braze_identifiers put every acknowledged identifier on a random page of it, and that write cost capped
     // delivery on SQLite. Profiles are now found through braze_identifier_profiles, filled in profile order
@@ -237,5 +231,11 @@ export const MIGRATIONS: readonly Migration[] = [
         order by braze_cohort_id, profile_id, ident_key`,
       `drop index braze_identifiers_profile`,
     ],
+  },
+  {
+    // Project tokens a person can tell apart and revoke (api.md: GET/DELETE …/tokens): an optional name and
+    // the last four characters of the token. Tokens made before this have neither (their hint reads "…").
+    name: '0070_token_details',
+    up: () => [`alter table api_tokens add column name text`, `alter table api_tokens add column hint text`],
   },
 ];
