@@ -45,7 +45,11 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
       const scoped = input.scope.kind !== 'all';
       if (input.scope.kind === 'profiles') await this.stageScope(tx, evalId, input.scope.ids);
       if (input.scope.kind === 'aged') await this.stageAged(tx, evalId, input.projectId, input.scope);
-      const predicate = definitionSql(input.definition, this.options('p', input.nowMs, input.retentionDays));
+      const predicate = definitionSql(input.definition, {
+        ...this.options('p', input.nowMs, input.retentionDays),
+        ...(scoped ? {} : { wholeProject: input.projectId }),
+      });
+      if (!scoped) await this.dialect.beforeBulkEvaluation(tx);
       // CROSS JOIN fixes the join order on SQLite (the scope drives, each profile found by id); without it the
       // planner walks every profile of the project. PostgreSQL plans it as the plain join it is.
       if (scoped)
@@ -152,7 +156,10 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
   }
 
   async estimate(projectId: string, definition: Definition, nowMs: number, retentionDays: number): Promise<number> {
-    const predicate = definitionSql(definition, this.options('p', nowMs, retentionDays));
+    const predicate = definitionSql(definition, {
+      ...this.options('p', nowMs, retentionDays),
+      wholeProject: projectId,
+    });
     const r = await sql<{ n: number }>`select count(*) as n from profiles p
       where p.project_id = ${projectId} and ${predicate}`.execute(this.db);
     return Number(r.rows[0]?.n ?? 0);

@@ -6,6 +6,7 @@
 import { type RawBuilder, sql } from 'kysely';
 import {
   type Condition,
+  countPasses,
   type Definition,
   type EventCondition,
   isEvent,
@@ -26,6 +27,11 @@ export interface CompileOptions {
   readonly properties: string;
   readonly nowMs: number;
   readonly retentionDays: number;
+  /**
+   * Set for an evaluation of every profile of this project: event conditions become one grouped pass over
+   * the events of their type (a set the engine hashes) instead of an index probe per profile.
+   */
+  readonly wholeProject?: string;
 }
 
 /** Never NULL: SQL's three-valued logic would otherwise turn `not (missing = x)` into "no row". */
@@ -91,6 +97,26 @@ export function eventCountSql(c: EventCondition, o: CompileOptions, alias = 'ec'
 function conditionSql(c: Condition, alias: string, o: CompileOptions): Bool {
   if (isInCohort(c)) {
     return sql`exists (select 1 from cohort_members ${sql.raw(alias)} where ${sql.ref(`${alias}.cohort_id`)} = ${c.inCohort} and ${sql.ref(`${alias}.profile_id`)} = ${sql.raw(o.profileId)})`;
+  }
+  if (isEvent(c) && o.wholeProject !== undefined) {
+    const cmp = sql.raw({ eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.count.op]);
+    const filters = c.where.map((f) => propertyTestSql(o.dialect, `${alias}.event_properties`, f.property, f));
+    const matching = sql.join(
+      [
+        sql`${sql.ref(`${alias}.project_id`)} = ${o.wholeProject}`,
+        sql`${sql.ref(`${alias}.event_type`)} = ${c.event}`,
+        sql`${sql.ref(`${alias}.time_ms`)} >= ${windowStartMs(c, o.nowMs, o.retentionDays)}`,
+        ...filters,
+      ],
+      sql` and `,
+    );
+    const grouped = (having: Bool) =>
+      sql`select ${sql.ref(`${alias}.profile_id`)} from events ${sql.raw(alias)} where ${matching}
+        group by ${sql.ref(`${alias}.profile_id`)} having ${having}`;
+    // A test that 0 passes holds for users without any such event: those are "not among the failing ones".
+    return countPasses(0, c.count)
+      ? sql`${sql.raw(o.profileId)} not in (${grouped(sql`not (count(*) ${cmp} ${c.count.value})`)})`
+      : sql`${sql.raw(o.profileId)} in (${grouped(sql`count(*) ${cmp} ${c.count.value}`)})`;
   }
   if (isEvent(c)) {
     // "At least once" is an existence test: the index on (profile_id, event_type, time_ms) answers it at the

@@ -36,6 +36,11 @@ export interface StoreDialect {
   byteOrder(text: RawBuilder<unknown>): RawBuilder<string>;
   /** Makes the current transaction hold `cohorts` row `id` until it ends (PostgreSQL; SQLite has one writer). */
   readonly forUpdate: RawBuilder<unknown>;
+  /**
+   * Inside a full behavioral evaluation's transaction: room for the hashed sets of profile ids it builds
+   * (PostgreSQL would otherwise fall back to rescanning a set per profile once one outgrows work_mem).
+   */
+  beforeBulkEvaluation(tx: Kysely<Database>): Promise<void>;
   /** Rows (k, p) from parallel arrays of keys and nullable integers, passed as one parameter. */
   pairRows(keys: readonly string[], ints: readonly (number | null)[]): RawBuilder<{ k: string; p: number | null }>;
   /** Rows (value) of text values, passed as one parameter. */
@@ -108,6 +113,7 @@ export const sqliteDialect: StoreDialect = {
   },
   byteOrder: (text) => sql`${text}`,
   forUpdate: sql``,
+  beforeBulkEvaluation: async () => undefined,
   pairRows: (keys, ints) =>
     sql`select j.value ->> 0 as k, j.value ->> 1 as p from json_each(${JSON.stringify(keys.map((k, i) => [k, ints[i] ?? null]))}) j`,
   textRows: (values) => sql`select value from json_each(${JSON.stringify(values)})`,
@@ -176,6 +182,9 @@ export const postgresDialect: StoreDialect = {
       then ((${json})::json ->> ${key}::text)::numeric end)`,
   byteOrder: (text) => sql`(${text} collate "C")`,
   forUpdate: sql` for update`,
+  beforeBulkEvaluation: async (tx) => {
+    await sql`set local work_mem = '256MB'`.execute(tx);
+  },
   pairRows: (keys, ints) => sql`select t.k, t.p from unnest(${[...keys]}::text[], ${[...ints]}::integer[]) as t(k, p)`,
   textRows: (values) => sql`select unnest(${[...values]}::text[]) as value`,
 
