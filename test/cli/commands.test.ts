@@ -69,6 +69,21 @@ describe('against the running service', () => {
     expect((JSON.parse(seen.stdout) as { id: string }).id).toBe(projectId);
   });
 
+  it('rotates the ingest key: the new one is printed and is the one the project shows', async () => {
+    const before = JSON.parse((await run(['projects', 'get', projectId, '--json'], env)).stdout) as {
+      ingestKey: string;
+    };
+    const r = await run(['projects', 'rotate-ingest-key', projectId], env);
+    expect(r.code, r.stderr).toBe(0);
+    const fresh = /api_key\): (cs_ingest_\S+)$/m.exec(r.stdout)?.[1];
+    expect(fresh).toBeDefined();
+    expect(fresh).not.toBe(before.ingestKey);
+    const after = JSON.parse((await run(['projects', 'get', projectId, '--json'], env)).stdout) as {
+      ingestKey: string;
+    };
+    expect(after.ingestKey).toBe(fresh);
+  });
+
   it('sets the Default target the single-key way, and tests targets', async () => {
     const p = { ...env, project: projectId };
     const set = await run(

@@ -71,6 +71,20 @@ export function registerProjects(program: Command, io: CliIo): void {
       }),
     );
 
+  projects
+    .command('rotate-ingest-key')
+    .description("replace the project's ingest key (Amplitude SDKs' api_key); the old key stops working at once")
+    .argument('[projectId]')
+    .action(
+      action(io, async (s, [id]) => {
+        const body = await s.client.post(`/api/v1/projects/${enc(await projectArg(s, id))}/ingest-key/rotate`, {});
+        s.print(body, (b) => {
+          const p = asObject(b);
+          return `New ingest key of ${text(p.id)} (for Amplitude SDKs' api_key): ${text(p.ingestKey)}\nThe previous key is refused from now on.`;
+        });
+      }),
+    );
+
   const tokens = projects.command('tokens').description('project tokens (editor or viewer)');
   tokens
     .command('create')
