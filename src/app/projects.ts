@@ -1,7 +1,8 @@
 // Projects and their tokens. Ingest keys and tokens are shown once; the store keeps hashes or ciphertext.
 import type { Project } from '../domain/model.ts';
+import type { TokenRecord } from '../ports/store.ts';
 import type { AppDeps } from './deps.ts';
-import { notFound } from './errors.ts';
+import { AppError, invalid, notFound } from './errors.ts';
 
 export interface TokenTools {
   generate(prefix: string): string;
@@ -30,46 +31,84 @@ export async function requireProject(deps: AppDeps, projectId: string): Promise<
   return project;
 }
 
+export interface TokenOptions {
+  readonly name?: string | undefined;
+  /** ISO-8601; absent: the token never expires (unless its creator does). */
+  readonly expiresAt?: string | undefined;
+  /**
+   * Who creates it. A project token may not hand out more than it has: an editor's token creates editor
+   * or viewer tokens, and, when it expires itself, only tokens that expire no later.
+   */
+  readonly creator?: { readonly kind: 'admin' } | { readonly kind: 'project'; readonly expiresAt: string | null };
+}
+
+/** A token's listing: what it is, never the token or its hash. */
+export function tokenView(t: TokenRecord) {
+  return {
+    id: t.id,
+    role: t.role,
+    ...(t.name !== null ? { name: t.name } : {}),
+    hint: t.hint,
+    createdAt: t.createdAt,
+    ...(t.lastUsedAt !== null ? { lastUsedAt: t.lastUsedAt } : {}),
+    ...(t.expiresAt !== null ? { expiresAt: t.expiresAt } : {}),
+  };
+}
+
 export async function createProjectToken(
   deps: AppDeps,
   tokens: TokenTools,
   projectId: string,
   role: 'editor' | 'viewer',
-  name?: string,
-): Promise<{ id: string; token: string; role: string; name?: string; hint: string; createdAt: string }> {
+  opts: TokenOptions = {},
+): Promise<ReturnType<typeof tokenView> & { token: string }> {
   await requireProject(deps, projectId);
+  const now = deps.clock.now();
+  let expiresAt = opts.expiresAt === undefined ? null : new Date(opts.expiresAt);
+  if (expiresAt !== null && !(expiresAt.getTime() > now.getTime()))
+    throw invalid([{ path: 'expiresAt', message: 'must be in the future' }]);
+  const creatorExpiry = opts.creator?.kind === 'project' ? opts.creator.expiresAt : null;
+  if (creatorExpiry !== null) {
+    if (expiresAt === null) expiresAt = new Date(creatorExpiry);
+    else if (expiresAt.getTime() > new Date(creatorExpiry).getTime())
+      throw new AppError(
+        403,
+        'forbidden',
+        `your token expires at ${creatorExpiry}; it cannot create a token that outlives it`,
+      );
+  }
   const token = tokens.generate('cs_proj');
-  const id = deps.newId('tok');
-  const createdAt = deps.clock.now().toISOString();
-  const hint = deps.secrets.hint(token);
-  const label = name?.trim() || undefined;
+  const record: TokenRecord = {
+    id: deps.newId('tok'),
+    projectId,
+    role,
+    name: opts.name ?? null,
+    hint: deps.secrets.hint(token),
+    createdAt: now.toISOString(),
+    lastUsedAt: null,
+    expiresAt: expiresAt?.toISOString() ?? null,
+  };
   await deps.store.tokens.create({
-    id,
+    id: record.id,
     projectId,
     role,
     tokenHash: tokens.hash(token),
-    now: createdAt,
-    name: label ?? null,
-    hint,
+    now: record.createdAt,
+    name: record.name,
+    hint: record.hint,
+    expiresAt: record.expiresAt,
   });
-  return { id, token, role, ...(label ? { name: label } : {}), hint, createdAt };
+  return { ...tokenView(record), token };
 }
 
-/** The project's tokens: role, name and the last four characters; never the token. */
 export async function listProjectTokens(deps: AppDeps, projectId: string) {
   await requireProject(deps, projectId);
-  return (await deps.store.tokens.list(projectId)).map((t) => ({
-    id: t.id,
-    role: t.role,
-    ...(t.name ? { name: t.name } : {}),
-    hint: t.hint ?? '…',
-    createdAt: t.createdAt,
-  }));
+  return (await deps.store.tokens.list(projectId)).map(tokenView);
 }
 
 export async function revokeProjectToken(deps: AppDeps, projectId: string, tokenId: string): Promise<void> {
   await requireProject(deps, projectId);
-  if (!(await deps.store.tokens.delete(projectId, tokenId))) throw notFound('token', tokenId);
+  if (!(await deps.store.tokens.revoke(projectId, tokenId))) throw notFound('token', tokenId);
 }
 
 /** Replaces the project's ingest key: SDKs using the old one are refused ("Invalid API key") at once. */

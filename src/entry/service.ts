@@ -1,5 +1,6 @@
 // `cohort-sync serve` and `cohort-sync worker`: wires config → adapters → app, and starts what runs.
-import { resolveAdminToken } from '../adapters/crypto/admin-token.ts';
+import { join } from 'node:path';
+import { ADMIN_TOKEN_FILE, resolveAdminToken } from '../adapters/crypto/admin-token.ts';
 import { generateToken, hashToken, loadOrCreateSecretKey } from '../adapters/crypto/secrets.ts';
 import { GuardedWebhookTransport } from '../adapters/http/guarded-webhook-transport.ts';
 import { createLogger } from '../adapters/log/logger.ts';
@@ -193,7 +194,8 @@ async function startLocked(
     print(`cohort-sync listening on ${url}`);
     if (sandbox)
       print(`Braze sandbox on ${sandbox.url} (use it as a target endpoint; admin API under ${sandbox.url}/sandbox)`);
-    if (admin.generated) print(`Admin token (shown once, also in ${config.dataDir}/admin-token): ${admin.token}`);
+    // Never the token itself: logs are collected and kept; the file is readable by this user only.
+    if (admin.generated) print(`Admin token generated into ${join(config.dataDir, ADMIN_TOKEN_FILE)} (mode 0600)`);
   }
   return {
     url,

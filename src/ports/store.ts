@@ -47,12 +47,17 @@ export interface ProjectsRepo {
   setIngestKey(id: string, key: { ingestKeyEnc: string; ingestKeyHash: string }, now: string): Promise<boolean>;
 }
 
-export interface ProjectTokenRecord {
+/** A project token as listed: never its hash or value. */
+export interface TokenRecord {
   readonly id: string;
+  readonly projectId: string;
   readonly role: Exclude<Role, 'admin'>;
   readonly name: string | null;
-  readonly hint: string | null;
+  /** `…last4` of the token. */
+  readonly hint: string;
   readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+  readonly expiresAt: string | null;
 }
 
 export interface TokensRepo {
@@ -63,13 +68,15 @@ export interface TokensRepo {
     tokenHash: string;
     now: string;
     name?: string | null;
-    hint?: string | null;
+    hint?: string;
+    expiresAt?: string | null;
   }): Promise<void>;
-  /** The project's tokens, oldest first (never their hashes). */
-  list(projectId: string): Promise<ProjectTokenRecord[]>;
-  /** Revokes at once; false when the project has no such token. */
-  delete(projectId: string, id: string): Promise<boolean>;
-  findByHash(hash: string): Promise<{ id: string; projectId: string; role: Exclude<Role, 'admin'> } | undefined>;
+  findByHash(hash: string): Promise<TokenRecord | undefined>;
+  list(projectId: string): Promise<TokenRecord[]>;
+  /** Deletes the token (it stops working at once); false when the project has no such token. */
+  revoke(projectId: string, tokenId: string): Promise<boolean>;
+  /** Records a use; callers throttle it (one write per token per minute is plenty). */
+  touch(tokenId: string, now: string): Promise<void>;
 }
 
 export interface TargetsRepo {

@@ -31,7 +31,14 @@ export async function startApi(
   opts: { context?: Partial<HttpContext>; harness?: Parameters<typeof startHarness>[1] } = {},
 ): Promise<Api> {
   const h = await startHarness(engine, opts.harness);
-  const app = await buildHttpApp({ deps: h.deps, adminToken: ADMIN_TOKEN, tokens: tokenTools, ...opts.context });
+  const app = await buildHttpApp({
+    deps: h.deps,
+    adminToken: ADMIN_TOKEN,
+    tokens: tokenTools,
+    // The isolation and fuzz walks send thousands of bad tokens from one address on purpose.
+    authFailureLimit: { maxFailures: 1_000_000, windowMs: 60_000 },
+    ...opts.context,
+  });
   await app.ready();
   return {
     h,

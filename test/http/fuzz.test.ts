@@ -261,7 +261,7 @@ describe.each(ENGINES)('fuzzing the API on $name', (engine) => {
     async (_name, route) => {
       const validKeys = Object.keys((route.body?.(a, api) as Record<string, unknown> | undefined) ?? {});
       const request = fc.record({
-        ids: fc.dictionary(fc.constantFrom('projectId', 'targetId', 'cohortId', 'syncId', 'runId'), idPick),
+        ids: fc.dictionary(fc.constantFrom('projectId', 'targetId', 'cohortId', 'syncId', 'runId', 'tokenId'), idPick),
         body:
           validKeys.length > 0
             ? fc.oneof(

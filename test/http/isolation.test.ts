@@ -46,7 +46,7 @@ describe.each(ENGINES)('isolation matrix on $name', (engine) => {
         expect(json(res)).toMatchObject({ error: { code: 'not_found' } });
       }
       // Another project's child ids under the caller's own project id are unknown there too.
-      if (/\{(targetId|cohortId|syncId|runId)\}/.test(route.template)) {
+      if (/\{(targetId|cohortId|syncId|runId|tokenId)\}/.test(route.template)) {
         const mixed = { ...b, projectId: a.projectId };
         const res = await send(route, mixed, a.editor);
         expect(res.statusCode, `${route.method} ${route.template} with B's child id under A`).toBe(404);

@@ -2,7 +2,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Mapping } from '../../domain/mapping.ts';
 import type { AttributeSettings, Cohort, CohortType, DeliveryMode, Project, Target } from '../../domain/model.ts';
-import type { CohortsRepo, ProjectsRepo, TargetsRepo, TokensRepo } from '../../ports/store.ts';
+import type { CohortsRepo, ProjectsRepo, TargetsRepo, TokenRecord, TokensRepo } from '../../ports/store.ts';
 import { parseJson, toJson } from './json.ts';
 import type { BrazeTargetsTable, CohortsTable, Database, ProjectsTable } from './schema.ts';
 
@@ -113,18 +113,25 @@ export class KyselyProjectsRepo implements ProjectsRepo {
   }
 }
 
+const TOKEN_COLUMNS = ['id', 'project_id', 'role', 'name', 'hint', 'created_at', 'last_used_at', 'expires_at'] as const;
+
+type TokenRow = Pick<Selectable<Database['api_tokens']>, (typeof TOKEN_COLUMNS)[number]>;
+
+const toTokenRecord = (row: TokenRow): TokenRecord => ({
+  id: row.id,
+  projectId: row.project_id,
+  role: row.role as 'editor' | 'viewer',
+  name: row.name,
+  hint: row.hint ?? '…',
+  createdAt: row.created_at,
+  lastUsedAt: row.last_used_at,
+  expiresAt: row.expires_at,
+});
+
 export class KyselyTokensRepo implements TokensRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async create(t: {
-    id: string;
-    projectId: string;
-    role: 'editor' | 'viewer';
-    tokenHash: string;
-    now: string;
-    name?: string | null;
-    hint?: string | null;
-  }) {
+  async create(t: Parameters<TokensRepo['create']>[0]) {
     await this.db
       .insertInto('api_tokens')
       .values({
@@ -135,43 +142,42 @@ export class KyselyTokensRepo implements TokensRepo {
         created_at: t.now,
         name: t.name ?? null,
         hint: t.hint ?? null,
+        expires_at: t.expiresAt ?? null,
       })
       .execute();
-  }
-
-  async list(projectId: string) {
-    const rows = await this.db
-      .selectFrom('api_tokens')
-      .select(['id', 'role', 'name', 'hint', 'created_at'])
-      .where('project_id', '=', projectId)
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      role: r.role as 'editor' | 'viewer',
-      name: r.name,
-      hint: r.hint,
-      createdAt: r.created_at,
-    }));
-  }
-
-  async delete(projectId: string, id: string) {
-    const r = await this.db
-      .deleteFrom('api_tokens')
-      .where('project_id', '=', projectId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
   }
 
   async findByHash(hash: string) {
     const row = await this.db
       .selectFrom('api_tokens')
-      .select(['id', 'project_id', 'role'])
+      .select(TOKEN_COLUMNS)
       .where('token_hash', '=', hash)
       .executeTakeFirst();
-    return row && { id: row.id, projectId: row.project_id, role: row.role as 'editor' | 'viewer' };
+    return row && toTokenRecord(row);
+  }
+
+  async list(projectId: string) {
+    const rows = await this.db
+      .selectFrom('api_tokens')
+      .select(TOKEN_COLUMNS)
+      .where('project_id', '=', projectId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toTokenRecord);
+  }
+
+  async revoke(projectId: string, tokenId: string) {
+    const r = await this.db
+      .deleteFrom('api_tokens')
+      .where('project_id', '=', projectId)
+      .where('id', '=', tokenId)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async touch(tokenId: string, now: string) {
+    await this.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', tokenId).execute();
   }
 }
 

@@ -22,7 +22,10 @@ export interface ApiTokensTable {
   token_hash: string;
   created_at: string;
   name: string | null;
+  /** null for tokens made before hints existed. */
   hint: string | null;
+  last_used_at: string | null;
+  expires_at: string | null;
 }
 
 export interface BrazeTargetsTable {

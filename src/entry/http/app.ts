@@ -77,7 +77,12 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
   });
   installErrorHandling(app, ctx.deps.logger);
   installBodyParsers(app);
-  installAuth(app, { adminToken: ctx.adminToken, hash: ctx.tokens.hash, store: ctx.deps.store });
+  installAuth(app, {
+    adminToken: ctx.adminToken,
+    hash: ctx.tokens.hash,
+    store: ctx.deps.store,
+    ...(ctx.authFailureLimit ? { failureLimit: ctx.authFailureLimit } : {}),
+  });
   installAccessLog(app, ctx.deps);
 
   await app.register(swagger, {

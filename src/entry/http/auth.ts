@@ -10,7 +10,14 @@ export type Access = 'public' | 'admin' | 'read' | 'write';
 
 export type Principal =
   | { readonly kind: 'admin' }
-  | { readonly kind: 'project'; readonly projectId: string; readonly role: 'editor' | 'viewer' };
+  | {
+      readonly kind: 'project';
+      readonly projectId: string;
+      readonly role: 'editor' | 'viewer';
+      readonly tokenId: string;
+      /** ISO-8601, or null for a token that never expires. */
+      readonly expiresAt: string | null;
+    };
 
 const principals = new WeakMap<FastifyRequest, Principal>();
 
@@ -64,10 +71,71 @@ const tables = new WeakMap<FastifyInstance, RouteEntry[]>();
 /** Every route registered after installAuth, with the access level it declared (tests walk this). */
 export const routeTable = (app: FastifyInstance): readonly RouteEntry[] => tables.get(app) ?? [];
 
+/** Failed authentications allowed per client address and window; beyond them every attempt is 429. */
+export interface AuthFailureLimit {
+  readonly maxFailures: number;
+  readonly windowMs: number;
+}
+
+export const DEFAULT_AUTH_FAILURE_LIMIT: AuthFailureLimit = { maxFailures: 20, windowMs: 60_000 };
+const TRACKED_ADDRESSES = 10_000;
+/** last_used_at is written at most this often per token: a read must not become a write each time. */
+const TOUCH_EVERY_MS = 60_000;
+
+/**
+ * Counts failed authentications per client address in fixed windows. Once an address is over the limit,
+ * its requests are refused without checking the token (so guesses teach nothing) until the window ends.
+ */
+class FailureLimiter {
+  private readonly byAddress = new Map<string, { windowStart: number; failures: number }>();
+  constructor(private readonly limit: AuthFailureLimit) {}
+
+  /** Seconds until the address may try again, or 0 when it may now. */
+  blockedFor(address: string, now: number): number {
+    const entry = this.byAddress.get(address);
+    if (!entry || now - entry.windowStart >= this.limit.windowMs) return 0;
+    return entry.failures >= this.limit.maxFailures
+      ? Math.ceil((entry.windowStart + this.limit.windowMs - now) / 1000)
+      : 0;
+  }
+
+  fail(address: string, now: number): void {
+    let entry = this.byAddress.get(address);
+    if (!entry || now - entry.windowStart >= this.limit.windowMs) {
+      if (this.byAddress.size >= TRACKED_ADDRESSES) this.evict(now);
+      entry = { windowStart: now, failures: 0 };
+      this.byAddress.set(address, entry);
+    }
+    entry.failures += 1;
+  }
+
+  private evict(now: number): void {
+    for (const [address, entry] of this.byAddress)
+      if (now - entry.windowStart >= this.limit.windowMs) this.byAddress.delete(address);
+    // Still full (a flood from many addresses): forget the oldest rather than grow without bound.
+    for (const address of this.byAddress.keys()) {
+      if (this.byAddress.size < TRACKED_ADDRESSES) break;
+      this.byAddress.delete(address);
+    }
+  }
+}
+
 export function installAuth(
   app: FastifyInstance,
-  opts: { adminToken: string; hash: (token: string) => string; store: Store },
+  opts: {
+    adminToken: string;
+    hash: (token: string) => string;
+    store: Store;
+    failureLimit?: AuthFailureLimit;
+    now?: () => number;
+  },
 ): void {
+  const limiter = new FailureLimiter(opts.failureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT);
+  const now = opts.now ?? Date.now;
+  const refuse = (request: FastifyRequest, message: string): never => {
+    limiter.fail(request.ip, now());
+    throw new AppError(401, 'unauthorized', message);
+  };
   const table: RouteEntry[] = [];
   tables.set(app, table);
   app.addHook('onRoute', (route) => {
@@ -86,13 +154,31 @@ export function installAuth(
     }
     const token = bearer(request);
     if (!token) throw new AppError(401, 'unauthorized', 'this call needs an Authorization: Bearer <token> header');
+    const wait = limiter.blockedFor(request.ip, now());
+    if (wait > 0)
+      throw new AppError(429, 'rate_limited', `too many failed authentications from your address; retry in ${wait} s`, {
+        retryAfterSeconds: wait,
+      });
     let principal: Principal;
     if (constantTimeEqual(token, opts.adminToken)) {
       principal = { kind: 'admin' };
     } else {
       const found = await opts.store.tokens.findByHash(opts.hash(token));
-      if (!found) throw new AppError(401, 'unauthorized', 'the bearer token is not valid');
-      principal = { kind: 'project', projectId: found.projectId, role: found.role };
+      if (!found) return refuse(request, 'the bearer token is not valid');
+      const at = now();
+      if (found.expiresAt !== null && Date.parse(found.expiresAt) <= at)
+        return refuse(request, `the bearer token expired at ${found.expiresAt}`);
+      if (found.lastUsedAt === null || at - Date.parse(found.lastUsedAt) >= TOUCH_EVERY_MS) {
+        // Best effort: a busy store must not fail the request over a "last used" time.
+        await opts.store.tokens.touch(found.id, new Date(at).toISOString()).catch(() => {});
+      }
+      principal = {
+        kind: 'project',
+        projectId: found.projectId,
+        role: found.role,
+        tokenId: found.id,
+        expiresAt: found.expiresAt,
+      };
     }
     if (access === 'admin' && principal.kind !== 'admin')
       throw new AppError(403, 'forbidden', 'only the admin token can do this');

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../../app/deps.ts';
 import type { TokenTools } from '../../app/projects.ts';
+import type { AuthFailureLimit } from './auth.ts';
 
 export interface HttpContext {
   readonly deps: AppDeps;
@@ -21,4 +22,6 @@ export interface HttpContext {
   readonly csvLimits?: { readonly maxBytes: number; readonly maxRecordBytes: number };
   /** Time to receive a whole request, body included; 408 after it. Default 10 minutes (HTTP_REQUEST_TIMEOUT_MS). */
   readonly requestTimeoutMs?: number;
+  /** Failed authentications allowed per client address (then 429); default 20 a minute. */
+  readonly authFailureLimit?: AuthFailureLimit;
 }

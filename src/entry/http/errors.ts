@@ -112,7 +112,14 @@ const BUSY_RETRY_AFTER_SECONDS = 2;
 export function toErrorResponse(
   error: unknown,
 ): { status: number; body: ErrorBody; headers?: Record<string, string> } | null {
-  if (error instanceof AppError) return { status: error.status, body: body(error.code, error.message, error.details) };
+  if (error instanceof AppError) {
+    const wait = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    return {
+      status: error.status,
+      body: body(error.code, error.message, error.details),
+      ...(typeof wait === 'number' ? { headers: { 'retry-after': String(wait) } } : {}),
+    };
+  }
   if (error instanceof HttpError) return { status: error.statusCode, body: body(error.code, error.message) };
   if (error instanceof RequestValidationError)
     return { status: 400, body: body('invalid_input', error.message, { fields: error.fields }) };

@@ -70,7 +70,11 @@ export const ProjectCreate = z.strictObject({ name: displayName });
 export const ProjectPatch = z.strictObject({ name: displayName.optional(), notificationEmails: emails.optional() });
 export const TokenCreate = z.strictObject({
   role: z.enum(['editor', 'viewer']),
-  name: text(100).optional().describe('to tell tokens apart in the list'),
+  name: text(200).optional().describe('what the token is for, shown in the list'),
+  expiresAt: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe('ISO-8601; the token stops working then (an expiring creator cannot outlive itself)'),
 });
 export const TokenParams = z.object({ projectId: id, tokenId: id });
 
@@ -215,14 +219,16 @@ export const Project = z.object({
   updatedAt: timestamp,
   ingestKey: z.string().optional().describe('admin and editors only'),
 });
-export const TokenSummary = z.object({
+export const TokenInfo = z.object({
   id: z.string(),
   role: z.enum(['editor', 'viewer']),
   name: z.string().optional(),
   hint: z.string().describe('…last4 of the token'),
-  createdAt: timestamp,
+  createdAt: z.string(),
+  lastUsedAt: z.string().optional(),
+  expiresAt: z.string().optional(),
 });
-export const Token = TokenSummary.extend({ token: z.string().describe('shown once') });
+export const Token = TokenInfo.extend({ token: z.string().describe('shown once') });
 export const Target = z.object({
   id: z.string(),
   name: z.string(),

@@ -24,8 +24,8 @@ import {
   ProjectPatch,
   Token,
   TokenCreate,
+  TokenInfo,
   TokenParams,
-  TokenSummary,
 } from '../schemas.ts';
 import { projectView } from '../views.ts';
 
@@ -119,7 +119,16 @@ export async function projectRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     params: ProjectParams,
     body: TokenCreate,
     response: Token,
-    handler: async ({ params, body }) => createProjectToken(deps, ctx.tokens, params.projectId, body.role, body.name),
+    description:
+      'Only the admin and editors create tokens. A token created with an expiring token expires no later than it.',
+    handler: async ({ params, body, principal }) => {
+      const who = principal();
+      return createProjectToken(deps, ctx.tokens, params.projectId, body.role, {
+        name: body.name,
+        expiresAt: body.expiresAt,
+        creator: who.kind === 'admin' ? who : { kind: 'project', expiresAt: who.expiresAt },
+      });
+    },
   });
 
   defineRoute(app, {
@@ -127,9 +136,9 @@ export async function projectRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     url: '/api/v1/projects/:projectId/tokens',
     access: 'write',
     tags: ['projects'],
-    summary: "The project's tokens: id, role, name and last four characters (never the token)",
+    summary: "The project's tokens (hint, role, created, last used, expiry; never the tokens); admin and editors",
     params: ProjectParams,
-    response: listOf(TokenSummary),
+    response: listOf(TokenInfo),
     handler: async ({ params }) => ({ items: await listProjectTokens(deps, params.projectId), nextCursor: null }),
   });
 
@@ -139,7 +148,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     access: 'write',
     tags: ['projects'],
     status: 204,
-    summary: 'Revoke a project token at once',
+    summary: 'Revoke a project token; it stops working at once',
     params: TokenParams,
     handler: async ({ params }) => {
       await revokeProjectToken(deps, params.projectId, params.tokenId);
