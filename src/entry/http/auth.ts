@@ -132,6 +132,15 @@ export function installAuth(
 ): void {
   const limiter = new FailureLimiter(opts.failureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT);
   const now = opts.now ?? Date.now;
+  // "Last used" is the last request the token got through: recorded after a successful answer only, so a
+  // refused request changes nothing stored.
+  const stale = new WeakSet<FastifyRequest>();
+  app.addHook('onResponse', async (request, reply) => {
+    const p = principals.get(request);
+    if (!stale.has(request) || p?.kind !== 'project' || reply.statusCode >= 400) return;
+    // Best effort: a busy store must not matter for a "last used" time.
+    await opts.store.tokens.touch(p.tokenId, new Date(now()).toISOString()).catch(() => {});
+  });
   const refuse = (request: FastifyRequest, message: string): never => {
     limiter.fail(request.ip, now());
     throw new AppError(401, 'unauthorized', message);
@@ -168,10 +177,7 @@ export function installAuth(
       const at = now();
       if (found.expiresAt !== null && Date.parse(found.expiresAt) <= at)
         return refuse(request, `the bearer token expired at ${found.expiresAt}`);
-      if (found.lastUsedAt === null || at - Date.parse(found.lastUsedAt) >= TOUCH_EVERY_MS) {
-        // Best effort: a busy store must not fail the request over a "last used" time.
-        await opts.store.tokens.touch(found.id, new Date(at).toISOString()).catch(() => {});
-      }
+      if (found.lastUsedAt === null || at - Date.parse(found.lastUsedAt) >= TOUCH_EVERY_MS) stale.add(request);
       principal = {
         kind: 'project',
         projectId: found.projectId,
