@@ -233,15 +233,18 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    // Project tokens that expire and say when they were last used (docs/security.md). Independent of
+    // 0070_token_details (name and hint), which it may run before or after.
+    name: '0060_token_expiry',
+    up: () => [
+      `alter table api_tokens add column last_used_at text`,
+      `alter table api_tokens add column expires_at text`,
+    ],
+  },
+  {
     // Project tokens a person can tell apart and revoke (api.md: GET/DELETE …/tokens): an optional name and
     // the last four characters of the token. Tokens made before this have neither (their hint reads "…").
     name: '0070_token_details',
     up: () => [`alter table api_tokens add column name text`, `alter table api_tokens add column hint text`],
-  },
-  {
-    // Project tokens that expire and say when they were last used (docs/security.md). Independent of
-    // 0070_token_details (name and hint), which it may run before or after.
-    name: '0060_token_expiry',
-    up: () => [`alter table api_tokens add column last_used_at text`, `alter table api_tokens add column expires_at text`],
   },
 ];
