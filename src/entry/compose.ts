@@ -94,7 +94,9 @@ export type QueueFactory = (ctx: {
 }) => Promise<JobQueue>;
 
 /** pg-boss in the schema the store's migrations created beside the store's own (PostgreSQL only). */
-export function pgBossQueue(tuning: { pollingIntervalSeconds?: number; concurrency?: number } = {}): QueueFactory {
+export function pgBossQueue(
+  tuning: { pollingIntervalSeconds?: number; concurrency?: number; wakeup?: boolean } = {},
+): QueueFactory {
   return async ({ store, settings, logger, owner }) => {
     const location = store.location;
     if (location.kind !== 'postgres') throw new Error('pg-boss needs the PostgreSQL store');

@@ -44,6 +44,7 @@ export const CONFIG_KEYS = [
   'LEASE_TTL_SECONDS',
   'SCHEDULER_INTERVAL_SECONDS',
   'QUEUE_POLL_SECONDS',
+  'QUEUE_WAKEUP',
   'INGEST_EVENTS_PER_SECOND',
   'EVENT_RETENTION_DAYS',
   'WEBHOOK_ALLOWED_HOSTS',
@@ -101,6 +102,8 @@ export interface Config {
     readonly schedulerIntervalSeconds: number;
     /** pg-boss's safety-net poll (LISTEN/NOTIFY wakes workers at once). */
     readonly queuePollSeconds: number;
+    /** LISTEN/NOTIFY wake-up of idle workers; off behind a pooler that cannot LISTEN (PgBouncer, transaction mode). */
+    readonly queueWakeup: boolean;
   };
   /** Amplitude-format ingestion (docs/ingestion.md): per-project events/s budget (0 = none), retention. */
   readonly ingest: { readonly eventsPerSecond: number; readonly retentionDays: number };
@@ -250,6 +253,7 @@ const schema = z.object({
   LEASE_TTL_SECONDS: wholeNumber(2, 3600, 30),
   SCHEDULER_INTERVAL_SECONDS: wholeNumber(1, 3600, 5),
   QUEUE_POLL_SECONDS: wholeNumber(1, 600, 2),
+  QUEUE_WAKEUP: oneOf(['on', 'off']).default('on'),
   INGEST_EVENTS_PER_SECOND: wholeNumber(0, 100_000_000, 50_000),
   EVENT_RETENTION_DAYS: wholeNumber(1, 36_500, 400),
   WEBHOOK_ALLOWED_HOSTS: hostList,
@@ -318,6 +322,7 @@ function toConfig(v: Parsed): Config {
       leaseTtlSeconds: v.LEASE_TTL_SECONDS,
       schedulerIntervalSeconds: v.SCHEDULER_INTERVAL_SECONDS,
       queuePollSeconds: v.QUEUE_POLL_SECONDS,
+      queueWakeup: v.QUEUE_WAKEUP === 'on',
     },
     ingest: { eventsPerSecond: v.INGEST_EVENTS_PER_SECOND, retentionDays: v.EVENT_RETENTION_DAYS },
     webhooks: { allowedHosts: v.WEBHOOK_ALLOWED_HOSTS, allowPrivate: v.WEBHOOK_ALLOW_PRIVATE === 'true' },

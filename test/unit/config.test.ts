@@ -45,6 +45,7 @@ describe('loadConfig defaults', () => {
         leaseTtlSeconds: 30,
         schedulerIntervalSeconds: 5,
         queuePollSeconds: 2,
+        queueWakeup: true,
       },
       ingest: { eventsPerSecond: 50_000, retentionDays: 400 },
       webhooks: { allowedHosts: [], allowPrivate: false },

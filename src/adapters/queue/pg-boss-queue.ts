@@ -19,6 +19,8 @@ export interface PgBossQueueOptions {
   /** Connections of pg-boss's own pool. Default 4. */
   readonly poolSize?: number;
   readonly logger: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** LISTEN/NOTIFY wake-up (default on); off, pickup waits for the poll. */
+  readonly wakeup?: boolean;
   /** Whether this process runs pg-boss maintenance (expiry, archiving); any number of processes may. */
   readonly supervise?: boolean;
 }
@@ -64,7 +66,7 @@ export class PgBossQueue implements JobQueue {
     const data: RunJob = { brazeCohortId };
     // `short` policy: null when a job of this key is already waiting — the dispatch folds into that one.
     const id = await this.boss.send(RUN_QUEUE, data, { singletonKey: brazeCohortId });
-    if (id !== null) await this.wake();
+    if (id !== null && this.opts.wakeup !== false) await this.wake();
   }
 
   async start(handler: (brazeCohortId: string) => Promise<void>): Promise<void> {
@@ -88,6 +90,7 @@ export class PgBossQueue implements JobQueue {
       });
       this.workerIds.push(id);
     }
+    if (this.opts.wakeup === false) return;
     this.listener = await startWakeListener({
       connectionString: this.opts.connectionString,
       payload: this.opts.schema,
