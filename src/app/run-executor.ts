@@ -302,6 +302,8 @@ export class RunExecutor {
         const result = await definition.sendBatch(target, audience, change, {
           signal: local.signal,
           onRequest: this.requestLogger(run),
+          // Real-time changes may use the budget headroom a large full run leaves free.
+          lane: run.mode === 'incremental' ? 'realtime' : 'bulk',
         });
         // A 2xx may still fail some items: those are recorded with the reason and not acknowledged, so the
         // next run sends them again; the rest of the batch is delivered.

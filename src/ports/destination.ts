@@ -4,7 +4,7 @@
 // connection test, and the remedy text for each kind of failure.
 import type { Identifier, IdentifierKind } from '../domain/identifiers.ts';
 import type { DeliveryMode } from '../domain/model.ts';
-import type { RequestBudget } from './limiter.ts';
+import type { RequestBudget, RequestLane } from './limiter.ts';
 
 export type { DeliveryMode } from '../domain/model.ts';
 export type { RequestBudget } from './limiter.ts';
@@ -60,6 +60,8 @@ export interface RequestLogEntry {
 export interface CallOptions {
   readonly onRequest?: (entry: RequestLogEntry) => void;
   readonly signal?: AbortSignal;
+  /** Real-time runs ask the limiter on the real-time lane (its reserved headroom); default bulk. */
+  readonly lane?: RequestLane;
 }
 
 export interface DestinationDefinition {

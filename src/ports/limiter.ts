@@ -14,9 +14,18 @@ export interface RateLimitObservation {
   readonly resetEpochSeconds?: number;
 }
 
+/**
+ * Who asks: requests of real-time runs may use headroom that bulk (full, scheduled) runs leave free, so a large
+ * first load never starves real-time changes on the same key (docs/deploy.md, "One budget per key").
+ */
+export type RequestLane = 'realtime' | 'bulk';
+
 export interface RequestLimiter {
-  /** Resolves when one request for `key` may be sent within `budget`; rejects if `signal` aborts meanwhile. */
-  acquire(key: string, budget: RequestBudget, signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves when one request for `key` may be sent within `budget`; rejects if `signal` aborts meanwhile.
+   * `lane` defaults to 'bulk'; limiters without headroom treat both lanes alike.
+   */
+  acquire(key: string, budget: RequestBudget, signal?: AbortSignal, lane?: RequestLane): Promise<void>;
   /** Feeds back what the destination said about the budget, after every HTTP response. */
   observe(key: string, seen: RateLimitObservation, status: number): void;
 }

@@ -103,7 +103,7 @@ export class BrazeHttp {
 
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw aborted();
-      await waiting(this.limiter.acquire(call.budgetKey, call.budget, signal));
+      await waiting(this.limiter.acquire(call.budgetKey, call.budget, signal, opts?.lane ?? 'bulk'));
       requests++;
       const startedAt = this.now();
       const outcome = await postJson(call.url, payload, this.timeoutMs, signal, call.headers);

@@ -6,11 +6,11 @@
 // process's 429 pauses them all.
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import type { RateLimitObservation, RequestBudget, RequestLimiter } from '../../ports/limiter.ts';
+import type { RateLimitObservation, RequestBudget, RequestLane, RequestLimiter } from '../../ports/limiter.ts';
 import type { Database } from '../store/schema.ts';
 
 /** Which kind of run asks: real-time runs may use the headroom a bulk (full, scheduled) run never takes. */
-export type Lane = 'realtime' | 'bulk';
+export type Lane = RequestLane;
 
 export interface StoreLimiterOptions {
   /**
