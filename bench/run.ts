@@ -3,7 +3,7 @@
 //   npm run bench                                  planner at 1M and 10M on SQLite (+ sort|comm baseline,
 //                                                  + plan after 100 changes), then delivery at the Braze cap
 //   npm run bench -- --sizes 100000,1000000        other cohort sizes
-//   npm run bench -- --only planner|delivery|ingest|realtime   one part (ingest: bench/ingest.ts, realtime: bench/realtime.ts)
+//   npm run bench -- --only planner|delivery|ingest|realtime|ui   one part (ingest: bench/ingest.ts, realtime: bench/realtime.ts, ui: bench/ui.ts)
 //   npm run bench -- --engine postgres --database-url postgres://postgres@127.0.0.1:5432/test
 //   npm run bench -- --json bench-results.json     also write every figure as JSON
 //
@@ -17,12 +17,13 @@ import Database from 'better-sqlite3';
 import { BRAZE_REQUESTS_PER_HOUR, benchDeliveryInChild, type DeliveryResult } from './delivery.ts';
 import { benchPlannerSize, type PlannerSizeResult } from './planner.ts';
 import { benchRealtime, realtimeMarkdownRow } from './realtime.ts';
+import { benchUi, uiMarkdown } from './ui.ts';
 
 const HELP = `usage: npm run bench -- [options]
   --sizes N[,N...]          planner cohort sizes (default 1000000,10000000)
   --engine sqlite|postgres  store engine (default sqlite)
   --database-url URL        PostgreSQL server for --engine postgres (default $DATABASE_URL); a throw-away schema is used
-  --only planner|delivery|ingest|realtime   run one part only (default: planner, delivery, ingestion, then real-time latency)
+  --only planner|delivery|ingest|realtime|ui   run one part only (default: planner, delivery, ingestion, real-time latency, then the web UI)
   --changes N               members changed before the second plan (default 100)
   --no-baseline             skip the sort | comm -3 baseline
   --no-incremental          skip the plan after a few changes
@@ -56,8 +57,8 @@ if (values.help) {
 }
 const engine = values.engine;
 if (engine !== 'sqlite' && engine !== 'postgres') throw new Error(`--engine must be sqlite or postgres, not ${engine}`);
-if (values.only !== undefined && !['planner', 'delivery', 'ingest', 'realtime'].includes(values.only))
-  throw new Error('--only must be planner, delivery, ingest or realtime');
+if (values.only !== undefined && !['planner', 'delivery', 'ingest', 'realtime', 'ui'].includes(values.only))
+  throw new Error('--only must be planner, delivery, ingest, realtime or ui');
 const positive = (name: string, v: string) => {
   const n = Number(v.replace(/_/g, ''));
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, not ${v}`);
@@ -170,6 +171,10 @@ if (values.only === undefined || values.only === 'realtime') {
     ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}),
   });
   log(`real-time latency:\n${realtimeMarkdownRow(realtime)}`);
+}
+if (values.only === undefined || values.only === 'ui') {
+  // The web UI: first-load JS and the syncs page's time to interactive at 0 / 100 / 1,000 syncs (bench/ui.ts).
+  log(`web UI:\n${uiMarkdown(await benchUi())}`);
 }
 if (values.json)
   writeFileSync(

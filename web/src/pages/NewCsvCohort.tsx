@@ -131,7 +131,8 @@ export function NewCsvCohort() {
                 </Text>
                 {preview.noId.length ? (
                   <Text size="sm" c="red">
-                    <strong>{preview.noId.length}</strong> with neither (lines {preview.noId.slice(0, 5).join(', ')}
+                    <strong>{preview.noId.length}</strong> with neither ({preview.noId.length === 1 ? 'line' : 'lines'}{' '}
+                    {preview.noId.slice(0, 5).join(', ')}
                     {preview.noId.length > 5 ? ', …' : ''})
                   </Text>
                 ) : null}
