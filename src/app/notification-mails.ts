@@ -11,7 +11,10 @@ export interface MailContext {
   readonly sync: Pick<Sync, 'id' | 'cadence' | 'brazeCohortRef'>;
   readonly run: Run;
   readonly cohort: Pick<Cohort, 'id' | 'name'>;
-  readonly target: Pick<Target, 'id' | 'name'> & { readonly endpoint?: string };
+  readonly target: Pick<Target, 'id' | 'name'> & {
+    readonly endpoint?: string;
+    readonly delivery?: Target['delivery'];
+  };
 }
 
 export interface ComposedMail {
@@ -24,6 +27,14 @@ export function remedyFor(code: string, ctx: Pick<MailContext, 'target' | 'proje
   const target = `target "${ctx.target.name}" (${ctx.target.id})`;
   switch (code) {
     case 'braze_credentials':
+      if (ctx.target.delivery === 'custom_attribute')
+        return [
+          `Braze refused the REST API key of ${target} (HTTP 401: wrong or deleted key, or another instance; HTTP 403: the key lacks the users.track permission).`,
+          '1. Braze keys cannot be edited: in Braze, open Settings → APIs and Identifiers → API Keys and create a new key with the users.track permission.',
+          `2. Update the target with it: PATCH /api/v1/projects/${ctx.project.id}/destinations/braze/targets/${ctx.target.id} {"restApiKey": "…"}, or in the web UI.`,
+          `3. Check the target's REST endpoint${ctx.target.endpoint ? ` (${ctx.target.endpoint})` : ''} is your Braze instance's: a key works only on its own instance.`,
+          '4. Test the target (POST …/targets/{id}/test), then run the sync again (POST …/syncs/{id}/runs). A successful run sends a recovery notice.',
+        ].join('\n');
       return [
         `Braze refused the Data Import Key of ${target} (HTTP 401/403).`,
         '1. In Braze, open Partner Integrations → Technology Partners → this integration, and regenerate the Data Import Key (or copy the current one).',
@@ -61,9 +72,14 @@ function duration(run: Run): string {
   return s < 120 ? ` (${s} s)` : ` (${Math.round(s / 60)} min)`;
 }
 
-function countsLine(c: Run['counts']): string {
-  return `Added: ${c.added}   Removed: ${c.removed}   Skipped: ${c.skipped}   Failed: ${c.failed}`;
+/** Counts are members (users); the identifiers sent for them follow in brackets when a run has them. */
+function countsLine(c: Run['counts'], identifiers?: Run['identifiers']): string {
+  const ids = (n: number) => (identifiers ? ` (${n} identifier${n === 1 ? '' : 's'})` : '');
+  return `Added: ${c.added} users${ids(identifiers?.added ?? 0)}   Removed: ${c.removed} users${ids(identifiers?.removed ?? 0)}   Skipped: ${c.skipped}   Failed: ${c.failed}`;
 }
+
+/** A run that succeeded while some members failed ("Partial" in the UI). */
+export const isPartial = (run: Run): boolean => run.status === 'succeeded' && run.counts.failed > 0;
 
 function header(ctx: Omit<MailContext, 'run'>): string[] {
   return [
@@ -79,7 +95,7 @@ function runLines(run: Run): string[] {
     `Run:      ${run.id} (trigger ${run.trigger}, status ${run.status})`,
     `Started:  ${run.startedAt ?? 'not started'}`,
     `Finished: ${run.finishedAt ?? '-'}${duration(run)}`,
-    countsLine(run.counts),
+    countsLine(run.counts, run.identifiers),
     `Requests to Braze: ${run.requests} (retries: ${run.retries})`,
   ];
 }
@@ -96,7 +112,7 @@ function skippedNote(run: Run): string[] {
   }
   if (run.counts.failed > 0) {
     lines.push(
-      `${run.counts.failed} identifier(s) were in batches Braze refused; the run's members.csv lists them with the reason.`,
+      `${run.counts.failed} member(s) failed: Braze refused their batch, or named them in the errors of its answer. The run's members.csv lists them with Braze's reason; the next run sends them again.`,
     );
   }
   return lines;
@@ -118,6 +134,15 @@ export function composeRunMail(decision: MailDecision, ctx: MailContext): Compos
   const tag = `[${ctx.prefix}]`;
   switch (decision.kind) {
     case 'success':
+      if (isPartial(run))
+        return {
+          subject: `${tag} Sync partly succeeded: ${who(ctx)} (+${run.counts.added} −${run.counts.removed}, ${run.counts.failed} failed)`,
+          text: [
+            `The sync of ${who(ctx)} finished, but ${run.counts.failed} member(s) failed (partial success); the next run sends them again.`,
+            '',
+            ...runDetails(ctx),
+          ].join('\n'),
+        };
       return {
         subject: `${tag} Sync succeeded: ${who(ctx)} (+${run.counts.added} −${run.counts.removed})`,
         text: [`The sync of ${who(ctx)} finished successfully.`, '', ...runDetails(ctx)].join('\n'),

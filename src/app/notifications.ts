@@ -54,7 +54,7 @@ export interface RunNotifierOptions {
 interface Names {
   readonly project: Project;
   readonly cohort: Pick<Cohort, 'id' | 'name'>;
-  readonly target: Pick<Target, 'id' | 'name'> & { endpoint?: string };
+  readonly target: Pick<Target, 'id' | 'name'> & { endpoint?: string; delivery?: Target['delivery'] };
 }
 
 export class RunNotifier implements RunObserver {
@@ -197,7 +197,7 @@ export class RunNotifier implements RunObserver {
       project,
       cohort,
       target: target
-        ? { id: target.id, name: target.name, endpoint: target.endpoint }
+        ? { id: target.id, name: target.name, endpoint: target.endpoint, delivery: target.delivery }
         : { id: sync.targetId, name: sync.targetId },
     };
   }

@@ -223,6 +223,9 @@ export function runPayload(p: RunPayloadParts) {
       startedAt: run.startedAt,
       finishedAt: run.finishedAt,
       counts: run.counts,
+      identifiers: run.identifiers,
+      // Succeeded while some members failed: the UI's "Partial"; they are sent again by the next run.
+      partial: run.status === 'succeeded' && run.counts.failed > 0,
       requests: run.requests,
       retries: run.retries,
       ...(run.error ? { error: run.error } : {}),

@@ -34,6 +34,8 @@ export const CONFIG_KEYS = [
   'LOG_LEVEL',
   'BRAZE_CONCURRENCY',
   'BRAZE_REQUESTS_PER_HOUR',
+  'BRAZE_TRACK_REQUESTS_PER_3S',
+  'BRAZE_TRACK_MAX_OBJECTS',
   'RUN_HISTORY_DAYS',
   'REALTIME_RECONCILE_MINUTES',
   'CSV_MAX_BYTES',
@@ -78,6 +80,10 @@ export interface Config {
     readonly sandbox: { readonly enabled: boolean; readonly port: number };
     readonly concurrency: number;
     readonly requestsPerHour: number;
+    /** /users/track budget per REST API key per 3 s (Braze's burst limit: 3,000). */
+    readonly trackRequestsPer3s: number;
+    /** Objects per /users/track request (Braze: at most 75; it may lower the limit). */
+    readonly trackMaxObjects: number;
     /**
      * The window `requestsPerHour` is counted over: an hour (Braze's partner limit) unless a test or bench
      * against the sandbox counts per second (BRAZE_BUDGET_WINDOW_SECONDS).
@@ -238,6 +244,8 @@ const schema = z.object({
   LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
   BRAZE_CONCURRENCY: wholeNumber(1, 64, 4),
   BRAZE_REQUESTS_PER_HOUR: wholeNumber(1, 100_000_000, 250_000),
+  BRAZE_TRACK_REQUESTS_PER_3S: wholeNumber(1, 1_000_000, 3_000),
+  BRAZE_TRACK_MAX_OBJECTS: wholeNumber(1, 75, 75),
   RUN_HISTORY_DAYS: wholeNumber(1, 3650, 30),
   REALTIME_RECONCILE_MINUTES: wholeNumber(1, 10_080, 60),
   // CSV uploads (docs/api.md "CSV uploads"): the whole body, and one record (a line, or a quoted field's lines).
@@ -309,6 +317,8 @@ function toConfig(v: Parsed): Config {
       sandbox: { enabled: sandboxEnabled, port: v.BRAZE_SANDBOX_PORT },
       concurrency: v.BRAZE_CONCURRENCY,
       requestsPerHour: v.BRAZE_REQUESTS_PER_HOUR,
+      trackRequestsPer3s: v.BRAZE_TRACK_REQUESTS_PER_3S,
+      trackMaxObjects: v.BRAZE_TRACK_MAX_OBJECTS,
       budgetWindowSeconds: v.BRAZE_BUDGET_WINDOW_SECONDS,
     },
     cohortNamePrefix: v.COHORT_NAME_PREFIX,
@@ -400,6 +410,8 @@ export function describeConfig(config: Config) {
       sandbox: { ...config.braze.sandbox },
       concurrency: config.braze.concurrency,
       requestsPerHour: config.braze.requestsPerHour,
+      trackRequestsPer3s: config.braze.trackRequestsPer3s,
+      trackMaxObjects: config.braze.trackMaxObjects,
       budgetWindowSeconds: config.braze.budgetWindowSeconds,
     },
     cohortNamePrefix: config.cohortNamePrefix,

@@ -103,6 +103,8 @@ async function startLocked(
       // Without a partner key the sandbox's own key lets a new user try the whole flow without Braze.
       partnerKeys: noPartnerKey && sandbox ? { US: DEFAULT_PARTNER_KEY } : config.braze.partnerKeys,
       requestsPerHour: config.braze.requestsPerHour,
+      trackBudget: { requests: config.braze.trackRequestsPer3s, perMs: 3_000 },
+      trackMaxObjects: config.braze.trackMaxObjects,
       sharedLimiter: config.store.kind === 'postgres',
       budgetWindowMs: config.braze.budgetWindowSeconds * 1000,
     },

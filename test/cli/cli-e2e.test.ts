@@ -169,7 +169,9 @@ describe('cohort-sync resource commands against a running server', () => {
     const run = await cli(['syncs', 'run', syncId, '--wait', '--interval', '0.1', '--project', projectId]);
     expect(run.code, run.stderr).toBe(0);
     // The sync's first run was queued on creation and may already have sent everyone; together they add 3.
-    expect(run.stdout).toMatch(/^Run \S+ succeeded — added [0-3], removed 0, skipped 0, failed 0$/m);
+    expect(run.stdout).toMatch(
+      /^Run \S+ succeeded — added [0-3] users \([0-3] identifiers?\), removed 0 users \(0 identifiers\), skipped 0, failed 0$/m,
+    );
     expect(service.sandbox!.state.cohortIdentifiers(workspaceKey, cohortId).user_ids.sort()).toEqual([
       'u1',
       'u3',

@@ -103,7 +103,7 @@ describe('against the running service', () => {
     );
     expect(set.code, set.stderr).toBe(0);
     expect(set.stdout).toContain('Braze destination: enabled');
-    expect(set.stdout).toMatch(/Default\s+\S+\s+…\S+\s+device_id then user_id/);
+    expect(set.stdout).toMatch(/Default\s+\S+\s+cohort_import\s+…\S+\s+device_id then user_id/);
     expect(set.stdout).not.toContain(key);
 
     const targets = JSON.parse((await run(['targets', 'list', '--json'], p)).stdout) as {

@@ -97,7 +97,7 @@ describe('resources', () => {
       },
     ]);
     expect(out.split('\n')[1]).toMatch(
-      /^t1\s+Default\s+https:\/\/rest\.iad-01\.braze\.com\s+…abcd\s+user_id\s+2024-01-02 03:04:05Z$/,
+      /^t1\s+Default\s+https:\/\/rest\.iad-01\.braze\.com\s+cohort_import\s+…abcd\s+user_id\s+2024-01-02 03:04:05Z$/,
     );
     expect(targetsTable([])).toBe('No targets.');
     expect(destinationDetails({ enabled: false, targets: [] })).toBe('Braze destination: disabled\n\nNo targets.');
@@ -176,6 +176,19 @@ describe('resources', () => {
       'Run r1 failed: the Data Import Key was refused (braze_unauthorized) — added 0, removed 0, skipped 0, failed 3',
     );
     expect(runDetails(run)).toMatch(/^error: +the Data Import Key was refused \(braze_unauthorized\)$/m);
+  });
+
+  it('reads counts as users with the identifiers sent beside them, and says when a run is partial', () => {
+    const run = {
+      id: 'r2',
+      status: 'succeeded',
+      counts: { added: 2500, removed: 0, skipped: 0, failed: 4 },
+      identifiers: { added: 3500, removed: 0 },
+    };
+    expect(runOutcome(run)).toBe(
+      'Run r2 succeeded partially — added 2500 users (3,500 identifiers), removed 0 users (0 identifiers), skipped 0, failed 4',
+    );
+    expect(runDetails(run)).toMatch(/^failed: +4 \(partial: sent again by the next run\)$/m);
   });
 });
 

@@ -86,6 +86,31 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
 
   const lower = (xs: string[]) => xs.map((x) => x.toLowerCase()).sort();
 
+  it('mails a partial success when Braze names members in the errors of a 2xx, saying they are sent again', async () => {
+    h.sandbox.state.injectFaults([
+      { path: 'users', status: 201, body: { message: 'success', errors: ["user_id 'u2' was not processed"] } },
+    ]);
+    const { first } = await setup({ cadence: 'one_time' });
+    expect(first).toMatchObject({ status: 'succeeded', counts: { added: 1, failed: 1 } });
+    const [mail] = await inbox.waitFor(1);
+    expect(mail!.subject).toBe(
+      '[cohort-sync] Sync partly succeeded: "Buyers" → Braze target "EU workspace" (+1 −0, 1 failed)',
+    );
+    expect(mail!.text).toContain('1 member(s) failed (partial success); the next run sends them again.');
+    expect(mail!.text).toContain("members.csv lists them with Braze's reason");
+    const { runPayload } = await import('../../src/app/webhooks.ts');
+    const sync = (await h.deps.store.syncs.getById(first.syncId))!;
+    const project = (await h.deps.store.projects.get(sync.projectId))!;
+    const payload = runPayload({
+      project,
+      sync,
+      run: first,
+      cohort: { id: 'c', name: 'Buyers' },
+      target: { id: 't', name: 'EU workspace' },
+    });
+    expect(payload.run).toMatchObject({ status: 'succeeded', partial: true, identifiers: { added: 1, removed: 0 } });
+  });
+
   it('mails a success to the project and sync recipients, deduplicated, naming cohort, target, counts, run and times', async () => {
     const { sync, first } = await setup({
       cadence: 'one_time',
@@ -102,7 +127,9 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     expect(mail!.text).toContain(`Run:      ${first.id} (trigger schedule, status succeeded)`);
     expect(mail!.text).toContain(`Started:  ${first.startedAt}`);
     expect(mail!.text).toContain(`Finished: ${first.finishedAt}`);
-    expect(mail!.text).toContain('Added: 2   Removed: 0   Skipped: 1   Failed: 0');
+    expect(mail!.text).toContain(
+      'Added: 2 users (2 identifiers)   Removed: 0 users (0 identifiers)   Skipped: 1   Failed: 0',
+    );
     expect(mail!.text).toContain(`Sync:     ${sync.id} (cadence one_time)`);
     expect(mail!.text).toContain('no_user_id: 1');
     expect(mail!.text).not.toContain('What to do');
@@ -155,7 +182,7 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     expect(recovery!.subject).toBe('[cohort-sync] Sync recovered: "Buyers" → Braze target "EU workspace"');
     expect(recovery!.text).toContain('succeeded again after 3 failed run(s)');
     expect(recovery!.text).toContain(`failing since ${first.finishedAt}`);
-    expect(recovery!.text).toContain('Added: 2   Removed: 0');
+    expect(recovery!.text).toContain('Added: 2 users (2 identifiers)   Removed: 0 users');
 
     // Back to normal: the next success is an ordinary success mail.
     const again = await finished((await runNow(h.deps, project.id, sync.id)).id);
@@ -228,7 +255,7 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     const [, , , recovery] = await inbox.waitFor(4);
     expect(recovery!.subject).toContain('Sync recovered');
     expect(recovery!.text).toContain('after 4 failed run(s)');
-    expect(recovery!.text).toContain('Added: 1   Removed: 0');
+    expect(recovery!.text).toContain('Added: 1 users (1 identifier)   Removed: 0 users');
 
     // The next success lands in the digest; an hour later the run after it carries the digest out.
     await changeMembers(h.deps, project.id, cohort.id, { remove: [{ user_id: 'u3' }] });

@@ -32,6 +32,8 @@ describe('loadConfig defaults', () => {
         sandbox: { enabled: true, port: 4010 },
         concurrency: 4,
         requestsPerHour: 250_000,
+        trackRequestsPer3s: 3_000,
+        trackMaxObjects: 75,
         budgetWindowSeconds: 3600,
       },
       cohortNamePrefix: 'cohort-sync',
@@ -119,6 +121,8 @@ describe('loadConfig values', () => {
       sandbox: { enabled: false, port: 0 },
       concurrency: 8,
       requestsPerHour: 1000,
+      trackRequestsPer3s: 3_000,
+      trackMaxObjects: 75,
       budgetWindowSeconds: 3600,
     });
     expect(config.cohortNamePrefix).toBe('acme');

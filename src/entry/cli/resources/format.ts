@@ -174,12 +174,13 @@ export function hint(secret: string): string {
 export function targetsTable(items: readonly JsonObject[]): string {
   if (items.length === 0) return 'No targets.';
   return table(
-    ['id', 'name', 'endpoint', 'key', 'mapping', 'created'],
+    ['id', 'name', 'endpoint', 'delivery', 'key', 'mapping', 'created'],
     items.map((t) => [
       text(t.id),
       text(t.name),
       text(t.endpoint),
-      text(t.dataImportKeyHint),
+      text(t.delivery ?? 'cohort_import'),
+      text(t.dataImportKeyHint ?? t.restApiKeyHint),
       mappingText(t.mapping),
       when(t.createdAt),
     ]),
@@ -192,8 +193,17 @@ export function targetDetails(body: unknown): string {
     ['id', text(t.id)],
     ['name', text(t.name)],
     ['endpoint', text(t.endpoint)],
-    ['data import key', text(t.dataImportKeyHint)],
+    ['delivery', text(t.delivery ?? 'cohort_import')],
+    t.restApiKeyHint !== undefined
+      ? ['rest api key', text(t.restApiKeyHint)]
+      : ['data import key', text(t.dataImportKeyHint)],
     ['mapping', mappingText(t.mapping)],
+    [
+      'attribute',
+      t.attribute === undefined
+        ? undefined
+        : `${text(asObject(t.attribute).name) || '(per sync)'} (${text(asObject(t.attribute).style)})`,
+    ],
     ['created', when(t.createdAt) || undefined],
   ]);
 }
@@ -379,10 +389,10 @@ export function runDetails(body: unknown): string {
     ['trigger', text(r.trigger)],
     ['started', when(r.startedAt) || undefined],
     ['finished', when(r.finishedAt) || undefined],
-    ['added', text(c.added)],
-    ['removed', text(c.removed)],
+    ['added', `${text(c.added)}${usersNote(r, 'added')}`],
+    ['removed', `${text(c.removed)}${usersNote(r, 'removed')}`],
     ['skipped', text(c.skipped)],
-    ['failed', text(c.failed)],
+    ['failed', `${text(c.failed)}${isPartial(r) ? ' (partial: sent again by the next run)' : ''}`],
     ['requests', r.requests === undefined ? undefined : text(r.requests)],
     ['retries', r.retries === undefined ? undefined : text(r.retries)],
     [
@@ -398,11 +408,23 @@ export function runDetails(body: unknown): string {
 export function runOutcome(body: unknown): string {
   const r = asObject(body);
   const c = asObject(r.counts);
-  const counts = `added ${text(c.added) || 0}, removed ${text(c.removed) || 0}, skipped ${text(c.skipped) || 0}, failed ${text(c.failed) || 0}`;
+  const counts = `added ${text(c.added) || 0}${usersNote(r, 'added')}, removed ${text(c.removed) || 0}${usersNote(r, 'removed')}, skipped ${text(c.skipped) || 0}, failed ${text(c.failed) || 0}`;
   const error = asObject(r.error);
   const reason =
     typeof error.message === 'string'
       ? `: ${error.message}${typeof error.code === 'string' ? ` (${error.code})` : ''}`
       : '';
-  return `Run ${text(r.id)} ${text(r.status)}${reason} — ${counts}`;
+  return `Run ${text(r.id)} ${isPartial(r) ? 'succeeded partially' : text(r.status)}${reason} — ${counts}`;
+}
+
+/** " users (3,500 identifiers)" after a count, when the run reports the identifiers sent beside its users. */
+function usersNote(r: JsonObject, which: 'added' | 'removed'): string {
+  const n = asObject(r.identifiers)[which];
+  return typeof n === 'number' ? ` users (${n.toLocaleString('en-US')} identifier${n === 1 ? '' : 's'})` : '';
+}
+
+/** Succeeded while some members failed: the UI's "Partial". */
+function isPartial(r: JsonObject): boolean {
+  const failed = asObject(r.counts).failed;
+  return r.status === 'succeeded' && typeof failed === 'number' && failed > 0;
 }
