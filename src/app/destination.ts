@@ -1,4 +1,4 @@
-// The project's Braze destination (product.md §3): enabling it, the older single-key form (which is the
+// The project's Braze destination (docs/design.md §8): enabling it, the older single-key form (which is the
 // target named "Default"), listing targets, and deleting a target with or without the syncs that use it.
 import type { Mapping } from '../domain/mapping.ts';
 import type { Target } from '../domain/model.ts';

@@ -1,6 +1,6 @@
-// Explain a user (product.md §5): for one user_id or device_id, whether they are in each synced cohort,
+// Explain a user (docs/design.md §8): for one user_id or device_id, whether they are in each synced cohort,
 // which identifiers each sync's mapping gives them now, what was sent, when, in which run, with what
-// outcome — and the Braze rule that may still keep them out of the segment (braze.md §2: Braze never
+// outcome — and the Braze rule that may still keep them out of the segment (docs/design.md §3: Braze never
 // creates users; it ignores device ids of identified users).
 import { describeIdentifier, type IdentifierKind, identifierKey, parseIdentifierKey } from '../domain/identifiers.ts';
 import {
@@ -181,7 +181,7 @@ async function explainSync(
   const resolution = mapping && profile ? resolveIdentifiers(profile, mapping) : null;
   const wanted = wantedKeys(mapping, profile, member);
 
-  // What the other syncs of the same Braze cohort want keeps an identifier in Braze too (product.md §4).
+  // What the other syncs of the same Braze cohort want keeps an identifier in Braze too (docs/design.md §8).
   const wantedByOthers = new Set<string>();
   for (const other of await store.syncs.listByBrazeCohort(sync.brazeCohortRef)) {
     if (other.id === sync.id) continue;

@@ -1,4 +1,4 @@
-// The heart (architecture.md): resolve → plan → persist batches → send with bounded concurrency →
+// The heart (docs/design.md): resolve → plan → persist batches → send with bounded concurrency →
 // acknowledge each batch with the state it changes → finish. All state lives in the store, guarded by a
 // lease with a fence, so a process killed at any moment leaves work the next holder resumes from its first
 // unacknowledged batch.

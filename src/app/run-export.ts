@@ -1,4 +1,4 @@
-// What a run did, member by member (product.md §5): every identifier of its batches with the batch's
+// What a run did, member by member (docs/design.md §8): every identifier of its batches with the batch's
 // outcome, then the members it skipped. One reader feeds both the CSV export and the JSON listing; it
 // reads the store page by page, so a run of millions streams in constant memory.
 import { describeIdentifier, type IdentifierKind, parseIdentifierKey } from '../domain/identifiers.ts';

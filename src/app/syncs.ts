@@ -1,4 +1,4 @@
-// Syncs: one cohort to one target (product.md §4), and asking for runs.
+// Syncs: one cohort to one target (docs/design.md §8), and asking for runs.
 
 import { attributeNameProblem, attributeValueProblem, defaultAttributeFor, firstFree } from '../domain/attributes.ts';
 import { cronProblem, nextRunAfter } from '../domain/cadence.ts';
@@ -83,7 +83,7 @@ export async function createSync(deps: AppDeps, projectId: string, input: SyncIn
     attribute,
     createdAt: now.toISOString(),
   });
-  // Every cadence starts with a full run right away (product.md §4: "first run right away").
+  // Every cadence starts with a full run right away (docs/design.md §8: "first run right away").
   await requestRun(deps, sync, 'schedule');
   return sync;
 }

@@ -1,4 +1,4 @@
-// Braze targets (product.md §3): named; name, mapping, delivery mode and attribute immutable; key and endpoint
+// Braze targets (docs/design.md §8): named; name, mapping, delivery mode and attribute immutable; key and endpoint
 // changeable. Each delivery mode's definition says which identifier kinds its mappings may reach.
 import { attributeNameProblem, DEFAULT_ATTRIBUTE_NAME } from '../domain/attributes.ts';
 import { findInstance, normaliseEndpoint } from '../domain/braze-instances.ts';
@@ -49,7 +49,7 @@ function checkMappingFits(deps: AppDeps, delivery: DeliveryMode, mapping: Mappin
   }
 }
 
-/** Targets that share endpoint and key reach one Braze workspace, and so share its cohorts (product.md §4). */
+/** Targets that share endpoint and key reach one Braze workspace, and so share its cohorts (docs/design.md §8). */
 const workspaceKeyOf = (deps: AppDeps, delivery: DeliveryMode, endpoint: string, key: string) =>
   delivery === 'cohort_import'
     ? deps.secrets.fingerprint('braze-workspace', endpoint, key)

@@ -1,4 +1,4 @@
-// An identifier is what Braze matches a user by (braze.md §1A, §2). Each has a canonical string key so the
+// An identifier is what Braze matches a user by (docs/design.md §1, §2). Each has a canonical string key so the
 // store can index, compare and de-duplicate identifiers of every kind in one column.
 export type IdentifierKind = 'external_id' | 'device_id' | 'alias';
 

@@ -1,4 +1,4 @@
-// How a member becomes Braze identifiers (product.md §3, braze.md §2). Pure: the store runs the same rules
+// How a member becomes Braze identifiers (docs/design.md §8, docs/design.md §3). Pure: the store runs the same rules
 // in SQL for whole cohorts, and a property test holds the two to agreement.
 import type { Identifier } from './identifiers.ts';
 
@@ -42,7 +42,7 @@ function resolveOne(member: MemberIdentity, mapping: Mapping): Resolution {
         ? { ok: true, via: 'user_id', identifiers: [{ kind: 'external_id', value: member.userId }] }
         : { ok: false, reason: 'no_user_id' };
     case 'device_id': {
-      // Braze ignores device ids of identified users, so identified members also go by external_id (braze.md §2).
+      // Braze ignores device ids of identified users, so identified members also go by external_id (docs/design.md §3).
       const ids: Identifier[] = member.deviceIds.map((value) => ({ kind: 'device_id', value }));
       if (member.userId !== null) ids.push({ kind: 'external_id', value: member.userId });
       return ids.length > 0 ? { ok: true, via: 'device_id', identifiers: ids } : { ok: false, reason: 'no_device_id' };

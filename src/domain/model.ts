@@ -123,7 +123,7 @@ export interface MemberInput {
   readonly properties?: Record<string, unknown>;
 }
 
-/** A Braze cohort in one workspace: the unit that owns acknowledged identifiers (product.md §4). */
+/** A Braze cohort in one workspace: the unit that owns acknowledged identifiers (docs/design.md §8). */
 export interface BrazeCohort {
   readonly id: string;
   readonly projectId: string;
@@ -133,7 +133,7 @@ export interface BrazeCohort {
   readonly createdAt: string;
 }
 
-/** `[<prefix>] <cohort name>: <cohort id>` (product.md §4). */
+/** `[<prefix>] <cohort name>: <cohort id>` (docs/design.md §8). */
 export function brazeCohortName(prefix: string, cohort: { name: string; id: string }): string {
   return `[${prefix}] ${cohort.name}: ${cohort.id}`;
 }

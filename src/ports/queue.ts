@@ -1,6 +1,6 @@
 /**
  * The queue only dispatches "work on Braze cohort X"; correctness lives in the store (leases, fences,
- * run rows), so the in-process queue and pg-boss behave alike (architecture.md, "Run coordination").
+ * run rows), so the in-process queue and pg-boss behave alike (docs/design.md, "Run coordination").
  */
 export interface JobQueue {
   dispatch(brazeCohortId: string): Promise<void>;

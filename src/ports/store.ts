@@ -273,7 +273,7 @@ export interface PlanningRepo {
   appendBatch(runId: string, seq: number, batch: PlannedBatch): Promise<void>;
   pendingBatches(runId: string, afterSeq: number, limit: number): Promise<StoredBatch[]>;
   /** Records a delivered batch and the identifiers it changes, atomically, only while `fence` holds the lease. */
-  /** `note` keeps the per-identifier errors a 2xx answer carried (braze.md §1A), shown in members.csv. */
+  /** `note` keeps the per-identifier errors a 2xx answer carried (docs/design.md §1), shown in members.csv. */
   ackBatch(a: {
     runId: string;
     brazeCohortId: string;

@@ -1,4 +1,4 @@
-// The two partner endpoints (braze.md §1A). Order of checks, each answered before the next is tried:
+// The two partner endpoints (docs/design.md §1). Order of checks, each answered before the next is tried:
 //   injected fault → 413 body size → 400 content type / JSON / missing key fields → 401 partner key
 //   → 401 client secret → 429 hourly budget (every authenticated request is charged, valid or not) → 400 body rules → apply.
 // Every answer carries the X-RateLimit-* headers, as Braze's REST responses do.
@@ -81,7 +81,7 @@ function processRequest(state: SandboxState, endpoint: PartnerEndpoint, req: Inc
     const body = requireObject(parseJson(read.bytes), 'request body');
 
     // Both keys are required fields (a missing one is a malformed body, 400); a key that is present but
-    // unknown is a 401 with Braze's own texts, which our client shows to the user (braze.md §1A).
+    // unknown is a 401 with Braze's own texts, which our client shows to the user (docs/design.md §1).
     requireKeyField(body, 'partner_api_key');
     requireKeyField(body, 'client_secret');
     const { partnerApiKey, clientSecret } = readCredentials(body);

@@ -1,4 +1,4 @@
-// Parsing of the two partner endpoint bodies (braze.md §1A), strict on purpose: anything Braze documents as
+// Parsing of the two partner endpoint bodies (docs/design.md §1), strict on purpose: anything Braze documents as
 // a 400 is a 400 here too, with a message that points at the field, so our client's bugs surface in tests.
 import { badRequest } from './errors.ts';
 import { aliasKey, type IdentifierField } from './identifiers.ts';
@@ -89,7 +89,7 @@ function parseChange(raw: unknown, path: string): CohortChange {
 
 /**
  * Braze forbids the same identifier twice in one request — twice in a block, or in an add and a remove
- * block (braze.md §1A) — because the outcome would depend on processing order. The same value under two
+ * block (docs/design.md §1) — because the outcome would depend on processing order. The same value under two
  * different kinds (a user id equal to a device id) is two identifiers and is fine.
  */
 function rejectDuplicates(changes: readonly CohortChange[]): void {

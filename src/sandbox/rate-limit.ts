@@ -1,4 +1,4 @@
-// The hourly request budget of the partner endpoints, counted per Data Import Key (braze.md §1A says
+// The hourly request budget of the partner endpoints, counted per Data Import Key (docs/design.md §1 says
 // "assume per Data Import Key"). Windows are fixed UTC clock hours, and X-RateLimit-Reset is the end of the
 // current window in epoch seconds — the value our client must wait for after a 429.
 const HOUR_MS = 3_600_000;

@@ -5,7 +5,7 @@ import { SandboxState } from './state.ts';
 
 export const DEFAULT_PARTNER_SLUG = 'cohort-sync';
 export const DEFAULT_PARTNER_KEY = 'sandbox-partner-key';
-/** braze.md §1A: 250,000 requests per hour, assumed per Data Import Key. */
+/** docs/design.md §1: 250,000 requests per hour, assumed per Data Import Key. */
 export const DEFAULT_REQUESTS_PER_HOUR = 250_000;
 
 export interface SandboxOptions {

@@ -1,4 +1,4 @@
-// A workspace's user profiles, as Braze matches them (braze.md §2):
+// A workspace's user profiles, as Braze matches them (docs/design.md §3):
 // - an identified profile has an external_id; it is matched by external_id or by one of its aliases;
 // - an anonymous profile has no external_id; it is matched by device_id or alias;
 // - a device id of an identified profile matches nothing, even if the profile started anonymous.
@@ -55,7 +55,7 @@ export class UserStore {
     return this.byExternalId.get(externalId);
   }
 
-  /** Only anonymous profiles are reachable by device id (braze.md §2). */
+  /** Only anonymous profiles are reachable by device id (docs/design.md §3). */
   matchDeviceId(deviceId: string): Profile | undefined {
     const profile = this.byDeviceId.get(deviceId);
     return profile && profile.externalId === undefined ? profile : undefined;

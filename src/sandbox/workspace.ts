@@ -77,7 +77,7 @@ export class Workspace {
    */
   applyChanges(cohortId: string, changes: readonly CohortChange[]): void {
     const cohort = this.cohorts.get(cohortId);
-    // Braze answers an unknown cohort with a 400; the name call must come first (braze.md §4).
+    // Braze answers an unknown cohort with a 400; the name call must come first (docs/design.md §5).
     if (!cohort)
       throw badRequest(
         `cohort_id not found: ${JSON.stringify(cohortId)} (create it with the cohorts name endpoint first)`,

@@ -150,7 +150,7 @@ async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
 
 const ok201 = { status: 201, body: { message: 'success' } };
 
-describe('request shape (braze.md §1A)', () => {
+describe('request shape (docs/design.md §1)', () => {
   it('creates or renames a cohort with the five required fields, keys in the body', async () => {
     const { destination, target } = client();
     script = [ok201];

@@ -1,4 +1,4 @@
-// The Braze sandbox (src/sandbox) over real HTTP: the partner endpoints as braze.md §1A describes them,
+// The Braze sandbox (src/sandbox) over real HTTP: the partner endpoints as docs/design.md §1 describes them,
 // Braze's matching rules (§2), the admin API, fault injection and the rate-limit budget. Everything goes
 // through global fetch against startSandbox({ port: 0 }) except where a test checks the in-process `state`.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

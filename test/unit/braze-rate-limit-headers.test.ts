@@ -47,7 +47,7 @@ describe('retryAfterMs', () => {
 });
 
 describe('rateLimitedWaitMs', () => {
-  it('prefers Retry-After over the reset (braze.md §1A)', () => {
+  it('prefers Retry-After over the reset (docs/design.md §1)', () => {
     const headers = new Headers({ 'retry-after': '5', 'x-ratelimit-reset': String(NOW / 1000 + 600) });
     expect(rateLimitedWaitMs(headers, NOW)).toBe(5_000);
   });

@@ -19,7 +19,7 @@ function rejection(fn: () => unknown): DeliveryError {
 }
 
 describe('cohortNameBody', () => {
-  it('carries exactly the five fields of braze.md §1A', () => {
+  it('carries exactly the five fields of docs/design.md §1', () => {
     expect(
       cohortNameBody(credentials, { id: 'c-1', name: 'Churn risk', createdAt: '2030-01-01T00:00:00.000Z' }),
     ).toStrictEqual({

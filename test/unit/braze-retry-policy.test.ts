@@ -31,7 +31,7 @@ describe('backoffDelayMs', () => {
     expect(backoffDelayMs(policy, 20, () => 0.999_999)).toBe(60_000);
   });
 
-  it('defaults follow braze.md §4: 8 attempts, 1 s doubling, 2 min cap', () => {
+  it('defaults follow docs/design.md §5: 8 attempts, 1 s doubling, 2 min cap', () => {
     expect(DEFAULT_RETRY_POLICY).toMatchObject({ maxAttempts: 8, baseDelayMs: 1_000, maxDelayMs: 120_000 });
   });
 });

@@ -1,6 +1,6 @@
 // Which partner API key a request carries. Braze issues partner keys per cluster family — one for US, one for
-// EU; unknown for AU/ID/JP/KR (braze.md §1A) — so the operator configures a per-region map and US is the
-// fallback. Keys are bound to their instance (braze.md §3), hence the choice by the endpoint's region.
+// EU; unknown for AU/ID/JP/KR (docs/design.md §1) — so the operator configures a per-region map and US is the
+// fallback. Keys are bound to their instance (docs/design.md §4), hence the choice by the endpoint's region.
 import { type BrazeRegion, regionOf } from '../../domain/braze-instances.ts';
 import { DeliveryError } from '../../ports/destination.ts';
 

@@ -1,5 +1,5 @@
 // Reading Braze's rate-limit answer. Every Braze REST response may carry X-RateLimit-Limit / -Remaining /
-// -Reset, the reset being a UTC epoch in seconds (braze.md §1A "Responses"; Braze docs "Rate limits",
+// -Reset, the reset being a UTC epoch in seconds (docs/design.md §1 "Responses"; Braze docs "Rate limits",
 // https://www.braze.com/docs/api/api_limits). A 429 may also carry the standard Retry-After (seconds or an
 // HTTP date, RFC 9110 §10.2.3). Header names are case-insensitive (lower-case over HTTP/2); `Headers.get`
 // already matches case-insensitively, which is why this module takes a `get` function, not a plain object.

@@ -16,7 +16,7 @@ export interface InMemoryRateLimiterOptions {
   readonly burst?: number;
   /**
    * When X-RateLimit-Remaining falls to this many, stop until the reset. Leaves room for requests already in
-   * flight (braze.md §4: a few per target, default 4) so they do not turn into 429s.
+   * flight (docs/design.md §5: a few per target, default 4) so they do not turn into 429s.
    */
   readonly reserve?: number;
   /** Pause after a 429 that came without any reset information. */

@@ -1,5 +1,5 @@
-// Retry policy as data (architecture.md, "Retry and rate-limit policy as data"): the client asks this module
-// how long to wait; it never decides delays inline. Defaults follow braze.md §4: 8 attempts, 1 s doubling,
+// Retry policy as data (docs/design.md, "Retry and rate-limit policy as data"): the client asks this module
+// how long to wait; it never decides delays inline. Defaults follow docs/design.md §5: 8 attempts, 1 s doubling,
 // capped at 2 min per wait, with jitter so workers that failed together do not retry together.
 
 export interface RetryPolicy {
@@ -19,7 +19,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 };
 
 /**
- * The longest server-requested wait we honour. The partner endpoints' budget is hourly (braze.md §1A; Braze
+ * The longest server-requested wait we honour. The partner endpoints' budget is hourly (docs/design.md §1; Braze
  * "Rate limits" page), so a reset further away than one window is a bogus header, not a reason to stall.
  */
 export const MAX_SERVER_WAIT_MS = 3_600_000;

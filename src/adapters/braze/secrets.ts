@@ -1,11 +1,11 @@
 // Handling of Braze keys outside the request body. Partner API keys and Data Import Keys are bearer secrets
-// sent in the JSON body (braze.md §1A "Keys go in the body"), so anything we log, store in the request log
+// sent in the JSON body (docs/design.md §1 "Keys go in the body"), so anything we log, store in the request log
 // or show to a person must have them removed first.
 import { createHash } from 'node:crypto';
 
 export const REDACTED = '[redacted]';
 
-/** Body fields that hold a key (braze.md §1A: `partner_api_key`, `client_secret`). */
+/** Body fields that hold a key (docs/design.md §1: `partner_api_key`, `client_secret`). */
 const SECRET_FIELDS: ReadonlySet<string> = new Set(['partner_api_key', 'client_secret']);
 
 /** What a person may see of a key: enough to tell two keys apart, never enough to use one. */
