@@ -15,7 +15,7 @@ import { createCohort } from '../app/cohort-admin.ts';
 import { changeMembers, createStaticCohort } from '../app/cohorts.ts';
 import type { AppDeps } from '../app/deps.ts';
 import { createProject } from '../app/projects.ts';
-import { createSync, runNow } from '../app/syncs.ts';
+import { createSync, runNow, segmentFilterOf } from '../app/syncs.ts';
 import { createTarget } from '../app/targets.ts';
 import { startWorker } from '../app/worker.ts';
 import type { Run } from '../domain/model.ts';
@@ -48,7 +48,7 @@ async function watch(deps: AppDeps, runId: string, label: string): Promise<Run> 
 
 function report(run: Run): void {
   say(
-    `  status ${run.status}: added ${run.counts.added}, removed ${run.counts.removed}, skipped ${run.counts.skipped}` +
+    `  status ${run.status}: ${run.counts.added} users added (${run.identifiers.added} identifiers sent), ${run.counts.removed} removed, skipped ${run.counts.skipped}` +
       ` ${JSON.stringify(run.skipReasons)}, failed ${run.counts.failed}; ${run.requests} requests, ${run.retries} retries`,
   );
   if (run.error) say(`  error: ${run.error.message}`);
@@ -127,6 +127,34 @@ async function main(): Promise<void> {
       `  ${MEMBERS - 250 + 100 - segment.size} members were sent but are not in the segment: they do not exist in Braze, which never creates users.`,
     );
     say(`  sandbox requests by status: ${JSON.stringify(sandbox.state.stats().byStatus)}`);
+
+    // The same cohort without a partner key: the customer's own REST API key writes a custom attribute.
+    const restApiKey = sandbox.state.createRestKey(dataImportKey).key;
+    const own = await createTarget(deps, project.id, {
+      name: 'Own Braze (REST key)',
+      endpoint: sandbox.url,
+      delivery: 'custom_attribute',
+      restApiKey,
+      mapping: { type: 'user_id' },
+    });
+    say(`\nTarget "${own.name}": delivery custom_attribute over /users/track, REST API key ${own.keyHint}`);
+    const attributeSync = await createSync(deps, project.id, {
+      cohortId: cohort.id,
+      targetId: own.id,
+      cadence: 'daily',
+    });
+    say(
+      `Sync writes ${JSON.stringify(attributeSync.attribute)}; in Braze build: ${await segmentFilterOf(deps, attributeSync)}`,
+    );
+    const attributeRun = (await store.runs.list(project.id, { syncId: attributeSync.id }, 1, null)).items[0]!;
+    report(await watch(deps, attributeRun.id, 'attribute run'));
+    const profiles = sandbox.state
+      .workspace(dataImportKey)
+      .attributeSegment(attributeSync.attribute!.name, { includes: attributeSync.attribute!.value! });
+    say(
+      `  the sandbox's segment "${attributeSync.attribute!.name} includes ${attributeSync.attribute!.value}" holds ${profiles.size} profiles; ` +
+        `${sandbox.state.workspace(dataImportKey).trackTotals.skippedUnknown} unknown users were skipped, none created`,
+    );
 
     await behavioralDemo(composed, { projectId: project.id, ingestKey, dataImportKey, targetId: target.id, sandbox });
   } finally {
