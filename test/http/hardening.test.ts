@@ -1,7 +1,8 @@
 // Issue 12's bad-input items over the real API on SQLite: lone surrogates and blank ids (6), cron with a
 // seconds field (7), spreadsheet formulas in members.csv (10), and an access level every route must declare
 // (16). Each case is refused with the error shape and leaves the store as it was.
-import { statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -259,5 +260,34 @@ describe('a busy SQLite store answers 503 with Retry-After, never 500 (item 14)'
     if (location.kind !== 'sqlite') throw new Error('sqlite only');
     expect(statSync(location.file).mode & 0o777).toBe(0o600);
     expect(statSync(`${location.file}-wal`).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('operations (item 17)', () => {
+  let api: Api;
+  beforeAll(async () => {
+    api = await startApi(sqlite);
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('honours and echoes X-Request-Id, and makes one when none (or a malformed one) is given', async () => {
+    const given = await api.call('GET', '/api/v1/projects', { headers: { 'x-request-id': 'edge-7f3a.42' } });
+    expect(given.headers['x-request-id']).toBe('edge-7f3a.42');
+    const refused = await api.call('GET', '/api/v1/nothing', { headers: { 'x-request-id': 'trace-1' } });
+    expect(refused.statusCode).toBe(404);
+    expect(refused.headers['x-request-id']).toBe('trace-1');
+    const none = await api.call('GET', '/healthz');
+    expect(none.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const bad = await api.call('GET', '/healthz', { headers: { 'x-request-id': 'x\ny'.replace('\n', ' ').repeat(3) } });
+    expect(bad.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('`cohort-sync --version` prints the package version', () => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'src/entry/cli/main.ts', '--version'], {
+      encoding: 'utf8',
+    });
+    expect(out.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
   });
 });

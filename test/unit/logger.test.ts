@@ -87,6 +87,8 @@ describe('createLogger levels', () => {
     logger.debug({ a: 2 }, 'quieter');
     logger.warn({ a: 3 }, 'loud');
     expect(parsed().map((l) => l['msg'])).toEqual(['loud']);
+    // Levels are written as names (issue 12 item 17).
+    expect(parsed()[0]!['level']).toBe('warn');
   });
 
   it('satisfies the Logger port', () => {

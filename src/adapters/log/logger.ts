@@ -58,6 +58,8 @@ export function createLogger({ level, destination }: CreateLoggerOptions): PinoL
     redact: { paths: [...REDACT_PATHS], censor: REDACTED },
     // ISO timestamps read the same in a terminal and a log store; the API uses ISO-8601 UTC too.
     timestamp: pino.stdTimeFunctions.isoTime,
+    // "level":"warn" rather than pino's 40: readable without a lookup table, and what log stores filter on.
+    formatters: { level: (label: string) => ({ level: label }) },
   };
   return destination ? pino(options, destination as DestinationStream) : pino(options);
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `cohort-sync` command. Operator commands live here; resource commands talk to a running server.
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { openStoreDb } from '../../adapters/store/db.ts';
 import { migrate } from '../../adapters/store/migrator.ts';
@@ -36,8 +37,15 @@ function untilSignal(close: () => Promise<void>): void {
   process.on('SIGTERM', stop);
 }
 
+/** The version in package.json, the one source of it. */
+function packageVersion(): string {
+  const file = new URL('../../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('cohort-sync')
+    .version(packageVersion(), '-V, --version', 'print the version of cohort-sync')
     .description('Keeps analytics cohorts in step with Braze')
     .showHelpAfterError();
 

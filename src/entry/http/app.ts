@@ -1,5 +1,6 @@
 // The public HTTP API (api.md) as a Fastify app, built but not listening: `service.ts` listens, tests use
 // inject(). Thin by design: routes validate, authorise and call app/ use cases; views shape the answers.
+import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AppDeps } from '../../app/deps.ts';
@@ -55,6 +56,8 @@ function installAccessLog(app: FastifyInstance, deps: AppDeps): void {
   });
 }
 
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
   const requestTimeout = ctx.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
@@ -65,6 +68,13 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
     // (30 s by default): a tenth of the timeout keeps the cut-off close to the setting.
     http: { requestTimeout, connectionsCheckingInterval: Math.max(100, Math.min(30_000, requestTimeout / 10)) },
     clientErrorHandler,
+    // X-Request-Id from a proxy is kept (so one id follows a request through every log), if it looks like
+    // an id; otherwise one is made. It is echoed on every answer.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     // Errors found while routing (a malformed URL) never reach the error handler; answer them alike.
     frameworkErrors: (error, _request, reply) => {
       const answer = toErrorResponse(error) ?? {
@@ -74,6 +84,9 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
       // Typed for the route generics Fastify cannot know here; it is the plain reply.
       void (reply as unknown as FastifyReply).code(answer.status).send(answer.body);
     },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
   });
   installErrorHandling(app, ctx.deps.logger);
   installBodyParsers(app);
