@@ -134,9 +134,9 @@ describe('the web UI, end to end in Chromium', () => {
     const oneTime = await syncThroughWizard('Default', 'One-Time Sync');
     expect(oneTime).toEqual({ added: 2, skipped: 1 });
     await expect.poll(statusOfSync, { timeout: 30_000 }).toBe('Healthy');
-    expect(await page.getByTestId('braze-filter').textContent()).toMatch(
-      /Cohorts includes \[cohort-sync\] Buyers: coh/,
-    );
+    // The sync's brazeFilter, as the API words it, shown exactly.
+    const filter = await page.getByTestId('braze-filter').textContent();
+    expect(filter).toMatch(/^Partner filter "cohort-sync Cohorts" includes "\[cohort-sync\] Buyers: coh_\w+"$/);
     await page.getByRole('tab', { name: 'Runs' }).click();
     const runs = page.getByRole('table', { name: 'Runs' });
     await expect.poll(() => runs.getByText('Succeeded').count()).toBe(1);
@@ -145,6 +145,7 @@ describe('the web UI, end to end in Chromium', () => {
     await page.getByRole('tab', { name: 'Overview' }).click();
     await page.getByRole('link', { name: "See the sandbox's view of this cohort" }).click();
     await page.getByTestId('sandbox-filter').waitFor();
+    expect(await page.getByTestId('sandbox-filter').textContent()).toBe(filter);
     const members = page.getByRole('table', { name: 'Members and Braze profiles' });
     await expect.poll(() => members.getByText('matched', { exact: true }).count()).toBe(2);
 

@@ -2,7 +2,7 @@
 // members matched a Braze profile — the end of the flow without a Braze account.
 import { Alert, Anchor, Badge, Code, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { Link } from 'react-router';
-import { useCohorts, useDestination, useSandboxView, useServer, useSyncs } from '../api/queries';
+import { useCohorts, useDestination, useSandboxView, useServer, useSync, useSyncs } from '../api/queries';
 import { QueryState } from '../components/QueryState';
 import { useParam, useProjectId } from '../hooks';
 
@@ -68,6 +68,8 @@ export function SandboxPage() {
   const p = useProjectId();
   const s = useParam('syncId');
   const view = useSandboxView(p, s);
+  // The sync's own words for the filter when the API gives them (api.md Sync.brazeFilter).
+  const sync = useSync(p, s);
   return (
     <Stack>
       <Anchor component={Link} to={`/p/${p}/syncs/${s}`} size="sm">
@@ -86,7 +88,7 @@ export function SandboxPage() {
             <Paper withBorder p="md">
               <Text size="sm">In Braze's segment builder, the filter</Text>
               <Code block data-testid="sandbox-filter">
-                {v.filter}
+                {sync.data?.brazeFilter ?? v.filter}
               </Code>
               <Text size="sm" mt="xs">
                 matches <strong>{v.segmentSize.toLocaleString()}</strong> profile{v.segmentSize === 1 ? '' : 's'}.
