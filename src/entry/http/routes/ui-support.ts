@@ -88,7 +88,11 @@ export async function uiSupportRoutes(app: FastifyInstance, ctx: UiSupportContex
     tags: ['service'],
     summary: 'The caller: the admin, or a project token with its project and role',
     response: Whoami,
-    handler: async ({ principal }) => principal(),
+    handler: async ({ principal }) => {
+      const p = principal();
+      // Field by field: the principal carries more (the token's id, its expiry) than the UI needs to know.
+      return p.kind === 'admin' ? { kind: 'admin' } : { kind: 'project', projectId: p.projectId, role: p.role };
+    },
   });
 
   defineRoute(app, {
