@@ -348,5 +348,5 @@ describe.each(
       await sandbox.close();
       await fresh.drop();
     }
-  }, 120_000);
+  }, 240_000);
 });
