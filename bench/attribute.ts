@@ -31,7 +31,10 @@ const composed = await compose({
 const { deps } = composed;
 const workspace = sandbox.state.createWorkspace();
 const ids = Array.from({ length: members }, (_, i) => `m${i}`);
-sandbox.state.seedUsers(workspace, ids.map((external_id) => ({ external_id })));
+sandbox.state.seedUsers(
+  workspace,
+  ids.map((external_id) => ({ external_id })),
+);
 const restApiKey = sandbox.state.createRestKey(workspace).key;
 
 // Baseline: bare requests of 75 objects, 4 in flight.
