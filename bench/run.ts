@@ -14,22 +14,26 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import { type AckResult, benchAck } from './ack.ts';
 import { BRAZE_REQUESTS_PER_HOUR, benchDeliveryInChild, type DeliveryResult } from './delivery.ts';
 import { benchPlannerSize, type PlannerSizeResult } from './planner.ts';
 import { benchRealtime, realtimeMarkdownRow } from './realtime.ts';
 import { benchUi, uiMarkdown } from './ui.ts';
+import { benchUploadInChild, type UploadResult } from './upload.ts';
 
 const HELP = `usage: npm run bench -- [options]
   --sizes N[,N...]          planner cohort sizes (default 1000000,10000000)
   --engine sqlite|postgres  store engine (default sqlite)
   --database-url URL        PostgreSQL server for --engine postgres (default $DATABASE_URL); a throw-away schema is used
-  --only planner|delivery|ingest|realtime|ui   run one part only (default: planner, delivery, ingestion, real-time latency, then the web UI)
+  --only planner|ack|delivery|upload|ingest|realtime|ui   run one part only (default: all, in that order)
   --changes N               members changed before the second plan (default 100)
   --no-baseline             skip the sort | comm -3 baseline
   --no-incremental          skip the plan after a few changes
   --delivery-seconds S      size the delivery cohort so that sending at the cap takes about S seconds (default 60)
   --delivery-members N      delivery cohort size (overrides --delivery-seconds)
   --ceiling-members N       also deliver N members with the budget lifted, to show the executor's own ceiling (default 300000; 0 skips)
+  --ack-acked N             identifiers already acknowledged in the acknowledgement bench (default 2000000)
+  --upload-rows N[,N...]    CSV rows of the upload bench (default 1000000)
   --json FILE               write all results as JSON
   --keep                    keep the planner's temporary stores`;
 
@@ -45,6 +49,8 @@ const { values } = parseArgs({
     'delivery-seconds': { type: 'string', default: '60' },
     'delivery-members': { type: 'string' },
     'ceiling-members': { type: 'string', default: '300000' },
+    'ack-acked': { type: 'string', default: '2000000' },
+    'upload-rows': { type: 'string', default: '1000000' },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -82,6 +88,8 @@ log(
 
 const planner: PlannerSizeResult[] = [];
 const delivery: DeliveryResult[] = [];
+const acks: AckResult[] = [];
+const uploads: UploadResult[] = [];
 
 if (values.only === undefined || values.only === 'planner') {
   for (const members of sizes) {
@@ -97,6 +105,17 @@ if (values.only === undefined || values.only === 'planner') {
       }),
     );
   }
+}
+
+if ((values.only === undefined || values.only === 'ack') && engine === 'sqlite') {
+  const acked = positive('--ack-acked', values['ack-acked']);
+  // Alternating, so that a change in the machine's load hits both variants alike.
+  for (const variant of ['indexed', 'now', 'indexed', 'now'] as const) acks.push(await benchAck(variant, acked, 150));
+}
+
+if ((values.only === undefined || values.only === 'upload') && engine === 'sqlite') {
+  for (const rows of values['upload-rows'].split(',').map((s) => positive('--upload-rows', s.trim())))
+    uploads.push(benchUploadInChild(rows));
 }
 
 if (values.only === undefined || values.only === 'delivery') {
@@ -156,6 +175,19 @@ for (const d of delivery) {
       `peak RSS during the run ${f(d.peakRssDuringRunMb, 0)} MB, ${f(d.rssAtEndOfRunMb, 0)} MB at its end (sandbox ${f(d.sandboxPeakRssMb, 0)} MB)`,
   );
 }
+for (const a of acks)
+  out.push(
+    '',
+    `acknowledgement of 1,000 new identifiers into ${count(a.acked)} (${a.variant === 'indexed' ? 'with the former (braze cohort, profile) index' : 'now'}): ` +
+      `mean ${f(a.meanMs, 2)} ms, p95 ${f(a.p95Ms, 2)} ms over ${a.batches} = ${f(a.perSecond, 0)} acknowledgements/s`,
+  );
+for (const u of uploads)
+  out.push(
+    '',
+    `upload of ${count(u.rows)} CSV rows (${f(u.fileMb, 0)} MB): PUT text/csv ${f(u.uploadSeconds, 1)} s = ${count(Math.round(u.rowsPerSecond))} rows/s, peak RSS ${f(u.peakRssMb, 0)} MB, accepted ${count(u.accepted)}, size ${count(u.size)}; ` +
+      `sqlite3 .import ${f(u.importSeconds, 1)} s (peak RSS ${f(u.importPeakRssMb, 0)} MB) = ${u.importSeconds ? f(u.uploadSeconds / u.importSeconds, 1) : '–'}× its time; ` +
+      `POST members ${count(u.postRows)} in ${f(u.postSeconds, 1)} s = ${count(Math.round(u.postRowsPerSecond))} rows/s`,
+  );
 log(out.join('\n'));
 if (values.only === undefined || values.only === 'ingest') {
   // Sustained /2/httpapi ingestion with ten behavioral cohorts, beside a bare-Fastify baseline (bench/ingest.ts).
@@ -179,7 +211,7 @@ if (values.only === undefined || values.only === 'ui') {
 if (values.json)
   writeFileSync(
     values.json,
-    JSON.stringify({ machine: { ...machine, loadAtEnd }, engine, planner, delivery }, null, 2),
+    JSON.stringify({ machine: { ...machine, loadAtEnd }, engine, planner, delivery, acks, uploads }, null, 2),
   );
 
 const failures = [
