@@ -18,6 +18,7 @@ import { type AckResult, benchAck } from './ack.ts';
 import { BRAZE_REQUESTS_PER_HOUR, benchDeliveryInChild, type DeliveryResult } from './delivery.ts';
 import { benchPlannerSize, type PlannerSizeResult } from './planner.ts';
 import { benchRealtime, realtimeMarkdownRow } from './realtime.ts';
+import { benchRestart, type RestartResult } from './restart.ts';
 import { benchUi, uiMarkdown } from './ui.ts';
 import { benchUploadInChild, type UploadResult } from './upload.ts';
 
@@ -25,7 +26,7 @@ const HELP = `usage: npm run bench -- [options]
   --sizes N[,N...]          planner cohort sizes (default 1000000,10000000)
   --engine sqlite|postgres  store engine (default sqlite)
   --database-url URL        PostgreSQL server for --engine postgres (default $DATABASE_URL); a throw-away schema is used
-  --only planner|ack|delivery|upload|ingest|realtime|ui   run one part only (default: all, in that order)
+  --only planner|ack|delivery|upload|restart|ingest|realtime|ui   run one part only (default: all, in that order)
   --changes N               members changed before the second plan (default 100)
   --no-baseline             skip the sort | comm -3 baseline
   --no-incremental          skip the plan after a few changes
@@ -34,6 +35,7 @@ const HELP = `usage: npm run bench -- [options]
   --ceiling-members N       also deliver N members with the budget lifted, to show the executor's own ceiling (default 300000; 0 skips)
   --ack-acked N             identifiers already acknowledged in the acknowledgement bench (default 2000000)
   --upload-rows N[,N...]    CSV rows of the upload bench (default 1000000)
+  --restart-members N       cohort of the restart bench (default 300000)
   --json FILE               write all results as JSON
   --keep                    keep the planner's temporary stores`;
 
@@ -51,6 +53,7 @@ const { values } = parseArgs({
     'ceiling-members': { type: 'string', default: '300000' },
     'ack-acked': { type: 'string', default: '2000000' },
     'upload-rows': { type: 'string', default: '1000000' },
+    'restart-members': { type: 'string', default: '300000' },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -63,8 +66,11 @@ if (values.help) {
 }
 const engine = values.engine;
 if (engine !== 'sqlite' && engine !== 'postgres') throw new Error(`--engine must be sqlite or postgres, not ${engine}`);
-if (values.only !== undefined && !['planner', 'delivery', 'ingest', 'realtime', 'ui'].includes(values.only))
-  throw new Error('--only must be planner, delivery, ingest, realtime or ui');
+if (
+  values.only !== undefined &&
+  !['planner', 'ack', 'delivery', 'upload', 'restart', 'ingest', 'realtime', 'ui'].includes(values.only)
+)
+  throw new Error('--only must be planner, ack, delivery, upload, restart, ingest, realtime or ui');
 const positive = (name: string, v: string) => {
   const n = Number(v.replace(/_/g, ''));
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, not ${v}`);
@@ -90,6 +96,7 @@ const planner: PlannerSizeResult[] = [];
 const delivery: DeliveryResult[] = [];
 const acks: AckResult[] = [];
 const uploads: UploadResult[] = [];
+const restarts: RestartResult[] = [];
 
 if (values.only === undefined || values.only === 'planner') {
   for (const members of sizes) {
@@ -117,6 +124,9 @@ if ((values.only === undefined || values.only === 'upload') && engine === 'sqlit
   for (const rows of values['upload-rows'].split(',').map((s) => positive('--upload-rows', s.trim())))
     uploads.push(benchUploadInChild(rows));
 }
+
+if ((values.only === undefined || values.only === 'restart') && engine === 'sqlite')
+  restarts.push(await benchRestart(positive('--restart-members', values['restart-members']), log));
 
 if (values.only === undefined || values.only === 'delivery') {
   const capPerSecond = BRAZE_REQUESTS_PER_HOUR / 3600;
@@ -188,6 +198,12 @@ for (const u of uploads)
       `sqlite3 .import ${f(u.importSeconds, 1)} s (peak RSS ${f(u.importPeakRssMb, 0)} MB) = ${u.importSeconds ? f(u.uploadSeconds / u.importSeconds, 1) : '–'}× its time; ` +
       `POST members ${count(u.postRows)} in ${f(u.postSeconds, 1)} s = ${count(Math.round(u.postRowsPerSecond))} rows/s`,
   );
+for (const r of restarts)
+  out.push(
+    '',
+    `restart of a ${count(r.members)}-member first sync SIGKILLed with ${count(r.acknowledgedAtKill)} acknowledged: new serve listening ${f(r.killToListeningSeconds, 1)} s after the kill, ` +
+      `first resumed request ${f(r.killToFirstRequestSeconds, 1)} s after it (lease TTL, what it waited before: ${r.leaseTtlSeconds} s); sandbox holds ${count(r.held)}, lost ${r.lost}`,
+  );
 log(out.join('\n'));
 if (values.only === undefined || values.only === 'ingest') {
   // Sustained /2/httpapi ingestion with ten behavioral cohorts, beside a bare-Fastify baseline (bench/ingest.ts).
@@ -211,7 +227,7 @@ if (values.only === undefined || values.only === 'ui') {
 if (values.json)
   writeFileSync(
     values.json,
-    JSON.stringify({ machine: { ...machine, loadAtEnd }, engine, planner, delivery, acks, uploads }, null, 2),
+    JSON.stringify({ machine: { ...machine, loadAtEnd }, engine, planner, delivery, acks, uploads, restarts }, null, 2),
   );
 
 const failures = [
