@@ -15,6 +15,7 @@ const BIN = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', 'bin', '
 const SANDBOX_CHILD = fileURLToPath(new URL('./sandbox-child.ts', import.meta.url));
 const ADMIN = 'cs_admin_bench_restart_0123456789abcdef';
 const LEASE_TTL_SECONDS = 60;
+const IN_FLIGHT_MS = 1_000;
 
 export interface RestartResult {
   readonly members: number;
@@ -109,7 +110,9 @@ export async function benchRestart(members: number, log: (line: string) => void)
     let resumedAt: number | undefined;
     for (;;) {
       const r = await ask<Report>({ op: 'report', key, cohortId: cohort.id });
-      resumedAt ??= r.answered.find(([t]) => t > killedAt)?.[0];
+      // Answers in the first second after the kill are the dead process's requests already in flight (starting
+      // Node.js with the TypeScript loader alone takes longer than that); the new process's come after.
+      resumedAt ??= r.answered.find(([t]) => t > killedAt + IN_FLIGHT_MS)?.[0];
       const run = await call('GET', `/projects/${project.id}/runs/${runId}`);
       if (['succeeded', 'failed', 'cancelled'].includes(String(run.status))) {
         const held = new Set(r.userIds);
