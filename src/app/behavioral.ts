@@ -189,17 +189,29 @@ export async function evaluateProfiles(
   const all = await behavioralCohorts(deps, projectId);
   const byId = new Map(all.map((c) => [c.id, c]));
   const merged = hint ? (await deps.store.behavioral.existingProfiles(profileIds)) < new Set(profileIds).size : true;
+  const chosen = all.filter((c) => {
+    if (!hint || merged) return true;
+    const reads = readsOf(c, byId);
+    return (
+      [...reads.eventTypes].some((t) => hint.eventTypes.has(t)) || (hint.propertiesChanged && reads.userProperties)
+    );
+  });
+  // One transaction for the whole pass, cohorts in reference order (each sees the ones before it).
+  const results = await deps.store.behavioral.evaluateMany(
+    chosen.map((c) => ({
+      projectId,
+      cohortId: c.id,
+      definition: c.definition,
+      nowMs,
+      retentionDays: deps.settings.eventRetentionDays,
+      scope: { kind: 'profiles' as const, ids: profileIds },
+      history: 'change' as const,
+    })),
+  );
   const changed: EvaluationOutcome[] = [];
-  for (const c of all) {
-    if (hint && !merged) {
-      const reads = readsOf(c, byId);
-      const relevant =
-        [...reads.eventTypes].some((t) => hint.eventTypes.has(t)) || (hint.propertiesChanged && reads.userProperties);
-      if (!relevant) continue;
-    }
-    const r = await evaluateOne(deps, c, { kind: 'profiles', ids: profileIds }, nowMs);
-    if (r && r.added + r.removed > 0) changed.push(r);
-  }
+  results.forEach((r, i) => {
+    if (r && r.added + r.removed > 0) changed.push({ cohortId: chosen[i]!.id, ...r });
+  });
   return changed;
 }
 

@@ -399,6 +399,8 @@ export interface BehavioralRepo {
    * membership change (cohort_members, member_changes, size). Null when the cohort no longer exists.
    */
   evaluate(input: EvaluationInput): Promise<(MemberChangeResult & { size: number }) | null>;
+  /** Several evaluations, in order, in one transaction (a real-time pass over the cohorts of a project). */
+  evaluateMany(inputs: readonly EvaluationInput[]): Promise<((MemberChangeResult & { size: number }) | null)[]>;
   /** How many of the project's profiles match a definition now, without saving anything. */
   estimate(projectId: string, definition: Definition, nowMs: number, retentionDays: number): Promise<number>;
   /** For one profile: the matching event count of every event condition, by [group][condition] (0 elsewhere). */

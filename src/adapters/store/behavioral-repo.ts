@@ -35,78 +35,86 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
   }
 
   async evaluate(input: EvaluationInput): Promise<(MemberChangeResult & { size: number }) | null> {
+    return this.db.transaction().execute((tx) => this.evaluateIn(tx, input));
+  }
+
+  async evaluateMany(inputs: readonly EvaluationInput[]): Promise<((MemberChangeResult & { size: number }) | null)[]> {
+    if (inputs.length === 0) return [];
     return this.db.transaction().execute(async (tx) => {
-      // Evaluations of one cohort take turns (PostgreSQL; SQLite has one writer anyway): two overlapping
-      // diffs against cohort_members would log the same change twice and miscount the size.
-      const cohort = await sql<{ size: number }>`select size from cohorts
-        where id = ${input.cohortId} and project_id = ${input.projectId}${this.dialect.forUpdate}`.execute(tx);
-      if (cohort.rows.length === 0) return null;
-      const evalId = `ev_${randomUUID()}`;
-      const scoped = input.scope.kind !== 'all';
-      if (input.scope.kind === 'profiles') await this.stageScope(tx, evalId, input.scope.ids);
-      if (input.scope.kind === 'aged') await this.stageAged(tx, evalId, input.projectId, input.scope);
-      const predicate = definitionSql(input.definition, {
-        ...this.options('p', input.nowMs, input.retentionDays),
-        ...(scoped ? {} : { wholeProject: input.projectId }),
-      });
-      if (!scoped) await this.dialect.beforeBulkEvaluation(tx);
-      // CROSS JOIN fixes the join order on SQLite (the scope drives, each profile found by id); without it the
-      // planner walks every profile of the project. PostgreSQL plans it as the plain join it is.
-      if (scoped)
-        await sql`insert into behavioral_desired (eval_id, profile_id)
-          select ${evalId}, p.id from behavioral_scope s cross join profiles p
-          where p.id = s.profile_id and s.eval_id = ${evalId} and p.project_id = ${input.projectId} and ${predicate}`.execute(
-          tx,
-        );
-      else
-        await sql`insert into behavioral_desired (eval_id, profile_id)
-          select ${evalId}, p.id from profiles p where p.project_id = ${input.projectId} and ${predicate}`.execute(tx);
-
-      const inScope = scoped
-        ? sql`and m.profile_id in (select s.profile_id from behavioral_scope s where s.eval_id = ${evalId})`
-        : sql``;
-      const leaving = sql`select m.profile_id from cohort_members m where m.cohort_id = ${input.cohortId} ${inScope}
-        and not exists (select 1 from behavioral_desired d where d.eval_id = ${evalId} and d.profile_id = m.profile_id)`;
-      const joining = sql`select d.profile_id from behavioral_desired d where d.eval_id = ${evalId}
-        and not exists (select 1 from cohort_members m where m.cohort_id = ${input.cohortId} and m.profile_id = d.profile_id)`;
-      const at = new Date(input.nowMs).toISOString();
-      const removed = count(
-        await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
-          select ${input.projectId}, ${input.cohortId}, x.profile_id, ${at} from (${leaving}) x`.execute(tx),
-      );
-      if (removed > 0)
-        await sql`delete from cohort_members where cohort_id = ${input.cohortId} and profile_id in (${leaving})`.execute(
-          tx,
-        );
-      const added = count(
-        await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
-          select ${input.projectId}, ${input.cohortId}, x.profile_id, ${at} from (${joining}) x`.execute(tx),
-      );
-      if (added > 0)
-        await sql`insert into cohort_members (cohort_id, profile_id)
-          select ${input.cohortId}, x.profile_id from (${joining}) x where true`.execute(tx);
-
-      // A full evaluation knows the exact size (and repairs any drift); a scoped one applies its difference.
-      const size = scoped
-        ? Number(cohort.rows[0]!.size) + added - removed
-        : Number(
-            (
-              await sql<{ n: number }>`select count(*) as n from behavioral_desired where eval_id = ${evalId}`.execute(
-                tx,
-              )
-            ).rows[0]!.n,
-          );
-      if (!scoped || added + removed > 0)
-        await sql`update cohorts set size = ${size} where id = ${input.cohortId}`.execute(tx);
-      await sql`delete from behavioral_desired where eval_id = ${evalId}`.execute(tx);
-      if (scoped) await sql`delete from behavioral_scope where eval_id = ${evalId}`.execute(tx);
-      await this.recordPoint(tx, input, size, added + removed > 0);
-      if (input.sweptToMs !== undefined) {
-        await sql`insert into behavioral_state (cohort_id, swept_to_ms) values (${input.cohortId}, ${input.sweptToMs})
-          on conflict (cohort_id) do update set swept_to_ms = excluded.swept_to_ms`.execute(tx);
-      }
-      return { added, removed, size };
+      const out: ((MemberChangeResult & { size: number }) | null)[] = [];
+      for (const input of inputs) out.push(await this.evaluateIn(tx, input));
+      return out;
     });
+  }
+
+  private async evaluateIn(tx: Tx, input: EvaluationInput): Promise<(MemberChangeResult & { size: number }) | null> {
+    // Evaluations of one cohort take turns (PostgreSQL; SQLite has one writer anyway): two overlapping
+    // diffs against cohort_members would log the same change twice and miscount the size.
+    const cohort = await sql<{ size: number }>`select size from cohorts
+      where id = ${input.cohortId} and project_id = ${input.projectId}${this.dialect.forUpdate}`.execute(tx);
+    if (cohort.rows.length === 0) return null;
+    const evalId = `ev_${randomUUID()}`;
+    const scoped = input.scope.kind !== 'all';
+    if (input.scope.kind === 'profiles') await this.stageScope(tx, evalId, input.scope.ids);
+    if (input.scope.kind === 'aged') await this.stageAged(tx, evalId, input.projectId, input.scope);
+    const predicate = definitionSql(input.definition, {
+      ...this.options('p', input.nowMs, input.retentionDays),
+      ...(scoped ? {} : { wholeProject: input.projectId }),
+    });
+    if (!scoped) await this.dialect.beforeBulkEvaluation(tx);
+    // CROSS JOIN fixes the join order on SQLite (the scope drives, each profile found by id); without it the
+    // planner walks every profile of the project. PostgreSQL plans it as the plain join it is.
+    if (scoped)
+      await sql`insert into behavioral_desired (eval_id, profile_id)
+        select ${evalId}, p.id from behavioral_scope s cross join profiles p
+        where p.id = s.profile_id and s.eval_id = ${evalId} and p.project_id = ${input.projectId} and ${predicate}`.execute(
+        tx,
+      );
+    else
+      await sql`insert into behavioral_desired (eval_id, profile_id)
+        select ${evalId}, p.id from profiles p where p.project_id = ${input.projectId} and ${predicate}`.execute(tx);
+
+    const inScope = scoped
+      ? sql`and m.profile_id in (select s.profile_id from behavioral_scope s where s.eval_id = ${evalId})`
+      : sql``;
+    const leaving = sql`select m.profile_id from cohort_members m where m.cohort_id = ${input.cohortId} ${inScope}
+      and not exists (select 1 from behavioral_desired d where d.eval_id = ${evalId} and d.profile_id = m.profile_id)`;
+    const joining = sql`select d.profile_id from behavioral_desired d where d.eval_id = ${evalId}
+      and not exists (select 1 from cohort_members m where m.cohort_id = ${input.cohortId} and m.profile_id = d.profile_id)`;
+    const at = new Date(input.nowMs).toISOString();
+    const removed = count(
+      await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
+        select ${input.projectId}, ${input.cohortId}, x.profile_id, ${at} from (${leaving}) x`.execute(tx),
+    );
+    if (removed > 0)
+      await sql`delete from cohort_members where cohort_id = ${input.cohortId} and profile_id in (${leaving})`.execute(
+        tx,
+      );
+    const added = count(
+      await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
+        select ${input.projectId}, ${input.cohortId}, x.profile_id, ${at} from (${joining}) x`.execute(tx),
+    );
+    if (added > 0)
+      await sql`insert into cohort_members (cohort_id, profile_id)
+        select ${input.cohortId}, x.profile_id from (${joining}) x where true`.execute(tx);
+
+    // A full evaluation knows the exact size (and repairs any drift); a scoped one applies its difference.
+    const size = scoped
+      ? Number(cohort.rows[0]!.size) + added - removed
+      : Number(
+          (await sql<{ n: number }>`select count(*) as n from behavioral_desired where eval_id = ${evalId}`.execute(tx))
+            .rows[0]!.n,
+        );
+    if (!scoped || added + removed > 0)
+      await sql`update cohorts set size = ${size} where id = ${input.cohortId}`.execute(tx);
+    await sql`delete from behavioral_desired where eval_id = ${evalId}`.execute(tx);
+    if (scoped) await sql`delete from behavioral_scope where eval_id = ${evalId}`.execute(tx);
+    await this.recordPoint(tx, input, size, added + removed > 0);
+    if (input.sweptToMs !== undefined) {
+      await sql`insert into behavioral_state (cohort_id, swept_to_ms) values (${input.cohortId}, ${input.sweptToMs})
+        on conflict (cohort_id) do update set swept_to_ms = excluded.swept_to_ms`.execute(tx);
+    }
+    return { added, removed, size };
   }
 
   private async stageScope(tx: Tx, evalId: string, ids: readonly number[]): Promise<void> {
