@@ -3,7 +3,8 @@
 //   npm run bench                                  planner at 1M and 10M on SQLite (+ sort|comm baseline,
 //                                                  + plan after 100 changes), then delivery at the Braze cap
 //   npm run bench -- --sizes 100000,1000000        other cohort sizes
-//   npm run bench -- --only planner|delivery|ingest|realtime|ui   one part (ingest: bench/ingest.ts, realtime: bench/realtime.ts, ui: bench/ui.ts)
+//   npm run bench -- --only planner|delivery|ingest|realtime|ui|attribute|behavioral|behavioral-latency   one part
+//                                                  (each names its script in bench/, e.g. attribute: bench/attribute.ts)
 //   npm run bench -- --engine postgres --database-url postgres://postgres@127.0.0.1:5432/test
 //   npm run bench -- --json bench-results.json     also write every figure as JSON
 //
@@ -22,11 +23,20 @@ import { benchRestart, type RestartResult } from './restart.ts';
 import { benchUi, uiMarkdown } from './ui.ts';
 import { benchUploadInChild, type UploadResult } from './upload.ts';
 
+// Benches that are scripts of their own, run as children so their peak RSS is their own: part → script.
+const STANDALONE_SCRIPTS = {
+  attribute: './attribute.ts',
+  behavioral: './behavioral.ts',
+  'behavioral-latency': './behavioral-latency.ts',
+} as const;
+const STANDALONE_PARTS: string[] = Object.keys(STANDALONE_SCRIPTS);
+
 const HELP = `usage: npm run bench -- [options]
   --sizes N[,N...]          planner cohort sizes (default 1000000,10000000)
   --engine sqlite|postgres  store engine (default sqlite)
   --database-url URL        PostgreSQL server for --engine postgres (default $DATABASE_URL); a throw-away schema is used
-  --only planner|ack|delivery|upload|restart|ingest|realtime|ui   run one part only (default: all, in that order)
+  --only planner|ack|delivery|upload|restart|ingest|realtime|ui|attribute|behavioral|behavioral-latency
+                            run one part only (default: all, in that order)
   --changes N               members changed before the second plan (default 100)
   --no-baseline             skip the sort | comm -3 baseline
   --no-incremental          skip the plan after a few changes
@@ -68,9 +78,13 @@ const engine = values.engine;
 if (engine !== 'sqlite' && engine !== 'postgres') throw new Error(`--engine must be sqlite or postgres, not ${engine}`);
 if (
   values.only !== undefined &&
-  !['planner', 'ack', 'delivery', 'upload', 'restart', 'ingest', 'realtime', 'ui'].includes(values.only)
+  !['planner', 'ack', 'delivery', 'upload', 'restart', 'ingest', 'realtime', 'ui', ...STANDALONE_PARTS].includes(
+    values.only,
+  )
 )
-  throw new Error('--only must be planner, ack, delivery, upload, restart, ingest, realtime or ui');
+  throw new Error(
+    `--only must be planner, ack, delivery, upload, restart, ingest, realtime, ui or ${STANDALONE_PARTS.join(', ')}`,
+  );
 const positive = (name: string, v: string) => {
   const n = Number(v.replace(/_/g, ''));
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, not ${v}`);
@@ -219,6 +233,15 @@ if (values.only === undefined || values.only === 'realtime') {
     ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}),
   });
   log(`real-time latency:\n${realtimeMarkdownRow(realtime)}`);
+}
+for (const [part, script] of Object.entries(STANDALONE_SCRIPTS)) {
+  // Attribute-mode delivery (bench/attribute.ts), behavioral full evaluation (bench/behavioral.ts) and
+  // event-to-Braze latency under ingestion (bench/behavioral-latency.ts); each prints its own figures.
+  if (values.only !== undefined && values.only !== part) continue;
+  const args = ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url))];
+  if (part !== 'attribute') args.push('--engine', engine, ...(databaseUrl ? ['--database-url', databaseUrl] : []));
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${part} bench failed (${r.status})`);
 }
 if (values.only === undefined || values.only === 'ui') {
   // The web UI: first-load JS and the syncs page's time to interactive at 0 / 100 / 1,000 syncs (bench/ui.ts).
