@@ -2,7 +2,7 @@
 // membership changes through the members API with the real-time hook, as `cohort-sync serve` wires it
 // (worker + scheduler in the process, the real Braze client, the Braze sandbox in a process of its own).
 // For every change it measures the time from the API call to the sandbox receiving the changed identifier,
-// and reports p50/p95/p99/max. The spec asks for p95 under 5 s and never more than 60 s (product.md §4).
+// and reports p50/p95/p99/max. The spec asks for p95 under 5 s and never more than 60 s (docs/product.md §4).
 //
 //   npx tsx bench/realtime.ts [--members 100000] [--rate 20] [--seconds 30] [--gather-ms 1000]
 //                             [--engine sqlite|postgres] [--database-url …]

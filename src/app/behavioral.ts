@@ -1,4 +1,4 @@
-// Behavioral cohorts (docs/cohorts.md, product.md §2): definitions validated on save, membership computed in
+// Behavioral cohorts (docs/cohorts.md, docs/product.md §2): definitions validated on save, membership computed in
 // the store by one compiled predicate (KyselyBehavioralRepo), and kept current three ways —
 //   • in full: on save, on a definition change, and before a full run plans (scheduled syncs);
 //   • for the profiles an ingested batch touched (the onIngested listener below), then for the cohorts that

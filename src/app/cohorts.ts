@@ -1,4 +1,4 @@
-// Static cohorts and their membership (product.md §2). Membership changes tell real-time syncs.
+// Static cohorts and their membership (docs/product.md §2). Membership changes tell real-time syncs.
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { Cohort, MemberInput } from '../domain/model.ts';

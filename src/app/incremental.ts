@@ -1,4 +1,4 @@
-// Incremental planning for real-time syncs (product.md §4: "within seconds of a membership change").
+// Incremental planning for real-time syncs (docs/product.md §4: "within seconds of a membership change").
 //
 // Every membership or identity change is appended to member_changes (seq, project, cohort or null, profile).
 // Each Braze cohort remembers in change_seq the position up to which its acknowledged state reflects the

@@ -9,7 +9,7 @@ const MAX_ID_LENGTH = 1024;
 function idField(raw: unknown, field: string): { value?: string; error?: string } {
   if (raw === undefined || raw === null || raw === '') return {};
   if (typeof raw !== 'string') return { error: `${field} must be a string` };
-  // External ids are case-sensitive and never trimmed (braze.md §2): we only refuse what Braze cannot take.
+  // External ids are case-sensitive and never trimmed (docs/design.md §3): we only refuse what Braze cannot take.
   if (raw.length > MAX_ID_LENGTH) return { error: `${field} is longer than ${MAX_ID_LENGTH} characters` };
   // The store indexes ids: PostgreSQL text cannot hold NUL, and an index entry must stay well under 2.7 kB.
   if (raw.includes('\u0000')) return { error: `${field} contains a NUL character` };

@@ -1,4 +1,4 @@
-// Metrics (architecture.md: "Prometheus text at /metrics"): a tiny registry of counters, gauges and
+// Metrics (docs/architecture.md: "Prometheus text at /metrics"): a tiny registry of counters, gauges and
 // histograms rendered in the Prometheus text exposition format 0.0.4, with no external package; the
 // service's own metrics; a RunObserver for runs; and a destination-definition decorator for Braze traffic.
 // Metrics are per process: Prometheus scrapes each process and sums.

@@ -1,4 +1,4 @@
-// Notifications of finished runs (product.md §5): mails to the project's notification e-mails and the
+// Notifications of finished runs (docs/product.md §5): mails to the project's notification e-mails and the
 // sync's notifyEmails, and signed webhooks for the same events. A RunObserver: the executor calls it
 // after each run. Decisions (notification-policy.ts) are taken against state kept in the store with a
 // compare-and-set, so they hold across restarts and across processes; mails and webhooks then go out in

@@ -1,4 +1,4 @@
-// Dry run (product.md §4): what the next run of a sync would add, remove and skip, before anything is
+// Dry run (docs/product.md §4): what the next run of a sync would add, remove and skip, before anything is
 // sent. It plans exactly as the run executor does (same staging, same anti-joins, in the store), under a
 // throwaway id whose rows are cleared afterwards, so it sends nothing and leaves stored state as it was.
 // It always plans in full: a real-time sync's next run is incremental, but reaches the same Braze state.

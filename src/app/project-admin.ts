@@ -1,4 +1,4 @@
-// Reading and changing projects (product.md §1): renaming and notification recipients. Creation and
+// Reading and changing projects (docs/product.md §1): renaming and notification recipients. Creation and
 // tokens live in projects.ts.
 import type { Project } from '../domain/model.ts';
 import type { AppDeps } from './deps.ts';

@@ -1,4 +1,4 @@
-// Real-time syncs (product.md §4): a membership change reaches Braze within seconds. Whoever changes
+// Real-time syncs (docs/product.md §4): a membership change reaches Braze within seconds. Whoever changes
 // membership (the members API, CSV import, later ingestion) calls the hook built here after committing; it
 // asks each real-time, unpaused sync concerned for an `incremental` run, which sends only the changed
 // members (src/app/incremental.ts). Runs coalesce: while one waits to start, further changes fold into it.

@@ -1,4 +1,4 @@
-// The scheduler (architecture.md "Run coordination", schedules): one tick every few seconds picks the syncs
+// The scheduler (docs/architecture.md "Run coordination", schedules): one tick every few seconds picks the syncs
 // whose next_run_at has passed, moves next_run_at on, and requests a run — no per-sync timers or cron
 // entries in the queue. Any number of processes may tick at once: each sync is claimed by a conditional
 // UPDATE of next_run_at from the value the tick read, so exactly one scheduler requests each due run.

@@ -1,4 +1,4 @@
-// Changing and deleting syncs (product.md §4): pause, resume, cadence, recipients; delete with or without
+// Changing and deleting syncs (docs/product.md §4): pause, resume, cadence, recipients; delete with or without
 // removing the sync's members from the Braze cohort.
 import { cronProblem, nextRunAfter } from '../domain/cadence.ts';
 import type { Cadence, Run, Sync } from '../domain/model.ts';

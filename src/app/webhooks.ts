@@ -1,4 +1,4 @@
-// Signed webhooks (product.md §5, beyond the seed): per-project URL and secret, the same events as the
+// Signed webhooks (docs/product.md §5, beyond the seed): per-project URL and secret, the same events as the
 // mails (run.succeeded, run.failed, run.recovered), HMAC-SHA256 signatures, retries with exponential
 // back-off, and a delivery log. The secret is encrypted at rest and never returned or logged.
 import { createHmac, timingSafeEqual } from 'node:crypto';

@@ -1,4 +1,4 @@
-// When scheduled syncs run (product.md §4). Hourly and daily runs are spread across the period by sync id,
+// When scheduled syncs run (docs/product.md §4). Hourly and daily runs are spread across the period by sync id,
 // as Amplitude does: users cannot pick the minute, but the next time is computed and shown. Pure: the
 // caller passes the clock's time.
 import { Cron } from 'croner';

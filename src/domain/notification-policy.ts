@@ -1,4 +1,4 @@
-// When a finished run is worth a mail or a webhook (product.md §5), as pure decisions over the per-sync
+// When a finished run is worth a mail or a webhook (docs/product.md §5), as pure decisions over the per-sync
 // notification state the store keeps. No mail storm: successful real-time runs fold into a digest mailed
 // at most once per `digestEveryMs`; a persisting failure is mailed at once, then at most once per
 // `failureRepeatMs` (sooner when the error changes); a recovery is mailed at once.

@@ -1,4 +1,4 @@
-// The one place that reads the environment (architecture.md). Everything else receives a Config, so a
+// The one place that reads the environment (docs/architecture.md). Everything else receives a Config, so a
 // test or a second process can run with any settings without touching process.env. Every key is checked
 // before failing, so an operator fixes all mistakes in one go instead of one per restart.
 import { join, resolve } from 'node:path';

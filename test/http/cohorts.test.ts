@@ -1,4 +1,4 @@
-// Cohorts and their members over HTTP (product.md §2, api.md "Cohorts"), CSV uploads included.
+// Cohorts and their members over HTTP (docs/product.md §2, api.md "Cohorts"), CSV uploads included.
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.ts';

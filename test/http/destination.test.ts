@@ -1,4 +1,4 @@
-// The Braze destination and its targets over HTTP (product.md §3, api.md "Braze destination").
+// The Braze destination and its targets over HTTP (docs/product.md §3, api.md "Braze destination").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.ts';
 import { type Api, json, startApi } from './api-support.ts';

@@ -1,4 +1,4 @@
-// The isolation matrix (product.md §1, api.md "Authentication"): every route, walked with no token, with
+// The isolation matrix (docs/product.md §1, api.md "Authentication"): every route, walked with no token, with
 // another project's token, with a viewer token, and with an editor token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.ts';

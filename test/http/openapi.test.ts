@@ -1,4 +1,4 @@
-// The OpenAPI document (product.md §7): served without a token, generated from the routes' own schemas, and
+// The OpenAPI document (docs/product.md §7): served without a token, generated from the routes' own schemas, and
 // listing exactly the routes the API serves.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.ts';

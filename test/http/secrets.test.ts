@@ -1,4 +1,4 @@
-// Secrets stay secret (product.md §3, architecture.md "Logs"): a Data Import Key, bearer tokens and the
+// Secrets stay secret (docs/product.md §3, docs/architecture.md "Logs"): a Data Import Key, bearer tokens and the
 // ingest key never reach the log, and no Data Import Key is in the SQLite file in plain text — after a
 // whole flow through the API, including refused requests, a failing run and a connection test.
 import { randomBytes } from 'node:crypto';

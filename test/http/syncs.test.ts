@@ -1,5 +1,5 @@
 // Syncs, runs, preview, exports and explain over HTTP, against the real store, Braze client and sandbox
-// (product.md §4–5, api.md "Syncs and runs").
+// (docs/product.md §4–5, api.md "Syncs and runs").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.ts';
 import { sorted, waitForRun } from '../support/flows.ts';

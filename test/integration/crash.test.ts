@@ -1,4 +1,4 @@
-// Crash recovery (architecture.md: "A crash anywhere leaves a run that the next process resumes from its first
+// Crash recovery (docs/architecture.md: "A crash anywhere leaves a run that the next process resumes from its first
 // unacknowledged batch"). A child process runs the sync of a 5,000-member cohort against the Braze sandbox,
 // which lives here in the test process and answers membership calls slowly so kills land mid-run. The child
 // is SIGKILLed at random points — while planning, mid-batch (a request in the sandbox's hands), right after a

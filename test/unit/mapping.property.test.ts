@@ -1,4 +1,4 @@
-// Property tests of the mapping rules (product.md §3, braze.md §2): which Braze identifiers a member gets.
+// Property tests of the mapping rules (docs/product.md §3, docs/design.md §3): which Braze identifiers a member gets.
 // The expectations are written from the spec, independently of src/domain/mapping.ts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

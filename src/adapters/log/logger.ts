@@ -1,4 +1,4 @@
-// pino, configured so Braze keys, tokens and ingest keys never reach a log line (architecture.md, "Logs").
+// pino, configured so Braze keys, tokens and ingest keys never reach a log line (docs/architecture.md, "Logs").
 
 import type { DestinationStream, Level, Logger as PinoLogger } from 'pino';
 import { pino } from 'pino';

@@ -72,7 +72,7 @@ class Identities {
     }
   }
 
-  /** The profile an (user_id, device_id) pair belongs to now, linking or merging as product.md §2 says. */
+  /** The profile an (user_id, device_id) pair belongs to now, linking or merging as docs/product.md §2 says. */
   async resolve(userId: string | null, deviceId: string | null): Promise<number> {
     const known = this.known(userId, deviceId);
     if (known !== undefined) return known;

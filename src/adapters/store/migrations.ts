@@ -92,7 +92,7 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
-    // Notifications (product.md §5): per-sync mail state (failure throttling, real-time digests) and the
+    // Notifications (docs/product.md §5): per-sync mail state (failure throttling, real-time digests) and the
     // webhook delivery log.
     name: '0002_notifications',
     up: () => [

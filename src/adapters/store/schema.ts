@@ -35,7 +35,7 @@ export interface BrazeTargetsTable {
   endpoint: string;
   data_import_key_enc: string;
   key_hint: string;
-  /** HMAC of endpoint + key: targets with equal workspace keys share Braze cohorts (product.md §4). */
+  /** HMAC of endpoint + key: targets with equal workspace keys share Braze cohorts (docs/product.md §4). */
   workspace_key: string;
   mapping: string; // JSON Mapping
   /** cohort_import | custom_attribute (migration 0010). */
@@ -111,7 +111,7 @@ export interface BrazeCohortsTable {
   cohort_id: string;
   named_as: string | null;
   created_at: string;
-  /** Run coordination (architecture.md): one lease holder at a time; acknowledgements carry the fence. */
+  /** Run coordination (docs/architecture.md): one lease holder at a time; acknowledgements carry the fence. */
   lease_owner: string | null;
   lease_until: string | null;
   fence: number;

@@ -1,4 +1,4 @@
-// Bearer authentication and project isolation (api.md "Authentication", product.md §1). Runs in onRequest,
+// Bearer authentication and project isolation (api.md "Authentication", docs/product.md §1). Runs in onRequest,
 // before any body is read: an unauthenticated upload is refused without being parsed, and another
 // project's token learns nothing (404, as for ids that do not exist) whatever the body holds.
 import type { FastifyInstance, FastifyRequest } from 'fastify';

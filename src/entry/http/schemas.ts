@@ -1,4 +1,4 @@
-// One zod schema per input and output of the HTTP API (architecture.md, "Validation"). Inputs validate
+// One zod schema per input and output of the HTTP API (docs/architecture.md, "Validation"). Inputs validate
 // requests (route.ts); both become the JSON Schemas of the OpenAPI document. Field names and values are
 // api.md's; limits keep every accepted value storable on both engines (no NUL, bounded lengths), so bad
 // input is a 400 naming the field and never a store error.

@@ -86,7 +86,7 @@ export function syncView(s: Sync, lastRun: RunView | undefined, filter: string) 
     cadence: s.cadence,
     ...(s.cron ? { cron: s.cron } : {}),
     paused: s.paused,
-    // Braze knows the cohort by our cohort id (product.md §4), whichever target carries it.
+    // Braze knows the cohort by our cohort id (docs/product.md §4), whichever target carries it.
     brazeCohortId: s.cohortId,
     ...(s.attribute
       ? {

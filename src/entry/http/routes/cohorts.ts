@@ -1,4 +1,4 @@
-// Cohorts and their members (api.md "Cohorts", product.md §2). A CSV upload streams from the socket
+// Cohorts and their members (api.md "Cohorts", docs/product.md §2). A CSV upload streams from the socket
 // through the parser into the store in chunks: the file is never held in memory.
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';

@@ -1,4 +1,4 @@
-// The Braze destination of a project and its named targets (api.md, product.md §3). Keys go in, only their
+// The Braze destination of a project and its named targets (api.md, docs/product.md §3). Keys go in, only their
 // last four characters come back.
 import type { FastifyInstance } from 'fastify';
 import { cursorScope, pageOfList } from '../../../app/cursors.ts';

@@ -1,4 +1,4 @@
-// Explain a user (product.md §5): by user_id or device_id, what each synced cohort and Braze make of them.
+// Explain a user (docs/product.md §5): by user_id or device_id, what each synced cohort and Braze make of them.
 import type { FastifyInstance } from 'fastify';
 import { explainUser } from '../../../app/explain.ts';
 import type { HttpContext } from '../context.ts';

@@ -1,4 +1,4 @@
-// Projects and their tokens (api.md "Resources", product.md §1).
+// Projects and their tokens (api.md "Resources", docs/product.md §1).
 import type { FastifyInstance } from 'fastify';
 import { cursorScope, pageOfList } from '../../../app/cursors.ts';
 import { listProjects, updateProject } from '../../../app/project-admin.ts';

@@ -1,5 +1,5 @@
 // One run: its summary, its members (CSV download or a filtered JSON listing) and its Braze requests
-// (api.md "Syncs and runs", product.md §5).
+// (api.md "Syncs and runs", docs/product.md §5).
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { listRunMembers, listRunRequests, runMembersCsv } from '../../../app/run-export.ts';

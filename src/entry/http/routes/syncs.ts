@@ -1,5 +1,5 @@
 // Syncs: create, read, pause/resume/reschedule, delete, run now, preview, and their run history
-// (api.md "Syncs and runs", product.md §4).
+// (api.md "Syncs and runs", docs/product.md §4).
 import type { FastifyInstance } from 'fastify';
 import { cursorScope, pageOfList } from '../../../app/cursors.ts';
 import { previewSync } from '../../../app/preview.ts';
