@@ -1,10 +1,10 @@
 // Behavioral cohorts carried into Braze (the sandbox over HTTP, a real worker): a real-time sync follows
 // ingested events within seconds and removes a user whose qualifying events aged out with no new event; a
 // one-time sync plans from a fresh full evaluation.
-import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCohort } from '../../src/app/cohort-admin.ts';
 import { createSync, requestRun } from '../../src/app/syncs.ts';
+import { insertEvent, insertProfile } from '../support/behavioral.ts';
 import { ENGINES } from '../support/engines.ts';
 import { firstRunOf, projectWithBraze, sandboxTarget, sorted, waitForRun } from '../support/flows.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
@@ -24,24 +24,10 @@ describe.each(ENGINES)('behavioral cohorts synced to Braze on $name', (engine) =
     const project = await projectWithBraze(h.deps);
     const { target, dataImportKey } = await sandboxTarget(h, project.id, { type: 'user_id' });
     const db = h.store.raw.db;
-    const profile = async (userId: string, properties: Record<string, unknown>) => {
-      const now = new Date().toISOString();
-      const row = await db
-        .insertInto('profiles')
-        .values({
-          project_id: project.id,
-          user_id: userId,
-          properties: JSON.stringify(properties),
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return row.id;
-    };
+    const profile = (userId: string, properties: Record<string, unknown>) =>
+      insertProfile(db, project.id, userId, properties, new Date().toISOString());
     const event = async (profileId: number, type: string, timeMs: number) => {
-      await sql`insert into events (project_id, profile_id, event_type, time_ms, data, received_ms)
-        values (${project.id}, ${profileId}, ${type}, ${timeMs}, '{}', ${timeMs})`.execute(db);
+      await insertEvent(db, project.id, { profileId, type, timeMs });
       h.behavioral.onIngested({ projectId: project.id, profileIds: [profileId] });
     };
     const cohort = await createCohort(h.deps, project.id, { name: 'Live buyers', type: 'behavioral', definition });

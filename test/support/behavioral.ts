@@ -19,6 +19,42 @@ export interface BehavioralWorld extends Composed {
   close(): Promise<void>;
 }
 
+type StoreDb = Composed['store']['raw']['db'];
+
+/** A profile row as ingestion writes it (user properties as JSON text); its id. */
+export async function insertProfile(
+  db: StoreDb,
+  projectId: string,
+  userId: string,
+  properties: Record<string, unknown>,
+  now: string,
+): Promise<number> {
+  const row = await db
+    .insertInto('profiles')
+    .values({
+      project_id: projectId,
+      user_id: userId,
+      properties: JSON.stringify(properties),
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** An event row as ingestion writes it, received at its own time. */
+export async function insertEvent(
+  db: StoreDb,
+  projectId: string,
+  e: { profileId: number; type: string; timeMs: number; properties?: Record<string, unknown> },
+): Promise<void> {
+  await sql`insert into events (project_id, profile_id, event_type, time_ms, event_properties, data, received_ms)
+    values (${projectId}, ${e.profileId}, ${e.type}, ${e.timeMs}, ${JSON.stringify(e.properties ?? {})}, '{}', ${e.timeMs})`.execute(
+    db,
+  );
+}
+
 export const T0 = Date.parse('2026-06-01T12:00:00.000Z');
 
 export async function behavioralWorld(
@@ -42,19 +78,7 @@ export async function behavioralWorld(
     clock,
     projectId: project.id,
     async profile(userId, properties = {}) {
-      const now = new Date(clock.now()).toISOString();
-      const row = await db
-        .insertInto('profiles')
-        .values({
-          project_id: project.id,
-          user_id: userId,
-          properties: JSON.stringify(properties),
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return row.id;
+      return insertProfile(db, project.id, userId, properties, new Date(clock.now()).toISOString());
     },
     async setProperties(profileId, properties) {
       await db
@@ -64,10 +88,7 @@ export async function behavioralWorld(
         .execute();
     },
     async event(profileId, type, timeMs, properties = {}) {
-      await sql`insert into events (project_id, profile_id, event_type, time_ms, event_properties, data, received_ms)
-        values (${project.id}, ${profileId}, ${type}, ${timeMs}, ${JSON.stringify(properties)}, '{}', ${timeMs})`.execute(
-        db,
-      );
+      await insertEvent(db, project.id, { profileId, type, timeMs, properties });
     },
     async members(cohortId) {
       const rows = await db
