@@ -94,3 +94,9 @@ function brazeText(body: unknown, ctx: ClassifyContext): string {
   const short = text.length > 500 ? `${text.slice(0, 500)}…` : text;
   return JSON.stringify(scrubSecrets(short, ctx.secrets));
 }
+
+/** The run error code of a final delivery failure; the same for both Braze delivery modes. */
+export function brazeFailureCode(kind: 'bad_request' | 'credentials' | 'retries_exhausted'): string {
+  if (kind === 'credentials') return 'braze_credentials';
+  return kind === 'retries_exhausted' ? 'braze_unavailable' : 'braze_rejected';
+}

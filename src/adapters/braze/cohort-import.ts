@@ -2,6 +2,7 @@
 // Braze "Partner cohort import integration", https://www.braze.com/docs/partners/isv_partners/cohort_import),
 // as one destination definition. Keys travel in the body: the operator's partner API key for the endpoint's
 // region, and the customer's Data Import Key, which is also the budget key (250,000 requests per hour).
+
 import type { Identifier, IdentifierKind } from '../../domain/identifiers.ts';
 import {
   type Audience,
@@ -15,6 +16,7 @@ import {
 } from '../../ports/destination.ts';
 import type { RequestBudget } from '../../ports/limiter.ts';
 import type { BrazeHttp } from './braze-http.ts';
+import { brazeFailureCode } from './classify.ts';
 import { cohortImportRule, partnerTexts } from './cohort-import-texts.ts';
 import { errorsOf, outcomesByNamedValue } from './item-outcomes.ts';
 import { type ChosenPartnerKey, choosePartnerKey, type PartnerKeys } from './partner-keys.ts';
@@ -85,11 +87,7 @@ export class CohortImportDefinition implements DestinationDefinition {
   }
 
   failureCode(kind: 'bad_request' | 'credentials' | 'retries_exhausted'): string {
-    return kind === 'credentials'
-      ? 'braze_credentials'
-      : kind === 'retries_exhausted'
-        ? 'braze_unavailable'
-        : 'braze_rejected';
+    return brazeFailureCode(kind);
   }
 
   /** Creates or renames the cohort (POST /partners/{slug}/cohorts); called before the first batch and on rename. */

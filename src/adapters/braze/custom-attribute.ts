@@ -3,6 +3,7 @@
 // attribute"; Braze "Track users", https://www.braze.com/docs/api/endpoints/user_data/post_user_track).
 // One object per user: external_id or user_alias, always `_update_existing_only: true` so no profile is ever
 // created; array style adds/removes the sync's value, boolean style sets the sync's attribute true/false.
+
 import { describeIdentifier, type Identifier, type IdentifierKind } from '../../domain/identifiers.ts';
 import {
   type Audience,
@@ -16,6 +17,7 @@ import {
 } from '../../ports/destination.ts';
 import type { RequestBudget } from '../../ports/limiter.ts';
 import type { BrazeHttp } from './braze-http.ts';
+import { brazeFailureCode } from './classify.ts';
 import { checkedBase } from './cohort-import.ts';
 import { customAttributeRule, restKeyTexts } from './custom-attribute-texts.ts';
 import { errorsOf, outcomesByIndex } from './item-outcomes.ts';
@@ -84,11 +86,7 @@ export class CustomAttributeDefinition implements DestinationDefinition {
   }
 
   failureCode(kind: 'bad_request' | 'credentials' | 'retries_exhausted'): string {
-    return kind === 'credentials'
-      ? 'braze_credentials'
-      : kind === 'retries_exhausted'
-        ? 'braze_unavailable'
-        : 'braze_rejected';
+    return brazeFailureCode(kind);
   }
 
   async sendBatch(

@@ -7,7 +7,7 @@ import type { AppDeps } from '../../app/deps.ts';
 import { accessOf, installAuth } from './auth.ts';
 import type { HttpContext } from './context.ts';
 import { clientErrorHandler, HttpError, installErrorHandling, toErrorResponse } from './errors.ts';
-import { readinessRoute } from './readiness.ts';
+import { probeRoutes } from './readiness.ts';
 import { defineRoute } from './route.ts';
 import { cohortRoutes } from './routes/cohorts.ts';
 import { destinationRoutes } from './routes/destination.ts';
@@ -113,15 +113,7 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
     },
   });
 
-  defineRoute(app, {
-    method: 'GET',
-    url: '/healthz',
-    access: 'public',
-    tags: ['service'],
-    summary: 'Liveness',
-    handler: async () => ({ status: 'ok' }),
-  });
-  readinessRoute(app, ctx.deps);
+  probeRoutes(app, ctx.deps);
   defineRoute(app, {
     method: 'GET',
     url: '/api/v1/openapi.json',

@@ -60,3 +60,16 @@ export function readinessRoute(app: FastifyInstance, deps: Pick<AppDeps, 'store'
     },
   });
 }
+
+/** /healthz (liveness: the process answers) and /readyz, served alike by API servers and workers. */
+export function probeRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'store' | 'queue'>): void {
+  defineRoute(app, {
+    method: 'GET',
+    url: '/healthz',
+    access: 'public',
+    tags: ['service'],
+    summary: 'Liveness',
+    handler: async () => ({ status: 'ok' }),
+  });
+  readinessRoute(app, deps);
+}

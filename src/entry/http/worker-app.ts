@@ -2,21 +2,12 @@
 // so an orchestrator can probe and scrape workers like API servers. No API routes, no auth needed.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AppDeps } from '../../app/deps.ts';
-import { readinessRoute } from './readiness.ts';
-import { defineRoute } from './route.ts';
+import { probeRoutes } from './readiness.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 
 export async function buildWorkerHttpApp(deps: Pick<AppDeps, 'store' | 'queue'>): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
-  defineRoute(app, {
-    method: 'GET',
-    url: '/healthz',
-    access: 'public',
-    tags: ['service'],
-    summary: 'Liveness',
-    handler: async () => ({ status: 'ok' }),
-  });
-  readinessRoute(app, deps);
+  probeRoutes(app, deps);
   await metricsRoutes(app);
   return app;
 }
