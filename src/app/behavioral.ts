@@ -13,6 +13,7 @@ import {
   longestWindowMs as definitionWindowMs,
   dependentsOf,
   describeDefinition,
+  type EventCondition,
   evaluationOrder,
   explainCondition,
   groupHolds,
@@ -24,6 +25,7 @@ import {
   references,
   rollingWindowMs,
   type UserFacts,
+  type UserPropertyCondition,
 } from '../domain/behavioral.ts';
 import type { Cohort } from '../domain/model.ts';
 import type { EvaluationScope, MemberChangeResult } from '../ports/store.ts';
@@ -149,18 +151,19 @@ export interface TouchHint {
   readonly propertiesChanged: boolean;
 }
 
-/** What a cohort's membership reads, through the cohorts it references too: event types, user properties. */
-function readsOf(c: BehavioralCohort, byId: ReadonlyMap<string, BehavioralCohort>) {
-  const eventTypes = new Set<string>();
-  let userProperties = false;
+/**
+ * The event and user-property conditions a cohort's membership depends on: its own and, through inCohort,
+ * those of every cohort it reads (each cohort visited once, so a shared reference counts once).
+ */
+function conditionsReadBy(c: BehavioralCohort, byId: ReadonlyMap<string, BehavioralCohort>) {
+  const out: (EventCondition | UserPropertyCondition)[] = [];
   const seen = new Set<string>();
   const visit = (x: BehavioralCohort) => {
     if (seen.has(x.id)) return;
     seen.add(x.id);
     for (const g of x.definition.all)
       for (const cond of g.any) {
-        if (isEvent(cond)) eventTypes.add(cond.event);
-        else if (isUserProperty(cond)) userProperties = true;
+        if (!isInCohort(cond)) out.push(cond);
         else {
           const dep = byId.get(cond.inCohort);
           if (dep) visit(dep);
@@ -168,6 +171,17 @@ function readsOf(c: BehavioralCohort, byId: ReadonlyMap<string, BehavioralCohort
       }
   };
   visit(c);
+  return out;
+}
+
+/** What a cohort's membership reads, through the cohorts it references too: event types, user properties. */
+function readsOf(c: BehavioralCohort, byId: ReadonlyMap<string, BehavioralCohort>) {
+  const eventTypes = new Set<string>();
+  let userProperties = false;
+  for (const cond of conditionsReadBy(c, byId)) {
+    if (isEvent(cond)) eventTypes.add(cond.event);
+    else if (isUserProperty(cond)) userProperties = true;
+  }
   return { eventTypes, userProperties };
 }
 
@@ -217,24 +231,12 @@ export async function evaluateProfiles(
 
 /** The rolling windows a cohort's membership depends on: its own and those of the cohorts it reads. */
 function windowsOf(c: BehavioralCohort, all: readonly BehavioralCohort[], retentionDays: number) {
-  const byId = new Map(all.map((x) => [x.id, x]));
   const out = new Map<string, { event: string; windowMs: number }>();
-  const seen = new Set<string>();
-  const visit = (x: BehavioralCohort) => {
-    if (seen.has(x.id)) return;
-    seen.add(x.id);
-    for (const g of x.definition.all)
-      for (const cond of g.any) {
-        if (isEvent(cond)) {
-          const w = rollingWindowMs(cond, retentionDays);
-          if (w !== null) out.set(`${cond.event}\u0000${w}`, { event: cond.event, windowMs: w });
-        } else if (isInCohort(cond)) {
-          const dep = byId.get(cond.inCohort);
-          if (dep) visit(dep);
-        }
-      }
-  };
-  visit(c);
+  for (const cond of conditionsReadBy(c, new Map(all.map((x) => [x.id, x])))) {
+    if (!isEvent(cond)) continue;
+    const w = rollingWindowMs(cond, retentionDays);
+    if (w !== null) out.set(`${cond.event}\u0000${w}`, { event: cond.event, windowMs: w });
+  }
   return [...out.values()];
 }
 
