@@ -3,8 +3,11 @@
 // did not give out, or one given out for another list, is refused with a clear 400 before it reaches a
 // query, so no client can feed a repository a cursor shape it does not expect (a store error would be a
 // 500 for bad input: "row value misused" when a runs cursor met the members query).
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { invalid } from './errors.ts';
+
+/** Sealing and opening cursors needs the keyed fingerprint only. */
+export type CursorDeps = Uses<'secrets'>;
 
 const SIG_LENGTH = 24; // hex characters of the fingerprint: 96 bits
 
@@ -14,15 +17,15 @@ const SIG_LENGTH = 24; // hex characters of the fingerprint: 96 bits
  */
 export const cursorScope = (list: string, ...ids: readonly string[]): string => [list, ...ids].join('\u001f');
 
-const signature = (deps: AppDeps, scope: string, raw: string) =>
+const signature = (deps: CursorDeps, scope: string, raw: string) =>
   deps.secrets.fingerprint('page-cursor', `${scope}\u001e${raw}`).slice(0, SIG_LENGTH);
 
-export function sealCursor(deps: AppDeps, scope: string, raw: string | null): string | null {
+export function sealCursor(deps: CursorDeps, scope: string, raw: string | null): string | null {
   return raw === null ? null : `${raw}.${signature(deps, scope, raw)}`;
 }
 
 /** The raw cursor inside a sealed one; null when none was given. */
-export function openCursor(deps: AppDeps, scope: string, sealed: string | null | undefined): string | null {
+export function openCursor(deps: CursorDeps, scope: string, sealed: string | null | undefined): string | null {
   if (sealed === undefined || sealed === null || sealed === '') return null;
   const dot = sealed.lastIndexOf('.');
   const raw = dot > 0 ? sealed.slice(0, dot) : '';
@@ -39,11 +42,11 @@ export function openCursor(deps: AppDeps, scope: string, sealed: string | null |
 }
 
 /** Our own cursors (not the store's): base64url JSON, sealed like the others. */
-export function sealValue(deps: AppDeps, scope: string, value: unknown): string {
+export function sealValue(deps: CursorDeps, scope: string, value: unknown): string {
   return sealCursor(deps, scope, Buffer.from(JSON.stringify(value)).toString('base64url'))!;
 }
 
-export function openValue<T>(deps: AppDeps, scope: string, sealed: string | null | undefined): T | null {
+export function openValue<T>(deps: CursorDeps, scope: string, sealed: string | null | undefined): T | null {
   const raw = openCursor(deps, scope, sealed);
   return raw === null ? null : (JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as T);
 }
@@ -58,7 +61,7 @@ export interface Paged<T> {
  * (created_at, id). The cursor holds the last item's position, so deleting it does not lose the place.
  */
 export function pageOfList<T extends { id: string; createdAt: string }>(
-  deps: AppDeps,
+  deps: CursorDeps,
   scope: string,
   all: readonly T[],
   limit: number,

@@ -5,7 +5,7 @@ import type { Logger } from '../ports/logger.ts';
 import type { JobQueue } from '../ports/queue.ts';
 import type { Secrets } from '../ports/secrets.ts';
 import type { Store } from '../ports/store.ts';
-import type { RunObserver } from './run-events.ts';
+import type { RunEventPublisher, RunEvents } from './run-events.ts';
 
 export interface AppSettings {
   readonly cohortNamePrefix: string;
@@ -37,7 +37,8 @@ export interface AppDeps {
   readonly queue: JobQueue;
   readonly logger: Logger;
   readonly settings: AppSettings;
-  readonly observers?: readonly RunObserver[];
+  /** Finished runs are published here; observers subscribe after composition. */
+  readonly runEvents: RunEvents & RunEventPublisher;
 }
 
 export const DEFAULT_SETTINGS: AppSettings = {
@@ -52,3 +53,12 @@ export const DEFAULT_SETTINGS: AppSettings = {
   eventRetentionDays: 400,
   behavioralSweepMs: 15_000,
 };
+
+/**
+ * The part of AppDeps a use case touches, with only the store repositories it uses, e.g.
+ * `Uses<'clock' | 'logger', 'runs' | 'syncs'>`. A use case declares it as a named type beside itself, so its
+ * signature says what it reads and writes and a test can build it with those parts alone; the full AppDeps
+ * fits every one of them (docs/architecture.md, "Each use case takes the ports it uses").
+ */
+export type Uses<K extends Exclude<keyof AppDeps, 'store'> = never, R extends keyof Store = never> = Pick<AppDeps, K> &
+  ([R] extends [never] ? unknown : { readonly store: Pick<Store, R> });

@@ -1,6 +1,7 @@
 // Who hears about ingested events: the behavioral evaluator (real-time cohorts) registers here in the
 // composition root. Told after the request's transaction committed, once per accepted request.
 import type { Logger } from '../ports/logger.ts';
+import { Subscribers } from './subscribers.ts';
 
 export interface IngestedBatch {
   readonly projectId: string;
@@ -15,17 +16,13 @@ export interface IngestedBatch {
 export type IngestedListener = (e: IngestedBatch) => Promise<void> | void;
 
 export class IngestObservers {
-  private readonly listeners: IngestedListener[] = [];
+  private readonly listeners = new Subscribers<IngestedListener>();
 
   constructor(private readonly logger: Logger) {}
 
   /** Registers a listener; returns the function that removes it. */
   onIngested(listener: IngestedListener): () => void {
-    this.listeners.push(listener);
-    return () => {
-      const at = this.listeners.indexOf(listener);
-      if (at >= 0) this.listeners.splice(at, 1);
-    };
+    return this.listeners.add(listener);
   }
 
   /**
@@ -34,7 +31,7 @@ export class IngestObservers {
    */
   async notify(batch: IngestedBatch): Promise<void> {
     if (batch.profileIds.length === 0 && batch.eventTypes.length === 0) return;
-    for (const listener of this.listeners) {
+    for (const listener of this.listeners.all()) {
       try {
         await listener(batch);
       } catch (error) {

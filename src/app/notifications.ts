@@ -15,12 +15,12 @@ import {
 } from '../domain/notification-policy.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Mailer } from '../ports/mailer.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { AppError, invalid } from './errors.ts';
 import { composeDigestMail, composeRunMail, composeTestMail, type MailContext } from './notification-mails.ts';
 import { requireProject } from './projects.ts';
 import type { RunFinishedEvent, RunObserver } from './run-events.ts';
-import { type DepsSource, resolveDeps, runPayload, type WebhookSender } from './webhooks.ts';
+import { runPayload, type WebhookSender } from './webhooks.ts';
 
 const CAS_TRIES = 8;
 const EMAIL = /^[^\s@<>,;"]+@[^\s@<>,;"]+$/;
@@ -51,6 +51,12 @@ export interface RunNotifierOptions {
   readonly policy?: Partial<NotificationPolicy>;
 }
 
+/** What deciding and composing notifications reads: the sync's names, the notification state, the clock. */
+export type RunNotifierDeps = Uses<
+  'clock' | 'logger' | 'settings',
+  'projects' | 'cohorts' | 'targets' | 'syncs' | 'notificationState'
+>;
+
 interface Names {
   readonly project: Project;
   readonly cohort: Pick<Cohort, 'id' | 'name'>;
@@ -63,14 +69,10 @@ export class RunNotifier implements RunObserver {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly source: DepsSource,
+    private readonly deps: RunNotifierDeps,
     private readonly opts: RunNotifierOptions,
   ) {
     this.policy = { ...DEFAULT_NOTIFICATION_POLICY, ...opts.policy };
-  }
-
-  private get deps(): AppDeps {
-    return resolveDeps(this.source);
   }
 
   private now(): Date {
@@ -228,7 +230,7 @@ export class RunNotifier implements RunObserver {
 
 /** `to` (a list or one address) when given, else the project's notification e-mails. */
 export async function sendTestEmail(
-  deps: AppDeps,
+  deps: Uses<'clock' | 'settings', 'projects'>,
   mailer: Mailer,
   projectId: string,
   input: { to?: string | readonly string[] | undefined } = {},

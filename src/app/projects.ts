@@ -1,8 +1,15 @@
 // Projects and their tokens. Ingest keys and tokens are shown once; the store keeps hashes or ciphertext.
 import type { Project } from '../domain/model.ts';
 import type { TokenRecord } from '../ports/store.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
+
+/** Reading a project by id. */
+export type ProjectLookupDeps = Uses<never, 'projects'>;
+/** Creating a project or replacing its ingest key: ids, the clock, and the cipher of the key. */
+export type ProjectKeyDeps = Uses<'newId' | 'secrets' | 'clock', 'projects'>;
+/** Project tokens: the project, the tokens repository, ids, the clock, and key hints. */
+export type ProjectTokenDeps = Uses<'newId' | 'secrets' | 'clock', 'projects' | 'tokens'>;
 
 export interface TokenTools {
   generate(prefix: string): string;
@@ -10,7 +17,7 @@ export interface TokenTools {
 }
 
 export async function createProject(
-  deps: AppDeps,
+  deps: ProjectKeyDeps,
   tokens: TokenTools,
   input: { name: string },
 ): Promise<{ project: Project; ingestKey: string }> {
@@ -25,7 +32,7 @@ export async function createProject(
   return { project, ingestKey };
 }
 
-export async function requireProject(deps: AppDeps, projectId: string): Promise<Project> {
+export async function requireProject(deps: ProjectLookupDeps, projectId: string): Promise<Project> {
   const project = await deps.store.projects.get(projectId);
   if (!project) throw notFound('project', projectId);
   return project;
@@ -56,7 +63,7 @@ export function tokenView(t: TokenRecord) {
 }
 
 export async function createProjectToken(
-  deps: AppDeps,
+  deps: ProjectTokenDeps,
   tokens: TokenTools,
   projectId: string,
   role: 'editor' | 'viewer',
@@ -101,19 +108,23 @@ export async function createProjectToken(
   return { ...tokenView(record), token };
 }
 
-export async function listProjectTokens(deps: AppDeps, projectId: string) {
+export async function listProjectTokens(deps: Uses<never, 'projects' | 'tokens'>, projectId: string) {
   await requireProject(deps, projectId);
   return (await deps.store.tokens.list(projectId)).map(tokenView);
 }
 
-export async function revokeProjectToken(deps: AppDeps, projectId: string, tokenId: string): Promise<void> {
+export async function revokeProjectToken(
+  deps: Uses<never, 'projects' | 'tokens'>,
+  projectId: string,
+  tokenId: string,
+): Promise<void> {
   await requireProject(deps, projectId);
   if (!(await deps.store.tokens.revoke(projectId, tokenId))) throw notFound('token', tokenId);
 }
 
 /** Replaces the project's ingest key: SDKs using the old one are refused ("Invalid API key") at once. */
 export async function rotateIngestKey(
-  deps: AppDeps,
+  deps: ProjectKeyDeps,
   tokens: TokenTools,
   projectId: string,
 ): Promise<{ project: Project; ingestKey: string }> {
@@ -127,7 +138,7 @@ export async function rotateIngestKey(
   return { project: await requireProject(deps, projectId), ingestKey };
 }
 
-export async function ingestKeyOf(deps: AppDeps, projectId: string): Promise<string> {
+export async function ingestKeyOf(deps: Uses<'secrets', 'projects'>, projectId: string): Promise<string> {
   const sealed = await deps.store.projects.ingestKeyEnc(projectId);
   if (!sealed) throw notFound('project', projectId);
   return deps.secrets.decrypt(sealed);

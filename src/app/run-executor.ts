@@ -408,13 +408,7 @@ export class RunExecutor {
       { runId: run.id, syncId: run.syncId, status, counts: finished.counts, error },
       `run ${status}`,
     );
-    for (const observer of this.deps.observers ?? []) {
-      try {
-        await observer.runFinished({ run: finished, sync });
-      } catch (err) {
-        this.deps.logger.warn({ err, runId: run.id }, 'a run observer failed');
-      }
-    }
+    await this.deps.runEvents.publish({ run: finished, sync });
   }
 }
 

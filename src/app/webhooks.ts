@@ -9,7 +9,7 @@ import type { WebhookDelivery, WebhookEvent } from '../ports/notification-store.
 import type { Page } from '../ports/store.ts';
 import type { WebhookTransport } from '../ports/webhook-transport.ts';
 import { cursorScope, openCursor, sealCursor } from './cursors.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { AppError, invalid } from './errors.ts';
 import { requireProject } from './projects.ts';
 
@@ -51,9 +51,10 @@ export const DEFAULT_WEBHOOK_RETRY: WebhookRetryPolicy = {
   timeoutMs: 10_000,
 };
 
-/** Deps may be given late: observers are built before compose() returns the deps they use. */
-export type DepsSource = AppDeps | (() => AppDeps);
-export const resolveDeps = (source: DepsSource): AppDeps => (typeof source === 'function' ? source() : source);
+/** Reading and changing a project's webhook settings; the secret is sealed with `secrets`. */
+export type WebhookSettingsDeps = Uses<'secrets' | 'clock', 'projects'>;
+/** Delivering: the project's URL and secret, the delivery log, ids, the clock and the log for failures. */
+export type WebhookSenderDeps = Uses<'secrets' | 'newId' | 'clock' | 'logger', 'projects' | 'webhookDeliveries'>;
 
 // ---------------------------------------------------------------------------------------------------------
 // Signing
@@ -132,7 +133,7 @@ export interface WebhookSettings {
   readonly secretHint?: string;
 }
 
-export async function getWebhook(deps: AppDeps, projectId: string): Promise<WebhookSettings> {
+export async function getWebhook(deps: WebhookSettingsDeps, projectId: string): Promise<WebhookSettings> {
   const project = await requireProject(deps, projectId);
   if (!project.webhookUrl) return { url: null };
   const sealed = await deps.store.projects.webhookSecretEnc(projectId);
@@ -143,7 +144,7 @@ export async function getWebhook(deps: AppDeps, projectId: string): Promise<Webh
 
 /** Sets the project's webhook. `secret` may be left out to keep the stored one when only the URL changes. */
 export async function setWebhook(
-  deps: AppDeps,
+  deps: WebhookSettingsDeps,
   projectId: string,
   input: { url: string; secret?: string | undefined },
   policy: WebhookUrlPolicy = {},
@@ -170,7 +171,7 @@ export async function setWebhook(
   return getWebhook(deps, projectId);
 }
 
-export async function clearWebhook(deps: AppDeps, projectId: string): Promise<void> {
+export async function clearWebhook(deps: Uses<'clock', 'projects'>, projectId: string): Promise<void> {
   await requireProject(deps, projectId);
   await deps.store.projects.update(
     projectId,
@@ -180,7 +181,7 @@ export async function clearWebhook(deps: AppDeps, projectId: string): Promise<vo
 }
 
 export async function listWebhookDeliveries(
-  deps: AppDeps,
+  deps: Uses<'secrets', 'projects' | 'webhookDeliveries'>,
   projectId: string,
   opts: { limit?: number; cursor?: string | null } = {},
 ): Promise<Page<WebhookDelivery>> {
@@ -266,7 +267,7 @@ export class WebhookSender {
   private readonly random: () => number;
 
   constructor(
-    private readonly deps: DepsSource,
+    private readonly deps: WebhookSenderDeps,
     private readonly opts: WebhookSenderOptions,
   ) {
     this.policy = { ...DEFAULT_WEBHOOK_RETRY, ...opts.retry };
@@ -275,7 +276,7 @@ export class WebhookSender {
   }
 
   private get clock(): Clock {
-    return this.opts.clock ?? resolveDeps(this.deps).clock;
+    return this.opts.clock ?? this.deps.clock;
   }
 
   /**
@@ -289,7 +290,7 @@ export class WebhookSender {
     opts: { runId?: string; maxAttempts?: number } = {},
   ): Promise<WebhookDelivery | null> {
     const maxAttempts = opts.maxAttempts ?? this.policy.maxAttempts;
-    const deps = resolveDeps(this.deps);
+    const deps = this.deps;
     const project = await deps.store.projects.get(projectId);
     const sealed = project?.webhookUrl ? await deps.store.projects.webhookSecretEnc(projectId) : null;
     if (!project?.webhookUrl || !sealed) return null;
@@ -358,7 +359,7 @@ export class WebhookSender {
 
 /** Sends a `webhook.test` event to the project's webhook now, once (no retries), and reports the delivery. */
 export async function sendTestWebhook(
-  deps: AppDeps,
+  deps: Uses<never, 'projects'>,
   sender: WebhookSender,
   projectId: string,
 ): Promise<WebhookDelivery> {

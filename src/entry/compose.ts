@@ -23,7 +23,7 @@ import type { AppDeps, AppSettings } from '../app/deps.ts';
 import { DEFAULT_SETTINGS } from '../app/deps.ts';
 import { Ingestion, type IngestSettings } from '../app/ingest.ts';
 import { membershipChanged } from '../app/realtime.ts';
-import type { RunObserver } from '../app/run-events.ts';
+import { RunEventBus, type RunEvents } from '../app/run-events.ts';
 import type { BrazeRegion } from '../domain/braze-instances.ts';
 import { makeId } from '../domain/ids.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
@@ -63,13 +63,14 @@ export interface ComposeOptions {
   /** Ingestion's events/s budget and event retention (config ingest.*). */
   readonly ingest?: Partial<IngestSettings>;
   readonly clock?: Clock;
-  readonly observers?: readonly RunObserver[];
   /** Decorates each destination definition, e.g. with metrics. */
   readonly wrapDestination?: (definition: DestinationDefinition) => DestinationDefinition;
 }
 
 export interface Composed<Q extends JobQueue = InProcessQueue> {
   readonly deps: AppDeps;
+  /** Observers of finished runs (notifications, metrics) subscribe here once they are built from `deps`. */
+  readonly runEvents: RunEvents;
   readonly store: OpenedStore;
   readonly queue: Q;
   /** Events and identify calls from Amplitude's SDKs; listeners of ingested batches register on it. */
@@ -151,6 +152,7 @@ export async function compose(opts: ComposeOptions, makeQueue?: QueueFactory): P
     }),
   ];
   const wrap = opts.wrapDestination ?? ((d: DestinationDefinition) => d);
+  const runEvents = new RunEventBus(opts.logger);
   const deps: AppDeps = {
     store,
     clock,
@@ -160,7 +162,7 @@ export async function compose(opts: ComposeOptions, makeQueue?: QueueFactory): P
     queue,
     logger: opts.logger,
     settings,
-    observers: opts.observers ?? [],
+    runEvents,
   };
   const ingestion = new Ingestion(deps, hashToken, opts.ingest);
   const realtime = membershipChanged(deps);
@@ -172,6 +174,7 @@ export async function compose(opts: ComposeOptions, makeQueue?: QueueFactory): P
   };
   return {
     deps,
+    runEvents,
     store,
     queue,
     ingestion,

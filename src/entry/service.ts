@@ -7,7 +7,6 @@ import { createLogger } from '../adapters/log/logger.ts';
 import { createMailer } from '../adapters/mail/index.ts';
 import { type DataDirLock, lockDataDir } from '../adapters/store/data-dir-lock.ts';
 import { longestWindowMs } from '../app/behavioral.ts';
-import type { AppDeps } from '../app/deps.ts';
 import { startEventPruner } from '../app/event-retention.ts';
 import { defaultMetrics, instrumentDefinition, MetricsRunObserver } from '../app/metrics.ts';
 import { RunNotifier } from '../app/notifications.ts';
@@ -83,16 +82,6 @@ async function startLocked(
           partnerKeys: [DEFAULT_PARTNER_KEY, ...configuredPartnerKeys],
         })
       : null;
-  // Observers are built before the deps they use exist; they read them through this late binding.
-  let deps: AppDeps | undefined;
-  const depsNow = (): AppDeps => {
-    if (!deps) throw new Error('the service is not composed yet');
-    return deps;
-  };
-  const mailer = createMailer(config.mail, logger);
-  const webhookPolicy = { allowedHosts: config.webhooks.allowedHosts, allowPrivate: config.webhooks.allowPrivate };
-  const webhooks = new WebhookSender(depsNow, { transport: new GuardedWebhookTransport(webhookPolicy) });
-  const notifier = new RunNotifier(depsNow, { mailer, webhooks });
   const leaseTtlMs = config.coordination.leaseTtlSeconds * 1000;
   const composeOptions = {
     store: config.store,
@@ -118,7 +107,6 @@ async function startLocked(
       eventRetentionDays: config.ingest.retentionDays,
     },
     ingest: { eventsPerSecond: config.ingest.eventsPerSecond },
-    observers: [notifier, new MetricsRunObserver(defaultMetrics)],
     wrapDestination: (definition: DestinationDefinition) => instrumentDefinition(definition, defaultMetrics),
   };
   // On PostgreSQL runs travel on pg-boss between processes; the embedded store keeps its in-process queue.
@@ -132,7 +120,13 @@ async function startLocked(
           }),
         )
       : await compose(composeOptions);
-  deps = composed.deps;
+  // Observers are built from the finished deps and register before any run can finish (the worker starts below).
+  const mailer = createMailer(config.mail, logger);
+  const webhookPolicy = { allowedHosts: config.webhooks.allowedHosts, allowPrivate: config.webhooks.allowPrivate };
+  const webhooks = new WebhookSender(composed.deps, { transport: new GuardedWebhookTransport(webhookPolicy) });
+  const notifier = new RunNotifier(composed.deps, { mailer, webhooks });
+  composed.runEvents.subscribe(notifier);
+  composed.runEvents.subscribe(new MetricsRunObserver(defaultMetrics));
   if (dataDirLock) {
     // Holding the lock, this process is the store's only user: leases left by a predecessor (killed, say) are
     // void, so its unfinished runs resume with the worker's first sweep rather than after the lease TTL.

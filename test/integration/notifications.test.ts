@@ -38,8 +38,9 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     inbox = await startSmtpInbox();
     mailer = new SmtpMailer({ url: inbox.url, from: 'cohort-sync <cohort-sync@test.invalid>', timeoutMs: 5_000 });
     clock = new TestClock(Date.now());
-    notifier = new RunNotifier(() => h.deps, { mailer, clock });
-    h = await startHarness(engine, { observers: [notified.observer] });
+    h = await startHarness(engine);
+    notifier = new RunNotifier(h.deps, { mailer, clock });
+    h.runEvents.subscribe(notified.observer);
   });
   afterEach(async () => {
     await h?.close();
@@ -219,7 +220,7 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     // The hour passes with no further run: the flush mails one digest for the three.
     // Two processes flush at once (a second notifier over the same store): only one mails it.
     clock.advance(HOUR);
-    const other = new RunNotifier(() => h.deps, { mailer, clock });
+    const other = new RunNotifier(h.deps, { mailer, clock });
     const flushed = await Promise.all([notifier.flushDigests(), other.flushDigests()]);
     await other.idle();
     await notifier.idle();
@@ -275,7 +276,7 @@ describe.each(ENGINES)('email notifications on $name', (engine) => {
     const { project, sync } = await setup({ cadence: 'daily', dataImportKey: 'key-braze-never-issued-0003' });
     await inbox.waitFor(1);
     // Replace the notifier as a restarted process would; the failure streak is read from the store.
-    notifier = new RunNotifier(() => h.deps, { mailer, clock });
+    notifier = new RunNotifier(h.deps, { mailer, clock });
     expect((await finished((await runNow(h.deps, project.id, sync.id)).id)).status).toBe('failed');
     expect(inbox.mails).toHaveLength(1);
     const state = await h.deps.store.notificationState.get(sync.id);

@@ -31,7 +31,7 @@ describe('webhooks never reach local addresses unless the operator allows them',
     await app.register(notificationRoutes, {
       deps: h.deps,
       mailer: new LoggingMailer(h.deps.logger),
-      webhooks: new WebhookSender(() => h.deps, { transport: new GuardedWebhookTransport() }),
+      webhooks: new WebhookSender(h.deps, { transport: new GuardedWebhookTransport() }),
       adminToken: ADMIN,
     });
   });
@@ -94,14 +94,14 @@ describe('webhooks never reach local addresses unless the operator allows them',
     // The name looks public when it is set; the DNS answer at delivery time is 127.0.0.1.
     await setWebhook(h.deps, project.id, { url, secret: SECRET });
     const before = receiver.received.length;
-    const guarded = new WebhookSender(() => h.deps, { transport: new GuardedWebhookTransport({}, toLoopback) });
+    const guarded = new WebhookSender(h.deps, { transport: new GuardedWebhookTransport({}, toLoopback) });
     const refused = await sendTestWebhook(h.deps, guarded, project.id);
     expect(refused).toMatchObject({ status: 'failed', responseStatus: null });
     expect(refused.lastError).toMatch(/loopback address, which webhooks may not reach/);
     expect(receiver.received.length).toBe(before);
 
     // The operator trusts that host: the same answer is then dialled.
-    const trusted = new WebhookSender(() => h.deps, {
+    const trusted = new WebhookSender(h.deps, {
       transport: new GuardedWebhookTransport({ allowedHosts: ['.rebind.example'] }, toLoopback),
     });
     expect(await sendTestWebhook(h.deps, trusted, project.id)).toMatchObject({ status: 'delivered' });
@@ -112,7 +112,7 @@ describe('webhooks never reach local addresses unless the operator allows them',
     const project = await projectWithBraze(h.deps, 'Literal');
     await setWebhook(h.deps, project.id, { url: receiver.url, secret: SECRET }, { allowPrivate: true });
     const before = receiver.received.length;
-    const sender = new WebhookSender(() => h.deps, { transport: new GuardedWebhookTransport() });
+    const sender = new WebhookSender(h.deps, { transport: new GuardedWebhookTransport() });
     const d = await sendTestWebhook(h.deps, sender, project.id);
     expect(d).toMatchObject({ status: 'failed', responseStatus: null });
     expect(receiver.received.length).toBe(before);
@@ -121,7 +121,7 @@ describe('webhooks never reach local addresses unless the operator allows them',
   it('records a failed delivery with its status and a fixed message, never the answer body (item 2)', async () => {
     const project = await projectWithBraze(h.deps, 'Body');
     await setWebhook(h.deps, project.id, { url: receiver.url, secret: SECRET }, { allowPrivate: true });
-    const sender = new WebhookSender(() => h.deps, { transport: new GuardedWebhookTransport({ allowPrivate: true }) });
+    const sender = new WebhookSender(h.deps, { transport: new GuardedWebhookTransport({ allowPrivate: true }) });
     receiver.script([500]);
     const d = await sendTestWebhook(h.deps, sender, project.id);
     expect(d).toMatchObject({ status: 'failed', responseStatus: 500, lastError: 'the receiver answered HTTP 500' });
@@ -130,7 +130,7 @@ describe('webhooks never reach local addresses unless the operator allows them',
   });
 
   it('seals the deliveries cursor like every other: bound to its project, refused with 400 otherwise (item 5)', async () => {
-    const sender = new WebhookSender(() => h.deps, { transport: new GuardedWebhookTransport({ allowPrivate: true }) });
+    const sender = new WebhookSender(h.deps, { transport: new GuardedWebhookTransport({ allowPrivate: true }) });
     const projects = [];
     for (const name of ['Deliveries A', 'Deliveries B']) {
       const project = await projectWithBraze(h.deps, name);

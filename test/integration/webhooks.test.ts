@@ -55,7 +55,8 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
     receiver = await startWebhookReceiver();
     inbox = await startSmtpInbox();
     mailer = new SmtpMailer({ url: inbox.url, from: 'cohort-sync@test.invalid', timeoutMs: 5_000 });
-    sender = new WebhookSender(() => h.deps, {
+    h = await startHarness(engine);
+    sender = new WebhookSender(h.deps, {
       transport: new GuardedWebhookTransport(LOCAL),
       retry: { maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, timeoutMs: 2_000 },
       // Back-off is recorded, not waited: the policy is what is under test, not the timer.
@@ -64,8 +65,8 @@ describe.each(ENGINES)('signed webhooks on $name', (engine) => {
       },
       random: () => 1,
     });
-    notifier = new RunNotifier(() => h.deps, { mailer, webhooks: sender });
-    h = await startHarness(engine, { observers: [notified.observer] });
+    notifier = new RunNotifier(h.deps, { mailer, webhooks: sender });
+    h.runEvents.subscribe(notified.observer);
   });
   afterEach(async () => {
     await h?.close();

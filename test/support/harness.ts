@@ -3,7 +3,6 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import type { AppSettings } from '../../src/app/deps.ts';
-import type { RunObserver } from '../../src/app/run-events.ts';
 import { startWorker, type Worker } from '../../src/app/worker.ts';
 import { type Composed, compose } from '../../src/entry/compose.ts';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox/index.ts';
@@ -17,7 +16,7 @@ export interface Harness extends Composed {
 
 export async function startHarness(
   engine: TestEngine,
-  opts: { settings?: Partial<AppSettings>; observers?: RunObserver[]; requestsPerHour?: number } = {},
+  opts: { settings?: Partial<AppSettings>; requestsPerHour?: number } = {},
 ): Promise<Harness> {
   const sandbox = await startSandbox({ port: 0 });
   const fresh = await engine.fresh();
@@ -33,7 +32,6 @@ export async function startHarness(
       requestTimeoutMs: 2_000,
     },
     settings: { allowedEndpoints: [sandbox.url], leaseTtlMs: 5_000, ...opts.settings },
-    ...(opts.observers ? { observers: opts.observers } : {}),
   });
   const worker = await startWorker(composed.deps, { owner: composed.owner, sweepEveryMs: 200 });
   return {
