@@ -247,4 +247,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: '0070_token_details',
     up: () => [`alter table api_tokens add column name text`, `alter table api_tokens add column hint text`],
   },
+  {
+    // Run counts without a random-order index on SQLite (docs/embedded-store.md): each acknowledged batch keeps
+    // the profiles it counted first (JSON {add, remove, fail} of profile ids), so a process that resumes a run
+    // rebuilds the run's counted users from its batches instead of looking each one up in run_counted_users.
+    name: '0100_batch_counted',
+    up: () => [`alter table run_batches add column counted text`],
+  },
 ];

@@ -12,7 +12,7 @@ import type { StoreDialect } from './dialect.ts';
 import { parseJson } from './json.ts';
 import { chosenStepSql, identifierSelects, reachedSql } from './mapping-sql.ts';
 import { devicesOf } from './membership-repo.ts';
-import { countNewUsers, recordItemFailures } from './run-counts.ts';
+import { type CountedItems, countNewUsers, encodeCounted, RunTallies, recordItemFailures } from './run-counts.ts';
 import type { Database } from './schema.ts';
 
 type BatchPayload = { add: [string, number | null][]; remove: [string, number | null][] };
@@ -32,10 +32,42 @@ export function decodeBatch(payload: string): PlannedBatch {
 /** Below this many staged keys, pageAdds probes the acknowledged index per key rather than merging with it. */
 const MERGE_MIN_STAGED = 20_000;
 export class KyselyPlanningRepo implements PlanningRepo {
+  /** SQLite counts users in memory (run-counts.ts); PostgreSQL, whose workers write concurrently, in a table. */
+  private readonly tallies: RunTallies | null;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
-  ) {}
+  ) {
+    this.tallies = dialect.engine === 'sqlite' ? new RunTallies() : null;
+  }
+
+  /** An acknowledgement's transaction; if it fails, the in-memory tally may be ahead of the store: drop it. */
+  private async recording<T>(runId: string, body: (tx: Kysely<Database>) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.transaction().execute(body);
+    } catch (error) {
+      this.tallies?.forget(runId);
+      throw error;
+    }
+  }
+
+  /** SQLite: what a batch counts, from the run's in-memory tally; `mark` records it there (last in the transaction). */
+  private async tallyOf(tx: Kysely<Database>, a: { runId: string; fence: number }, items: CountedItems) {
+    if (!this.tallies) return null;
+    const tally = await this.tallies.of(tx, a.runId, a.fence);
+    const counted = tally.count(items);
+    return { users: counted.users, stored: encodeCounted(counted), mark: () => tally.mark(counted.profiles) };
+  }
+
+  /** PostgreSQL: what a batch counts, through run_counted_users. */
+  private async countInTable(tx: Kysely<Database>, runId: string, items: CountedItems) {
+    return {
+      add: await countNewUsers(tx, this.dialect, runId, 'add', items.add),
+      remove: await countNewUsers(tx, this.dialect, runId, 'remove', items.remove),
+      fail: await countNewUsers(tx, this.dialect, runId, 'fail', items.fail),
+    };
+  }
 
   async stageDesired(runId: string, syncs: readonly SyncPlanInput[]): Promise<void> {
     // Active syncs first: ON CONFLICT DO NOTHING keeps the first row, so a key any active sync wants stays active.
@@ -204,7 +236,9 @@ export class KyselyPlanningRepo implements PlanningRepo {
     note?: string | null;
     failed?: readonly { key: string; profileId: number | null; reason: string }[];
   }): Promise<boolean> {
-    return this.db.transaction().execute(async (tx) => {
+    const failed = a.failed ?? [];
+    const items = { add: a.batch.add, remove: a.batch.remove, fail: failed };
+    return this.recording(a.runId, async (tx) => {
       // An UPDATE (not a SELECT) so PostgreSQL locks the lease row until commit: a newer fence cannot slip in.
       const held = await tx
         .updateTable('braze_cohorts')
@@ -213,9 +247,10 @@ export class KyselyPlanningRepo implements PlanningRepo {
         .where('fence', '=', a.fence)
         .executeTakeFirst();
       if (Number(held.numUpdatedRows) === 0) return false;
+      const tally = await this.tallyOf(tx, a, items);
       const marked = await tx
         .updateTable('run_batches')
-        .set({ status: 'acked', acked_at: a.now, error: a.note ?? null })
+        .set({ status: 'acked', acked_at: a.now, error: a.note ?? null, counted: tally?.stored ?? null })
         .where('run_id', '=', a.runId)
         .where('seq', '=', a.seq)
         .where('status', '=', 'pending')
@@ -251,19 +286,14 @@ export class KyselyPlanningRepo implements PlanningRepo {
             and (profile_id, ident_key) in (select r.p, r.k from (${pairs}) r)`.execute(tx);
         }
       }
-      const failed = a.failed ?? [];
       if (failed.length > 0) await recordItemFailures(tx, a.runId, a.seq, failed);
-      const users = {
-        added: await countNewUsers(tx, this.dialect, a.runId, 'add', a.batch.add),
-        removed: await countNewUsers(tx, this.dialect, a.runId, 'remove', a.batch.remove),
-        failed: await countNewUsers(tx, this.dialect, a.runId, 'fail', failed),
-      };
+      const users = tally?.users ?? (await this.countInTable(tx, a.runId, items));
       await tx
         .updateTable('runs')
         .set((eb) => ({
-          added: eb('added', '+', users.added),
-          removed: eb('removed', '+', users.removed),
-          failed: eb('failed', '+', users.failed),
+          added: eb('added', '+', users.add),
+          removed: eb('removed', '+', users.remove),
+          failed: eb('failed', '+', users.fail),
           identifiers_added: eb('identifiers_added', '+', a.batch.add.length),
           identifiers_removed: eb('identifiers_removed', '+', a.batch.remove.length),
           requests: eb('requests', '+', a.requests),
@@ -271,6 +301,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
         }))
         .where('id', '=', a.runId)
         .execute();
+      tally?.mark();
       return true;
     });
   }
@@ -285,7 +316,8 @@ export class KyselyPlanningRepo implements PlanningRepo {
     requests: number;
     retries: number;
   }): Promise<boolean> {
-    return this.db.transaction().execute(async (tx) => {
+    const items = { add: [], remove: [], fail: [...a.batch.add, ...a.batch.remove] };
+    return this.recording(a.runId, async (tx) => {
       const held = await tx
         .updateTable('braze_cohorts')
         .set({ fence: a.fence })
@@ -293,15 +325,17 @@ export class KyselyPlanningRepo implements PlanningRepo {
         .where('fence', '=', a.fence)
         .executeTakeFirst();
       if (Number(held.numUpdatedRows) === 0) return false;
+      const tally = await this.tallyOf(tx, a, items);
       const marked = await tx
         .updateTable('run_batches')
-        .set({ status: 'failed', error: a.error })
+        .set({ status: 'failed', error: a.error, counted: tally?.stored ?? null })
         .where('run_id', '=', a.runId)
         .where('seq', '=', a.seq)
         .where('status', '=', 'pending')
         .executeTakeFirst();
       if (Number(marked.numUpdatedRows) === 0) return true;
-      const failedUsers = await countNewUsers(tx, this.dialect, a.runId, 'fail', [...a.batch.add, ...a.batch.remove]);
+      const failedUsers = tally?.users.fail ?? (await this.countInTable(tx, a.runId, items)).fail;
+      tally?.mark();
       await tx
         .updateTable('runs')
         .set((eb) => ({

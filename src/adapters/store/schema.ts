@@ -173,6 +173,8 @@ export interface RunBatchesTable {
   status: string; // pending | acked | failed
   error: string | null;
   acked_at: string | null;
+  /** SQLite: JSON {add?, remove?, fail?} of the profile ids this batch counted first (src/adapters/store/run-counts.ts). */
+  counted?: string | null;
 }
 
 /** Identifiers a 2xx answer named as failed (its errors[]); not acknowledged, so the next run sends them again. */
