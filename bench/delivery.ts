@@ -68,6 +68,12 @@ export interface DeliveryResult {
   readonly meanCallMs: number;
   /** Mean time of one batch acknowledgement (the store transaction). */
   readonly meanAckMs: number;
+  /** This process's CPU time (user + system, all threads) from the first call to the last acknowledgement, per batch. */
+  readonly executorCpuMsPerBatch: number;
+  /** The sandbox process's CPU time from its first membership answer to its last, per request. */
+  readonly sandboxCpuMsPerBatch: number;
+  /** Bulk-inserting the cohort's members (bench/bulk-members.ts), before the sync. */
+  readonly insertSeconds: number;
   readonly sandboxIdentifiers: number;
   readonly lost: number;
   readonly unexpected: number;
@@ -84,13 +90,16 @@ async function startSandboxChild(requestsPerHour: number) {
   return {
     url,
     workspace: async () => (await ask<{ key: string }>({ op: 'workspace' })).key,
-    report: (key: string, cohortId: string) =>
+    report: () =>
       ask<{
         answered: [number, number][];
-        userIds: string[];
         stats: { requests: number; byStatus: Record<string, number> };
         peakRssMb: number;
-      }>({ op: 'report', key, cohortId }),
+        cpuMs: number;
+      }>({ op: 'report' }),
+    /** The cohort's raw user ids, sorted, a page at a time. */
+    ids: (key: string, cohortId: string, offset: number, limit: number) =>
+      ask<{ userIds: string[]; total: number }>({ op: 'ids', key, cohortId, offset, limit }),
     close: async () => {
       if (child.exitCode !== null) return;
       await ask({ op: 'close' }).catch(() => undefined);
@@ -117,11 +126,16 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
   const { deps } = composed;
   const epochMs = () => performance.timeOrigin + performance.now();
 
-  // Where a request's time goes: the Braze call (limiter wait + HTTP + retries) and the acknowledgement.
+  // Where a request's time goes: the Braze call (limiter wait + HTTP + retries) and the acknowledgement; and
+  // this process's CPU time from the first call to the last acknowledgement (both threads of SQLite and
+  // Node.js), which on a shared machine says more than the wall-clock rate.
   const timing = { callMs: 0, calls: 0, ackMs: 0, acks: 0 };
+  let cpuAtFirstCall: NodeJS.CpuUsage | null = null;
+  let cpuAtLastAck: NodeJS.CpuUsage | null = null;
   const destination = deps.destinations.get('cohort_import');
   const call = destination.sendBatch.bind(destination);
   destination.sendBatch = async (...args) => {
+    cpuAtFirstCall ??= process.cpuUsage();
     const t = performance.now();
     try {
       return await call(...args);
@@ -139,6 +153,7 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
     } finally {
       timing.ackMs += performance.now() - t;
       timing.acks += 1;
+      cpuAtLastAck = process.cpuUsage();
     }
   };
 
@@ -166,8 +181,9 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
       prefix: 'dlv_',
       scrambled: true,
     });
+    const insertSeconds = (performance.now() - seeded) / 1000;
     log(
-      `[delivery] members inserted in ${((performance.now() - seeded) / 1000).toFixed(1)} s (RSS ${currentRssMb().toFixed(0)} MB, peak ${peakRssMb().toFixed(0)} MB)`,
+      `[delivery] members inserted in ${insertSeconds.toFixed(1)} s (RSS ${currentRssMb().toFixed(0)} MB, peak ${peakRssMb().toFixed(0)} MB)`,
     );
 
     worker = await startWorker(deps, { owner: composed.owner });
@@ -191,7 +207,7 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
     // Before the check below, which holds every identifier the sandbox received in this process.
     const peakRssDuringRunMb = peakRssMb();
     const rssAtEndOfRunMb = currentRssMb();
-    const report = await sandbox.report(dataImportKey, cohort.id);
+    const report = await sandbox.report();
     const answered = report.answered;
     const first = answered[0];
     const last = answered.at(-1);
@@ -209,12 +225,28 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
     // Intervals between answers: n answers span n - 1 intervals.
     const sustainedPerSecond = sendSeconds > 0 ? (answered.length - 1) / sendSeconds : 0;
     const capPerSecond = opts.requestsPerHour / 3600;
+    const [cpu0, cpu1] = [cpuAtFirstCall as NodeJS.CpuUsage | null, cpuAtLastAck as NodeJS.CpuUsage | null];
+    const executorCpuMs = cpu0 && cpu1 ? (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000 : 0;
 
-    // Nothing lost: the sandbox's raw identifiers for the cohort equal the cohort's user ids, one by one.
-    const held = report.userIds;
+    // Nothing lost: the sandbox's raw identifiers for the cohort equal the cohort's user ids, one by one (both
+    // sides read in sorted pages, so neither process holds all of them).
+    const PAGE = 100_000;
+    let held: string[] = [];
+    let heldTotal = 0;
+    let heldOffset = 0;
+    let i = 0;
+    const nextHeld = async () => {
+      if (i < held.length) return held[i];
+      if (heldOffset > 0 && heldOffset >= heldTotal) return undefined;
+      const page = await sandbox.ids(dataImportKey, cohort.id, heldOffset, PAGE);
+      held = page.userIds;
+      heldTotal = page.total;
+      heldOffset += held.length;
+      i = 0;
+      return held[0];
+    };
     let lost = 0;
     let unexpected = 0;
-    let i = 0;
     let after = '';
     for (;;) {
       const page = await composed.store.raw.db
@@ -223,21 +255,26 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
         .where('project_id', '=', project.id)
         .where('user_id', '>', after)
         .orderBy('user_id')
-        .limit(100_000)
+        .limit(PAGE)
         .execute();
       for (const { user_id } of page) {
         const want = user_id!;
-        while (i < held.length && held[i]! < want) {
+        let h = await nextHeld();
+        while (h !== undefined && h < want) {
           unexpected += 1;
           i += 1;
+          h = await nextHeld();
         }
-        if (held[i] === want) i += 1;
+        if (h === want) i += 1;
         else lost += 1;
       }
-      if (page.length < 100_000) break;
+      if (page.length < PAGE) break;
       after = page.at(-1)!.user_id!;
     }
-    unexpected += held.length - i;
+    while ((await nextHeld()) !== undefined) {
+      unexpected += 1;
+      i += 1;
+    }
 
     return {
       members: opts.members,
@@ -261,7 +298,10 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
       },
       meanCallMs: timing.calls > 0 ? timing.callMs / timing.calls : 0,
       meanAckMs: timing.acks > 0 ? timing.ackMs / timing.acks : 0,
-      sandboxIdentifiers: held.length,
+      executorCpuMsPerBatch: timing.acks > 0 ? executorCpuMs / timing.acks : 0,
+      sandboxCpuMsPerBatch: answered.length > 0 ? report.cpuMs / answered.length : 0,
+      insertSeconds,
+      sandboxIdentifiers: heldTotal,
       lost,
       unexpected,
       peakRssDuringRunMb,

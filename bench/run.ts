@@ -42,6 +42,8 @@ const HELP = `usage: npm run bench -- [options]
   --no-incremental          skip the plan after a few changes
   --delivery-seconds S      size the delivery cohort so that sending at the cap takes about S seconds (default 60)
   --delivery-members N      delivery cohort size (overrides --delivery-seconds)
+  --delivery-sizes N[,N...] first syncs of these sizes at the cap, one child process each (overrides both above),
+                            e.g. 1000000,4000000,10000000 for how time and memory grow
   --ceiling-members N       also deliver N members with the budget lifted, to show the executor's own ceiling (default 300000; 0 skips)
   --ack-acked N             identifiers already acknowledged in the acknowledgement bench (default 2000000)
   --upload-rows N[,N...]    CSV rows of the upload bench (default 1000000)
@@ -60,6 +62,7 @@ const { values } = parseArgs({
     'no-incremental': { type: 'boolean', default: false },
     'delivery-seconds': { type: 'string', default: '60' },
     'delivery-members': { type: 'string' },
+    'delivery-sizes': { type: 'string' },
     'ceiling-members': { type: 'string', default: '300000' },
     'ack-acked': { type: 'string', default: '2000000' },
     'upload-rows': { type: 'string', default: '1000000' },
@@ -107,7 +110,7 @@ log(
 );
 
 const planner: PlannerSizeResult[] = [];
-const delivery: DeliveryResult[] = [];
+const delivery: (DeliveryResult & { loadBefore: number[]; loadAfter: number[] })[] = [];
 const acks: AckResult[] = [];
 const uploads: UploadResult[] = [];
 const restarts: RestartResult[] = [];
@@ -148,10 +151,19 @@ if (values.only === undefined || values.only === 'delivery') {
     values['delivery-members'] !== undefined
       ? positive('--delivery-members', values['delivery-members'])
       : Math.ceil(positive('--delivery-seconds', values['delivery-seconds']) * capPerSecond) * 1000;
+  const sizesAtCap =
+    values['delivery-sizes'] !== undefined
+      ? values['delivery-sizes'].split(',').map((v) => positive('--delivery-sizes', v.trim()))
+      : [members];
   const base = { engine, ...(databaseUrl ? { databaseUrl } : {}) } as const;
-  delivery.push(benchDeliveryInChild({ ...base, members, requestsPerHour: BRAZE_REQUESTS_PER_HOUR }));
+  const deliver = (n: number, requestsPerHour: number) => {
+    const loadBefore = loadavg().map((x) => Number(x.toFixed(2)));
+    const r = benchDeliveryInChild({ ...base, members: n, requestsPerHour });
+    delivery.push({ ...r, loadBefore, loadAfter: loadavg().map((x) => Number(x.toFixed(2))) });
+  };
+  for (const n of sizesAtCap) deliver(n, BRAZE_REQUESTS_PER_HOUR);
   const ceiling = positive('--ceiling-members', values['ceiling-members']);
-  if (ceiling > 0) delivery.push(benchDeliveryInChild({ ...base, members: ceiling, requestsPerHour: 1_000_000_000 }));
+  if (ceiling > 0) deliver(ceiling, 1_000_000_000);
 }
 
 const loadAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
@@ -189,6 +201,19 @@ if (planner.length > 0) {
         .join('; '),
   );
 }
+if (delivery.length > 0) {
+  out.push(
+    '',
+    '| members | budget (req/h) | insert (s) | plan (s) | sending (s) | sustained (req/s) | of the cap | 429s | lost | mean ack (ms) | executor CPU / batch (ms) | sandbox CPU / batch (ms) | peak RSS (MB) | load (1-min, before → after) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  );
+  for (const d of delivery)
+    out.push(
+      `| ${count(d.members)} | ${count(d.requestsPerHour)} | ${f(d.insertSeconds, 1)} | ${f(d.planSeconds, 1)} | ${f(d.sendSeconds, 1)} | ${f(d.sustainedPerSecond, 1)} | ` +
+        `${f(d.fractionOfCap * 100, 1)}% | ${d.rateLimited} | ${d.lost + d.unexpected} | ${f(d.meanAckMs, 1)} | ${f(d.executorCpuMsPerBatch, 2)} | ${f(d.sandboxCpuMsPerBatch, 2)} | ` +
+        `${f(d.peakRssDuringRunMb, 0)} | ${d.loadBefore[0]} → ${d.loadAfter[0]} |`,
+    );
+}
 for (const d of delivery) {
   out.push(
     '',
@@ -196,7 +221,8 @@ for (const d of delivery) {
       `${f(d.sustainedPerSecond, 1)} req/s = ${f(d.fractionOfCap * 100, 1)}% of the cap; statuses ${JSON.stringify(d.byStatus)}; 429s ${d.rateLimited}; ` +
       `run ${d.run.status} +${count(d.run.added)} failed ${d.run.failed}, ${d.run.batches} batches, ${d.run.requests} requests (${d.run.retries} retries); ` +
       `sandbox holds ${count(d.sandboxIdentifiers)} ids, lost ${d.lost}, unexpected ${d.unexpected}; planned in ${f(d.planSeconds, 1)} s; mean call ${f(d.meanCallMs, 1)} ms, mean ack ${f(d.meanAckMs, 1)} ms; per 10 s: ${d.perTenSeconds.join(' ')}; ` +
-      `peak RSS during the run ${f(d.peakRssDuringRunMb, 0)} MB, ${f(d.rssAtEndOfRunMb, 0)} MB at its end (sandbox ${f(d.sandboxPeakRssMb, 0)} MB)`,
+      `peak RSS during the run ${f(d.peakRssDuringRunMb, 0)} MB, ${f(d.rssAtEndOfRunMb, 0)} MB at its end (sandbox ${f(d.sandboxPeakRssMb, 0)} MB); ` +
+      `CPU per batch: executor ${f(d.executorCpuMsPerBatch, 2)} ms (one core allows ${d.executorCpuMsPerBatch > 0 ? f(1000 / d.executorCpuMsPerBatch, 0) : '–'} req/s), sandbox ${f(d.sandboxCpuMsPerBatch, 2)} ms`,
   );
 }
 for (const a of acks)
