@@ -323,6 +323,7 @@ export function instrumentDefinition(
   const ensure = inner.ensureAudience?.bind(inner);
   return {
     mode: inner.mode,
+    product: inner.product,
     accepts: inner.accepts,
     batch: inner.batch,
     budget: inner.budget,
@@ -330,6 +331,7 @@ export function instrumentDefinition(
     refusal: (kind) => inner.refusal(kind),
     budgetKey: (target) => inner.budgetKey(target),
     failureCode: (kind) => inner.failureCode(kind),
+    remedy: (code, about) => inner.remedy(code, about),
     segmentFilter: (audience) => inner.segmentFilter(audience),
     explainRule: (id, userId) => inner.explainRule(id, userId),
     ...(ensure && {

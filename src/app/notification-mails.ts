@@ -3,6 +3,7 @@
 
 import type { Cohort, Project, Run, Sync, Target } from '../domain/model.ts';
 import type { DigestSummary, MailDecision } from '../domain/notification-policy.ts';
+import type { DestinationDefinition } from '../ports/destination.ts';
 
 export interface MailContext {
   /** Subject tag, COHORT_NAME_PREFIX (e.g. `[cohort-sync] …`). */
@@ -11,11 +12,12 @@ export interface MailContext {
   readonly sync: Pick<Sync, 'id' | 'cadence' | 'brazeCohortRef'>;
   readonly run: Run;
   readonly cohort: Pick<Cohort, 'id' | 'name'>;
-  readonly target: Pick<Target, 'id' | 'name'> & {
-    readonly endpoint?: string;
-    readonly delivery?: Target['delivery'];
-  };
+  readonly target: Pick<Target, 'id' | 'name'> & { readonly endpoint?: string };
+  /** The definition of the target's delivery mode: whom it delivers to, and the remedies of its failures. */
+  readonly destination: MailDestination;
 }
+
+export type MailDestination = Pick<DestinationDefinition, 'product' | 'remedy'>;
 
 export interface ComposedMail {
   readonly subject: string;
@@ -23,38 +25,17 @@ export interface ComposedMail {
 }
 
 /** What a person can do about a failed run, by the run's error code (run-executor.ts). */
-export function remedyFor(code: string, ctx: Pick<MailContext, 'target' | 'project' | 'sync'>): string {
-  const target = `target "${ctx.target.name}" (${ctx.target.id})`;
+export function remedyFor(code: string, ctx: Pick<MailContext, 'target' | 'project' | 'destination'>): string {
+  const given = ctx.destination.remedy(code, {
+    projectId: ctx.project.id,
+    targetId: ctx.target.id,
+    targetName: ctx.target.name,
+    endpoint: ctx.target.endpoint,
+  });
+  if (given !== undefined) return given;
   switch (code) {
-    case 'braze_credentials':
-      if (ctx.target.delivery === 'custom_attribute')
-        return [
-          `Braze refused the REST API key of ${target} (HTTP 401: wrong or deleted key, or another instance; HTTP 403: the key lacks the users.track permission).`,
-          '1. Braze keys cannot be edited: in Braze, open Settings → APIs and Identifiers → API Keys and create a new key with the users.track permission.',
-          `2. Update the target with it: PATCH /api/v1/projects/${ctx.project.id}/destinations/braze/targets/${ctx.target.id} {"restApiKey": "…"}, or in the web UI.`,
-          `3. Check the target's REST endpoint${ctx.target.endpoint ? ` (${ctx.target.endpoint})` : ''} is your Braze instance's: a key works only on its own instance.`,
-          '4. Test the target (POST …/targets/{id}/test), then run the sync again (POST …/syncs/{id}/runs). A successful run sends a recovery notice.',
-        ].join('\n');
-      return [
-        `Braze refused the Data Import Key of ${target} (HTTP 401/403).`,
-        '1. In Braze, open Partner Integrations → Technology Partners → this integration, and regenerate the Data Import Key (or copy the current one).',
-        `2. Update the target with it: PATCH /api/v1/projects/${ctx.project.id}/destinations/braze/targets/${ctx.target.id} {"dataImportKey": "…"}, or in the web UI.`,
-        `3. Check the target's REST endpoint${ctx.target.endpoint ? ` (${ctx.target.endpoint})` : ''} is your Braze instance's (e.g. https://rest.iad-01.braze.com): a key works only on its own instance.`,
-        '4. Test the target (POST …/targets/{id}/test), then run the sync again (POST …/syncs/{id}/runs). A successful run sends a recovery notice.',
-      ].join('\n');
-    case 'braze_unavailable':
-      return [
-        'Braze kept answering "slow down" or "unavailable" (423/429/5xx), or could not be reached, for longer than the retry policy allows.',
-        'Nothing is lost: acknowledged batches stay recorded and the next run sends only what is still missing.',
-        "The next scheduled run retries by itself; run the sync now to retry sooner. If it persists, check Braze's status page and that this server can reach the target's endpoint.",
-      ].join('\n');
-    case 'braze_rejected':
-      return [
-        'Braze rejected a request as invalid (400/404/413). This is usually a problem with the data or with cohort-sync itself.',
-        `Look at the run's request log (GET /api/v1/projects/${ctx.project.id}/runs/{runId}/requests) for Braze's answer, and report it to your operator if the data looks right.`,
-      ].join('\n');
     case 'target_missing':
-      return 'The Braze target of this sync was deleted. Delete the sync, or create a new sync of the cohort to another target.';
+      return `The ${ctx.destination.product} target of this sync was deleted. Delete the sync, or create a new sync of the cohort to another target.`;
     case 'cohort_missing':
       return 'The cohort of this sync was deleted. Delete the sync.';
     case 'internal':
@@ -64,7 +45,8 @@ export function remedyFor(code: string, ctx: Pick<MailContext, 'target' | 'proje
   }
 }
 
-const who = (ctx: Pick<MailContext, 'cohort' | 'target'>) => `"${ctx.cohort.name}" → Braze target "${ctx.target.name}"`;
+const who = (ctx: Pick<MailContext, 'cohort' | 'target' | 'destination'>) =>
+  `"${ctx.cohort.name}" → ${ctx.destination.product} target "${ctx.target.name}"`;
 
 function duration(run: Run): string {
   if (!run.startedAt || !run.finishedAt) return '';
@@ -90,17 +72,17 @@ function header(ctx: Omit<MailContext, 'run'>): string[] {
   ];
 }
 
-function runLines(run: Run): string[] {
+function runLines(run: Run, product: string): string[] {
   return [
     `Run:      ${run.id} (trigger ${run.trigger}, status ${run.status})`,
     `Started:  ${run.startedAt ?? 'not started'}`,
     `Finished: ${run.finishedAt ?? '-'}${duration(run)}`,
     countsLine(run.counts, run.identifiers),
-    `Requests to Braze: ${run.requests} (retries: ${run.retries})`,
+    `Requests to ${product}: ${run.requests} (retries: ${run.retries})`,
   ];
 }
 
-function skippedNote(run: Run): string[] {
+function skippedNote(run: Run, product: string): string[] {
   const lines: string[] = [];
   if (run.counts.skipped > 0) {
     const reasons = Object.entries(run.skipReasons)
@@ -112,7 +94,7 @@ function skippedNote(run: Run): string[] {
   }
   if (run.counts.failed > 0) {
     lines.push(
-      `${run.counts.failed} member(s) failed: Braze refused their batch, or named them in the errors of its answer. The run's members.csv lists them with Braze's reason; the next run sends them again.`,
+      `${run.counts.failed} member(s) failed: ${product} refused their batch, or named them in the errors of its answer. The run's members.csv lists them with ${product}'s reason; the next run sends them again.`,
     );
   }
   return lines;
@@ -126,7 +108,8 @@ const FOOTER = [
 
 /** What every run mail ends with: the sync, the run's figures, skipped members, and the footer. */
 function runDetails(ctx: MailContext): string[] {
-  return [...header(ctx), ...runLines(ctx.run), ...withGap(skippedNote(ctx.run)), ...FOOTER];
+  const { product } = ctx.destination;
+  return [...header(ctx), ...runLines(ctx.run, product), ...withGap(skippedNote(ctx.run, product)), ...FOOTER];
 }
 
 export function composeRunMail(decision: MailDecision, ctx: MailContext): ComposedMail {

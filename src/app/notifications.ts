@@ -17,7 +17,13 @@ import type { Clock } from '../ports/clock.ts';
 import type { Mailer } from '../ports/mailer.ts';
 import type { Uses } from './deps.ts';
 import { AppError, invalid } from './errors.ts';
-import { composeDigestMail, composeRunMail, composeTestMail, type MailContext } from './notification-mails.ts';
+import {
+  composeDigestMail,
+  composeRunMail,
+  composeTestMail,
+  type MailContext,
+  type MailDestination,
+} from './notification-mails.ts';
 import { requireProject } from './projects.ts';
 import type { RunFinishedEvent, RunObserver } from './run-events.ts';
 import { runPayload, type WebhookSender } from './webhooks.ts';
@@ -53,14 +59,15 @@ export interface RunNotifierOptions {
 
 /** What deciding and composing notifications reads: the sync's names, the notification state, the clock. */
 export type RunNotifierDeps = Uses<
-  'clock' | 'logger' | 'settings',
+  'clock' | 'logger' | 'settings' | 'destinations',
   'projects' | 'cohorts' | 'targets' | 'syncs' | 'notificationState'
 >;
 
 interface Names {
   readonly project: Project;
   readonly cohort: Pick<Cohort, 'id' | 'name'>;
-  readonly target: Pick<Target, 'id' | 'name'> & { endpoint?: string; delivery?: Target['delivery'] };
+  readonly target: Pick<Target, 'id' | 'name'> & { endpoint?: string };
+  readonly destination: MailDestination;
 }
 
 export class RunNotifier implements RunObserver {
@@ -107,6 +114,7 @@ export class RunNotifier implements RunObserver {
         run,
         cohort: names.cohort,
         target: names.target,
+        destination: names.destination,
       };
       this.send(composeRunMail(decision.mail, ctx), names.project, sync, {
         runId: run.id,
@@ -154,6 +162,7 @@ export class RunNotifier implements RunObserver {
           sync,
           cohort: names.cohort,
           target: names.target,
+          destination: names.destination,
         }),
         names.project,
         sync,
@@ -187,7 +196,7 @@ export class RunNotifier implements RunObserver {
   }
 
   private async namesOf(sync: Sync): Promise<Names | undefined> {
-    const { store } = this.deps;
+    const { store, destinations } = this.deps;
     const project = await store.projects.get(sync.projectId);
     if (!project) return undefined;
     const cohort = (await store.cohorts.get(sync.projectId, sync.cohortId)) ?? {
@@ -199,8 +208,12 @@ export class RunNotifier implements RunObserver {
       project,
       cohort,
       target: target
-        ? { id: target.id, name: target.name, endpoint: target.endpoint, delivery: target.delivery }
+        ? { id: target.id, name: target.name, endpoint: target.endpoint }
         : { id: sync.targetId, name: sync.targetId },
+      // A deleted target leaves no mode to ask: the app's own words, naming whom the modes deliver to.
+      destination: target
+        ? destinations.get(target.delivery)
+        : { product: destinations.product, remedy: () => undefined },
     };
   }
 

@@ -64,8 +64,18 @@ export interface CallOptions {
   readonly lane?: RequestLane;
 }
 
+/** The target a failure mail is about, for the remedy text. */
+export interface RemedyContext {
+  readonly projectId: string;
+  readonly targetId: string;
+  readonly targetName: string;
+  readonly endpoint?: string | undefined;
+}
+
 export interface DestinationDefinition {
   readonly mode: DeliveryMode;
+  /** Whom the mode delivers to, as people read it ("Braze target …" in mails). */
+  readonly product: string;
   /** Identifier kinds the destination can address a user by; mappings reaching others are refused. */
   readonly accepts: readonly IdentifierKind[];
   /** Why a kind it does not accept is refused, for the 422 a person reads. */
@@ -95,12 +105,19 @@ export interface DestinationDefinition {
   segmentFilter(audience: Audience): string;
   /** The run error code for a failure kind (what the UI, mails and webhooks show). */
   failureCode(kind: Exclude<DeliveryErrorKind, 'aborted'>): string;
+  /**
+   * What a person can do about a run that failed with one of the codes failureCode gives (failure mails),
+   * step by step; undefined for codes it does not give (the app words those: a deleted target, say).
+   */
+  remedy(code: string, about: RemedyContext): string | undefined;
 }
 
 export interface DestinationRegistry {
   /** The definition of a delivery mode; throws for a mode the service was not built with. */
   get(mode: DeliveryMode): DestinationDefinition;
   readonly modes: readonly DeliveryMode[];
+  /** Whom the modes deliver to, for texts about a sync whose target (and so its mode) is gone. */
+  readonly product: string;
 }
 
 /**
@@ -130,6 +147,7 @@ export function registryOf(definitions: readonly DestinationDefinition[]): Desti
   const byMode = new Map(definitions.map((d) => [d.mode, d]));
   return {
     modes: [...byMode.keys()],
+    product: [...new Set(definitions.map((d) => d.product))].join(' / '),
     get(mode) {
       const definition = byMode.get(mode);
       if (!definition) throw new Error(`no destination definition for delivery mode ${JSON.stringify(mode)}`);

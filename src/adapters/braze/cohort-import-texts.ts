@@ -2,7 +2,9 @@
 // Braze's 401 texts decide who must act, and how).
 import type { BrazeRegion } from '../../domain/braze-instances.ts';
 import type { Identifier } from '../../domain/identifiers.ts';
+import type { RemedyContext } from '../../ports/destination.ts';
 import type { FailureTexts } from './classify.ts';
+import { endpointNote, TEST_AND_RUN_AGAIN, targetLabel, targetPatchPath } from './remedies.ts';
 
 export interface PartnerTextContext {
   /** The customer's REST endpoint. */
@@ -75,4 +77,15 @@ export function cohortImportRule(id: Identifier, userId: string | null): string 
         ? `Braze ignores device ids of identified users: this user is identified (user_id "${userId}"), so Braze reaches them by external_id "${userId}", not by device id "${id.value}".`
         : `${NEVER_CREATES}: the user is in the segment only if an anonymous Braze user with device id "${id.value}" exists; once that user is identified in Braze, Braze ignores the device id and only the external_id reaches them.`;
   }
+}
+
+/** What to do when Braze refused the Data Import Key of a target (mails). */
+export function dataImportKeyRemedy(about: RemedyContext): string {
+  return [
+    `Braze refused the Data Import Key of ${targetLabel(about)} (HTTP 401/403).`,
+    '1. In Braze, open Partner Integrations → Technology Partners → this integration, and regenerate the Data Import Key (or copy the current one).',
+    `2. Update the target with it: PATCH ${targetPatchPath(about)} {"dataImportKey": "…"}, or in the web UI.`,
+    `3. Check the target's REST endpoint${endpointNote(about)} is your Braze instance's (e.g. https://rest.iad-01.braze.com): a key works only on its own instance.`,
+    TEST_AND_RUN_AGAIN,
+  ].join('\n');
 }

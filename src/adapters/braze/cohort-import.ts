@@ -13,13 +13,15 @@ import {
   type DestinationDefinition,
   type DestinationTarget,
   type MembershipChange,
+  type RemedyContext,
 } from '../../ports/destination.ts';
 import type { RequestBudget } from '../../ports/limiter.ts';
 import type { BrazeHttp } from './braze-http.ts';
 import { brazeFailureCode } from './classify.ts';
-import { cohortImportRule, partnerTexts } from './cohort-import-texts.ts';
+import { cohortImportRule, dataImportKeyRemedy, partnerTexts } from './cohort-import-texts.ts';
 import { errorsOf, outcomesByNamedValue } from './item-outcomes.ts';
 import { type ChosenPartnerKey, choosePartnerKey, type PartnerKeys } from './partner-keys.ts';
+import { BRAZE, brazeRemedy } from './remedies.ts';
 import {
   cohortChangesBody,
   cohortNameBody,
@@ -50,6 +52,7 @@ const ACCEPTS: readonly IdentifierKind[] = ['external_id', 'device_id', 'alias']
 
 export class CohortImportDefinition implements DestinationDefinition {
   readonly mode = 'cohort_import' as const;
+  readonly product = BRAZE;
   readonly accepts = ACCEPTS;
   readonly batch = { max: MAX_IDENTIFIERS_PER_REQUEST, unit: 'identifiers' as const };
   readonly budget: RequestBudget;
@@ -88,6 +91,10 @@ export class CohortImportDefinition implements DestinationDefinition {
 
   failureCode(kind: 'bad_request' | 'credentials' | 'retries_exhausted'): string {
     return brazeFailureCode(kind);
+  }
+
+  remedy(code: string, about: RemedyContext): string | undefined {
+    return brazeRemedy(code, about, dataImportKeyRemedy);
   }
 
   /** Creates or renames the cohort (POST /partners/{slug}/cohorts); called before the first batch and on rename. */

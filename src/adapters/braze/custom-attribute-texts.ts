@@ -2,7 +2,9 @@
 // wrong, deleted or other-instance key; 403 a key without the users.track permission, and since Braze keys
 // cannot be edited, the remedy is a new key.
 import type { Identifier } from '../../domain/identifiers.ts';
+import type { RemedyContext } from '../../ports/destination.ts';
 import type { FailureTexts } from './classify.ts';
+import { endpointNote, TEST_AND_RUN_AGAIN, targetLabel, targetPatchPath } from './remedies.ts';
 
 export const API_KEYS_PAGE = 'Settings → APIs and Identifiers → API Keys';
 
@@ -44,4 +46,15 @@ export function customAttributeRule(id: Identifier): string {
     case 'device_id':
       return 'Braze /users/track cannot update a user by device id: this identifier is never sent in the custom attribute mode.';
   }
+}
+
+/** What to do when Braze refused the REST API key of a target (mails): keys cannot be edited, so a new one. */
+export function restApiKeyRemedy(about: RemedyContext): string {
+  return [
+    `Braze refused the REST API key of ${targetLabel(about)} (HTTP 401: wrong or deleted key, or another instance; HTTP 403: the key lacks the users.track permission).`,
+    `1. Braze keys cannot be edited: in Braze, open ${API_KEYS_PAGE} and create a new key with the users.track permission.`,
+    `2. Update the target with it: PATCH ${targetPatchPath(about)} {"restApiKey": "…"}, or in the web UI.`,
+    `3. Check the target's REST endpoint${endpointNote(about)} is your Braze instance's: a key works only on its own instance.`,
+    TEST_AND_RUN_AGAIN,
+  ].join('\n');
 }

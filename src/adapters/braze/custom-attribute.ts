@@ -14,13 +14,15 @@ import {
   type DestinationTarget,
   type ItemOutcome,
   type MembershipChange,
+  type RemedyContext,
 } from '../../ports/destination.ts';
 import type { RequestBudget } from '../../ports/limiter.ts';
 import type { BrazeHttp } from './braze-http.ts';
 import { brazeFailureCode } from './classify.ts';
 import { checkedBase } from './cohort-import.ts';
-import { customAttributeRule, restKeyTexts } from './custom-attribute-texts.ts';
+import { customAttributeRule, restApiKeyRemedy, restKeyTexts } from './custom-attribute-texts.ts';
 import { errorsOf, outcomesByIndex } from './item-outcomes.ts';
+import { BRAZE, brazeRemedy } from './remedies.ts';
 import { keyHint } from './secrets.ts';
 
 /** Braze's limit on objects per /users/track request, across attributes, events and purchases. */
@@ -46,6 +48,7 @@ interface TrackObject {
 
 export class CustomAttributeDefinition implements DestinationDefinition {
   readonly mode = 'custom_attribute' as const;
+  readonly product = BRAZE;
   readonly accepts = ACCEPTS;
   readonly batch: { readonly max: number; readonly unit: 'users' };
   readonly budget: RequestBudget;
@@ -87,6 +90,10 @@ export class CustomAttributeDefinition implements DestinationDefinition {
 
   failureCode(kind: 'bad_request' | 'credentials' | 'retries_exhausted'): string {
     return brazeFailureCode(kind);
+  }
+
+  remedy(code: string, about: RemedyContext): string | undefined {
+    return brazeRemedy(code, about, restApiKeyRemedy);
   }
 
   async sendBatch(
