@@ -28,6 +28,7 @@ export const CONFIG_KEYS = [
   'BRAZE_ALLOWED_ENDPOINTS',
   'BRAZE_SANDBOX',
   'BRAZE_SANDBOX_PORT',
+  'SANDBOX_ADMIN_TOKEN',
   'COHORT_NAME_PREFIX',
   'SMTP_URL',
   'MAIL_FROM',
@@ -77,7 +78,8 @@ export interface Config {
     /** Normalised (see normaliseEndpoint). The sandbox's own URL is added by whoever starts it. */
     readonly allowedEndpoints: readonly string[];
     /** port 0 = pick a free port. */
-    readonly sandbox: { readonly enabled: boolean; readonly port: number };
+    /** adminToken: SANDBOX_ADMIN_TOKEN; unset, one is generated into DATA_DIR if HOST is not loopback. */
+    readonly sandbox: { readonly enabled: boolean; readonly port: number; readonly adminToken: string | undefined };
     readonly concurrency: number;
     readonly requestsPerHour: number;
     /** /users/track budget per REST API key per 3 s (Braze's burst limit: 3,000). */
@@ -238,6 +240,7 @@ const schema = z.object({
   BRAZE_ALLOWED_ENDPOINTS: endpointList,
   BRAZE_SANDBOX: oneOf(['on', 'off']).optional(),
   BRAZE_SANDBOX_PORT: port(4010),
+  SANDBOX_ADMIN_TOKEN: adminToken.optional(),
   COHORT_NAME_PREFIX: nonEmpty.default('cohort-sync'),
   SMTP_URL: urlWithScheme(['smtp', 'smtps']).optional(),
   MAIL_FROM: nonEmpty.default('cohort-sync <cohort-sync@localhost>'),
@@ -314,7 +317,7 @@ function toConfig(v: Parsed): Config {
       partnerSlug: v.BRAZE_PARTNER_SLUG,
       partnerKeys,
       allowedEndpoints: v.BRAZE_ALLOWED_ENDPOINTS,
-      sandbox: { enabled: sandboxEnabled, port: v.BRAZE_SANDBOX_PORT },
+      sandbox: { enabled: sandboxEnabled, port: v.BRAZE_SANDBOX_PORT, adminToken: v.SANDBOX_ADMIN_TOKEN },
       concurrency: v.BRAZE_CONCURRENCY,
       requestsPerHour: v.BRAZE_REQUESTS_PER_HOUR,
       trackRequestsPer3s: v.BRAZE_TRACK_REQUESTS_PER_3S,
@@ -407,7 +410,11 @@ export function describeConfig(config: Config) {
       partnerSlug: config.braze.partnerSlug,
       partnerKeys: Object.fromEntries(BRAZE_REGIONS.map((r) => [r, set(config.braze.partnerKeys[r])])),
       allowedEndpoints: [...config.braze.allowedEndpoints],
-      sandbox: { ...config.braze.sandbox },
+      sandbox: {
+        ...config.braze.sandbox,
+        adminToken:
+          config.braze.sandbox.adminToken === undefined ? 'unset (generated in DATA_DIR off loopback)' : HIDDEN,
+      },
       concurrency: config.braze.concurrency,
       requestsPerHour: config.braze.requestsPerHour,
       trackRequestsPer3s: config.braze.trackRequestsPer3s,

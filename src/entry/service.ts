@@ -15,9 +15,10 @@ import { WebhookSender } from '../app/webhooks.ts';
 import { startWorker, type Worker } from '../app/worker.ts';
 import type { DestinationDefinition } from '../ports/destination.ts';
 import type { JobQueue } from '../ports/queue.ts';
-import { DEFAULT_PARTNER_KEY, type RunningSandbox, startSandbox } from '../sandbox/index.ts';
+import { DEFAULT_PARTNER_KEY, type RunningSandbox } from '../sandbox/index.ts';
 import { type Composed, compose, pgBossQueue } from './compose.ts';
 import { type Config, describeConfig } from './config.ts';
+import { startEmbeddedSandbox } from './embedded-sandbox.ts';
 import { buildHttpApp } from './http/app.ts';
 import { ingestRoutes } from './http/routes/ingest.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
@@ -73,14 +74,9 @@ async function startLocked(
 
   const configuredPartnerKeys = Object.values(config.braze.partnerKeys).filter((k): k is string => Boolean(k));
   const noPartnerKey = configuredPartnerKeys.length === 0;
-  // The sandbox accepts the configured partner keys too, so BRAZE_SANDBOX=on works beside real keys.
   const sandbox =
     config.braze.sandbox.enabled && opts.role === 'serve'
-      ? await startSandbox({
-          port: config.braze.sandbox.port,
-          partnerSlug: config.braze.partnerSlug,
-          partnerKeys: [DEFAULT_PARTNER_KEY, ...configuredPartnerKeys],
-        })
+      ? await startEmbeddedSandbox(config, configuredPartnerKeys, print)
       : null;
   const leaseTtlMs = config.coordination.leaseTtlSeconds * 1000;
   const composeOptions = {

@@ -3,6 +3,7 @@
 // Each route is a thin wrapper over a SandboxState method; bodies are JSON but, for curl's sake, the
 // Content-Type is not checked here. The casts below are safe: every SandboxState method validates its
 // input itself, because tests call those methods directly too.
+import { keyHint } from './admin-auth.ts';
 import { badRequest } from './errors.ts';
 import type { FaultSpec } from './faults.ts';
 import { rejectUnknownFields, requireObject } from './json-checks.ts';
@@ -41,7 +42,18 @@ const ROUTES: readonly Route[] = [
       return { status: created ? 201 : 200, body: { dataImportKey } };
     },
   },
-  { method: 'GET', pattern: ['workspaces'], handle: (state) => ok({ items: state.listWorkspaces() }) },
+  {
+    // Keys are shown as hints only: whoever created a workspace was given its key then (docs/sandbox.md).
+    method: 'GET',
+    pattern: ['workspaces'],
+    handle: (state) =>
+      ok({
+        items: state.listWorkspaces().map(({ dataImportKey, ...counts }) => ({
+          dataImportKeyHint: keyHint(dataImportKey),
+          ...counts,
+        })),
+      }),
+  },
   {
     method: 'POST',
     pattern: ['workspaces', ':key', 'users'],

@@ -2,13 +2,15 @@
 // (docs/sandbox.md) with its users, cohorts, custom attributes and segment filters, plus an admin API for tests and demos. See docs/sandbox.md.
 // It shares no code with src/adapters/braze: a bug there must not be reproduced here and so go unnoticed.
 
-export { DEFAULT_CLI_PORT, runSandboxCli, type SandboxCliArgs, type SandboxCliIo } from './cli.ts';
+export { SANDBOX_ADMIN_TOKEN_FILE } from './admin-auth.ts';
+export { DEFAULT_CLI_PORT, describeAdminAccess, runSandboxCli, type SandboxCliArgs, type SandboxCliIo } from './cli.ts';
 export { SandboxError } from './errors.ts';
 export type { FaultSpec, PartnerEndpoint, QueuedFault } from './faults.ts';
 export type { AliasRef } from './identifiers.ts';
 export { MAX_PARTNER_BODY_BYTES } from './partner-handler.ts';
 export { MAX_IDENTIFIERS_PER_REQUEST } from './partner-requests.ts';
 export type { LoggedRequest, RequestStats } from './request-log.ts';
+export { SNAPSHOT_FILE } from './snapshot.ts';
 export {
   DEFAULT_PARTNER_KEY,
   DEFAULT_PARTNER_SLUG,

@@ -104,6 +104,7 @@ function processRequest(state: SandboxState, endpoint: PartnerEndpoint, req: Inc
       const request = parseUsersRequest(body);
       workspace.applyChanges(request.cohortId, request.changes);
     }
+    state.changed();
     return { status: 201, body: { message: 'success' }, snapshot };
   } catch (error) {
     if (error instanceof SandboxError) return { status: error.status, body: { message: error.message }, snapshot };

@@ -1,6 +1,7 @@
 // The HTTP server: routes each request to the partner endpoints, the admin API or a 404, and owns the
 // timers of latency faults so that closing the sandbox never waits on them.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { adminAuthorized } from './admin-auth.ts';
 import { matchAdminRoute, runAdminRoute } from './admin-routes.ts';
 import { SandboxError } from './errors.ts';
 import { parseJson, readBody, sendJson } from './http-io.ts';
@@ -18,7 +19,8 @@ export interface SandboxServer {
   cancelDelays(): void;
 }
 
-export function createSandboxServer(state: SandboxState): SandboxServer {
+/** `adminToken`: the bearer token the admin API wants, or null when it is open (admin-auth.ts). */
+export function createSandboxServer(state: SandboxState, adminToken: string | null = null): SandboxServer {
   const pending = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   const delay = (ms: number): Promise<void> =>
     new Promise((resolve) => {
@@ -33,7 +35,7 @@ export function createSandboxServer(state: SandboxState): SandboxServer {
     });
 
   const server = createServer((req, res) => {
-    route(state, req, res, delay).catch((error: unknown) => {
+    route(state, adminToken, req, res, delay).catch((error: unknown) => {
       // The client went away mid-body (reading it then fails): nobody is left to answer, and it is no bug.
       if (res.destroyed || (req.destroyed && !req.complete)) return;
       // A bug in the sandbox, not in the client: say so plainly rather than imitate Braze (headers included,
@@ -58,6 +60,7 @@ export function createSandboxServer(state: SandboxState): SandboxServer {
 
 async function route(
   state: SandboxState,
+  adminToken: string | null,
   req: IncomingMessage,
   res: ServerResponse,
   delay: (ms: number) => Promise<void>,
@@ -77,6 +80,16 @@ async function route(
   }
 
   if (segments[0] === 'sandbox') {
+    if (!adminAuthorized(req, adminToken)) {
+      req.resume();
+      sendJson(
+        res,
+        401,
+        { message: 'sandbox admin token required: send Authorization: Bearer <SANDBOX_ADMIN_TOKEN>' },
+        { 'WWW-Authenticate': 'Bearer realm="sandbox admin"' },
+      );
+      return;
+    }
     await handleAdmin(state, method, segments.slice(1), url.searchParams, req, res);
     return;
   }

@@ -1,6 +1,8 @@
 // Starting and stopping a sandbox: build the state from options, listen, and hand back what a test needs.
 import type { AddressInfo } from 'node:net';
+import { resolveSandboxAdminToken } from './admin-auth.ts';
 import { createSandboxServer } from './server.ts';
+import { persistState } from './snapshot.ts';
 import { SandboxState } from './state.ts';
 
 export const DEFAULT_PARTNER_SLUG = 'cohort-sync';
@@ -25,6 +27,15 @@ export interface SandboxOptions {
   trackBurst?: { requests: number; windowMs: number };
   /** Clock in epoch milliseconds (rate-limit windows, log times); default Date.now. */
   now?: () => number;
+  /**
+   * Bearer token the admin API (/sandbox/…) wants. Unset: none on loopback; beyond loopback one is read
+   * from or generated into `<dataDir>/sandbox-admin-token` (in memory only without `dataDir`).
+   */
+  adminToken?: string;
+  /** Keeps workspaces, users, cohorts and keys in `<dataDir>/sandbox-state.json` across restarts. */
+  dataDir?: string;
+  /** Delay between a change and its snapshot write (default 1 s). For tests. */
+  snapshotDebounceMs?: number;
 }
 
 export interface RunningSandbox {
@@ -34,6 +45,12 @@ export interface RunningSandbox {
   close(): Promise<void>;
   /** Direct access for tests: everything the admin API does, in-process. */
   state: SandboxState;
+  /** The token the admin API wants, or null when it is open (loopback, none configured). */
+  adminToken: string | null;
+  /** Set when this start generated the admin token into a file: say where, never the token. */
+  adminTokenGeneratedInto?: string;
+  /** The snapshot file, when state is kept on disk (`dataDir`). */
+  stateFile?: string;
 }
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
@@ -48,29 +65,56 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
     ...(opts.trackBurst ? { trackBurst: opts.trackBurst } : {}),
     now: opts.now ?? Date.now,
   });
-  const { server, cancelDelays } = createSandboxServer(state);
+  const admin = resolveSandboxAdminToken({ host, configured: opts.adminToken, dataDir: opts.dataDir });
+  const persistence =
+    opts.dataDir === undefined
+      ? undefined
+      : persistState(state, opts.dataDir, {
+          ...(opts.snapshotDebounceMs !== undefined && { debounceMs: opts.snapshotDebounceMs }),
+        });
+  const { server, cancelDelays } = createSandboxServer(state, admin.token);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    persistence?.close();
+    throw error;
+  }
   const port = (server.address() as AddressInfo).port;
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
-    closing ??= new Promise<void>((resolve) => {
+    closing ??= new Promise<void>((resolve, reject) => {
       cancelDelays();
-      server.close(() => resolve());
+      server.close(() => {
+        try {
+          persistence?.close(); // after the last request, so its change is in the final write
+          resolve();
+        } catch (error) {
+          reject(error as Error);
+        }
+      });
       // Keep-alive connections would otherwise hold close() open for seconds.
       server.closeAllConnections();
     });
     return closing;
   };
 
-  return { url: `http://${urlHost(host)}:${port}`, port, close, state };
+  return {
+    url: `http://${urlHost(host)}:${port}`,
+    port,
+    close,
+    state,
+    adminToken: admin.token,
+    ...(admin.generatedInto !== undefined && { adminTokenGeneratedInto: admin.generatedInto }),
+    ...(persistence && { stateFile: persistence.file }),
+  };
 }
 
 /** A host to put in a URL: wildcard addresses are reached through loopback, IPv6 needs brackets. */

@@ -9,7 +9,7 @@ import { HourlyBudget } from './rate-limit.ts';
 import { type LoggedRequest, RequestLog, type RequestStats } from './request-log.ts';
 import { parseSeedUsers } from './seed-users.ts';
 import type { ProfileView, SeedUser } from './user-store.ts';
-import { type CohortIdentifiers, type CohortSummary, Workspace } from './workspace.ts';
+import { type CohortIdentifiers, type CohortSummary, Workspace, type WorkspaceRecord } from './workspace.ts';
 
 export interface SandboxStateOptions {
   readonly partnerSlug: string;
@@ -27,6 +27,16 @@ export interface RestKey {
   readonly key: string;
   readonly workspace: Workspace;
   readonly permissions: ReadonlySet<string>;
+}
+
+/** What survives a restart (snapshot.ts): workspaces with their users and cohorts, and the REST API keys. */
+export interface SandboxRecords {
+  readonly workspaces: readonly WorkspaceRecord[];
+  readonly restKeys: readonly {
+    readonly key: string;
+    readonly dataImportKey: string;
+    readonly permissions: readonly string[];
+  }[];
 }
 
 export const DEFAULT_TRACK_BURST = { requests: 3_000, windowMs: 3_000 } as const;
@@ -49,6 +59,7 @@ export class SandboxState {
   private readonly initialBurst: { readonly requests: number; readonly windowMs: number };
   private readonly workspaces = new Map<string, Workspace>();
   private readonly restKeys = new Map<string, RestKey>();
+  private readonly changeListeners: (() => void)[] = [];
 
   constructor(options: SandboxStateOptions) {
     this.partnerSlug = options.partnerSlug;
@@ -58,6 +69,40 @@ export class SandboxState {
     this.budget = new HourlyBudget(options.requestsPerHour, options.now, options.budgetWindowMs);
     this.initialBurst = options.trackBurst ?? DEFAULT_TRACK_BURST;
     this.trackBudget = new BurstBudget(this.initialBurst.requests, this.initialBurst.windowMs, options.now);
+  }
+
+  // ---- persistence (snapshot.ts) ---------------------------------------------------------------------
+
+  /** Calls `listener` after every change worth persisting (workspaces, users, cohorts, keys, reset). */
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  /** Tells the listeners something changed; the partner and /users/track handlers call it after applying. */
+  changed(): void {
+    for (const listener of this.changeListeners) listener();
+  }
+
+  records(): SandboxRecords {
+    return {
+      workspaces: [...this.workspaces.values()].map((w) => w.record()),
+      restKeys: [...this.restKeys.values()].map((k) => ({
+        key: k.key,
+        dataImportKey: k.workspace.dataImportKey,
+        permissions: [...k.permissions],
+      })),
+    };
+  }
+
+  /** Replaces workspaces and keys with `records` (on start, from the snapshot file). */
+  restore(records: SandboxRecords): void {
+    this.workspaces.clear();
+    this.restKeys.clear();
+    for (const w of records.workspaces) this.workspaces.set(w.dataImportKey, Workspace.fromRecord(w));
+    for (const k of records.restKeys) {
+      const workspace = this.workspaces.get(k.dataImportKey);
+      if (workspace) this.restKeys.set(k.key, { key: k.key, workspace, permissions: new Set(k.permissions) });
+    }
   }
 
   // ---- REST API keys (/users/track) -------------------------------------------------------------------
@@ -85,6 +130,7 @@ export class SandboxState {
       permissions: new Set((permissions as string[] | undefined) ?? ['users.track']),
     };
     this.restKeys.set(key, created);
+    this.changed();
     return created;
   }
 
@@ -119,6 +165,7 @@ export class SandboxState {
     const key = dataImportKey ?? `sandbox-${randomUUID()}`;
     if (this.workspaces.has(key)) return { dataImportKey: key, created: false };
     this.workspaces.set(key, new Workspace(key));
+    this.changed();
     return { dataImportKey: key, created: true };
   }
 
@@ -143,8 +190,9 @@ export class SandboxState {
 
   /** Seeds user profiles (merging where identifiers meet) and returns the workspace's user count. */
   seedUsers(dataImportKey: string, users: readonly SeedUser[]): number {
-    const ws = this.workspace(dataImportKey);
-    return ws.seed(parseSeedUsers(users));
+    const size = this.workspace(dataImportKey).seed(parseSeedUsers(users));
+    this.changed();
+    return size;
   }
 
   /** The "<partner> Cohorts" filter list of a workspace. */
@@ -204,5 +252,6 @@ export class SandboxState {
     this.log.clear();
     this.budget.setBudget(this.initialBudget);
     this.trackBudget.set(this.initialBurst.requests, this.initialBurst.windowMs);
+    this.changed();
   }
 }

@@ -75,6 +75,7 @@ export async function handleTrackRequest(
     if (total === 0) throw badRequest(NO_DATA);
     if (total > MAX_TRACK_OBJECTS) throw badRequest('Max Input Length Exceeded');
     const outcome = restKey.workspace.track((parsed.attributes as unknown[] | undefined) ?? []);
+    state.changed();
     status = 201;
     body = {
       message: 'success',

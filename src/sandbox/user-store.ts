@@ -36,6 +36,15 @@ export interface SeedOutcome {
   readonly mergedIds: readonly number[];
 }
 
+/** A profile as the snapshot file keeps it (snapshot.ts). */
+export interface ProfileRecord {
+  readonly id: number;
+  readonly externalId?: string;
+  readonly deviceIds: readonly string[];
+  readonly aliasKeys: readonly string[];
+  readonly attributes: readonly (readonly [string, unknown])[];
+}
+
 export class UserStore {
   private readonly profiles = new Map<number, Profile>();
   private readonly byExternalId = new Map<string, Profile>();
@@ -126,6 +135,38 @@ export class UserStore {
       this.byAlias.set(key, target);
     }
     return { profileId: target.id, mergedIds };
+  }
+
+  /** Every profile and the next id to hand out, for the snapshot file. */
+  records(): { nextId: number; profiles: ProfileRecord[] } {
+    const profiles = [...this.profiles.values()].map((p) => ({
+      id: p.id,
+      ...(p.externalId !== undefined && { externalId: p.externalId }),
+      deviceIds: [...p.deviceIds],
+      aliasKeys: [...p.aliasKeys],
+      attributes: [...p.attributes],
+    }));
+    return { nextId: this.nextId, profiles };
+  }
+
+  /** Rebuilds a store from `records()`, indexes included. */
+  static fromRecords(nextId: number, profiles: readonly ProfileRecord[]): UserStore {
+    const store = new UserStore();
+    for (const r of profiles) {
+      const profile: Profile = {
+        id: r.id,
+        externalId: r.externalId,
+        deviceIds: new Set(r.deviceIds),
+        aliasKeys: new Set(r.aliasKeys),
+        attributes: new Map(r.attributes),
+      };
+      store.profiles.set(profile.id, profile);
+      if (profile.externalId !== undefined) store.byExternalId.set(profile.externalId, profile);
+      for (const d of profile.deviceIds) store.byDeviceId.set(d, profile);
+      for (const a of profile.aliasKeys) store.byAlias.set(a, profile);
+    }
+    store.nextId = profiles.reduce((next, p) => Math.max(next, p.id + 1), Math.max(nextId, 1));
+    return store;
   }
 
   view(profile: Profile): ProfileView {

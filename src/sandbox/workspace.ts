@@ -6,7 +6,7 @@
 import { badRequest, notFound } from './errors.ts';
 import { type AliasRef, aliasFromKey, aliasKey, compareAliases, compareStrings } from './identifiers.ts';
 import { applyAttributes, type TrackOutcome } from './track-objects.ts';
-import { type Profile, type ProfileView, type SeedUser, UserStore } from './user-store.ts';
+import { type Profile, type ProfileRecord, type ProfileView, type SeedUser, UserStore } from './user-store.ts';
 
 export interface CohortChange {
   readonly user_ids: readonly string[];
@@ -38,11 +38,66 @@ interface CohortRecord {
   readonly aliasKeys: Set<string>;
 }
 
+/** A workspace as the snapshot file keeps it (snapshot.ts). */
+export interface WorkspaceRecord {
+  readonly dataImportKey: string;
+  readonly nextProfileId: number;
+  readonly profiles: readonly ProfileRecord[];
+  readonly cohorts: readonly {
+    readonly id: string;
+    readonly name: string;
+    readonly createdAt: string;
+    readonly members: readonly number[];
+    readonly userIds: readonly string[];
+    readonly deviceIds: readonly string[];
+    readonly aliasKeys: readonly string[];
+  }[];
+  readonly trackTotals: { readonly skippedUnknown: number; readonly created: number };
+}
+
 export class Workspace {
-  readonly users = new UserStore();
   private readonly cohorts = new Map<string, CohortRecord>();
 
-  constructor(readonly dataImportKey: string) {}
+  constructor(
+    readonly dataImportKey: string,
+    readonly users: UserStore = new UserStore(),
+  ) {}
+
+  record(): WorkspaceRecord {
+    const { nextId, profiles } = this.users.records();
+    return {
+      dataImportKey: this.dataImportKey,
+      nextProfileId: nextId,
+      profiles,
+      cohorts: [...this.cohorts.values()].map((c) => ({
+        id: c.id,
+        name: c.name,
+        createdAt: c.createdAt,
+        members: [...c.members],
+        userIds: [...c.userIds],
+        deviceIds: [...c.deviceIds],
+        aliasKeys: [...c.aliasKeys],
+      })),
+      trackTotals: { ...this.trackTotals },
+    };
+  }
+
+  static fromRecord(record: WorkspaceRecord): Workspace {
+    const ws = new Workspace(record.dataImportKey, UserStore.fromRecords(record.nextProfileId, record.profiles));
+    for (const c of record.cohorts) {
+      ws.cohorts.set(c.id, {
+        id: c.id,
+        name: c.name,
+        createdAt: c.createdAt,
+        members: new Set(c.members),
+        userIds: new Set(c.userIds),
+        deviceIds: new Set(c.deviceIds),
+        aliasKeys: new Set(c.aliasKeys),
+      });
+    }
+    Object.assign(ws.trackTotals, record.trackTotals);
+    return ws;
+  }
 
   get cohortCount(): number {
     return this.cohorts.size;

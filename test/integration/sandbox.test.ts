@@ -616,10 +616,13 @@ describe('admin API', () => {
 
     await admin('POST', '/workspaces/dik-fixed/users', { users: USERS });
     await nameCohort('dik-fixed', 'c-1');
-    expect((await admin('GET', '/workspaces')).json.items).toEqual([
-      { dataImportKey: random.json.dataImportKey, users: 0, cohorts: 0 },
-      { dataImportKey: 'dik-fixed', users: 4, cohorts: 1 },
+    // Listed as hints only: the full key was given once, when the workspace was created.
+    const listed = await admin('GET', '/workspaces');
+    expect(listed.json.items).toEqual([
+      { dataImportKeyHint: `…${random.json.dataImportKey.slice(-4)}`, users: 0, cohorts: 0 },
+      { dataImportKeyHint: '…ixed', users: 4, cohorts: 1 },
     ]);
+    expect(JSON.stringify(listed.json)).not.toContain(random.json.dataImportKey);
   });
 
   it('merges an anonymous user into the identified user seeded with its device id, keeping its cohorts', async () => {
@@ -704,7 +707,9 @@ describe('admin API', () => {
     const wrongMethod = await admin('DELETE', '/workspaces');
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('POST, GET');
-    expect((await admin('GET', '/workspaces')).json.items).toEqual([{ dataImportKey: dik, users: 0, cohorts: 0 }]);
+    expect((await admin('GET', '/workspaces')).json.items).toEqual([
+      { dataImportKeyHint: `…${dik.slice(-4)}`, users: 0, cohorts: 0 },
+    ]);
   });
 
   it('logs partner requests with keys redacted, counts them by status, and clears the log', async () => {
@@ -822,8 +827,10 @@ describe('command line', () => {
       },
     );
     await expect.poll(() => url).not.toBe('');
+    // The operator's own partner key is too short for a hint: nothing of it is printed.
     expect(lines).toEqual([
-      `Braze sandbox listening on ${url} (partner slug "cli-slug", partner key "cli-key"; admin API under ${url}/sandbox)`,
+      `Braze sandbox listening on ${url} (partner slug "cli-slug", partner key "…"; admin API under ${url}/sandbox)`,
+      'Braze sandbox: admin API open to loopback callers; state in memory only',
     ]);
     const answer = await fetch(`${url}/partners/cli-slug/cohorts`, {
       method: 'POST',

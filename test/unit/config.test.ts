@@ -29,7 +29,7 @@ describe('loadConfig defaults', () => {
         partnerSlug: 'cohort-sync',
         partnerKeys: {},
         allowedEndpoints: [],
-        sandbox: { enabled: true, port: 4010 },
+        sandbox: { enabled: true, port: 4010, adminToken: undefined },
         concurrency: 4,
         requestsPerHour: 250_000,
         trackRequestsPer3s: 3_000,

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { openStoreDb } from '../../adapters/store/db.ts';
 import { migrate } from '../../adapters/store/migrator.ts';
-import { runSandboxCli } from '../../sandbox/index.ts';
+import { runSandboxCli, type SandboxCliArgs } from '../../sandbox/index.ts';
 import { ConfigError, type ConfigOverrides, loadConfig } from '../config.ts';
 import { startService } from '../service.ts';
 import { registerResourceCommands } from './resources/index.ts';
@@ -98,7 +98,9 @@ export function buildProgram(): Command {
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--partner-slug <slug>', 'path segment of the partner endpoints')
     .option('--partner-key <key>', 'partner API key the sandbox accepts')
-    .action(async (flags: { port: number; host: string; partnerSlug?: string; partnerKey?: string }) => {
+    .option('--admin-token <token>', 'bearer token of the admin API (default SANDBOX_ADMIN_TOKEN)')
+    .option('--data-dir <dir>', 'keep workspaces, users, cohorts and keys here across restarts')
+    .action(async (flags: SandboxCliArgs & { port: number; host: string }) => {
       await runSandboxCli(flags);
     });
 
