@@ -2,7 +2,7 @@
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { Cohort, MemberInput } from '../domain/model.ts';
-import type { AppDeps } from './deps.ts';
+import type { AppDeps, Uses } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
 import { checkMember } from './member-input.ts';
 import { requireProject } from './projects.ts';
@@ -21,7 +21,11 @@ export async function createStaticCohort(deps: AppDeps, projectId: string, input
   });
 }
 
-export async function requireCohort(deps: AppDeps, projectId: string, cohortId: string): Promise<Cohort> {
+export async function requireCohort(
+  deps: Uses<never, 'cohorts'>,
+  projectId: string,
+  cohortId: string,
+): Promise<Cohort> {
   const cohort = await deps.store.cohorts.get(projectId, cohortId);
   if (!cohort) throw notFound('cohort', cohortId);
   return cohort;

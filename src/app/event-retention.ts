@@ -1,7 +1,7 @@
 // Background pruning of ingested events (EVENT_RETENTION_DAYS) and of expired insert_id dedupe keys.
 // A project's events are kept at least as long as the longest rolling window one of its saved behavioral
 // cohorts uses, so pruning never changes a cohort's membership.
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { DAY_MS, DEDUPE_WINDOW_MS } from './ingest.ts';
 
 /** The longest window (ms) a saved cohort definition of the project looks back over; 0 when none. */
@@ -19,7 +19,10 @@ export interface PruneReport {
   readonly dedupeKeys: number;
 }
 
-export async function pruneEventHistory(deps: AppDeps, opts: PruneOptions): Promise<PruneReport> {
+/** Pruning reads the projects and deletes from the event store. */
+export type PruneDeps = Uses<'clock', 'projects' | 'events'>;
+
+export async function pruneEventHistory(deps: PruneDeps, opts: PruneOptions): Promise<PruneReport> {
   const batch = opts.batch ?? 10_000;
   const nowMs = deps.clock.now().getTime();
   let events = 0;
@@ -45,7 +48,10 @@ export interface EventPruner {
 }
 
 /** Prunes now and then every `everyMs` (default hourly) until stopped; failures are logged and retried. */
-export function startEventPruner(deps: AppDeps, opts: PruneOptions & { everyMs?: number }): EventPruner {
+export function startEventPruner(
+  deps: PruneDeps & Uses<'logger'>,
+  opts: PruneOptions & { everyMs?: number },
+): EventPruner {
   const everyMs = opts.everyMs ?? 3_600_000;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();

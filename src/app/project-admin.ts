@@ -1,12 +1,12 @@
 // Reading and changing projects (docs/product.md §1): renaming and notification recipients. Creation and
 // tokens live in projects.ts.
 import type { Project } from '../domain/model.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { invalid, notFound } from './errors.ts';
 import { requireProject } from './projects.ts';
 
 /** Every project, or only those named (what a project token can see). */
-export async function listProjects(deps: AppDeps, only?: readonly string[]): Promise<Project[]> {
+export async function listProjects(deps: Uses<never, 'projects'>, only?: readonly string[]): Promise<Project[]> {
   return deps.store.projects.list(only);
 }
 
@@ -24,7 +24,11 @@ export function checkEmails(emails: readonly string[], path: string): { path: st
   );
 }
 
-export async function updateProject(deps: AppDeps, projectId: string, patch: ProjectPatch): Promise<Project> {
+export async function updateProject(
+  deps: Uses<'clock', 'projects'>,
+  projectId: string,
+  patch: ProjectPatch,
+): Promise<Project> {
   await requireProject(deps, projectId);
   const problems: { path: string; message: string }[] = [];
   const name = patch.name?.trim();

@@ -6,20 +6,23 @@
 // full reconciliation run, which the scheduler requests (src/app/scheduler.ts).
 import type { Run, Sync } from '../domain/model.ts';
 import type { MembershipChanged } from './cohorts.ts';
-import type { AppDeps } from './deps.ts';
-import { requestRun } from './syncs.ts';
+import type { Uses } from './deps.ts';
+import { type RunRequestDeps, requestRun } from './syncs.ts';
+
+/** Waking real-time syncs: which syncs follow the cohort, whether they have pending changes, and their runs. */
+export type RealtimeDeps = RunRequestDeps & Uses<'logger', 'syncs' | 'planning'>;
 
 /**
  * Asks for an incremental run of a real-time sync. A full run of the sync still waiting to start already
  * covers the change (it reads membership when it starts), so the request folds into it.
  */
-export async function requestIncremental(deps: AppDeps, sync: Sync): Promise<Run> {
+export async function requestIncremental(deps: RunRequestDeps, sync: Sync): Promise<Run> {
   const queuedFull = await deps.store.runs.queuedFor(sync.id, 'full');
   if (queuedFull) return queuedFull;
   return requestRun(deps, sync, 'real_time', 'incremental');
 }
 
-async function wake(deps: AppDeps, projectId: string, cohortId: string | null): Promise<Run[]> {
+async function wake(deps: RealtimeDeps, projectId: string, cohortId: string | null): Promise<Run[]> {
   const runs: Run[] = [];
   for (const sync of await deps.store.syncs.list(projectId)) {
     if (sync.cadence !== 'real_time' || sync.paused) continue;
@@ -37,7 +40,7 @@ async function wake(deps: AppDeps, projectId: string, cohortId: string | null): 
 }
 
 /** The hook membership changes call: `(projectId, cohortId) => …` after a change of that cohort is committed. */
-export function membershipChanged(deps: AppDeps): MembershipChanged {
+export function membershipChanged(deps: RealtimeDeps): MembershipChanged {
   return async (projectId, cohortId) => {
     await wake(deps, projectId, cohortId);
   };
@@ -47,7 +50,7 @@ export function membershipChanged(deps: AppDeps): MembershipChanged {
  * For identity changes that concern no particular cohort (ingestion's identify calls, property updates):
  * wakes every real-time sync of the project whose Braze cohort has pending changes.
  */
-export function identityChanged(deps: AppDeps): (projectId: string) => Promise<void> {
+export function identityChanged(deps: RealtimeDeps): (projectId: string) => Promise<void> {
   return async (projectId) => {
     await wake(deps, projectId, null);
   };

@@ -2,7 +2,7 @@
 // days, counted by status. Reads the run history page by page, so memory holds counts, not runs; the history
 // is pruned after RUN_HISTORY_DAYS, which bounds the work.
 import type { RunStatus } from '../domain/model.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { requireProject } from './projects.ts';
 
 export interface DayOfRuns {
@@ -17,7 +17,11 @@ export interface DayOfRuns {
 const DAY_MS = 86_400_000;
 const PAGE = 1000;
 
-export async function runsPerDay(deps: AppDeps, projectId: string, days: number): Promise<DayOfRuns[]> {
+export async function runsPerDay(
+  deps: Uses<'clock', 'projects' | 'runs'>,
+  projectId: string,
+  days: number,
+): Promise<DayOfRuns[]> {
   await requireProject(deps, projectId);
   const today = Math.floor(deps.clock.now().getTime() / DAY_MS) * DAY_MS;
   const first = today - (days - 1) * DAY_MS;

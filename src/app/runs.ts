@@ -1,11 +1,11 @@
 // Reading runs: one run, a sync's history (filtered, newest first), a sync's latest run, progress.
 import type { Run, RunStatus } from '../domain/model.ts';
 import { cursorScope, openCursor, type Paged, sealCursor } from './cursors.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { invalid, notFound } from './errors.ts';
 import { requireSync } from './syncs.ts';
 
-export async function requireRun(deps: AppDeps, projectId: string, runId: string): Promise<Run> {
+export async function requireRun(deps: Uses<never, 'runs'>, projectId: string, runId: string): Promise<Run> {
   const run = await deps.store.runs.get(projectId, runId);
   if (!run) throw notFound('run', runId);
   return run;
@@ -28,7 +28,7 @@ function instant(value: string | undefined, path: string): string | undefined {
 }
 
 export async function listSyncRuns(
-  deps: AppDeps,
+  deps: Uses<'secrets', 'syncs' | 'runs'>,
   projectId: string,
   syncId: string,
   filter: RunFilter,
@@ -52,11 +52,15 @@ export async function listSyncRuns(
   return { items: result.items, nextCursor: sealCursor(deps, scope, result.nextCursor) };
 }
 
-export async function lastRunOf(deps: AppDeps, projectId: string, syncId: string): Promise<Run | undefined> {
+export async function lastRunOf(
+  deps: Uses<never, 'runs'>,
+  projectId: string,
+  syncId: string,
+): Promise<Run | undefined> {
   return (await deps.store.runs.list(projectId, { syncId }, 1, null)).items[0];
 }
 
 /** Batches done out of all planned, for progress bars. */
-export async function runProgress(deps: AppDeps, runId: string): Promise<{ done: number; total: number }> {
+export async function runProgress(deps: Uses<never, 'runs'>, runId: string): Promise<{ done: number; total: number }> {
   return deps.store.runs.progress(runId);
 }

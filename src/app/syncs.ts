@@ -14,7 +14,7 @@ import {
   type Target,
 } from '../domain/model.ts';
 import { requireCohort } from './cohorts.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
 import { requireProject } from './projects.ts';
 import { DEFAULT_TARGET_NAME, requireTarget } from './targets.ts';
@@ -29,6 +29,14 @@ export interface SyncInput {
   readonly attribute?: { readonly value?: string; readonly name?: string };
 }
 
+/** Creating a sync: the project, cohort and target it joins, its audience, and its first run. */
+export type SyncCreationDeps = Uses<
+  'clock' | 'newId' | 'secrets' | 'settings' | 'queue',
+  'projects' | 'cohorts' | 'targets' | 'syncs' | 'brazeCohorts' | 'runs'
+>;
+/** Asking for a run: the run (coalesced), the audience marked dirty, and its dispatch. */
+export type RunRequestDeps = Uses<'clock' | 'newId' | 'queue', 'runs' | 'brazeCohorts'>;
+
 function checkCadence(cadence: Cadence, cron: string | null | undefined): void {
   if (cadence === 'cron') {
     if (!cron) throw invalid([{ path: 'cron', message: 'a cron expression is required for the cron cadence' }]);
@@ -37,7 +45,7 @@ function checkCadence(cadence: Cadence, cron: string | null | undefined): void {
   }
 }
 
-export async function createSync(deps: AppDeps, projectId: string, input: SyncInput): Promise<Sync> {
+export async function createSync(deps: SyncCreationDeps, projectId: string, input: SyncInput): Promise<Sync> {
   const project = await requireProject(deps, projectId);
   if (!project.brazeEnabled)
     throw new AppError(422, 'braze_not_enabled', 'enable the Braze destination for this project before creating syncs');
@@ -94,7 +102,7 @@ export async function createSync(deps: AppDeps, projectId: string, input: SyncIn
  * name, made unique with a suffix, while a value asked for that is taken is a conflict.
  */
 async function chooseAttribute(
-  deps: AppDeps,
+  deps: Uses<never, 'syncs'>,
   projectId: string,
   target: Target,
   cohort: Cohort,
@@ -143,7 +151,10 @@ async function chooseAttribute(
 }
 
 /** The segment filter a marketer builds in the destination to use this sync's audience, in words. */
-export async function segmentFilterOf(deps: AppDeps, sync: Sync): Promise<string> {
+export async function segmentFilterOf(
+  deps: Uses<'destinations' | 'settings', 'targets' | 'cohorts'>,
+  sync: Sync,
+): Promise<string> {
   const target = await deps.store.targets.get(sync.projectId, sync.targetId);
   const cohort = await deps.store.cohorts.get(sync.projectId, sync.cohortId);
   if (!target || !cohort) return '';
@@ -155,7 +166,7 @@ export async function segmentFilterOf(deps: AppDeps, sync: Sync): Promise<string
   });
 }
 
-export async function requireSync(deps: AppDeps, projectId: string, syncId: string): Promise<Sync> {
+export async function requireSync(deps: Uses<never, 'syncs'>, projectId: string, syncId: string): Promise<Sync> {
   const sync = await deps.store.syncs.get(projectId, syncId);
   if (!sync) throw notFound('sync', syncId);
   return sync;
@@ -165,7 +176,12 @@ export async function requireSync(deps: AppDeps, projectId: string, syncId: stri
  * Asks for a run. Runs coalesce: while one of this sync's runs is still queued, asking again returns it.
  * The Braze cohort is marked dirty so a lease holder folds the request in before it lets go.
  */
-export async function requestRun(deps: AppDeps, sync: Sync, trigger: RunTrigger, mode: RunMode = 'full'): Promise<Run> {
+export async function requestRun(
+  deps: RunRequestDeps,
+  sync: Sync,
+  trigger: RunTrigger,
+  mode: RunMode = 'full',
+): Promise<Run> {
   const { runs, brazeCohorts } = deps.store;
   const run =
     (await runs.queuedFor(sync.id, mode)) ??
@@ -183,7 +199,11 @@ export async function requestRun(deps: AppDeps, sync: Sync, trigger: RunTrigger,
   return run;
 }
 
-export async function runNow(deps: AppDeps, projectId: string, syncId: string): Promise<Run> {
+export async function runNow(
+  deps: Uses<'clock' | 'newId' | 'queue', 'runs' | 'brazeCohorts' | 'syncs'>,
+  projectId: string,
+  syncId: string,
+): Promise<Run> {
   const sync = await requireSync(deps, projectId, syncId);
   if (sync.paused) throw new AppError(409, 'sync_paused', 'the sync is paused; resume it to run it');
   return requestRun(deps, sync, 'manual');

@@ -5,14 +5,17 @@ import { findInstance, normaliseEndpoint } from '../domain/braze-instances.ts';
 import type { IdentifierKind } from '../domain/identifiers.ts';
 import { type Mapping, mappingChain, validateMapping } from '../domain/mapping.ts';
 import type { AttributeSettings, DeliveryMode, Sync, Target } from '../domain/model.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
 import { requireProject } from './projects.ts';
 
 export const DEFAULT_TARGET_NAME = 'Default';
 
+/** Creating or changing a target: the allowed endpoints, the mode's definition, and the key's cipher. */
+export type TargetWriteDeps = Uses<'settings' | 'destinations' | 'secrets' | 'newId' | 'clock', 'projects' | 'targets'>;
+
 /** The service never calls an address a user typed: only Braze's instances and operator-allowed extras. */
-export function checkEndpoint(deps: AppDeps, endpoint: string): string {
+export function checkEndpoint(deps: Uses<'settings'>, endpoint: string): string {
   const normalised = normaliseEndpoint(endpoint);
   if (findInstance(normalised)) return normalised;
   if (deps.settings.allowedEndpoints.map(normaliseEndpoint).includes(normalised)) return normalised;
@@ -37,7 +40,7 @@ const KINDS_OF: Record<Mapping['type'], IdentifierKind> = {
 };
 
 /** A mode that cannot address users by some identifier kind refuses mappings (or fallbacks) that reach it. */
-function checkMappingFits(deps: AppDeps, delivery: DeliveryMode, mapping: Mapping): void {
+function checkMappingFits(deps: Uses<'destinations'>, delivery: DeliveryMode, mapping: Mapping): void {
   const definition = deps.destinations.get(delivery);
   for (const step of mappingChain(mapping)) {
     const kind = KINDS_OF[step.type];
@@ -50,7 +53,7 @@ function checkMappingFits(deps: AppDeps, delivery: DeliveryMode, mapping: Mappin
 }
 
 /** Targets that share endpoint and key reach one Braze workspace, and so share its cohorts (docs/design.md §8). */
-const workspaceKeyOf = (deps: AppDeps, delivery: DeliveryMode, endpoint: string, key: string) =>
+const workspaceKeyOf = (deps: Uses<'secrets'>, delivery: DeliveryMode, endpoint: string, key: string) =>
   delivery === 'cohort_import'
     ? deps.secrets.fingerprint('braze-workspace', endpoint, key)
     : deps.secrets.fingerprint('braze-workspace', delivery, endpoint, key);
@@ -108,7 +111,7 @@ function checkAttribute(delivery: DeliveryMode, attribute: TargetInput['attribut
 }
 
 export async function createTarget(
-  deps: AppDeps,
+  deps: TargetWriteDeps,
   projectId: string,
   input: TargetInput,
   opts: { allowDefaultName?: boolean } = {},
@@ -148,7 +151,11 @@ export async function createTarget(
   });
 }
 
-export async function requireTarget(deps: AppDeps, projectId: string, targetId: string): Promise<Target> {
+export async function requireTarget(
+  deps: Uses<never, 'targets'>,
+  projectId: string,
+  targetId: string,
+): Promise<Target> {
   const target = await deps.store.targets.get(projectId, targetId);
   if (!target) throw notFound('target', targetId);
   return target;
@@ -169,7 +176,7 @@ export interface TargetPatch {
  * cohorts and acknowledged state, so nothing is re-sent. Name, mapping, delivery and attribute are fixed.
  */
 export async function updateTarget(
-  deps: AppDeps,
+  deps: Uses<'settings' | 'secrets' | 'clock', 'targets'>,
   projectId: string,
   targetId: string,
   patch: TargetPatch,
@@ -224,18 +231,22 @@ export function attributeView(t: Target): { name?: string; style: 'array' | 'boo
     : { name: t.attribute.name, style: t.attribute.style };
 }
 
-export async function syncsUsingTarget(deps: AppDeps, projectId: string, targetId: string): Promise<Sync[]> {
+export async function syncsUsingTarget(
+  deps: Uses<never, 'syncs'>,
+  projectId: string,
+  targetId: string,
+): Promise<Sync[]> {
   return deps.store.syncs.list(projectId, { targetId });
 }
 
-export async function decryptedKey(deps: AppDeps, targetId: string): Promise<string> {
+export async function decryptedKey(deps: Uses<'secrets', 'targets'>, targetId: string): Promise<string> {
   const sealed = await deps.store.targets.secretOf(targetId);
   if (!sealed) throw notFound('target', targetId);
   return deps.secrets.decrypt(sealed);
 }
 
 export async function testTarget(
-  deps: AppDeps,
+  deps: Uses<'secrets' | 'destinations', 'targets'>,
   projectId: string,
   targetId: string,
 ): Promise<{ ok: boolean; message: string }> {
