@@ -37,6 +37,11 @@ export interface StoreDialect {
   /** Makes the current transaction hold `cohorts` row `id` until it ends (PostgreSQL; SQLite has one writer). */
   readonly forUpdate: RawBuilder<unknown>;
   /**
+   * Inside an acknowledgement's transaction: whether the lease of Braze cohort `id` still carries `fence`,
+   * holding it so no newer fence can be taken before this transaction ends.
+   */
+  holdFence(tx: Kysely<Database>, id: string, fence: number): Promise<boolean>;
+  /**
    * Inside a full behavioral evaluation's transaction: room for the hashed sets of profile ids it builds
    * (PostgreSQL would otherwise fall back to rescanning a set per profile once one outgrows work_mem).
    */
@@ -113,6 +118,11 @@ export const sqliteDialect: StoreDialect = {
   },
   byteOrder: (text) => sql`${text}`,
   forUpdate: sql``,
+  // An UPDATE takes the single write lock now; acknowledgements run one at a time anyway.
+  holdFence: async (tx, id, fence) => {
+    const r = await sql`update braze_cohorts set fence = ${fence} where id = ${id} and fence = ${fence}`.execute(tx);
+    return Number(r.numAffectedRows ?? 0) > 0;
+  },
   beforeBulkEvaluation: async () => undefined,
   pairRows: (keys, ints) =>
     sql`select j.value ->> 0 as k, j.value ->> 1 as p from json_each(${JSON.stringify(keys.map((k, i) => [k, ints[i] ?? null]))}) j`,
@@ -182,6 +192,15 @@ export const postgresDialect: StoreDialect = {
       then ((${json})::json ->> ${key}::text)::numeric end)`,
   byteOrder: (text) => sql`(${text} collate "C")`,
   forUpdate: sql` for update`,
+  // FOR SHARE, not an UPDATE: a fence bump (acquireLease) waits for the acknowledgements in progress, but
+  // those of one Braze cohort's concurrent batches no longer wait for each other — an exclusive row lock held
+  // to each commit serialised them, which capped delivery below Braze's rate (docs/benchmarks.md).
+  holdFence: async (tx, id, fence) => {
+    const r = await sql`select 1 as held from braze_cohorts where id = ${id} and fence = ${fence} for share`.execute(
+      tx,
+    );
+    return r.rows.length > 0;
+  },
   beforeBulkEvaluation: async (tx) => {
     await sql`set local work_mem = '256MB'`.execute(tx);
   },

@@ -239,14 +239,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
     const failed = a.failed ?? [];
     const items = { add: a.batch.add, remove: a.batch.remove, fail: failed };
     return this.recording(a.runId, async (tx) => {
-      // An UPDATE (not a SELECT) so PostgreSQL locks the lease row until commit: a newer fence cannot slip in.
-      const held = await tx
-        .updateTable('braze_cohorts')
-        .set({ fence: a.fence })
-        .where('id', '=', a.brazeCohortId)
-        .where('fence', '=', a.fence)
-        .executeTakeFirst();
-      if (Number(held.numUpdatedRows) === 0) return false;
+      if (!(await this.dialect.holdFence(tx, a.brazeCohortId, a.fence))) return false;
       const tally = await this.tallyOf(tx, a, items);
       const marked = await tx
         .updateTable('run_batches')
@@ -256,8 +249,8 @@ export class KyselyPlanningRepo implements PlanningRepo {
         .where('status', '=', 'pending')
         .executeTakeFirst();
       if (Number(marked.numUpdatedRows) === 0) return true; // already recorded by an earlier attempt
-      // Acknowledgements of one Braze cohort are serialised (the lease row above; SQLite's single writer), so
-      // their cost caps delivery: one statement per block, the identifiers passed as one array or JSON value.
+      // Acknowledgements of one Braze cohort run one at a time on SQLite (its single writer), so their cost caps
+      // delivery: one statement per block, the identifiers passed as one array or JSON value.
       if (a.batch.add.length > 0) {
         const rows = this.dialect.pairRows(
           a.batch.add.map((x) => x.key),
@@ -318,13 +311,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
   }): Promise<boolean> {
     const items = { add: [], remove: [], fail: [...a.batch.add, ...a.batch.remove] };
     return this.recording(a.runId, async (tx) => {
-      const held = await tx
-        .updateTable('braze_cohorts')
-        .set({ fence: a.fence })
-        .where('id', '=', a.brazeCohortId)
-        .where('fence', '=', a.fence)
-        .executeTakeFirst();
-      if (Number(held.numUpdatedRows) === 0) return false;
+      if (!(await this.dialect.holdFence(tx, a.brazeCohortId, a.fence))) return false;
       const tally = await this.tallyOf(tx, a, items);
       const marked = await tx
         .updateTable('run_batches')

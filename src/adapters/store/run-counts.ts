@@ -21,7 +21,9 @@ export async function countNewUsers(
 ): Promise<number> {
   if (items.length === 0) return 0;
   // A user is its profile; an identifier with no profile (a profile deleted since) stands for itself.
-  const units = [...new Set(items.map((i) => (i.profileId === null ? `k:${i.key}` : String(i.profileId))))];
+  // Sorted: on PostgreSQL concurrent acknowledgements of one run may share a user, and inserting in one order
+  // makes the second wait for the first rather than deadlock with it.
+  const units = [...new Set(items.map((i) => (i.profileId === null ? `k:${i.key}` : String(i.profileId))))].sort();
   const result = await sql`insert into run_counted_users (run_id, op, unit)
     select ${runId}, ${op}, r.value from (${dialect.textRows(units)}) r where true
     on conflict (run_id, op, unit) do nothing`.execute(tx);
