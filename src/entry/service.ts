@@ -113,6 +113,7 @@ async function startLocked(
           pgBossQueue({
             pollingIntervalSeconds: config.coordination.queuePollSeconds,
             concurrency: config.coordination.workerConcurrency,
+            wakeup: config.coordination.queueWakeup,
           }),
         )
       : await compose(composeOptions);
