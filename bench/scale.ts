@@ -84,6 +84,7 @@ class Cluster {
   db!: pg.Client;
   env!: NodeJS.ProcessEnv;
   private schema = `bench_${randomBytes(4).toString('hex')}`;
+  readonly bossSchema = `${this.schema}_pgboss`;
   private dir = mkdtempSync(join(tmpdir(), 'cs-scale-bench-'));
 
   constructor(
@@ -139,7 +140,6 @@ class Cluster {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
-    // biome-ignore lint/suspicious/noExplicitAny: bench plumbing
     return (text ? JSON.parse(text) : null) as any;
   }
 
@@ -255,10 +255,23 @@ if (sections.has('pickup')) {
     const { P, pairs } = await cluster.fixture(1, 1);
     await sleep(3_000); // workers idle: their next fetch is a poll away
     const latencies: number[] = [];
+    // Where the time goes: queued → job stored (dispatch) → job fetched (pg-boss) → run started (worker).
+    const parts = { dispatch: [] as number[], fetch: [] as number[], start: [] as number[] };
     for (let i = 0; i < 20; i++) {
       const sync = await cluster.sync(P, pairs[0]!.cohortId, pairs[0]!.targetId);
       const [run] = await cluster.finished(P, [sync.id]);
       latencies.push(Date.parse(run.startedAt) - Date.parse(run.queuedAt));
+      const job = (
+        await cluster.db.query(
+          `select extract(epoch from created_on) * 1000 as created, extract(epoch from started_on) * 1000 as started
+           from ${cluster.bossSchema}.job where name = 'cohort-sync-runs' order by created_on desc limit 1`,
+        )
+      ).rows[0];
+      if (job) {
+        parts.dispatch.push(Number(job.created) - Date.parse(run.queuedAt));
+        parts.fetch.push(Number(job.started) - Number(job.created));
+        parts.start.push(Date.parse(run.startedAt) - Number(job.started));
+      }
       // Arrivals at uniformly random points of the 2-s poll cycle: a fixed short gap would land each request at
       // the same phase (the previous job's run takes about as long as the poll interval).
       await sleep(1_000 + Math.random() * 2_000);
@@ -268,6 +281,11 @@ if (sections.has('pickup')) {
       p95Ms: pct(latencies, 95),
       maxMs: Math.max(...latencies),
       n: latencies.length,
+      p50PartsMs: {
+        dispatch: Math.round(pct(parts.dispatch, 50)),
+        fetch: Math.round(pct(parts.fetch, 50)),
+        start: Math.round(pct(parts.start, 50)),
+      },
     };
     log(`pickup wakeup=${wakeup} ${JSON.stringify(row)}`);
     out[wakeup === 'on' ? 'listenNotify' : 'pollingOnly'] = row;

@@ -103,7 +103,6 @@ describe.skipIf(!postgres)('scale-out: one API server and three workers on Postg
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
     const text = await res.text();
-    // biome-ignore lint/suspicious/noExplicitAny: API answers are checked field by field below
     return { status: res.status, body: (text ? JSON.parse(text) : null) as any };
   };
 
