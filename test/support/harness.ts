@@ -16,9 +16,16 @@ export interface Harness extends Composed {
 
 export async function startHarness(
   engine: TestEngine,
-  opts: { settings?: Partial<AppSettings>; requestsPerHour?: number } = {},
+  opts: {
+    settings?: Partial<AppSettings>;
+    requestsPerHour?: number;
+    /** The client's budget window (default an hour) and whether it paces through the store (PostgreSQL). */
+    braze?: { budgetWindowMs?: number; sharedLimiter?: boolean };
+    /** A budget the sandbox enforces per key (default none binding). */
+    sandboxBudget?: { requestsPerHour: number; budgetWindowMs: number };
+  } = {},
 ): Promise<Harness> {
-  const sandbox = await startSandbox({ port: 0 });
+  const sandbox = await startSandbox({ port: 0, ...opts.sandboxBudget });
   const fresh = await engine.fresh();
   const composed = await compose({
     store: fresh.location,
@@ -30,6 +37,7 @@ export async function startHarness(
       requestsPerHour: opts.requestsPerHour ?? 250_000,
       retry: { baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 6 },
       requestTimeoutMs: 2_000,
+      ...opts.braze,
     },
     settings: { allowedEndpoints: [sandbox.url], leaseTtlMs: 5_000, ...opts.settings },
   });
