@@ -29,6 +29,7 @@ import {
 } from '../domain/behavioral.ts';
 import type { Cohort } from '../domain/model.ts';
 import type { EvaluationScope, MemberChangeResult } from '../ports/store.ts';
+import { PendingTouches, type TouchedEvent } from './behavioral-touches.ts';
 import type { MembershipChanged } from './cohorts.ts';
 import type { AppDeps } from './deps.ts';
 import { invalid, notFound } from './errors.ts';
@@ -143,14 +144,6 @@ export async function evaluateCohorts(
   return changed;
 }
 
-/** What an ingested batch changed, when known: lets evaluation skip cohorts the batch cannot affect. */
-export interface TouchHint {
-  /** Event types stored for the touched profiles. */
-  readonly eventTypes: ReadonlySet<string>;
-  /** Whether user properties of touched profiles changed. */
-  readonly propertiesChanged: boolean;
-}
-
 /**
  * The event and user-property conditions a cohort's membership depends on: its own and, through inCohort,
  * those of every cohort it reads (each cohort visited once, so a shared reference counts once).
@@ -174,57 +167,42 @@ function conditionsReadBy(c: BehavioralCohort, byId: ReadonlyMap<string, Behavio
   return out;
 }
 
-/** What a cohort's membership reads, through the cohorts it references too: event types, user properties. */
-function readsOf(c: BehavioralCohort, byId: ReadonlyMap<string, BehavioralCohort>) {
-  const eventTypes = new Set<string>();
-  let userProperties = false;
-  for (const cond of conditionsReadBy(c, byId)) {
-    if (isEvent(cond)) eventTypes.add(cond.event);
-    else if (isUserProperty(cond)) userProperties = true;
-  }
-  return { eventTypes, userProperties };
-}
-
 /**
- * Re-decides the given profiles in every behavioral cohort of the project (reference order, so a cohort
- * reading another through inCohort sees its fresh membership). Returns the cohorts whose membership changed.
- * With a hint, cohorts that read none of the batch's event types (nor user properties, when none changed)
- * are skipped — exact, since nothing they read moved — unless a touched profile was merged away (its events
- * now belong to another profile, whatever their types).
+ * One real-time pass: every behavioral cohort of the project (reference order, so a cohort reading another
+ * through inCohort sees its fresh membership) re-decides the touched profiles its conditions — or those of
+ * the cohorts it reads — can count (PendingTouches.scopeFor), all in one transaction. If a touched profile no
+ * longer exists (merged away, its events now another profile's), every cohort re-decides every touched one.
  */
-export async function evaluateProfiles(
+export async function evaluateTouches(
   deps: AppDeps,
   projectId: string,
-  profileIds: readonly number[],
-  hint?: TouchHint,
+  touches: PendingTouches,
 ): Promise<EvaluationOutcome[]> {
-  if (profileIds.length === 0) return [];
+  const touched = touches.all();
+  if (touched.size === 0) return [];
   const nowMs = deps.clock.now().getTime();
   const all = await behavioralCohorts(deps, projectId);
+  if (all.length === 0) return [];
+  if ((await deps.store.behavioral.existingProfiles([...touched])) < touched.size) touches.touchAll(touched);
   const byId = new Map(all.map((c) => [c.id, c]));
-  const merged = hint ? (await deps.store.behavioral.existingProfiles(profileIds)) < new Set(profileIds).size : true;
-  const chosen = all.filter((c) => {
-    if (!hint || merged) return true;
-    const reads = readsOf(c, byId);
-    return (
-      [...reads.eventTypes].some((t) => hint.eventTypes.has(t)) || (hint.propertiesChanged && reads.userProperties)
-    );
+  const passes = all.flatMap((c) => {
+    const ids = touches.scopeFor(conditionsReadBy(c, byId));
+    return ids.size === 0 ? [] : [{ cohort: c, ids: [...ids] }];
   });
-  // One transaction for the whole pass, cohorts in reference order (each sees the ones before it).
   const results = await deps.store.behavioral.evaluateMany(
-    chosen.map((c) => ({
+    passes.map(({ cohort, ids }) => ({
       projectId,
-      cohortId: c.id,
-      definition: c.definition,
+      cohortId: cohort.id,
+      definition: cohort.definition,
       nowMs,
       retentionDays: deps.settings.eventRetentionDays,
-      scope: { kind: 'profiles' as const, ids: profileIds },
+      scope: { kind: 'profiles' as const, ids },
       history: 'change' as const,
     })),
   );
   const changed: EvaluationOutcome[] = [];
   results.forEach((r, i) => {
-    if (r && r.added + r.removed > 0) changed.push({ cohortId: chosen[i]!.id, ...r });
+    if (r && r.added + r.removed > 0) changed.push({ cohortId: passes[i]!.cohort.id, ...r });
   });
   return changed;
 }
@@ -405,18 +383,36 @@ export async function sizeHistory(
 
 export const SIZE_HISTORY_LIMIT = 10_000;
 
+/** What an ingestion listener is told (IngestedBatch, src/app/ingest-observers.ts); the details are optional. */
+export interface TouchReport {
+  readonly projectId: string;
+  readonly profileIds: readonly number[];
+  /** Event types stored; absent: unknown, so every cohort re-decides the profiles. */
+  readonly eventTypes?: readonly string[];
+  readonly propertiesChanged?: boolean;
+  /** The stored events by profile: narrows each cohort's scope to the profiles its conditions can count. */
+  readonly events?: readonly TouchedEvent[];
+  /** Profiles whose user properties changed (with `events`). */
+  readonly propertyProfiles?: readonly number[];
+  /** Profiles on either side of a link or merge (with `events`): every cohort re-decides them. */
+  readonly identityProfiles?: readonly number[];
+}
+
 /**
- * The real-time side, one per process: the onIngested listener queues touched profiles per project and one
- * drain loop per project evaluates them (requests that arrive meanwhile fold into the next pass, so a burst
- * costs a few evaluations, not one per request); a timer sweeps rolling windows. Membership changes are
- * announced through `notify` (real-time syncs, src/app/realtime.ts).
+ * The real-time side, one per process: the onIngested listener records what each batch touched per project
+ * (PendingTouches) and returns; a pass per project starts behavioralGatherMs after the first touch, so the
+ * requests of that interval share one pass — one statement set per cohort over the touched profiles, not
+ * one per request — and requests that arrive during a pass fold into the next. A timer sweeps rolling
+ * windows. Membership changes are announced through `notify` (real-time syncs, src/app/realtime.ts).
  */
 export class BehavioralEvaluator {
-  private readonly pending = new Map<
-    string,
-    { ids: Set<number>; hint: { eventTypes: Set<string>; propertiesChanged: boolean } | null }
-  >();
+  private readonly pending = new Map<string, PendingTouches>();
   private readonly draining = new Map<string, Promise<void>>();
+  /** Ends the current gathering wait of every project (idle() and stop() do not wait out the interval). */
+  private flushGather: (() => void) | null = null;
+  private gathering: Promise<void> | null = null;
+  /** While above 0 (idle() waiting), passes start without gathering. */
+  private flushing = 0;
   private sweeper: ReturnType<typeof setInterval> | null = null;
   private sweeping: Promise<void> | null = null;
 
@@ -425,40 +421,51 @@ export class BehavioralEvaluator {
     private readonly notify: MembershipChanged,
   ) {}
 
-  /**
-   * The onIngested listener: returns at once; the evaluation follows within milliseconds. A batch without
-   * eventTypes (an unknown change) makes the pass evaluate every cohort.
-   */
-  readonly onIngested = (batch: {
-    projectId: string;
-    profileIds: readonly number[];
-    eventTypes?: readonly string[];
-    propertiesChanged?: boolean;
-  }): void => {
+  /** The onIngested listener: records the batch and returns at once; its pass follows within the interval. */
+  readonly onIngested = (batch: TouchReport): void => {
     if (batch.profileIds.length === 0) return;
-    let entry = this.pending.get(batch.projectId);
-    if (!entry) {
-      entry = { ids: new Set(), hint: { eventTypes: new Set(), propertiesChanged: false } };
-      this.pending.set(batch.projectId, entry);
+    let touches = this.pending.get(batch.projectId);
+    if (!touches) {
+      touches = new PendingTouches();
+      this.pending.set(batch.projectId, touches);
     }
-    for (const id of batch.profileIds) entry.ids.add(id);
-    if (!batch.eventTypes || entry.hint === null) entry.hint = null;
-    else {
-      for (const t of batch.eventTypes) entry.hint.eventTypes.add(t);
-      entry.hint.propertiesChanged ||= batch.propertiesChanged ?? true;
-    }
+    if (batch.events) {
+      touches.touchEvents(batch.events);
+      touches.touchProperties(batch.propertyProfiles ?? (batch.propertiesChanged ? batch.profileIds : []));
+      touches.touchAll(batch.identityProfiles ?? []);
+    } else if (batch.eventTypes) {
+      touches.touchTypes(batch.profileIds, batch.eventTypes);
+      if (batch.propertiesChanged ?? true) touches.touchProperties(batch.profileIds);
+    } else touches.touchAll(batch.profileIds);
     if (!this.draining.has(batch.projectId)) this.draining.set(batch.projectId, this.drain(batch.projectId));
   };
 
+  /** Resolves after behavioralGatherMs, or at once when flushed. */
+  private gather(): Promise<void> {
+    const ms = this.deps.settings.behavioralGatherMs;
+    if (ms <= 0 || this.flushing > 0) return Promise.resolve();
+    this.gathering ??= new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.gathering = null;
+        this.flushGather = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.flushGather = done;
+    });
+    return this.gathering;
+  }
+
   private async drain(projectId: string): Promise<void> {
     try {
-      for (;;) {
-        const entry = this.pending.get(projectId);
-        if (!entry || entry.ids.size === 0) return;
+      while ((this.pending.get(projectId)?.size ?? 0) > 0) {
+        await this.gather();
+        const touches = this.pending.get(projectId);
+        if (!touches) continue;
         this.pending.delete(projectId);
         try {
-          const changed = await evaluateProfiles(this.deps, projectId, [...entry.ids], entry.hint ?? undefined);
-          await this.announce(projectId, changed);
+          await this.announce(projectId, await evaluateTouches(this.deps, projectId, touches));
         } catch (err) {
           // The next full evaluation (every scheduled or reconciliation run plans from one) repairs what is missed.
           this.deps.logger.error({ err, projectId }, 'real-time behavioral evaluation failed');
@@ -523,8 +530,14 @@ export class BehavioralEvaluator {
 
   /** Resolves when every queued evaluation (and a running sweep) is done. */
   async idle(): Promise<void> {
-    while (this.draining.size > 0 || this.sweeping) {
-      await Promise.all([...this.draining.values(), this.sweeping]);
+    this.flushing += 1;
+    try {
+      while (this.draining.size > 0 || this.sweeping) {
+        this.flushGather?.();
+        await Promise.all([...this.draining.values(), this.sweeping]);
+      }
+    } finally {
+      this.flushing -= 1;
     }
   }
 

@@ -25,6 +25,11 @@ export interface AppSettings {
   readonly eventRetentionDays: number;
   /** How often rolling windows of behavioral cohorts are swept (members whose events aged out leave). */
   readonly behavioralSweepMs: number;
+  /**
+   * Real-time behavioral evaluation runs at most this often per project: the batches ingested meanwhile share
+   * one pass over the profiles they touched (src/app/behavioral.ts). 0: a pass as soon as a batch lands.
+   */
+  readonly behavioralGatherMs: number;
 }
 
 export interface AppDeps {
@@ -52,6 +57,7 @@ export const DEFAULT_SETTINGS: AppSettings = {
   realtimeGatherMs: 1_000,
   eventRetentionDays: 400,
   behavioralSweepMs: 15_000,
+  behavioralGatherMs: 250,
 };
 
 /**

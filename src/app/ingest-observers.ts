@@ -11,6 +11,12 @@ export interface IngestedBatch {
   readonly eventTypes: readonly string[];
   /** Whether any profile's user properties changed. */
   readonly propertiesChanged: boolean;
+  /** The stored events by owner (type and properties): lets real-time evaluation skip what they cannot change. */
+  readonly events: readonly { profileId: number; eventType: string; eventProperties: Record<string, unknown> }[];
+  /** Profiles whose user properties changed. */
+  readonly propertyProfiles: readonly number[];
+  /** Profiles on either side of a link or merge. */
+  readonly identityProfiles: readonly number[];
 }
 
 export type IngestedListener = (e: IngestedBatch) => Promise<void> | void;

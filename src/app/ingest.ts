@@ -142,6 +142,9 @@ export class Ingestion {
       profileIds: outcome.profileIds,
       eventTypes: outcome.eventTypes,
       propertiesChanged: outcome.propertiesChanged,
+      events: outcome.events,
+      propertyProfiles: outcome.propertyProfiles,
+      identityProfiles: outcome.identityProfiles,
     });
   }
 

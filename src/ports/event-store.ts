@@ -30,6 +30,12 @@ export interface StoredOutcome {
   /** Distinct event types written. */
   readonly eventTypes: readonly string[];
   readonly propertiesChanged: boolean;
+  /** The stored events' owners (after merges), types and properties, in request order. */
+  readonly events: readonly { profileId: number; eventType: string; eventProperties: Record<string, unknown> }[];
+  /** Profiles whose user properties changed. */
+  readonly propertyProfiles: readonly number[];
+  /** Profiles on either side of a link or merge (a merged-away one no longer exists). */
+  readonly identityProfiles: readonly number[];
 }
 
 export interface EventStore {

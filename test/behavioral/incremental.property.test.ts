@@ -118,7 +118,8 @@ describe.each(ENGINES)('incremental ≡ full evaluation on $name', (engine) => {
         definition(fc.oneof({ weight: 3, arbitrary: eventCondition }, userCondition, fc.constant(READS_FIRST))),
         fc.array(props, { minLength: USERS, maxLength: USERS }),
         fc.array(step, { minLength: 4, maxLength: 16 }),
-        async (rawFirst, rawSecondTemplate, initialProps, steps) => {
+        fc.boolean(),
+        async (rawFirst, rawSecondTemplate, initialProps, steps, detailed) => {
           w.clock.set(new Date(T0));
           const deps = w.deps;
           const db = w.store.raw.db;
@@ -238,13 +239,28 @@ describe.each(ENGINES)('incremental ≡ full evaluation on $name', (engine) => {
                 .where('id', '=', profiles[i]!)
                 .execute();
             }
-            // As ingestion reports it: the event types stored, and whether user properties changed.
-            evaluator.onIngested({
-              projectId: project.id,
-              profileIds: [profiles[i]!],
-              eventTypes: s.kind === 'event' ? [s.type] : [],
-              propertiesChanged: s.kind === 'identify',
-            });
+            // As ingestion reports it: the events stored by profile (type and properties) and the profiles whose
+            // properties changed — or, as a listener told less would hear it, only the event types.
+            const profileIds = [profiles[i]!];
+            evaluator.onIngested(
+              detailed
+                ? {
+                    projectId: project.id,
+                    profileIds,
+                    events:
+                      s.kind === 'event'
+                        ? [{ profileId: profiles[i]!, eventType: s.type, eventProperties: { v: s.v } }]
+                        : [],
+                    propertyProfiles: s.kind === 'identify' ? profileIds : [],
+                    identityProfiles: [],
+                  }
+                : {
+                    projectId: project.id,
+                    profileIds,
+                    eventTypes: s.kind === 'event' ? [s.type] : [],
+                    propertiesChanged: s.kind === 'identify',
+                  },
+            );
             await evaluator.idle();
           }
           w.clock.advance(61_000);

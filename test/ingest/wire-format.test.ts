@@ -2,6 +2,7 @@
 // index, limits, CORS, 429 and 503 — against a real store on each engine.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IngestedBatch } from '../../src/app/ingest.ts';
 import { ENGINES } from '../support/engines.ts';
 import { type IngestBed, startIngestBed } from './support.ts';
 
@@ -298,7 +299,7 @@ describe.each(ENGINES)('ingestion wire format on $name', (engine) => {
   });
 
   it('links a device to the user, merges an anonymous profile with its events, and tells listeners', async () => {
-    const heard: { profileIds: readonly number[]; eventTypes: readonly string[]; propertiesChanged: boolean }[] = [];
+    const heard: IngestedBatch[] = [];
     const remove = bed.c.ingestion.onIngested((e) => {
       expect(e.projectId).toBe(bed.projectId);
       heard.push(e);
@@ -336,11 +337,25 @@ describe.each(ENGINES)('ingestion wire format on $name', (engine) => {
       expect([...(heard[0]?.profileIds ?? [])].sort()).toEqual([linked?.id, other?.id].sort());
       expect([...(heard[0]?.eventTypes ?? [])].sort()).toEqual(['After', 'Login']);
       expect(heard[0]?.propertiesChanged).toBe(false);
+      // Both sides of the merge, whatever cohorts read; the events under the profile they belong to now.
+      expect([...(heard[0]?.identityProfiles ?? [])].sort()).toEqual([linked?.id, other?.id].sort());
+      expect(heard[0]?.events).toEqual([
+        { profileId: linked?.id, eventType: 'Login', eventProperties: {} },
+        { profileId: linked?.id, eventType: 'After', eventProperties: {} },
+      ]);
 
       heard.length = 0;
       await send([{ event_type: '$identify', user_id: 'link-user-1', user_properties: { $set: { plan: 'pro' } } }]);
       expect(heard).toEqual([
-        { projectId: bed.projectId, profileIds: [linked?.id], eventTypes: ['$identify'], propertiesChanged: true },
+        {
+          projectId: bed.projectId,
+          profileIds: [linked?.id],
+          eventTypes: ['$identify'],
+          propertiesChanged: true,
+          events: [{ profileId: linked?.id, eventType: '$identify', eventProperties: {} }],
+          propertyProfiles: [linked?.id],
+          identityProfiles: [],
+        },
       ]);
     } finally {
       remove();

@@ -24,7 +24,15 @@ describe('ingestion observers', () => {
     observers.onIngested(async (e) => {
       heard.push(`c:${e.eventTypes.join(',')}`);
     });
-    const batch = { projectId: 'p', profileIds: [1, 2], eventTypes: ['Buy'], propertiesChanged: false };
+    const batch = {
+      projectId: 'p',
+      profileIds: [1, 2],
+      eventTypes: ['Buy'],
+      propertiesChanged: false,
+      events: [{ profileId: 1, eventType: 'Buy', eventProperties: {} }],
+      propertyProfiles: [],
+      identityProfiles: [],
+    };
     await observers.notify(batch);
     expect(heard).toEqual(['a:1,2', 'c:Buy']);
     expect(logged).toHaveLength(1);

@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { type Engine, postgresDialect, type StoreDialect, sqliteDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
+import { checkpointInBackground, withStatementCache } from './sqlite-performance.ts';
 
 export type { Engine } from './dialect.ts';
 
@@ -36,8 +37,13 @@ export function openStoreDb(location: StoreLocation): StoreDb {
     sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(location.busyTimeoutMs ?? 10_000))}`);
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('cache_size = -65536'); // 64 MiB page cache, bounded regardless of cohort size
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-    return { db, engine: 'sqlite', dialect: sqliteDialect, close: () => db.destroy() };
+    const checkpointer = location.file === ':memory:' ? null : checkpointInBackground(sqlite, location.file);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const close = async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    };
+    return { db, engine: 'sqlite', dialect: sqliteDialect, close };
   }
   // int8 (counts) arrive as strings by default; our counts fit in a JS number.
   pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));

@@ -46,6 +46,7 @@ class Identities {
   private readonly byDevice = new Map<string, number>();
   /** Profiles merged away during this request → the profile they merged into. */
   private readonly mergedInto = new Map<number, number>();
+  /** Profiles on either side of a link or merge. */
   readonly touched = new Set<number>();
 
   constructor(
@@ -85,7 +86,11 @@ class Identities {
       this.now,
     );
     if (id === undefined) throw new Error('resolveProfile created no profile');
-    for (const other of [before, beforeUser]) if (other !== undefined && other !== id) this.touched.add(other);
+    for (const other of [before, beforeUser])
+      if (other !== undefined && other !== id) {
+        this.touched.add(other);
+        this.touched.add(id);
+      }
     if (before !== undefined && before !== id) {
       const still = await this.tx.selectFrom('profiles').select('id').where('id', '=', before).executeTakeFirst();
       if (!still) {
@@ -105,6 +110,11 @@ class Identities {
     if (userId === null || deviceId === null) return undefined;
     const u = this.byUser.get(userId);
     return u !== undefined && u === this.byDevice.get(deviceId) ? u : undefined;
+  }
+
+  /** Both sides of every link or merge, and where each ended up (a merged-away profile no longer exists). */
+  linked(): number[] {
+    return [...new Set([...this.touched].flatMap((id) => [id, this.final(id)]))];
   }
 
   /** Where a profile id resolved earlier in the request ended up after later merges. */
@@ -281,6 +291,13 @@ export class KyselyEventStore implements EventStore {
         profileIds: [...touched],
         eventTypes: [...new Set(kept.map((e) => e.eventType))],
         propertiesChanged: changed.size > 0,
+        events: kept.map((e, i) => ({
+          profileId: profiles[i] as number,
+          eventType: e.eventType,
+          eventProperties: e.eventProperties,
+        })),
+        propertyProfiles: [...changed],
+        identityProfiles: identities.linked(),
       };
     });
   }
@@ -303,6 +320,9 @@ export class KyselyEventStore implements EventStore {
         profileIds: [...touched],
         eventTypes: [],
         propertiesChanged: changed.size > 0,
+        events: [],
+        propertyProfiles: [...changed],
+        identityProfiles: identities.linked(),
       };
     });
   }
