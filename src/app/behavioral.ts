@@ -31,8 +31,14 @@ import type { Cohort } from '../domain/model.ts';
 import type { EvaluationScope, MemberChangeResult } from '../ports/store.ts';
 import { PendingTouches, type TouchedEvent } from './behavioral-touches.ts';
 import type { MembershipChanged } from './cohorts.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { invalid, notFound } from './errors.ts';
+
+/** Evaluating behavioral cohorts: their definitions, the evaluation in the store, membership, and the clock. */
+export type BehavioralDeps = Uses<
+  'clock' | 'logger' | 'settings',
+  'behavioral' | 'cohorts' | 'membership' | 'projects'
+>;
 
 export interface BehavioralCohort extends KnownCohort {
   readonly cohort: Cohort;
@@ -47,7 +53,7 @@ function storedDefinition(raw: unknown): Definition | null {
 
 /** The project's cohorts as references see them: behavioral ones with their definition, static ones without. */
 export async function knownCohorts(
-  deps: AppDeps,
+  deps: BehavioralDeps,
   projectId: string,
 ): Promise<Map<string, KnownCohort & { cohort: Cohort }>> {
   const out = new Map<string, KnownCohort & { cohort: Cohort }>();
@@ -56,7 +62,7 @@ export async function knownCohorts(
   return out;
 }
 
-export async function behavioralCohorts(deps: AppDeps, projectId: string): Promise<BehavioralCohort[]> {
+export async function behavioralCohorts(deps: BehavioralDeps, projectId: string): Promise<BehavioralCohort[]> {
   const all = [...(await knownCohorts(deps, projectId)).values()];
   return evaluationOrder(all.filter((c): c is BehavioralCohort => c.definition !== null));
 }
@@ -66,7 +72,7 @@ export async function behavioralCohorts(deps: AppDeps, projectId: string): Promi
  * node — unknown ops or fields, windows over retention, unknown cohorts, cycles through inCohort.
  */
 export async function checkDefinition(
-  deps: AppDeps,
+  deps: BehavioralDeps,
   projectId: string,
   selfId: string | null,
   raw: unknown,
@@ -89,7 +95,7 @@ export interface EvaluationOutcome extends MemberChangeResult {
 }
 
 async function evaluateOne(
-  deps: AppDeps,
+  deps: BehavioralDeps,
   c: BehavioralCohort,
   scope: EvaluationScope,
   nowMs: number,
@@ -112,7 +118,7 @@ async function evaluateOne(
  * order (a cohort after the cohorts it reads). Returns the outcomes of the cohorts whose membership changed.
  */
 export async function evaluateCohorts(
-  deps: AppDeps,
+  deps: BehavioralDeps,
   projectId: string,
   cohortIds: readonly string[],
   opts: { withDependents?: boolean; withDependencies?: boolean } = {},
@@ -174,7 +180,7 @@ function conditionsReadBy(c: BehavioralCohort, byId: ReadonlyMap<string, Behavio
  * longer exists (merged away, its events now another profile's), every cohort re-decides every touched one.
  */
 export async function evaluateTouches(
-  deps: AppDeps,
+  deps: BehavioralDeps,
   projectId: string,
   touches: PendingTouches,
 ): Promise<EvaluationOutcome[]> {
@@ -223,7 +229,7 @@ function windowsOf(c: BehavioralCohort, all: readonly BehavioralCohort[], retent
  * left one of its windows (or a window of a cohort it reads) since its last sweep. A cohort swept for the
  * first time is evaluated in full.
  */
-export async function sweepProject(deps: AppDeps, projectId: string): Promise<EvaluationOutcome[]> {
+export async function sweepProject(deps: BehavioralDeps, projectId: string): Promise<EvaluationOutcome[]> {
   const all = await behavioralCohorts(deps, projectId);
   const changed: EvaluationOutcome[] = [];
   for (const c of all) {
@@ -241,7 +247,7 @@ export async function sweepProject(deps: AppDeps, projectId: string): Promise<Ev
 }
 
 /** How far back the project's saved definitions read events now (the retention pruner keeps at least this). */
-export async function longestWindowMs(deps: AppDeps, projectId: string): Promise<number> {
+export async function longestWindowMs(deps: BehavioralDeps, projectId: string): Promise<number> {
   const nowMs = deps.clock.now().getTime();
   let longest = 0;
   for (const c of await behavioralCohorts(deps, projectId))
@@ -251,7 +257,7 @@ export async function longestWindowMs(deps: AppDeps, projectId: string): Promise
 
 /** The size a definition would have now, without saving it (the rules builder's live count). */
 export async function estimateDefinition(
-  deps: AppDeps,
+  deps: BehavioralDeps,
   projectId: string,
   raw: unknown,
 ): Promise<{ size: number; summary: string }> {
@@ -266,7 +272,7 @@ export async function estimateDefinition(
   return { size, summary: describeDefinition(definition, names) };
 }
 
-async function cohortNames(deps: AppDeps, projectId: string): Promise<(id: string) => string> {
+async function cohortNames(deps: BehavioralDeps, projectId: string): Promise<(id: string) => string> {
   const names = new Map((await deps.store.cohorts.list(projectId)).map((c) => [c.id, c.name]));
   return (id) => names.get(id) ?? id;
 }
@@ -301,7 +307,7 @@ const STATIC_SUMMARY = 'A static cohort: its members are set by CSV upload or th
 
 /** For one user: which conditions of the definition they meet and which they don't, and why. */
 export async function explainBehavioral(
-  deps: AppDeps,
+  deps: BehavioralDeps,
   projectId: string,
   cohortId: string,
   by: { userId?: string; deviceId?: string },
@@ -361,7 +367,7 @@ export async function explainBehavioral(
 
 /** Size history points in [from, to] (default: the last 30 days), oldest first. */
 export async function sizeHistory(
-  deps: AppDeps,
+  deps: BehavioralDeps,
   projectId: string,
   cohortId: string,
   range: { from?: string | undefined; to?: string | undefined },
@@ -417,7 +423,7 @@ export class BehavioralEvaluator {
   private sweeping: Promise<void> | null = null;
 
   constructor(
-    private readonly deps: AppDeps,
+    private readonly deps: BehavioralDeps,
     private readonly notify: MembershipChanged,
   ) {}
 

@@ -2,19 +2,22 @@
 // reading members page by page.
 import type { Cohort } from '../domain/model.ts';
 import type { ProfileRecord } from '../ports/store.ts';
-import { checkDefinition, evaluateCohorts, knownCohorts } from './behavioral.ts';
+import { type BehavioralDeps, checkDefinition, evaluateCohorts, knownCohorts } from './behavioral.ts';
 import { createStaticCohort, type MembershipChanged, requireCohort } from './cohorts.ts';
 import { cursorScope, openCursor, type Paged, sealCursor } from './cursors.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
 import { requireProject } from './projects.ts';
-import { requestRun } from './syncs.ts';
+import { type RunRequestDeps, requestRun } from './syncs.ts';
+
+/** Saving cohorts: behavioral definitions are checked and evaluated, and the syncs of a changed one run again. */
+export type CohortAdminDeps = BehavioralDeps & RunRequestDeps & Uses<'newId', 'syncs'>;
 
 export type CohortInput =
   | { readonly name: string; readonly type: 'static' }
   | { readonly name: string; readonly type: 'behavioral'; readonly definition: unknown };
 
-export async function createCohort(deps: AppDeps, projectId: string, input: CohortInput): Promise<Cohort> {
+export async function createCohort(deps: CohortAdminDeps, projectId: string, input: CohortInput): Promise<Cohort> {
   if (input.type === 'static') return createStaticCohort(deps, projectId, { name: input.name });
   await requireProject(deps, projectId);
   const name = input.name.trim();
@@ -34,7 +37,7 @@ export async function createCohort(deps: AppDeps, projectId: string, input: Coho
   return requireCohort(deps, projectId, id);
 }
 
-export async function listCohorts(deps: AppDeps, projectId: string): Promise<Cohort[]> {
+export async function listCohorts(deps: Uses<never, 'projects' | 'cohorts'>, projectId: string): Promise<Cohort[]> {
   await requireProject(deps, projectId);
   return deps.store.cohorts.list(projectId);
 }
@@ -50,7 +53,7 @@ export interface CohortPatch {
  * alone (they run again only when asked).
  */
 export async function updateCohort(
-  deps: AppDeps,
+  deps: CohortAdminDeps,
   projectId: string,
   cohortId: string,
   patch: CohortPatch,
@@ -90,7 +93,11 @@ export async function updateCohort(
   return patch.definition !== undefined ? requireCohort(deps, projectId, cohortId) : updated;
 }
 
-export async function deleteCohort(deps: AppDeps, projectId: string, cohortId: string): Promise<void> {
+export async function deleteCohort(
+  deps: BehavioralDeps & Uses<never, 'syncs'>,
+  projectId: string,
+  cohortId: string,
+): Promise<void> {
   const cohort = await requireCohort(deps, projectId, cohortId);
   const syncs = await deps.store.syncs.list(projectId, { cohortId });
   if (syncs.length > 0) {
@@ -117,7 +124,7 @@ export async function deleteCohort(deps: AppDeps, projectId: string, cohortId: s
 }
 
 export async function listCohortMembers(
-  deps: AppDeps,
+  deps: Uses<'secrets', 'cohorts' | 'membership'>,
   projectId: string,
   cohortId: string,
   page: { limit: number; cursor?: string | undefined },

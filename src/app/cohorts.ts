@@ -2,12 +2,16 @@
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { Cohort, MemberInput } from '../domain/model.ts';
-import type { AppDeps, Uses } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
 import { checkMember } from './member-input.ts';
 import { requireProject } from './projects.ts';
 
-export async function createStaticCohort(deps: AppDeps, projectId: string, input: { name: string }): Promise<Cohort> {
+export async function createStaticCohort(
+  deps: Uses<'newId' | 'clock', 'projects' | 'cohorts'>,
+  projectId: string,
+  input: { name: string },
+): Promise<Cohort> {
   await requireProject(deps, projectId);
   const name = input.name.trim();
   if (!name) throw invalid([{ path: 'name', message: 'a cohort needs a name' }]);
@@ -40,6 +44,9 @@ function requireStatic(cohort: Cohort): void {
     );
 }
 
+/** Changing a static cohort's members: the cohort, its membership, and the clock of the change. */
+export type MembershipDeps = Uses<'clock', 'cohorts' | 'membership'>;
+
 /** Hook for real-time syncs: called after membership of a cohort changed. */
 export type MembershipChanged = (projectId: string, cohortId: string) => Promise<void>;
 
@@ -50,7 +57,7 @@ export interface MemberChangeOutcome {
 }
 
 export async function changeMembers(
-  deps: AppDeps,
+  deps: MembershipDeps,
   projectId: string,
   cohortId: string,
   input: { add?: readonly unknown[]; remove?: readonly unknown[] },
@@ -91,7 +98,7 @@ const CHUNK = 5_000;
  * the store and swapped in at the end, so a failed import changes nothing.
  */
 export async function replaceMembers(
-  deps: AppDeps,
+  deps: MembershipDeps,
   projectId: string,
   cohortId: string,
   members: AsyncIterable<{ line: number; raw: unknown } | { line: number; error: string }>,

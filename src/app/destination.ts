@@ -2,22 +2,32 @@
 // target named "Default"), listing targets, and deleting a target with or without the syncs that use it.
 import type { Mapping } from '../domain/mapping.ts';
 import type { Target } from '../domain/model.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { AppError, invalid } from './errors.ts';
 import { requireProject } from './projects.ts';
-import { createTarget, DEFAULT_TARGET_NAME, requireTarget, syncsUsingTarget, updateTarget } from './targets.ts';
+import {
+  createTarget,
+  DEFAULT_TARGET_NAME,
+  requireTarget,
+  syncsUsingTarget,
+  type TargetWriteDeps,
+  updateTarget,
+} from './targets.ts';
 
 export interface BrazeDestination {
   readonly enabled: boolean;
   readonly targets: Target[];
 }
 
-export async function listTargets(deps: AppDeps, projectId: string): Promise<Target[]> {
+export async function listTargets(deps: Uses<never, 'projects' | 'targets'>, projectId: string): Promise<Target[]> {
   await requireProject(deps, projectId);
   return deps.store.targets.list(projectId);
 }
 
-export async function brazeDestination(deps: AppDeps, projectId: string): Promise<BrazeDestination> {
+export async function brazeDestination(
+  deps: Uses<never, 'projects' | 'targets'>,
+  projectId: string,
+): Promise<BrazeDestination> {
   const project = await requireProject(deps, projectId);
   return { enabled: project.brazeEnabled, targets: await deps.store.targets.list(projectId) };
 }
@@ -35,7 +45,7 @@ export interface BrazeDestinationInput {
  * change leaves the enabled flag as it was.
  */
 export async function configureBrazeDestination(
-  deps: AppDeps,
+  deps: TargetWriteDeps,
   projectId: string,
   input: BrazeDestinationInput,
 ): Promise<BrazeDestination> {
@@ -78,7 +88,7 @@ export async function configureBrazeDestination(
  * then those syncs go first (without removing their members from Braze: that is a per-sync choice).
  */
 export async function deleteTarget(
-  deps: AppDeps,
+  deps: Uses<never, 'targets' | 'syncs'>,
   projectId: string,
   targetId: string,
   opts: { deleteSyncs?: boolean } = {},

@@ -13,10 +13,20 @@ import {
   type RequestLogEntry,
 } from '../ports/destination.ts';
 import type { StoredBatch, SyncPlanInput } from '../ports/store.ts';
-import { evaluateCohorts } from './behavioral.ts';
-import type { AppDeps } from './deps.ts';
+import { type BehavioralDeps, evaluateCohorts } from './behavioral.ts';
+import type { Uses } from './deps.ts';
 import { beginPlan } from './incremental.ts';
+import type { RunEventPublisher } from './run-events.ts';
 import { decryptedKey } from './targets.ts';
+
+/**
+ * What running a sync touches: the lease and the runs, the plan, the sync's target and its mode's definition,
+ * the behavioral cohorts evaluated before a full plan, and where finished runs are told.
+ */
+export type RunExecutorDeps = BehavioralDeps &
+  Uses<'destinations' | 'secrets', 'brazeCohorts' | 'runs' | 'syncs' | 'targets' | 'planning'> & {
+    readonly runEvents: RunEventPublisher;
+  };
 
 /** Where a run delivers: the mode's definition, the target's endpoint and key, and the audience. */
 interface Delivery {
@@ -57,7 +67,7 @@ export class RunExecutor {
   private readonly lastIncrementalEnd = new Map<string, number>();
 
   constructor(
-    private readonly deps: AppDeps,
+    private readonly deps: RunExecutorDeps,
     private readonly owner: string,
   ) {}
 

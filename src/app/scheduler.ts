@@ -7,9 +7,9 @@
 // Once a day it also prunes run history and the member change log.
 import { nextRunAfter } from '../domain/cadence.ts';
 import type { Sync } from '../domain/model.ts';
-import type { AppDeps, AppSettings } from './deps.ts';
+import type { AppSettings, Uses } from './deps.ts';
 import { requestIncremental } from './realtime.ts';
-import { requestRun } from './syncs.ts';
+import { type RunRequestDeps, requestRun } from './syncs.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -52,8 +52,12 @@ export function nextRunFor(
   });
 }
 
+/** Asking for due runs and pruning history: the syncs due, their runs, the change log, webhook deliveries. */
+export type SchedulerDeps = RunRequestDeps &
+  Uses<'clock' | 'logger' | 'settings', 'syncs' | 'runs' | 'planning' | 'webhookDeliveries'>;
+
 /** A scheduler without a timer: call tick() yourself. */
-export function createScheduler(deps: AppDeps, opts: SchedulerOptions = {}): Scheduler {
+export function createScheduler(deps: SchedulerDeps, opts: SchedulerOptions = {}): Scheduler {
   const batchSize = opts.batchSize ?? 100;
   const pruneEveryMs = opts.pruneEveryMs ?? DAY_MS;
   let lastPrune: number | null = null;
@@ -119,7 +123,7 @@ export function createScheduler(deps: AppDeps, opts: SchedulerOptions = {}): Sch
 }
 
 /** Starts the scheduler loop: a tick right away, then one every intervalMs (never two at once). */
-export function startScheduler(deps: AppDeps, opts: SchedulerOptions = {}): Scheduler {
+export function startScheduler(deps: SchedulerDeps, opts: SchedulerOptions = {}): Scheduler {
   const inner = createScheduler(deps, opts);
   const intervalMs = opts.intervalMs ?? 5_000;
   let stopped = false;

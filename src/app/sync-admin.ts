@@ -2,13 +2,16 @@
 // removing the sync's members from the Braze cohort.
 import { cronProblem, nextRunAfter } from '../domain/cadence.ts';
 import type { Cadence, Run, Sync } from '../domain/model.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { invalid, notFound } from './errors.ts';
 import { checkEmails } from './project-admin.ts';
 import { requireProject } from './projects.ts';
-import { requestRun, requireSync } from './syncs.ts';
+import { type RunRequestDeps, requestRun, requireSync } from './syncs.ts';
 
-export async function listSyncs(deps: AppDeps, projectId: string): Promise<Sync[]> {
+/** Changing or deleting a sync: the sync, its next run time, and the run a resume or a delete asks for. */
+export type SyncAdminDeps = RunRequestDeps & Uses<'settings', 'syncs'>;
+
+export async function listSyncs(deps: Uses<never, 'projects' | 'syncs'>, projectId: string): Promise<Sync[]> {
   await requireProject(deps, projectId);
   return deps.store.syncs.list(projectId);
 }
@@ -52,7 +55,12 @@ function scheduleAfter(sync: Sync, patch: SyncPatch): { cadence: Cadence; cron: 
  * Applies a patch. The next scheduled time is recomputed when the schedule changes or the sync resumes;
  * resuming asks for a run right away (changes made while paused go out now, not at the next slot).
  */
-export async function updateSync(deps: AppDeps, projectId: string, syncId: string, patch: SyncPatch): Promise<Sync> {
+export async function updateSync(
+  deps: SyncAdminDeps,
+  projectId: string,
+  syncId: string,
+  patch: SyncPatch,
+): Promise<Sync> {
   const sync = await requireSync(deps, projectId, syncId);
   const { cadence, cron } = scheduleAfter(sync, patch);
   const paused = patch.paused ?? sync.paused;
@@ -89,7 +97,7 @@ export async function updateSync(deps: AppDeps, projectId: string, syncId: strin
  * succeeds (so a failed removal can be retried and is visible in the run history). Returns that run.
  */
 export async function deleteSync(
-  deps: AppDeps,
+  deps: SyncAdminDeps,
   projectId: string,
   syncId: string,
   opts: { removeMembers?: boolean } = {},

@@ -1,7 +1,10 @@
 // The worker: takes dispatched Braze cohorts from the queue, and sweeps for work a crashed process left
 // behind (runs still unfinished whose lease expired).
-import type { AppDeps } from './deps.ts';
-import { RunExecutor } from './run-executor.ts';
+import type { Uses } from './deps.ts';
+import { RunExecutor, type RunExecutorDeps } from './run-executor.ts';
+
+/** The executor's deps, and the queue it takes work from. */
+export type WorkerDeps = RunExecutorDeps & Uses<'queue'>;
 
 export interface Worker {
   readonly executor: RunExecutor;
@@ -10,7 +13,7 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-export async function startWorker(deps: AppDeps, opts: { owner: string; sweepEveryMs?: number }): Promise<Worker> {
+export async function startWorker(deps: WorkerDeps, opts: { owner: string; sweepEveryMs?: number }): Promise<Worker> {
   const executor = new RunExecutor(deps, opts.owner);
   await deps.queue.start((brazeCohortId) => executor.processBrazeCohort(brazeCohortId));
   const sweep = async () => {
