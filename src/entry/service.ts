@@ -5,10 +5,11 @@ import { generateToken, hashToken, loadOrCreateSecretKey } from '../adapters/cry
 import { GuardedWebhookTransport } from '../adapters/http/guarded-webhook-transport.ts';
 import { createLogger } from '../adapters/log/logger.ts';
 import { createMailer } from '../adapters/mail/index.ts';
+import { PromMetricsRegistry } from '../adapters/metrics/prom-registry.ts';
 import { type DataDirLock, lockDataDir } from '../adapters/store/data-dir-lock.ts';
 import { longestWindowMs } from '../app/behavioral.ts';
 import { startEventPruner } from '../app/event-retention.ts';
-import { defaultMetrics, instrumentDefinition, MetricsRunObserver } from '../app/metrics.ts';
+import { createServiceMetrics, instrumentDefinition, MetricsRunObserver } from '../app/metrics.ts';
 import { RunNotifier } from '../app/notifications.ts';
 import { startScheduler } from '../app/scheduler.ts';
 import { WebhookSender } from '../app/webhooks.ts';
@@ -79,6 +80,8 @@ async function startLocked(
       ? await startEmbeddedSandbox(config, configuredPartnerKeys, print)
       : null;
   const leaseTtlMs = config.coordination.leaseTtlSeconds * 1000;
+  // One registry per service (not prom-client's global one): tests start several services in one process.
+  const metrics = createServiceMetrics(new PromMetricsRegistry());
   const composeOptions = {
     store: config.store,
     secretKey,
@@ -103,7 +106,7 @@ async function startLocked(
       eventRetentionDays: config.ingest.retentionDays,
     },
     ingest: { eventsPerSecond: config.ingest.eventsPerSecond },
-    wrapDestination: (definition: DestinationDefinition) => instrumentDefinition(definition, defaultMetrics),
+    wrapDestination: (definition: DestinationDefinition) => instrumentDefinition(definition, metrics),
   };
   // On PostgreSQL runs travel on pg-boss between processes; the embedded store keeps its in-process queue.
   const composed: Composed<JobQueue> =
@@ -123,7 +126,7 @@ async function startLocked(
   const webhooks = new WebhookSender(composed.deps, { transport: new GuardedWebhookTransport(webhookPolicy) });
   const notifier = new RunNotifier(composed.deps, { mailer, webhooks });
   composed.runEvents.subscribe(notifier);
-  composed.runEvents.subscribe(new MetricsRunObserver(defaultMetrics));
+  composed.runEvents.subscribe(new MetricsRunObserver(metrics));
   if (dataDirLock) {
     // Holding the lock, this process is the store's only user: leases left by a predecessor (killed, say) are
     // void, so its unfinished runs resume with the worker's first sweep rather than after the lease TTL.
@@ -145,7 +148,7 @@ async function startLocked(
   let closeWorkerHttp = async () => {};
   const workerPort = opts.workerPort ?? config.coordination.workerPort;
   if (opts.role === 'worker' && workerPort !== undefined) {
-    const app = await buildWorkerHttpApp(composed.deps);
+    const app = await buildWorkerHttpApp(composed.deps, metrics);
     workerUrl = await app.listen({ host: config.http.host, port: workerPort });
     closeWorkerHttp = () => app.close();
     print(`cohort-sync worker probes on ${workerUrl} (/healthz, /readyz, /metrics)`);
@@ -170,7 +173,7 @@ async function startLocked(
       extraRoutes: [
         (app) =>
           notificationRoutes(app, { deps: composed.deps, mailer, webhooks, webhookPolicy, hostAuthenticates: true }),
-        (app) => metricsRoutes(app),
+        (app) => metricsRoutes(app, { metrics }),
         (app) =>
           uiSupportRoutes(app, {
             deps: composed.deps,

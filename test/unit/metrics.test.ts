@@ -3,15 +3,12 @@
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrazeHttp, CohortImportDefinition, InMemoryRateLimiter } from '../../src/adapters/braze/index.ts';
+import { PromMetricsRegistry } from '../../src/adapters/metrics/prom-registry.ts';
 import {
   createServiceMetrics,
-  escapeLabelValue,
-  formatValue,
   instrumentDefinition,
-  MetricsRegistry,
   MetricsRunObserver,
   observeRealtimeLag,
-  PROMETHEUS_CONTENT_TYPE,
 } from '../../src/app/metrics.ts';
 import type { Run } from '../../src/domain/model.ts';
 import { metricsRoutes } from '../../src/entry/http/routes/metrics.ts';
@@ -22,62 +19,54 @@ import {
   type RequestLogEntry,
 } from '../../src/ports/destination.ts';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox/index.ts';
-
-/** Every line of an exposition is a HELP or TYPE comment or `name{labels} value`, per the 0.0.4 text format. */
-const SAMPLE =
-  /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*")*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN)$/;
-const COMMENT =
-  /^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped))$/;
-
-function expectWellFormed(text: string): void {
-  expect(text.endsWith('\n')).toBe(true);
-  for (const line of text.slice(0, -1).split('\n')) expect(SAMPLE.test(line) || COMMENT.test(line), line).toBe(true);
-}
+import { expectServiceSeries, expectWellFormed } from '../support/metrics-series.ts';
 
 const sample = (text: string, series: string) => {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 };
 
-describe('Prometheus text rendering', () => {
-  it('renders counters with HELP, TYPE and one line per label set, escaping values', () => {
-    const r = new MetricsRegistry();
+/** The exposition of a registry without the process metrics, so whole outputs can be compared. */
+const bare = () => new PromMetricsRegistry({ processMetrics: false });
+
+describe('the prom-client registry', () => {
+  it('renders counters with HELP, TYPE and one line per label set, escaping values', async () => {
+    const r = bare();
     const c = r.counter('jobs_total', 'Jobs done.\nBy "kind" \\ path.', ['kind', 'path']);
     c.inc({ kind: 'a', path: '/x' });
     c.inc({ kind: 'a', path: '/x' }, 2.5);
     c.inc({ kind: 'quote"back\\slash\nnewline', path: '' });
-    const plain = r.counter('plain_total', 'No labels.');
-    plain.inc();
-    expect(r.render()).toBe(
+    r.counter('plain_total', 'No labels.').inc();
+    const text = await r.render();
+    expect(text).toBe(
       [
         '# HELP jobs_total Jobs done.\\nBy "kind" \\\\ path.',
         '# TYPE jobs_total counter',
         'jobs_total{kind="a",path="/x"} 3.5',
         'jobs_total{kind="quote\\"back\\\\slash\\nnewline",path=""} 1',
+        '',
         '# HELP plain_total No labels.',
         '# TYPE plain_total counter',
         'plain_total 1',
         '',
       ].join('\n'),
     );
-    expectWellFormed(r.render());
-    expect(c.get({ kind: 'a', path: '/x' })).toBe(3.5);
+    expectWellFormed(text);
   });
 
-  it('renders histograms with cumulative buckets, +Inf, _sum and _count, le after the other labels', () => {
-    const r = new MetricsRegistry();
-    const h = r.histogram('lat_seconds', 'Latency.', [1, 0.1, 5], ['route']);
-    for (const v of [0.05, 0.1, 0.7, 3, 9]) h.observe({ route: 'a' }, v);
-    expect(h.buckets).toEqual([0.1, 1, 5]);
-    const text = r.render();
+  it('renders histograms with sorted cumulative buckets, +Inf, _sum and _count, and ignores NaN', async () => {
+    const r = bare();
+    const h = r.histogram('lat_seconds', 'Latency.', [1, 0.1, 5, 1], ['route']);
+    for (const v of [0.05, 0.1, 0.7, 3, 9, Number.NaN]) h.observe({ route: 'a' }, v);
+    const text = await r.render();
     expect(text).toBe(
       [
         '# HELP lat_seconds Latency.',
         '# TYPE lat_seconds histogram',
-        'lat_seconds_bucket{route="a",le="0.1"} 2',
-        'lat_seconds_bucket{route="a",le="1"} 3',
-        'lat_seconds_bucket{route="a",le="5"} 4',
-        'lat_seconds_bucket{route="a",le="+Inf"} 5',
+        'lat_seconds_bucket{le="0.1",route="a"} 2',
+        'lat_seconds_bucket{le="1",route="a"} 3',
+        'lat_seconds_bucket{le="5",route="a"} 4',
+        'lat_seconds_bucket{le="+Inf",route="a"} 5',
         'lat_seconds_sum{route="a"} 12.85',
         'lat_seconds_count{route="a"} 5',
         '',
@@ -86,34 +75,35 @@ describe('Prometheus text rendering', () => {
     expectWellFormed(text);
   });
 
-  it('renders gauges and special values', () => {
-    const r = new MetricsRegistry();
-    const g = r.gauge('queue_depth', 'Depth.', ['q']);
-    g.set({ q: 'a' }, 4);
-    g.add({ q: 'a' }, -1);
-    g.set({ q: 'b' }, Infinity);
-    expect(r.render()).toContain('queue_depth{q="a"} 3\nqueue_depth{q="b"} +Inf\n');
-    expect([formatValue(NaN), formatValue(-Infinity), formatValue(1e21), formatValue(0.25)]).toEqual([
-      'NaN',
-      '-Inf',
-      '1e+21',
-      '0.25',
-    ]);
-    expect(escapeLabelValue('a"b')).toBe('a\\"b');
-    expectWellFormed(r.render());
-  });
-
   it('refuses what would make an invalid exposition', () => {
-    const r = new MetricsRegistry();
-    expect(() => r.counter('bad-name', 'x')).toThrow(/invalid metric name/);
-    expect(() => r.counter('ok_total', 'x', ['bad-label'])).toThrow(/invalid label name/);
-    expect(() => r.histogram('h', 'x', [1], ['le'])).toThrow(/invalid label name/);
+    const r = bare();
+    expect(() => r.counter('bad-name', 'x')).toThrow(/Invalid metric name/);
+    expect(() => r.counter('ok_total', 'x', ['bad-label'])).toThrow(/Invalid label name/);
+    expect(() => r.histogram('h', 'x', [1], ['le'])).toThrow(/reserved label/);
+    expect(() => r.histogram('h2', 'x', [Number.POSITIVE_INFINITY])).toThrow(/at least one finite bucket/);
     const c = r.counter('c_total', 'x', ['a']);
-    expect(() => r.counter('c_total', 'again')).toThrow(/already registered/);
-    expect(() => c.inc({ a: 'x' }, -1)).toThrow(/only goes up/);
+    expect(() => r.counter('c_total', 'again')).toThrow(/already been registered/);
+    expect(() => c.inc({ a: 'x' }, -1)).toThrow(/not possible to decrease a counter/);
     expect(() => c.inc({} as { a: string })).toThrow(/needs label "a"/);
     expect(() => c.inc({ a: 'x', b: 'y' } as unknown as { a: string })).toThrow(/has no label "b"/);
-    expect(new MetricsRegistry().render()).toBe('');
+  });
+
+  it('keeps registries apart: two services in one process count on their own', async () => {
+    const a = createServiceMetrics(new PromMetricsRegistry());
+    const b = createServiceMetrics(new PromMetricsRegistry());
+    a.runs.inc({ status: 'failed' }, 2);
+    expect(sample(await a.registry.render(), 'cohort_sync_runs_total{status="failed"}')).toBe(2);
+    expect(sample(await b.registry.render(), 'cohort_sync_runs_total{status="failed"}')).toBe(0);
+  });
+});
+
+describe('the series /metrics shows', () => {
+  it('are the same as before prom-client, with the process and event-loop series added', async () => {
+    const m = createServiceMetrics(new PromMetricsRegistry());
+    m.brazeResponses.inc({ status: '201' });
+    m.realtimeLag.observe(1);
+    m.runDuration.observe({ status: 'succeeded' }, 2);
+    expectServiceSeries(await await m.registry.render());
   });
 });
 
@@ -139,9 +129,9 @@ const run = (status: Run['status'], seconds: number): Run => ({
 });
 
 describe('service metrics', () => {
-  it('start the known series at zero and count runs by status and real-time lag', () => {
-    const m = createServiceMetrics();
-    let text = m.registry.render();
+  it('start the known series at zero and count runs by status and real-time lag', async () => {
+    const m = createServiceMetrics(bare());
+    let text = await m.registry.render();
     for (const status of ['succeeded', 'failed', 'cancelled'])
       expect(sample(text, `cohort_sync_runs_total{status="${status}"}`)).toBe(0);
     expect(sample(text, 'cohort_sync_identifiers_sent_total{operation="add"}')).toBe(0);
@@ -154,7 +144,7 @@ describe('service metrics', () => {
     observeRealtimeLag(0.3, m);
     observeRealtimeLag(7, m);
     observeRealtimeLag(Number.NaN, m);
-    text = m.registry.render();
+    text = await m.registry.render();
     expect(sample(text, 'cohort_sync_runs_total{status="succeeded"}')).toBe(2);
     expect(sample(text, 'cohort_sync_runs_total{status="failed"}')).toBe(1);
     expect(sample(text, 'cohort_sync_run_duration_seconds_count{status="succeeded"}')).toBe(2);
@@ -165,8 +155,8 @@ describe('service metrics', () => {
     expectWellFormed(text);
   });
 
-  it('records the lag of successful real-time (incremental) runs from queueing to acknowledgement', () => {
-    const m = createServiceMetrics();
+  it('records the lag of successful real-time (incremental) runs from queueing to acknowledgement', async () => {
+    const m = createServiceMetrics(bare());
     const observer = new MetricsRunObserver(m);
     observer.runFinished({
       run: { ...run('succeeded', 2), mode: 'incremental', trigger: 'real_time' },
@@ -174,20 +164,20 @@ describe('service metrics', () => {
     });
     observer.runFinished({ run: { ...run('failed', 1), mode: 'incremental', trigger: 'real_time' }, sync: undefined });
     observer.runFinished({ run: run('succeeded', 100), sync: undefined });
-    const text = m.registry.render();
+    const text = await m.registry.render();
     expect(sample(text, 'cohort_sync_realtime_lag_seconds_count')).toBe(1);
     expect(sample(text, 'cohort_sync_realtime_lag_seconds_sum')).toBe(2);
   });
 
   it('serves /metrics as text/plain; version=0.0.4 without auth', async () => {
-    const m = createServiceMetrics();
+    const m = createServiceMetrics(bare());
     m.runs.inc({ status: 'succeeded' }, 5);
     const app = Fastify();
     await app.register(metricsRoutes, { metrics: m });
     const res = await app.inject({ method: 'GET', url: '/metrics' });
     await app.close();
     expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toBe(PROMETHEUS_CONTENT_TYPE);
+    expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
     expect(res.headers['content-type']).toContain('version=0.0.4');
     expect(sample(res.body, 'cohort_sync_runs_total{status="succeeded"}')).toBe(5);
     expectWellFormed(res.body);
@@ -204,7 +194,7 @@ describe('instrumented Braze destination', () => {
   });
 
   it('counts Braze answers by status, retries and acknowledged identifiers, and still feeds the request log', async () => {
-    const m = createServiceMetrics();
+    const m = createServiceMetrics(bare());
     const inner = new CohortImportDefinition(
       new BrazeHttp({
         limiter: new InMemoryRateLimiter(),
@@ -255,7 +245,7 @@ describe('instrumented Braze destination', () => {
     await destination.changeMembership(target, 'coh_1', { add: [], remove: [{ kind: 'external_id', value: 'u3' }] });
     expect(log.map((e) => e.status)).toEqual([201, 429, 503, 201]);
 
-    const text = m.registry.render();
+    const text = await m.registry.render();
     expect(sample(text, 'cohort_sync_braze_responses_total{status="201"}')).toBe(3);
     expect(sample(text, 'cohort_sync_braze_responses_total{status="429"}')).toBe(1);
     expect(sample(text, 'cohort_sync_braze_responses_total{status="503"}')).toBe(1);
@@ -268,7 +258,7 @@ describe('instrumented Braze destination', () => {
     await expect(
       destination.changeMembership(bad, 'coh_1', { add: [{ kind: 'external_id', value: 'u9' }], remove: [] }),
     ).rejects.toBeInstanceOf(DeliveryError);
-    const after = m.registry.render();
+    const after = await m.registry.render();
     expect(sample(after, 'cohort_sync_braze_responses_total{status="401"}')).toBe(1);
     expect(sample(after, 'cohort_sync_identifiers_sent_total{operation="add"}')).toBe(3);
     expectWellFormed(after);

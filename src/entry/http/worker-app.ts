@@ -2,12 +2,16 @@
 // so an orchestrator can probe and scrape workers like API servers. No API routes, no auth needed.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AppDeps } from '../../app/deps.ts';
+import type { ServiceMetrics } from '../../app/metrics.ts';
 import { probeRoutes } from './readiness.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 
-export async function buildWorkerHttpApp(deps: Pick<AppDeps, 'store' | 'queue'>): Promise<FastifyInstance> {
+export async function buildWorkerHttpApp(
+  deps: Pick<AppDeps, 'store' | 'queue'>,
+  metrics: Pick<ServiceMetrics, 'registry'>,
+): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   probeRoutes(app, deps);
-  await metricsRoutes(app);
+  await metricsRoutes(app, { metrics });
   return app;
 }
