@@ -12,9 +12,15 @@ import {
 } from '../domain/mapping.ts';
 import type { Cadence, RunStatus, RunTrigger, Sync, Target } from '../domain/model.ts';
 import type { ProfileRecord } from '../ports/store.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { invalid } from './errors.ts';
 import { requireProject } from './projects.ts';
+
+/** Explaining a user: their profile and cohorts, each sync's plan and acknowledged state, the mode's rules. */
+export type ExplainDeps = Uses<
+  'destinations',
+  'projects' | 'membership' | 'cohorts' | 'syncs' | 'targets' | 'brazeCohorts' | 'planning' | 'runs'
+>;
 
 export interface ExplainedProfile {
   readonly id: number;
@@ -101,7 +107,7 @@ export interface Explanation {
 }
 
 export async function explainUser(
-  deps: AppDeps,
+  deps: ExplainDeps,
   projectId: string,
   who: { userId?: string; deviceId?: string },
 ): Promise<Explanation> {
@@ -168,7 +174,7 @@ function wantedKeys(mapping: Mapping | undefined, profile: ProfileRecord | undef
 }
 
 async function explainSync(
-  deps: AppDeps,
+  deps: ExplainDeps,
   sync: Sync,
   target: Target | undefined,
   profile: ProfileRecord | undefined,

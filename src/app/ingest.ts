@@ -4,7 +4,7 @@
 import { type EventProblems, validateEvents } from '../domain/amplitude-event.ts';
 import { validateIdentifications } from '../domain/identify.ts';
 import { type StoredOutcome, StoreUnavailableError } from '../ports/event-store.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { EventBudget } from './ingest-budget.ts';
 import { type IngestedListener, IngestObservers } from './ingest-observers.ts';
 
@@ -50,13 +50,16 @@ function countBy(values: readonly (string | null)[]): Record<string, number> {
   return out;
 }
 
+/** Storing events and identify calls: the event store, the clock of arrival, and the log. */
+export type IngestionDeps = Uses<'clock' | 'logger', 'events'>;
+
 export class Ingestion {
   private readonly observers: IngestObservers;
   private readonly budget: EventBudget;
   readonly settings: IngestSettings;
 
   constructor(
-    readonly deps: AppDeps,
+    readonly deps: IngestionDeps,
     private readonly hashKey: (key: string) => string,
     settings: Partial<IngestSettings> = {},
   ) {

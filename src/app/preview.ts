@@ -8,11 +8,14 @@ import type { Mapping } from '../domain/mapping.ts';
 import { brazeCohortName, type Sync } from '../domain/model.ts';
 import type { SyncPlanInput } from '../ports/store.ts';
 import { requireCohort } from './cohorts.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { requireSync } from './syncs.ts';
 import { requireTarget } from './targets.ts';
 
 export const PREVIEW_SAMPLE = 20;
+/** Planning a sync without sending: the sync, cohort and target, the planner in a scratch run, the audience. */
+export type PreviewDeps = Uses<'newId' | 'settings', 'syncs' | 'cohorts' | 'targets' | 'planning' | 'brazeCohorts'>;
+
 const PAGE = 5000;
 
 export interface PreviewMember {
@@ -48,7 +51,7 @@ export interface SyncPreview {
  * What every sync of the same Braze cohort wants, as the executor plans it; the previewed sync counts as
  * active even when paused, since the preview answers "what would running it do".
  */
-async function planInputs(deps: AppDeps, sync: PlannedSync): Promise<SyncPlanInput[]> {
+async function planInputs(deps: PreviewDeps, sync: PlannedSync): Promise<SyncPlanInput[]> {
   const inputs: SyncPlanInput[] = [];
   for (const s of await deps.store.syncs.listByBrazeCohort(sync.brazeCohortRef)) {
     const target = await deps.store.targets.get(s.projectId, s.targetId);
@@ -83,7 +86,7 @@ async function countAndSample(
   }
 }
 
-export async function previewSync(deps: AppDeps, projectId: string, syncId: string): Promise<SyncPreview> {
+export async function previewSync(deps: PreviewDeps, projectId: string, syncId: string): Promise<SyncPreview> {
   const sync: Sync = await requireSync(deps, projectId, syncId);
   return previewPlan(deps, sync);
 }
@@ -94,7 +97,7 @@ export async function previewSync(deps: AppDeps, projectId: string, syncId: stri
  * of the same cohort and workspace share), or against nothing when no sync has sent it there.
  */
 export async function previewDraftSync(
-  deps: AppDeps,
+  deps: PreviewDeps,
   projectId: string,
   draft: { cohortId: string; targetId: string },
 ): Promise<SyncPreview> {
@@ -115,7 +118,7 @@ export async function previewDraftSync(
   });
 }
 
-async function previewPlan(deps: AppDeps, sync: PlannedSync): Promise<SyncPreview> {
+async function previewPlan(deps: PreviewDeps, sync: PlannedSync): Promise<SyncPreview> {
   const cohort = await requireCohort(deps, sync.projectId, sync.cohortId);
   const { planning, brazeCohorts } = deps.store;
   const scratch = deps.newId('preview');

@@ -4,12 +4,15 @@
 import { describeIdentifier, type IdentifierKind, parseIdentifierKey } from '../domain/identifiers.ts';
 import type { Run } from '../domain/model.ts';
 import { cursorScope, openCursor, openValue, type Paged, sealCursor, sealValue } from './cursors.ts';
-import type { AppDeps } from './deps.ts';
+import type { Uses } from './deps.ts';
 import { invalid } from './errors.ts';
 import { requireRun } from './runs.ts';
 
 export type RunMemberOutcome = 'acked' | 'failed' | 'pending' | 'skipped';
 export const RUN_MEMBER_OUTCOMES: readonly RunMemberOutcome[] = ['acked', 'failed', 'pending', 'skipped'];
+
+/** Reading what a run did: its planned and acknowledged batches, per-item failures, and sealed cursors. */
+export type RunExportDeps = Uses<'secrets', 'runs' | 'planning' | 'itemFailures'>;
 
 export interface RunMemberEntry {
   readonly member: { readonly user_id: string | null; readonly device_id: string | null };
@@ -27,7 +30,7 @@ const BATCHES_PER_READ = 4; // up to 4,000 identifiers
 const SKIPS_PER_READ = 1000;
 
 async function* entriesFrom(
-  deps: AppDeps,
+  deps: RunExportDeps,
   runId: string,
   start: Position | null,
 ): AsyncGenerator<{ entry: RunMemberEntry; next: Position }> {
@@ -120,7 +123,7 @@ export function csvField(value: string | null): string {
 }
 
 /** members.csv of a run, line by line (each ends with \n). The run must already have been checked. */
-export async function* runMembersCsv(deps: AppDeps, run: Run): AsyncGenerator<string> {
+export async function* runMembersCsv(deps: RunExportDeps, run: Run): AsyncGenerator<string> {
   yield `${RUN_MEMBERS_CSV_HEADER}\n`;
   let lines: string[] = [];
   for await (const { entry: e } of entriesFrom(deps, run.id, null)) {
@@ -158,7 +161,7 @@ export interface RunMembersQuery {
 const MAX_SCANNED = 50_000;
 
 export async function listRunMembers(
-  deps: AppDeps,
+  deps: RunExportDeps,
   projectId: string,
   runId: string,
   query: RunMembersQuery,
@@ -191,7 +194,7 @@ function validPosition(p: unknown): p is Position {
 }
 
 export async function listRunRequests(
-  deps: AppDeps,
+  deps: RunExportDeps,
   projectId: string,
   runId: string,
   page: { limit: number; cursor?: string | undefined },
