@@ -18,6 +18,16 @@ module.exports = {
       to: { path: '^src/(adapters|entry|sandbox)/' },
     },
     {
+      name: 'destinations-only-through-the-registry',
+      comment:
+        'The Braze delivery definitions are built in the composition root alone; everything else reaches a mode ' +
+        "through the DestinationRegistry by a target's delivery (docs/architecture.md), so no use case, route or " +
+        'other adapter can branch on Braze.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(adapters/braze/|entry/compose[.]ts$)' },
+      to: { path: '^src/adapters/braze/' },
+    },
+    {
       name: 'ports-are-interfaces',
       severity: 'error',
       from: { path: '^src/ports/' },
