@@ -9,6 +9,7 @@
 //                                       [--engine sqlite|postgres] [--database-url …]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -113,6 +114,9 @@ try {
   await ask({ op: 'arm', key });
   log(`[behavioral-latency] ${engine}: ${values.rate} events/s for ${values.seconds} s, batches of ${values.batch}`);
 
+  // The service's CPU while the stream runs (all of it is in this process on SQLite): per event, this is what
+  // does not depend on how many other programs share the machine.
+  const cpu0 = process.cpuUsage();
   const load = spawn(
     process.execPath,
     ['--import', 'tsx', LOAD, url, ingestKey, values.rate, values.seconds, values.batch, values['probe-ms']],
@@ -123,6 +127,7 @@ try {
     out += String(d);
   });
   await new Promise((r) => load.on('exit', r));
+  const cpu = process.cpuUsage(cpu0);
   const result = JSON.parse(out.trim().split('\n').at(-1)!) as {
     probes: [string, number][];
     sent: number;
@@ -159,12 +164,15 @@ try {
       p99: round(percentile(latencies, 99)),
       max: round(latencies.at(-1) ?? Number.NaN),
     },
+    serviceCpuUsPerEvent: round((cpu.user + cpu.system) / Math.max(1, result.sent)),
+    serviceCpuCores: round((cpu.user + cpu.system) / 1e6 / result.elapsed),
+    loadAverageAtEnd: loadavg().map((x) => round(x)),
     servicePeakRssMb: Math.round(peakRssMb()),
     serviceRssAtEndMb: Math.round(currentRssMb()),
   };
   console.log(JSON.stringify(summary, null, 2));
   console.log(
-    `| ${engine} | ${summary.eventsPerSecond.toLocaleString('en-US')} (${summary.achievedEventsPerSecond.toLocaleString('en-US')} achieved) × ${summary.seconds} s | ${summary.probes} | ${summary.latencyMs.p50} | ${summary.latencyMs.p95} | ${summary.latencyMs.p99} | ${summary.latencyMs.max} | ${missing} | ${summary.servicePeakRssMb} MB |`,
+    `| ${engine} | ${summary.eventsPerSecond.toLocaleString('en-US')} (${summary.achievedEventsPerSecond.toLocaleString('en-US')} achieved) × ${summary.seconds} s | ${summary.probes} | ${summary.latencyMs.p50} | ${summary.latencyMs.p95} | ${summary.latencyMs.p99} | ${summary.latencyMs.max} | ${missing} | ${summary.serviceCpuUsPerEvent} | ${summary.servicePeakRssMb} MB | ${summary.loadAverageAtEnd.join(' ')} |`,
   );
 } finally {
   await app.close();

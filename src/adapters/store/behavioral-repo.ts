@@ -9,12 +9,11 @@ import type { BehavioralRepo, EvaluationInput, EvaluationScope, MemberChangeResu
 import { type CompileOptions, definitionSql, eventCountSql } from './behavioral-sql.ts';
 import type { StoreDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
+import { recordSizePoint } from './size-history.ts';
 
 type Tx = Transaction<Database> | Kysely<Database>;
 
 const SCOPE_CHUNK = 500;
-/** Real-time changes of one cohort share a size-history point per minute. */
-const CHANGE_BUCKET_MS = 60_000;
 
 const count = (r: { numAffectedRows?: bigint }) => Number(r.numAffectedRows ?? 0);
 
@@ -109,7 +108,8 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
       await sql`update cohorts set size = ${size} where id = ${input.cohortId}`.execute(tx);
     await sql`delete from behavioral_desired where eval_id = ${evalId}`.execute(tx);
     if (scoped) await sql`delete from behavioral_scope where eval_id = ${evalId}`.execute(tx);
-    await this.recordPoint(tx, input, size, added + removed > 0);
+    if (input.history === 'evaluation' || added + removed > 0)
+      await recordSizePoint(tx, input.cohortId, input.nowMs, size, input.history);
     if (input.sweptToMs !== undefined) {
       await sql`insert into behavioral_state (cohort_id, swept_to_ms) values (${input.cohortId}, ${input.sweptToMs})
         on conflict (cohort_id) do update set swept_to_ms = excluded.swept_to_ms`.execute(tx);
@@ -140,27 +140,6 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
           and e.time_ms >= ${fromMs - w.windowMs} and e.time_ms < ${toMs - w.windowMs}
         on conflict do nothing`.execute(tx);
     }
-  }
-
-  private async recordPoint(tx: Tx, input: EvaluationInput, size: number, changed: boolean) {
-    if (input.history === 'change') {
-      if (!changed) return;
-      const last = await sql<{ id: number; at_ms: number; source: string }>`select id, at_ms, source
-        from cohort_size_history where cohort_id = ${input.cohortId} order by at_ms desc, id desc limit 1`.execute(tx);
-      const row = last.rows[0];
-      if (
-        row &&
-        row.source === 'change' &&
-        Math.floor(Number(row.at_ms) / CHANGE_BUCKET_MS) === Math.floor(input.nowMs / CHANGE_BUCKET_MS)
-      ) {
-        await sql`update cohort_size_history set at_ms = ${input.nowMs}, size = ${size} where id = ${row.id}`.execute(
-          tx,
-        );
-        return;
-      }
-    }
-    await sql`insert into cohort_size_history (cohort_id, at_ms, size, source)
-      values (${input.cohortId}, ${input.nowMs}, ${size}, ${input.history})`.execute(tx);
   }
 
   async estimate(projectId: string, definition: Definition, nowMs: number, retentionDays: number): Promise<number> {

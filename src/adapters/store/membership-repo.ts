@@ -8,6 +8,7 @@ import type { MemberChangeResult, MembershipRepo, Page, ProfileRecord } from '..
 import type { StoreDialect } from './dialect.ts';
 import { decodeCursor, encodeCursor, parseJson, toJson } from './json.ts';
 import type { Database } from './schema.ts';
+import { recordChangedSize } from './size-history.ts';
 
 type Tx = Transaction<Database> | Kysely<Database>;
 
@@ -236,6 +237,7 @@ export class KyselyMembershipRepo implements MembershipRepo {
         .set((eb) => ({ size: eb('size', '+', delta), updated_at: now }))
         .where('id', '=', cohortId)
         .execute();
+      if (changed > 0) await recordChangedSize(tx, cohortId, now);
       return op === 'add' ? { added: changed, removed: 0 } : { added: 0, removed: changed };
     });
   }
@@ -292,6 +294,7 @@ export class KyselyMembershipRepo implements MembershipRepo {
         .set((eb) => ({ size: eb('size', '+', change.added - change.removed), updated_at: now }))
         .where('id', '=', cohortId)
         .execute();
+      if (change.added + change.removed > 0) await recordChangedSize(tx, cohortId, now);
       return change;
     });
   }
