@@ -31,6 +31,8 @@ export async function insertMembers(
     await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
       with recursive s(i) as (select 1 union all select i + 1 from s where i < ${n})
       select ${projectId}, ${userId}, '{}', ${now}, ${now} from s`.execute(db);
+    // Before the index is back, so the members are read from the table in id order rather than through it.
+    await insertCohortMembers(db, projectId, cohortId);
     if (ddl) await sql.raw(ddl).execute(db);
   } else {
     const userId = ids.scrambled
@@ -38,9 +40,13 @@ export async function insertMembers(
       : sql`${ids.prefix}::text || i`;
     await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
       select ${projectId}, ${userId}, '{}', ${now}, ${now} from generate_series(1, ${n}::int) i`.execute(db);
+    await insertCohortMembers(db, projectId, cohortId);
   }
+  await db.updateTable('cohorts').set({ size: n }).where('id', '=', cohortId).execute();
+}
+
+async function insertCohortMembers(db: Kysely<Database>, projectId: string, cohortId: string): Promise<void> {
   await sql`insert into cohort_members (cohort_id, profile_id) select ${cohortId}, id from profiles where project_id = ${projectId} order by id`.execute(
     db,
   );
-  await db.updateTable('cohorts').set({ size: n }).where('id', '=', cohortId).execute();
 }

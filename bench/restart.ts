@@ -5,7 +5,7 @@
 // lease's TTL (60 s, the baseline: what a restart waited before, docs/embedded-store.md). Nothing may be lost:
 // at the end the sandbox holds exactly the cohort.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,12 +22,30 @@ export interface RestartResult {
   readonly acknowledgedAtKill: number;
   readonly killToListeningSeconds: number;
   readonly killToFirstRequestSeconds: number;
+  /**
+   * Where the new process's start went, in seconds after the SIGKILL, from its own log lines: its modules
+   * loaded (the first line), its predecessor's leases voided, the run resumed, and the HTTP API listening.
+   */
+  readonly breakdown: {
+    readonly spawned: number;
+    readonly modulesLoaded: number | null;
+    readonly leasesVoided: number | null;
+    readonly resuming: number | null;
+    readonly listening: number;
+    readonly firstRequest: number;
+  };
+  /** CPU time the new process had used when it was listening (user + system), seconds. */
+  readonly startCpuSeconds: number | null;
   readonly leaseTtlSeconds: number;
   readonly held: number;
   readonly lost: number;
 }
 
-function serve(dataDir: string, sandboxUrl: string): { child: ChildProcess; url: Promise<string> } {
+/** Epoch ms of the first log line whose msg starts with `prefix`. */
+type LogTimes = Map<string, number>;
+
+function serve(dataDir: string, sandboxUrl: string): { child: ChildProcess; url: Promise<string>; logged: LogTimes } {
+  const logged: LogTimes = new Map();
   const child = spawn(process.execPath, [BIN, 'serve'], {
     env: {
       PATH: process.env.PATH,
@@ -38,7 +56,8 @@ function serve(dataDir: string, sandboxUrl: string): { child: ChildProcess; url:
       BRAZE_ALLOWED_ENDPOINTS: sandboxUrl,
       BRAZE_PARTNER_API_KEY_US: 'sandbox-partner-key',
       COHORT_SYNC_ADMIN_TOKEN: ADMIN,
-      LOG_LEVEL: 'silent',
+      // Info lines carry the times of the start-up steps (their msg and ISO time); nothing else is logged per batch.
+      LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -46,12 +65,34 @@ function serve(dataDir: string, sandboxUrl: string): { child: ChildProcess; url:
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m?.[1]) done(m[1]);
+      const lines = out.split('\n');
+      out = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /listening on (\S+)/.exec(line);
+        if (m?.[1]) done(m[1]);
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as { msg?: string; time?: string };
+        if (entry.msg && entry.time && !logged.has(entry.msg)) logged.set(entry.msg, Date.parse(entry.time));
+      }
     });
     child.once('exit', (code) => fail(new Error(`serve exited (${code}) before listening`)));
   });
-  return { child, url };
+  return { child, url, logged };
+}
+
+const firstLogged = (logged: LogTimes, prefix: string): number | null => {
+  for (const [msg, at] of logged) if (msg.startsWith(prefix)) return at;
+  return null;
+};
+
+/** user + system CPU seconds of a live process, from /proc (Linux); null elsewhere. */
+function cpuSecondsOf(pid: number | undefined): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
 }
 
 export async function benchRestart(members: number, log: (line: string) => void): Promise<RestartResult> {
@@ -103,26 +144,44 @@ export async function benchRestart(members: number, log: (line: string) => void)
     first.child.kill('SIGKILL');
     log(`[restart] SIGKILL with ${acknowledgedAtKill} of ${members} acknowledged`);
     const second = serve(dir, sandboxUrl);
+    const spawnedAt = performance.timeOrigin + performance.now();
     children.push(second.child);
     api = await second.url;
     const listeningAt = performance.timeOrigin + performance.now();
-    type Report = { answered: [number, number][]; userIds: string[] };
+    const startCpuSeconds = cpuSecondsOf(second.child.pid);
     let resumedAt: number | undefined;
     for (;;) {
-      const r = await ask<Report>({ op: 'report', key, cohortId: cohort.id });
+      const r = await ask<{ answered: [number, number][] }>({ op: 'report' });
       // Answers in the first second after the kill are the dead process's requests already in flight (starting
       // Node.js with the TypeScript loader alone takes longer than that); the new process's come after.
       resumedAt ??= r.answered.find(([t]) => t > killedAt + IN_FLIGHT_MS)?.[0];
       const run = await call('GET', `/projects/${project.id}/runs/${runId}`);
       if (['succeeded', 'failed', 'cancelled'].includes(String(run.status))) {
-        const held = new Set(r.userIds);
+        const page = await ask<{ userIds: string[] }>({
+          op: 'ids',
+          key,
+          cohortId: cohort.id,
+          offset: 0,
+          limit: members * 2,
+        });
+        const held = new Set(page.userIds);
         const lost = ids.filter((id) => !held.has(id)).length;
         if (resumedAt === undefined) throw new Error('no membership request after the restart');
+        const since = (at: number | null) => (at === null ? null : (at - killedAt) / 1000);
         return {
           members,
           acknowledgedAtKill,
           killToListeningSeconds: (listeningAt - killedAt) / 1000,
           killToFirstRequestSeconds: (resumedAt - killedAt) / 1000,
+          breakdown: {
+            spawned: (spawnedAt - killedAt) / 1000,
+            modulesLoaded: since(firstLogged(second.logged, 'starting cohort-sync')),
+            leasesVoided: since(firstLogged(second.logged, 'took over the leases')),
+            resuming: since(firstLogged(second.logged, 'resuming a run')),
+            listening: (listeningAt - killedAt) / 1000,
+            firstRequest: (resumedAt - killedAt) / 1000,
+          },
+          startCpuSeconds,
           leaseTtlSeconds: LEASE_TTL_SECONDS,
           held: held.size,
           lost,

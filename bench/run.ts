@@ -242,7 +242,10 @@ for (const r of restarts)
   out.push(
     '',
     `restart of a ${count(r.members)}-member first sync SIGKILLed with ${count(r.acknowledgedAtKill)} acknowledged: new serve listening ${f(r.killToListeningSeconds, 1)} s after the kill, ` +
-      `first resumed request ${f(r.killToFirstRequestSeconds, 1)} s after it (lease TTL, what it waited before: ${r.leaseTtlSeconds} s); sandbox holds ${count(r.held)}, lost ${r.lost}`,
+      `first resumed request ${f(r.killToFirstRequestSeconds, 1)} s after it (lease TTL, what it waited before: ${r.leaseTtlSeconds} s); sandbox holds ${count(r.held)}, lost ${r.lost}; ` +
+      `after the kill (s): spawned ${f(r.breakdown.spawned, 2)}, modules loaded ${f(r.breakdown.modulesLoaded, 2)}, leases voided ${f(r.breakdown.leasesVoided, 2)}, ` +
+      `run resuming ${f(r.breakdown.resuming, 2)}, listening ${f(r.breakdown.listening, 2)}, first resumed request ${f(r.breakdown.firstRequest, 2)}; ` +
+      `CPU of the new process until listening ${f(r.startCpuSeconds, 2)} s; load ${loadavg()[0]?.toFixed(1)}`,
   );
 log(out.join('\n'));
 if (values.only === undefined || values.only === 'ingest') {

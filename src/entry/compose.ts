@@ -14,8 +14,6 @@ import { hashToken } from '../adapters/crypto/secrets.ts';
 import { createSecrets } from '../adapters/crypto/secrets-port.ts';
 import { StoreRequestLimiter } from '../adapters/limiter/store-limiter.ts';
 import { InProcessQueue } from '../adapters/queue/in-process-queue.ts';
-import { PgBossQueue } from '../adapters/queue/pg-boss-queue.ts';
-import { pgBossSchemaFor } from '../adapters/queue/pg-boss-schema.ts';
 import { type OpenedStore, openStore, type StoreLocation } from '../adapters/store/index.ts';
 import { BehavioralEvaluator } from '../app/behavioral.ts';
 import type { MembershipChanged } from '../app/cohorts.ts';
@@ -101,6 +99,11 @@ export function pgBossQueue(
   return async ({ store, settings, logger, owner }) => {
     const location = store.location;
     if (location.kind !== 'postgres') throw new Error('pg-boss needs the PostgreSQL store');
+    // Loaded here, not at the top: the embedded store never needs pg-boss, and a restart resumes sooner without it.
+    const [{ PgBossQueue }, { pgBossSchemaFor }] = await Promise.all([
+      import('../adapters/queue/pg-boss-queue.ts'),
+      import('../adapters/queue/pg-boss-schema.ts'),
+    ]);
     return PgBossQueue.open(
       {
         connectionString: location.url,

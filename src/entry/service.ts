@@ -20,13 +20,6 @@ import { DEFAULT_PARTNER_KEY, type RunningSandbox } from '../sandbox/index.ts';
 import { type Composed, compose, pgBossQueue } from './compose.ts';
 import { type Config, describeConfig } from './config.ts';
 import { startEmbeddedSandbox } from './embedded-sandbox.ts';
-import { buildHttpApp } from './http/app.ts';
-import { ingestRoutes } from './http/routes/ingest.ts';
-import { metricsRoutes } from './http/routes/metrics.ts';
-import { notificationRoutes } from './http/routes/notifications.ts';
-import { uiSupportRoutes } from './http/routes/ui-support.ts';
-import { webRoutes } from './http/web-static.ts';
-import { buildWorkerHttpApp } from './http/worker-app.ts';
 
 export interface RunningService {
   readonly url: string | null;
@@ -148,6 +141,7 @@ async function startLocked(
   let closeWorkerHttp = async () => {};
   const workerPort = opts.workerPort ?? config.coordination.workerPort;
   if (opts.role === 'worker' && workerPort !== undefined) {
+    const { buildWorkerHttpApp } = await import('./http/worker-app.ts');
     const app = await buildWorkerHttpApp(composed.deps, metrics);
     workerUrl = await app.listen({ host: config.http.host, port: workerPort });
     closeWorkerHttp = () => app.close();
@@ -163,6 +157,23 @@ async function startLocked(
   let url: string | null = null;
   let closeHttp = async () => {};
   if (opts.role === 'serve') {
+    // The HTTP layer (Fastify, its schemas, the web UI's files) is loaded only now, after the worker started:
+    // a restarted process resumes its runs while this loads (docs/embedded-store.md, "Restart resumes at once").
+    const [
+      { buildHttpApp },
+      { ingestRoutes },
+      { metricsRoutes },
+      { notificationRoutes },
+      { uiSupportRoutes },
+      { webRoutes },
+    ] = await Promise.all([
+      import('./http/app.ts'),
+      import('./http/routes/ingest.ts'),
+      import('./http/routes/metrics.ts'),
+      import('./http/routes/notifications.ts'),
+      import('./http/routes/ui-support.ts'),
+      import('./http/web-static.ts'),
+    ]);
     const app = await buildHttpApp({
       deps: composed.deps,
       adminToken: admin.token,

@@ -1,6 +1,9 @@
 // Where pg-boss keeps its tables and which queue runs are dispatched on. Shared by the migration that creates
 // them (adapters/store/migrations.ts) and the queue adapter that uses them, so the two never disagree.
-import PgBoss from 'pg-boss';
+import { createRequire } from 'node:module';
+
+/** pg-boss, loaded when first needed: migrations on the embedded store never are (a start is faster without it). */
+const pgBoss = () => createRequire(import.meta.url)('pg-boss') as typeof import('pg-boss');
 
 /** The one queue: a job means "work on Braze cohort X" (data: {brazeCohortId}), keyed by that id. */
 export const RUN_QUEUE = 'cohort-sync-runs';
@@ -27,7 +30,8 @@ export function pgBossSchemaFor(storeSchema: string): string {
  * migrator already runs each migration in one transaction under its advisory lock, so those two are dropped.
  */
 export function pgBossSchemaSql(storeSchema: string): string {
-  return PgBoss.getConstructionPlans(pgBossSchemaFor(storeSchema))
+  return pgBoss()
+    .getConstructionPlans(pgBossSchemaFor(storeSchema))
     .replace(/^\s*BEGIN;\s*$/m, '')
     .replace(/^\s*COMMIT;\s*$/m, '');
 }

@@ -1,9 +1,9 @@
 // Opens the store on either engine behind one Kysely type. Only this file knows how to connect.
 import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import { type Engine, postgresDialect, type StoreDialect, sqliteDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import { checkpointInBackground, withStatementCache } from './sqlite-performance.ts';
@@ -45,6 +45,9 @@ export function openStoreDb(location: StoreLocation): StoreDb {
     };
     return { db, engine: 'sqlite', dialect: sqliteDialect, close };
   }
+  // Required here, not imported at the top: the embedded store never needs the driver, and loading it is a
+  // noticeable part of a process's start (docs/embedded-store.md, "Restart resumes at once").
+  const pg = createRequire(import.meta.url)('pg') as typeof import('pg');
   // int8 (counts) arrive as strings by default; our counts fit in a JS number.
   pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
   const pool = new pg.Pool({

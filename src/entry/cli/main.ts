@@ -4,10 +4,15 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { openStoreDb } from '../../adapters/store/db.ts';
 import { migrate } from '../../adapters/store/migrator.ts';
-import { runSandboxCli, type SandboxCliArgs } from '../../sandbox/index.ts';
+import type { SandboxCliArgs } from '../../sandbox/index.ts';
 import { ConfigError, type ConfigOverrides, loadConfig } from '../config.ts';
-import { startService } from '../service.ts';
 import { registerResourceCommands } from './resources/index.ts';
+
+// The service and the sandbox are imported by the commands that run them: every other command starts faster.
+const startService: typeof import('../service.ts').startService = async (...args) =>
+  (await import('../service.ts')).startService(...args);
+const runSandboxCli: typeof import('../../sandbox/index.ts').runSandboxCli = async (...args) =>
+  (await import('../../sandbox/index.ts')).runSandboxCli(...args);
 
 const port = (value: string): number => {
   const n = Number(value);
