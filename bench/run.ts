@@ -231,13 +231,18 @@ for (const a of acks)
     `acknowledgement of 1,000 new identifiers into ${count(a.acked)} (${a.variant === 'indexed' ? 'with the former (braze cohort, profile) index' : 'now'}): ` +
       `mean ${f(a.meanMs, 2)} ms, p95 ${f(a.p95Ms, 2)} ms over ${a.batches} = ${f(a.perSecond, 0)} acknowledgements/s`,
   );
-for (const u of uploads)
+for (const u of uploads) {
+  const perMillion = (cpu: number) => f((cpu * 1e6) / u.rows, 2);
   out.push(
     '',
-    `upload of ${count(u.rows)} CSV rows (${f(u.fileMb, 0)} MB): PUT text/csv ${f(u.uploadSeconds, 1)} s = ${count(Math.round(u.rowsPerSecond))} rows/s, peak RSS ${f(u.peakRssMb, 0)} MB, accepted ${count(u.accepted)}, size ${count(u.size)}; ` +
-      `sqlite3 .import ${f(u.importSeconds, 1)} s (peak RSS ${f(u.importPeakRssMb, 0)} MB) = ${u.importSeconds ? f(u.uploadSeconds / u.importSeconds, 1) : '–'}× its time; ` +
-      `POST members ${count(u.postRows)} in ${f(u.postSeconds, 1)} s = ${count(Math.round(u.postRowsPerSecond))} rows/s`,
+    `upload of ${count(u.rows)} CSV rows (${f(u.fileMb, 0)} MB), load ${u.loadBefore.join(' ')} → ${u.loadAfter.join(' ')}: ` +
+      `PUT text/csv ${f(u.uploadSeconds, 1)} s = ${count(Math.round(u.rowsPerSecond))} rows/s, CPU ${f(u.uploadCpuSeconds, 1)} s (${perMillion(u.uploadCpuSeconds)} s per million rows = ${count(Math.round(u.rows / u.uploadCpuSeconds))} rows per CPU second), ` +
+      `peak RSS ${f(u.peakRssBeforeMb, 0)} MB before → ${f(u.peakRssMb, 0)} MB, accepted ${count(u.accepted)}, size ${count(u.size)}; ` +
+      `sqlite3 .import ${f(u.importSeconds, 1)} s, CPU ${f(u.importCpuSeconds, 1)} s (peak RSS ${f(u.importPeakRssMb, 0)} MB): ` +
+      `the upload takes ${u.importSeconds ? f(u.uploadSeconds / u.importSeconds, 1) : '–'}× its time, ${u.importCpuSeconds ? f(u.uploadCpuSeconds / u.importCpuSeconds, 1) : '–'}× its CPU; ` +
+      `POST members ${count(u.postRows)} in bodies of 10,000: ${f(u.postSeconds, 1)} s = ${count(Math.round(u.postRowsPerSecond))} rows/s, CPU ${f(u.postCpuSeconds, 1)} s`,
   );
+}
 for (const r of restarts)
   out.push(
     '',

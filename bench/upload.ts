@@ -1,13 +1,14 @@
 // The upload bench: a CSV of N members replaces a static cohort through the real HTTP API (PUT …/members,
 // text/csv, streamed from the file over a socket), in a process of its own so its peak RSS is the server's and
 // the streaming client's alone. Baseline, same file, same run: SQLite's own command-line `.import --csv` into a
-// fresh database (the sqlite3 Debian package), timed with GNU time for its peak RSS. Also POST …/members with
-// JSON bodies of 10,000 members (the most one body may hold), for the per-member path.
+// fresh database (the sqlite3 Debian package), timed with GNU time for its CPU and peak RSS. Also POST …/members
+// with JSON bodies of 10,000 members (the most one body may hold). The machine is shared, so CPU time
+// (process.cpuUsage of the server process, which also streams the file to itself) is reported beside wall time.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pino from 'pino';
@@ -24,14 +25,22 @@ export interface UploadResult {
   readonly fileMb: number;
   readonly uploadSeconds: number;
   readonly rowsPerSecond: number;
+  /** CPU seconds (user + system) of the process during the upload. */
+  readonly uploadCpuSeconds: number;
+  /** Peak RSS before the upload (the started server) and after it. */
+  readonly peakRssBeforeMb: number;
   readonly peakRssMb: number;
   readonly accepted: number;
   readonly size: number;
   readonly importSeconds: number | null;
+  readonly importCpuSeconds: number | null;
   readonly importPeakRssMb: number | null;
   readonly postRows: number;
   readonly postSeconds: number;
   readonly postRowsPerSecond: number;
+  readonly postCpuSeconds: number;
+  readonly loadBefore: number[];
+  readonly loadAfter: number[];
 }
 
 /** user_id column only: `csv_` + a 10-digit scramble of i (a bijection below 2^32), so ids are unique and unordered. */
@@ -51,17 +60,36 @@ async function writeCsv(file: string, rows: number): Promise<void> {
 }
 
 /** sqlite3's .import of the same file; null when the sqlite3 command is not installed. */
-function sqliteImport(file: string, dir: string): { seconds: number; peakRssMb: number } | null {
+function sqliteImport(file: string, dir: string): { seconds: number; cpuSeconds: number; peakRssMb: number } | null {
   const db = join(dir, 'import.db');
   const start = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'sqlite3', db, '.import --csv ' + file + ' members'], {
-    encoding: 'utf8',
-  });
+  // The store's settings (WAL, synchronous = NORMAL), so the baseline writes as the service does.
+  const r = spawnSync(
+    '/usr/bin/time',
+    [
+      '-f',
+      '%M %U %S',
+      'sqlite3',
+      '-cmd',
+      'pragma journal_mode = wal',
+      '-cmd',
+      'pragma synchronous = normal',
+      db,
+      `.import --csv ${file} members`,
+    ],
+    { encoding: 'utf8' },
+  );
   const seconds = (performance.now() - start) / 1000;
   if (r.error || r.status !== 0) return null;
-  const kb = Number(r.stderr.trim().split('\n').at(-1));
-  return { seconds, peakRssMb: kb / 1024 };
+  const [kb, user, sys] = (r.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+  return { seconds, cpuSeconds: (user ?? 0) + (sys ?? 0), peakRssMb: (kb ?? 0) / 1024 };
 }
+
+const cpuSince = (from: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
+};
+const load = () => loadavg().map((x) => Number(x.toFixed(2)));
 
 export function benchUploadInChild(rows: number): UploadResult {
   const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, String(rows)], {
@@ -82,7 +110,9 @@ async function benchUpload(rows: number, log: (line: string) => void): Promise<U
     const fileMb = statSync(file).size / 2 ** 20;
     log(`[upload] ${rows} rows, ${fileMb.toFixed(0)} MB of CSV`);
     const baseline = sqliteImport(file, dir);
-    log(`[upload] sqlite3 .import: ${baseline ? `${baseline.seconds.toFixed(1)} s` : 'sqlite3 not installed'}`);
+    log(
+      `[upload] sqlite3 .import: ${baseline ? `${baseline.seconds.toFixed(1)} s, CPU ${baseline.cpuSeconds.toFixed(1)} s` : 'sqlite3 not installed'}`,
+    );
 
     const composed = await compose({
       store: { kind: 'sqlite', file: join(dir, 'store.db') },
@@ -110,6 +140,9 @@ async function benchUpload(rows: number, log: (line: string) => void): Promise<U
       const project = await call('POST', '/api/v1/projects', { name: 'Upload bench' });
       const p = `/api/v1/projects/${project.id as string}`;
       const cohort = await call('POST', `${p}/cohorts`, { name: 'Uploaded', type: 'static' });
+      const loadBefore = load();
+      const peakRssBeforeMb = peakRssMb();
+      const cpu = process.cpuUsage();
       const start = performance.now();
       const out = await new Promise<Record<string, unknown>>((done, fail) => {
         const req = request(
@@ -129,31 +162,42 @@ async function benchUpload(rows: number, log: (line: string) => void): Promise<U
         createReadStream(file).pipe(req);
       });
       const uploadSeconds = (performance.now() - start) / 1000;
-      log(`[upload] PUT text/csv: ${uploadSeconds.toFixed(1)} s, peak RSS ${peakRssMb().toFixed(0)} MB`);
+      const uploadCpuSeconds = cpuSince(cpu);
+      log(
+        `[upload] PUT text/csv: ${uploadSeconds.toFixed(1)} s, CPU ${uploadCpuSeconds.toFixed(1)} s, peak RSS ${peakRssMb().toFixed(0)} MB`,
+      );
 
-      // The per-member path: POST …/members, 10,000 new members a body (its limit), 10 bodies.
+      // POST …/members, 10,000 new members a body (its limit), 30 bodies.
       const other = await call('POST', `${p}/cohorts`, { name: 'Posted', type: 'static' });
       const perBody = 10_000;
-      const bodies = 10;
+      const bodies = 30;
+      const postCpu = process.cpuUsage();
       const postStart = performance.now();
       for (let b = 0; b < bodies; b++) {
         const add = Array.from({ length: perBody }, (_, i) => ({ user_id: `post_${b}_${i}` }));
         await call('POST', `${p}/cohorts/${other.id as string}/members`, { add });
       }
       const postSeconds = (performance.now() - postStart) / 1000;
+      const postCpuSeconds = cpuSince(postCpu);
       return {
         rows,
         fileMb,
         uploadSeconds,
         rowsPerSecond: rows / uploadSeconds,
+        uploadCpuSeconds,
+        peakRssBeforeMb,
         peakRssMb: peakRssMb(),
         accepted: Number(out.accepted),
         size: Number(out.size),
         importSeconds: baseline?.seconds ?? null,
+        importCpuSeconds: baseline?.cpuSeconds ?? null,
         importPeakRssMb: baseline?.peakRssMb ?? null,
         postRows: perBody * bodies,
         postSeconds,
         postRowsPerSecond: (perBody * bodies) / postSeconds,
+        postCpuSeconds,
+        loadBefore,
+        loadAfter: load(),
       };
     } finally {
       await app.close();

@@ -1,10 +1,9 @@
 // Static cohorts and their membership (docs/product.md §2). Membership changes tell real-time syncs.
-import type { Readable } from 'node:stream';
-import { parse } from 'csv-parse';
+import { CsvReader, CsvRecordTooLong, type CsvSink } from '../domain/csv.ts';
 import type { Cohort, MemberInput } from '../domain/model.ts';
 import type { Uses } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
-import { checkMember } from './member-input.ts';
+import { checkMember, userIdProblem, userOnly } from './member-input.ts';
 import { requireProject } from './projects.ts';
 
 export async function createStaticCohort(
@@ -66,17 +65,30 @@ export async function changeMembers(
   requireStatic(await requireCohort(deps, projectId, cohortId));
   const outcome: MemberChangeOutcome = { added: 0, removed: 0, invalid: [] };
   for (const op of ['add', 'remove'] as const) {
+    // Members named by a user id alone are applied as one set; the others member by member.
+    const users: string[] = [];
     const valid: MemberInput[] = [];
     (input[op] ?? []).forEach((raw, index) => {
-      const check = checkMember(raw);
-      if (check.ok) valid.push(check.member);
-      else outcome.invalid.push({ index, op, reason: check.reason });
+      const user = userOnly(raw);
+      const problem = user === undefined ? null : userIdProblem(user);
+      if (user !== undefined && problem === null) users.push(user);
+      else if (problem !== null) outcome.invalid.push({ index, op, reason: problem });
+      else {
+        const check = checkMember(raw);
+        if (check.ok) valid.push(check.member);
+        else outcome.invalid.push({ index, op, reason: check.reason });
+      }
     });
-    if (valid.length === 0) continue;
-    const r = await deps.store.membership.applyMembers(projectId, cohortId, op, valid, deps.clock.now().toISOString());
-    outcome.added += r.added;
-    outcome.removed += r.removed;
+    const now = deps.clock.now().toISOString();
+    for (const r of [
+      users.length > 0 ? await deps.store.membership.applyUsers(projectId, cohortId, op, users, now) : null,
+      valid.length > 0 ? await deps.store.membership.applyMembers(projectId, cohortId, op, valid, now) : null,
+    ]) {
+      outcome.added += r?.added ?? 0;
+      outcome.removed += r?.removed ?? 0;
+    }
   }
+  outcome.invalid.sort((a, b) => (a.op === b.op ? a.index - b.index : a.op === 'add' ? -1 : 1));
   if (outcome.added + outcome.removed > 0) await onChanged?.(projectId, cohortId);
   return outcome;
 }
@@ -90,18 +102,34 @@ export interface ReplaceOutcome {
 }
 
 const REJECTIONS_KEPT = 1000;
-/** Members per store call: large enough that per-call costs vanish, small enough to stay a few MB. */
-const CHUNK = 5_000;
+/** Members per batch read and per store call: large enough that per-call costs vanish, small enough to stay a few MB. */
+const BATCH = 20_000;
+
+/** One member read from an upload, by line (CSV: the file's line; JSON: the position in the list). */
+export type MemberRow = { line: number; raw: unknown } | { line: number; error: string };
 
 /**
- * Replaces membership from a stream of members. Memory holds one chunk, not the file: members are staged in
- * the store and swapped in at the end, so a failed import changes nothing.
+ * Members read in bulk: those named by a user id alone (most rows of an upload) as bare ids with their
+ * lines, not yet checked, and every other row as it was read.
+ */
+export interface MemberBatch {
+  readonly userIds: string[];
+  readonly userLines: number[];
+  readonly rows: MemberRow[];
+}
+
+const newBatch = (): MemberBatch => ({ userIds: [], userLines: [], rows: [] });
+const batchSize = (b: MemberBatch): number => b.userIds.length + b.rows.length;
+
+/**
+ * Replaces membership from a stream of members (rows or batches of them). Memory holds one batch, not the
+ * file: members are staged in the store and swapped in at the end, so a failed import changes nothing.
  */
 export async function replaceMembers(
   deps: MembershipDeps,
   projectId: string,
   cohortId: string,
-  members: AsyncIterable<{ line: number; raw: unknown } | { line: number; error: string }>,
+  members: AsyncIterable<MemberRow | MemberBatch>,
   onChanged?: MembershipChanged,
 ): Promise<ReplaceOutcome> {
   requireStatic(await requireCohort(deps, projectId, cohortId));
@@ -110,25 +138,59 @@ export async function replaceMembers(
   const rejected: { line: number; reason: string }[] = [];
   let rejectedCount = 0;
   let accepted = 0;
-  let chunk: MemberInput[] = [];
-  const flush = async () => {
-    if (chunk.length === 0) return;
-    await membership.appendReplace(importId, projectId, chunk, deps.clock.now().toISOString());
-    chunk = [];
+  const reject = (line: number, reason: string) => {
+    rejectedCount += 1;
+    if (rejected.length < REJECTIONS_KEPT) rejected.push({ line, reason });
+  };
+  let pending = newBatch();
+  let change: { added: number; removed: number };
+  const flush = async (batch: MemberBatch) => {
+    // Ids are checked in place: the valid ones are moved to the front and the list cut after them.
+    const ids = batch.userIds;
+    let kept = 0;
+    const firstRejected = rejected.length;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const problem = userIdProblem(id);
+      if (problem === null) ids[kept++] = id;
+      else reject(batch.userLines[i] ?? 0, problem);
+    }
+    ids.length = kept;
+    const others: MemberInput[] = [];
+    for (const item of batch.rows) {
+      const check = 'error' in item ? { ok: false as const, reason: item.error } : checkMember(item.raw);
+      if (check.ok) others.push(check.member);
+      else reject(item.line, check.reason);
+    }
+    // Rejections are listed in line order (ids and other rows were checked as two lists).
+    if (rejected.length > firstRejected)
+      rejected.splice(firstRejected, Infinity, ...rejected.slice(firstRejected).sort((a, b) => a.line - b.line));
+    accepted += kept + others.length;
+    if (kept + others.length > 0)
+      await membership.appendReplace(
+        importId,
+        projectId,
+        { userIds: ids, members: others },
+        deps.clock.now().toISOString(),
+      );
   };
   try {
     for await (const item of members) {
-      const check = 'error' in item ? { ok: false as const, reason: item.error } : checkMember(item.raw);
-      if (!check.ok) {
-        rejectedCount += 1;
-        if (rejected.length < REJECTIONS_KEPT) rejected.push({ line: item.line, reason: check.reason });
+      if ('userIds' in item) {
+        await flush(item);
         continue;
       }
-      accepted += 1;
-      chunk.push(check.member);
-      if (chunk.length >= CHUNK) await flush();
+      const user = 'raw' in item ? userOnly(item.raw) : undefined;
+      if (user !== undefined) {
+        pending.userIds.push(user);
+        pending.userLines.push(item.line);
+      } else pending.rows.push(item);
+      if (batchSize(pending) >= BATCH) {
+        await flush(pending);
+        pending = newBatch();
+      }
     }
-    await flush();
+    await flush(pending);
     if (accepted === 0 && rejectedCount > 0) {
       // Every row rejected is a bad file, not an empty cohort: replacing with it would drop every member.
       throw invalid(
@@ -136,11 +198,11 @@ export async function replaceMembers(
         `every row was rejected (${rejectedCount}); the cohort was not changed`,
       );
     }
+    change = await membership.commitReplace(importId, projectId, cohortId, deps.clock.now().toISOString());
   } catch (error) {
     await membership.abortReplace(importId);
     throw error;
   }
-  const change = await membership.commitReplace(importId, projectId, cohortId, deps.clock.now().toISOString());
   if (change.added + change.removed > 0) await onChanged?.(projectId, cohortId);
   const size = (await requireCohort(deps, projectId, cohortId)).size;
   if (rejectedCount > rejected.length)
@@ -148,90 +210,106 @@ export async function replaceMembers(
   return { size, accepted, rejected, ...change };
 }
 
+/** A JSON list of members as the importer reads them; `line` is the position in the list, counting from 1. */
+export async function* membersFromList(members: readonly unknown[]): AsyncGenerator<MemberBatch> {
+  for (let start = 0; start < members.length; start += BATCH) {
+    const batch = newBatch();
+    for (let i = start; i < Math.min(members.length, start + BATCH); i++) {
+      const raw = members[i];
+      const user = userOnly(raw);
+      if (user !== undefined) {
+        batch.userIds.push(user);
+        batch.userLines.push(i + 1);
+      } else batch.rows.push({ line: i + 1, raw });
+    }
+    yield batch;
+  }
+}
+
 const ID_COLUMNS = new Set(['user_id', 'device_id']);
 
 /**
- * Reads members from CSV: a header row; user_id and device_id columns; every other column a user property.
- * Line numbers are the file's (header = line 1). A malformed row is reported, not fatal.
+ * Reads members from CSV (src/domain/csv.ts): a header row; user_id and device_id columns; every other column
+ * a user property. Line numbers are the file's (header = line 1; a record over several lines is named by its
+ * first). A malformed row is reported, not fatal; a record longer than `maxRecordBytes` characters ends the
+ * upload with a 413. Yields batches of members, reading the input only as fast as they are taken.
  */
 export async function* membersFromCsv(
-  input: Readable | AsyncIterable<Buffer | string>,
+  input: AsyncIterable<Buffer | string>,
   opts: { maxRecordBytes?: number } = {},
-): AsyncGenerator<{ line: number; raw: unknown } | { line: number; error: string }> {
-  const skipped: { line: number; error: string }[] = [];
+): AsyncGenerator<MemberBatch> {
   const maxRecordBytes = opts.maxRecordBytes ?? 1024 ** 2;
-  const parser = parse({
-    // A record past the limit cannot be skipped (the parser would buffer on to find its end), so it ends the
-    // upload: on_skip rethrows it as fatal. csv-parse counts characters, so multi-byte text may hold more bytes.
-    max_record_size: maxRecordBytes,
-    bom: true,
-    columns: false,
-    skip_empty_lines: true,
-    relax_column_count: true,
-    trim: false,
-    info: true,
-    // A malformed row (a stray quote, say) is reported by line and the rest of the file still parses.
-    skip_records_with_error: true,
-    on_skip: (err) => {
-      const e = err as (Error & { lines?: number; code?: string }) | undefined;
-      if (e?.code === 'CSV_MAX_RECORD_SIZE')
+  let header: string[] | null = null;
+  let userCol = -1;
+  let deviceCol = -1;
+  let batch = newBatch();
+  const sink: CsvSink = {
+    record(fields, line) {
+      if (!header) {
+        header = fields.map((h) => h.trim());
+        userCol = header.indexOf('user_id');
+        deviceCol = header.indexOf('device_id');
+        if (userCol === -1 && deviceCol === -1)
+          throw invalid([{ path: 'csv', message: 'line 1: the header must name a user_id or a device_id column' }]);
+        return;
+      }
+      if (fields.length !== header.length) {
+        batch.rows.push({ line, error: `expected ${header.length} columns, found ${fields.length}` });
+        return;
+      }
+      // The common row: a user id and nothing else (no device id, no property values).
+      if (userCol !== -1 && fields[userCol] !== '' && (fields.length === 1 || onlyField(fields, userCol))) {
+        batch.userIds.push(fields[userCol]!);
+        batch.userLines.push(line);
+        return;
+      }
+      const raw: Record<string, unknown> = {};
+      const properties: Record<string, string> = {};
+      header.forEach((column, i) => {
+        const value = fields[i] ?? '';
+        if (ID_COLUMNS.has(column)) raw[column] = value;
+        else if (value !== '') properties[column] = value;
+      });
+      if (Object.keys(properties).length > 0) raw.properties = properties;
+      batch.rows.push({ line, raw });
+    },
+    malformed(line, reason) {
+      batch.rows.push({ line, error: reason });
+    },
+  };
+  const reader = new CsvReader(sink, maxRecordBytes);
+  const decoder = new TextDecoder('utf-8');
+  const read = (write: () => void) => {
+    try {
+      write();
+    } catch (e) {
+      if (e instanceof CsvRecordTooLong)
         throw new AppError(
           413,
           'record_too_large',
-          `line ${e.lines ?? 0}: a record is longer than ${maxRecordBytes} characters (CSV_MAX_RECORD_BYTES); nothing was changed`,
+          `line ${e.line}: a record is longer than ${maxRecordBytes} characters (CSV_MAX_RECORD_BYTES); nothing was changed`,
         );
-      skipped.push({ line: e?.lines ?? 0, error: e?.message ?? 'malformed CSV row' });
-    },
+      throw e;
+    }
+  };
+  for await (const chunk of input) {
+    read(() => reader.write(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })));
+    if (batchSize(batch) >= BATCH) {
+      yield batch;
+      batch = newBatch();
+    }
+  }
+  read(() => {
+    const tail = decoder.decode();
+    if (tail) reader.write(tail);
+    reader.end();
   });
-  const source = 'pipe' in input && typeof input.pipe === 'function' ? (input as Readable) : null;
-  if (source) source.pipe(parser);
-  else {
-    void (async () => {
-      try {
-        for await (const chunk of input as AsyncIterable<Buffer | string>) {
-          if (parser.destroyed) break; // the parser failed (a record too large): stop reading the input
-          if (!parser.write(chunk))
-            await new Promise<void>((r) => {
-              const done = () => {
-                parser.off('drain', done);
-                parser.off('close', done);
-                r();
-              };
-              parser.on('drain', done);
-              parser.on('close', done);
-            });
-        }
-        if (!parser.destroyed) parser.end();
-      } catch (e) {
-        parser.destroy(e as Error);
-      }
-    })();
-  }
-  let header: string[] | null = null;
-  for await (const record of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-    yield* skipped.splice(0);
-    const line = record.info.lines;
-    if (!header) {
-      header = record.record.map((h) => h.trim());
-      if (!header.includes('user_id') && !header.includes('device_id')) {
-        throw invalid([{ path: 'csv', message: 'line 1: the header must name a user_id or a device_id column' }]);
-      }
-      continue;
-    }
-    if (record.record.length !== header.length) {
-      yield { line, error: `expected ${header.length} columns, found ${record.record.length}` };
-      continue;
-    }
-    const raw: Record<string, unknown> = {};
-    const properties: Record<string, string> = {};
-    header.forEach((column, i) => {
-      const value = record.record[i] ?? '';
-      if (ID_COLUMNS.has(column)) raw[column] = value;
-      else if (value !== '') properties[column] = value;
-    });
-    if (Object.keys(properties).length > 0) raw.properties = properties;
-    yield { line, raw };
-  }
-  yield* skipped.splice(0);
+  if (batchSize(batch) > 0) yield batch;
   if (!header) throw invalid([{ path: 'csv', message: 'the CSV is empty: it needs a header row' }]);
+}
+
+/** Whether every field but `keep` is empty. */
+function onlyField(fields: readonly string[], keep: number): boolean {
+  for (let i = 0; i < fields.length; i++) if (i !== keep && fields[i] !== '') return false;
+  return true;
 }

@@ -17,7 +17,8 @@ function idField(raw: unknown, field: string): { value?: string; error?: string 
   if (hasLoneSurrogate(raw)) return { error: `${field} contains a lone UTF-16 surrogate (not valid Unicode)` };
   // Kept exactly as sent, but an id that is only spaces names nobody (docs/security.md).
   if (raw.trim() === '') return { error: `${field} is blank (only whitespace)` };
-  if (Buffer.byteLength(raw, 'utf8') > MAX_ID_BYTES)
+  // Only a string of more than MAX_ID_BYTES / 3 code units can take more than MAX_ID_BYTES in UTF-8.
+  if (raw.length * 3 > MAX_ID_BYTES && Buffer.byteLength(raw, 'utf8') > MAX_ID_BYTES)
     return { error: `${field} is longer than ${MAX_ID_BYTES} bytes in UTF-8` };
   return { value: raw };
 }
@@ -44,6 +45,28 @@ function propertiesProblem(value: unknown, depth = 0): string | null {
     if (problem) return problem;
   }
   return null;
+}
+
+/**
+ * Checks a member named by a user id alone (most rows of a CSV upload) without building its object: the
+ * reason it is refused, or null. The same rules as checkMember for `{ user_id: id }`.
+ */
+export function userIdProblem(id: string): string | null {
+  if (id === '') return 'a member needs a user_id or a device_id';
+  return idField(id, 'user_id').error ?? null;
+}
+
+/**
+ * The user id of a member named by it alone — `{ user_id }`, optionally with an empty device id or no
+ * properties — or undefined for any other member, which takes checkMember.
+ */
+export function userOnly(raw: unknown): string | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof r.user_id !== 'string' || r.user_id === '') return undefined;
+  if (r.properties !== undefined || (r.device_id !== undefined && r.device_id !== null && r.device_id !== ''))
+    return undefined;
+  return r.user_id;
 }
 
 export function checkMember(raw: unknown): MemberCheck {

@@ -97,7 +97,7 @@ export interface Config {
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly logLevel: LogLevel;
   readonly runs: { readonly historyDays: number; readonly realtimeReconcileMinutes: number };
-  /** Limits of CSV uploads: the body (413 above) and one record, csv-parse's max_record_size. */
+  /** Limits of CSV uploads: the body (413 above) and one record, in characters (src/domain/csv.ts). */
   readonly csv: { readonly maxBytes: number; readonly maxRecordBytes: number };
   /** How runs are coordinated between processes (docs/deploy.md). */
   readonly coordination: {

@@ -117,9 +117,23 @@ export interface MembershipRepo {
     members: readonly MemberInput[],
     now: string,
   ): Promise<MemberChangeResult>;
+  /** applyMembers for members named by a user id alone (checked already), as one set: the result is the same. */
+  applyUsers(
+    projectId: string,
+    cohortId: string,
+    op: 'add' | 'remove',
+    userIds: readonly string[],
+    now: string,
+  ): Promise<MemberChangeResult>;
   /** Replace membership in a stream: begin, append chunks, then commit swaps it in atomically. */
   beginReplace(projectId: string, cohortId: string): Promise<string>;
-  appendReplace(importId: string, projectId: string, members: readonly MemberInput[], now: string): Promise<void>;
+  /** Stages checked members: `userIds` named by a user id alone, `members` any others. */
+  appendReplace(
+    importId: string,
+    projectId: string,
+    batch: { readonly userIds: readonly string[]; readonly members: readonly MemberInput[] },
+    now: string,
+  ): Promise<void>;
   commitReplace(importId: string, projectId: string, cohortId: string, now: string): Promise<MemberChangeResult>;
   abortReplace(importId: string): Promise<void>;
   listMembers(cohortId: string, limit: number, cursor: string | null): Promise<Page<ProfileRecord>>;

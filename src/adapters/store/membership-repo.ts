@@ -173,26 +173,27 @@ export async function resolveProfile(
   return profile.id;
 }
 
-const hasProperties = (m: MemberInput): boolean => m.properties !== undefined && Object.keys(m.properties).length > 0;
+/** Moves the cohort's size by a change: never a recount of a cohort that may hold millions. */
+async function recordChange(tx: Tx, cohortId: string, change: MemberChangeResult, now: string) {
+  await tx
+    .updateTable('cohorts')
+    .set((eb) => ({ size: eb('size', '+', change.added - change.removed), updated_at: now }))
+    .where('id', '=', cohortId)
+    .execute();
+  if (change.added + change.removed > 0) await recordChangedSize(tx, cohortId, now);
+  return change;
+}
 
-/** Stages members named only by a user id: creates the profiles that are new, then records every profile. */
-async function appendUsers(
-  tx: Tx,
-  dialect: StoreDialect,
-  importId: string,
-  projectId: string,
-  members: readonly MemberInput[],
-  now: string,
-): Promise<void> {
-  const users = dialect.textRows(members.map((m) => m.user_id!));
-  // CROSS JOIN keeps the chunk's ids as the outer loop on SQLite (one index probe each); its planner would
-  // otherwise walk the project's profiles and scan the chunk for each.
-  await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
-    select ${projectId}, u.value, '{}', ${now}, ${now} from (${users}) u where true
-    on conflict (project_id, user_id) do nothing`.execute(tx);
-  await sql`insert into member_imports (import_id, profile_id)
-    select ${importId}, p.id from (${users}) u cross join profiles p where p.project_id = ${projectId} and p.user_id = u.value
-    on conflict (import_id, profile_id) do nothing`.execute(tx);
+/**
+ * The scratch tables of one replace (dialect.createScratchTable): the user ids staged as read, the same
+ * distinct and in key order, and the profiles of the new membership.
+ */
+function scratchOf(importId: string) {
+  return {
+    staged: sql.table(`${importId}_staged`),
+    users: sql.table(`${importId}_users`),
+    members: sql.table(`${importId}_members`),
+  };
 }
 
 export class KyselyMembershipRepo implements MembershipRepo {
@@ -231,76 +232,135 @@ export class KyselyMembershipRepo implements MembershipRepo {
         changed += 1;
         await logChange(tx, projectId, cohortId, profileId, now);
       }
-      const delta = op === 'add' ? changed : -changed;
-      await tx
-        .updateTable('cohorts')
-        .set((eb) => ({ size: eb('size', '+', delta), updated_at: now }))
-        .where('id', '=', cohortId)
-        .execute();
-      if (changed > 0) await recordChangedSize(tx, cohortId, now);
-      return op === 'add' ? { added: changed, removed: 0 } : { added: 0, removed: changed };
+      return recordChange(
+        tx,
+        cohortId,
+        op === 'add' ? { added: changed, removed: 0 } : { added: 0, removed: changed },
+        now,
+      );
+    });
+  }
+
+  async applyUsers(
+    projectId: string,
+    cohortId: string,
+    op: 'add' | 'remove',
+    userIds: readonly string[],
+    now: string,
+  ): Promise<MemberChangeResult> {
+    // Distinct (a member counts once) and sorted, so the user index is probed in order.
+    const users = this.dialect.textRows([...new Set(userIds)].sort());
+    const byUser = sql`(${users}) u cross join profiles p where p.project_id = ${projectId} and p.user_id = u.value`;
+    return this.db.transaction().execute(async (tx) => {
+      let changed: number;
+      if (op === 'add') {
+        await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
+          select ${projectId}, u.value, '{}', ${now}, ${now} from (${users}) u where true
+          on conflict (project_id, user_id) do nothing`.execute(tx);
+        const joining = sql`select p.id from ${byUser}
+          and not exists (select 1 from cohort_members m where m.cohort_id = ${cohortId} and m.profile_id = p.id)`;
+        const logged = await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
+          select ${projectId}, ${cohortId}, x.id, ${now} from (${joining}) x`.execute(tx);
+        await sql`insert into cohort_members (cohort_id, profile_id)
+          select ${cohortId}, x.id from (${joining}) x where true on conflict do nothing`.execute(tx);
+        changed = Number(logged.numAffectedRows ?? 0);
+      } else {
+        const leaving = sql`select p.id from ${byUser}
+          and exists (select 1 from cohort_members m where m.cohort_id = ${cohortId} and m.profile_id = p.id)`;
+        const logged = await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
+          select ${projectId}, ${cohortId}, x.id, ${now} from (${leaving}) x`.execute(tx);
+        await sql`delete from cohort_members where cohort_id = ${cohortId}
+          and profile_id in (select p.id from ${byUser})`.execute(tx);
+        changed = Number(logged.numAffectedRows ?? 0);
+      }
+      return recordChange(
+        tx,
+        cohortId,
+        op === 'add' ? { added: changed, removed: 0 } : { added: 0, removed: changed },
+        now,
+      );
     });
   }
 
   async beginReplace(): Promise<string> {
-    return `imp_${randomUUID()}`;
+    const importId = `imp_${randomUUID().replaceAll('-', '')}`;
+    const t = scratchOf(importId);
+    const create = sql.raw(this.dialect.createScratchTable);
+    await sql`${create} ${t.staged} (user_id ${sql.raw(this.dialect.keyTextColumn)} not null)`.execute(this.db);
+    await sql`${create} ${t.members} (profile_id integer primary key)`.execute(this.db);
+    return importId;
   }
 
   async appendReplace(
     importId: string,
     projectId: string,
-    members: readonly MemberInput[],
+    batch: { readonly userIds: readonly string[]; readonly members: readonly MemberInput[] },
     now: string,
   ): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      // Members named by a user id alone (most CSV rows) resolve in two set statements: their profile is the
-      // user's, created if new — exactly what resolveProfile does for them, without three queries a member.
-      const byUserOnly = members.filter(
-        (m) => m.user_id !== undefined && m.device_id === undefined && !hasProperties(m),
+    const t = scratchOf(importId);
+    // Members named by a user id alone (most rows) are only appended here, one statement a batch; their
+    // profiles are made and found at commit, in key order, as one set.
+    if (batch.userIds.length > 0)
+      await sql`insert into ${t.staged} (user_id) select u.value from (${this.dialect.textRows(batch.userIds)}) u`.execute(
+        this.db,
       );
-      if (byUserOnly.length > 0) await appendUsers(tx, this.dialect, importId, projectId, byUserOnly, now);
-      for (const m of members) {
-        if (m.user_id !== undefined && m.device_id === undefined && !hasProperties(m)) continue;
+    if (batch.members.length === 0) return;
+    await this.db.transaction().execute(async (tx) => {
+      for (const m of batch.members) {
         const profileId = await resolveProfile(tx, projectId, m, now, true);
         if (profileId === undefined) continue;
-        await tx
-          .insertInto('member_imports')
-          .values({ import_id: importId, profile_id: profileId })
-          .onConflict((oc) => oc.doNothing())
-          .execute();
+        await sql`insert into ${t.members} (profile_id) values (${profileId}) on conflict do nothing`.execute(tx);
       }
     });
   }
 
   async commitReplace(importId: string, projectId: string, cohortId: string, now: string): Promise<MemberChangeResult> {
-    return this.db.transaction().execute(async (tx) => {
+    const t = scratchOf(importId);
+    const { dialect, db } = this;
+    // Sorted once, here: the profiles are then created and looked up in user id order, so the user index is
+    // written and read page by page rather than at random (docs/embedded-store.md "CSV replace").
+    await sql`${sql.raw(dialect.createScratchTable)} ${t.users} (user_id ${sql.raw(dialect.keyTextColumn)} primary key)${sql.raw(dialect.withoutRowid)}`.execute(
+      db,
+    );
+    // In a transaction of its own, which holds the connection: the sorter's settings are the connection's.
+    await db.transaction().execute((tx) =>
+      dialect.withBulkSort(tx, () =>
+        sql`insert into ${t.users} (user_id) select user_id from ${t.staged} where true order by user_id
+          on conflict do nothing`.execute(tx),
+      ),
+    );
+    await sql`drop table ${t.staged}`.execute(db);
+    // Profiles made now persist whatever happens to the swap, as those of the other members already do.
+    await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
+      select ${projectId}, user_id, '{}', ${now}, ${now} from ${t.users} where true order by user_id
+      on conflict (project_id, user_id) do nothing`.execute(db);
+    await sql`insert into ${t.members} (profile_id)
+      select p.id from ${t.users} u cross join profiles p where p.project_id = ${projectId} and p.user_id = u.user_id
+      order by p.id on conflict do nothing`.execute(db);
+    await sql`drop table ${t.users}`.execute(db);
+    const change = await db.transaction().execute(async (tx) => {
       const leaving = sql`select m.profile_id from cohort_members m where m.cohort_id = ${cohortId}
-        and not exists (select 1 from member_imports i where i.import_id = ${importId} and i.profile_id = m.profile_id)`;
-      const joining = sql`select i.profile_id from member_imports i where i.import_id = ${importId}
-        and not exists (select 1 from cohort_members m where m.cohort_id = ${cohortId} and m.profile_id = i.profile_id)`;
+        and not exists (select 1 from ${t.members} i where i.profile_id = m.profile_id)`;
       const removed = await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
         select ${projectId}, ${cohortId}, x.profile_id, ${now} from (${leaving}) x`.execute(tx);
       await sql`delete from cohort_members where cohort_id = ${cohortId} and profile_id in (${leaving})`.execute(tx);
+      // Who joins is found once and kept (in profile order), then logged and added by two plain appends.
+      await sql`delete from ${t.members} where exists (select 1 from cohort_members m
+        where m.cohort_id = ${cohortId} and m.profile_id = ${t.members}.profile_id)`.execute(tx);
       const added = await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
-        select ${projectId}, ${cohortId}, x.profile_id, ${now} from (${joining}) x`.execute(tx);
-      await sql`insert into cohort_members (cohort_id, profile_id) select ${cohortId}, x.profile_id from (${joining}) x where true`.execute(
-        tx,
-      );
-      await tx.deleteFrom('member_imports').where('import_id', '=', importId).execute();
+        select ${projectId}, ${cohortId}, i.profile_id, ${now} from ${t.members} i order by i.profile_id`.execute(tx);
+      await sql`insert into cohort_members (cohort_id, profile_id)
+        select ${cohortId}, i.profile_id from ${t.members} i where true order by i.profile_id`.execute(tx);
       const change = { added: Number(added.numAffectedRows ?? 0), removed: Number(removed.numAffectedRows ?? 0) };
-      // The size follows from the change, as in applyMembers: no recount of a cohort that may hold millions.
-      await tx
-        .updateTable('cohorts')
-        .set((eb) => ({ size: eb('size', '+', change.added - change.removed), updated_at: now }))
-        .where('id', '=', cohortId)
-        .execute();
-      if (change.added + change.removed > 0) await recordChangedSize(tx, cohortId, now);
-      return change;
+      return recordChange(tx, cohortId, change, now);
     });
+    await sql`drop table ${t.members}`.execute(db);
+    return change;
   }
 
   async abortReplace(importId: string): Promise<void> {
-    await this.db.deleteFrom('member_imports').where('import_id', '=', importId).execute();
+    const t = scratchOf(importId);
+    for (const table of [t.staged, t.users, t.members]) await sql`drop table if exists ${table}`.execute(this.db);
   }
 
   async listMembers(cohortId: string, limit: number, cursor: string | null): Promise<Page<ProfileRecord>> {

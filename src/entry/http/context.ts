@@ -18,7 +18,7 @@ export interface HttpContext {
   readonly extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
   /** Largest JSON body accepted (413 above); CSV uploads stream and are not bound by it. Default 4 MiB. */
   readonly bodyLimitBytes?: number;
-  /** CSV uploads: the largest body (413 above, nothing changed) and record (csv-parse's max_record_size). */
+  /** CSV uploads: the largest body (413 above, nothing changed) and record, in characters (src/domain/csv.ts). */
   readonly csvLimits?: { readonly maxBytes: number; readonly maxRecordBytes: number };
   /** Time to receive a whole request, body included; 408 after it. Default 10 minutes (HTTP_REQUEST_TIMEOUT_MS). */
   readonly requestTimeoutMs?: number;

@@ -133,14 +133,6 @@ export function toErrorResponse(
   if (typeof e.code === 'string') {
     const known = FASTIFY_ERRORS[e.code];
     if (known) return { status: known.status, body: body(known.code, known.message ?? e.message ?? known.code) };
-    // csv-parse errors that are not per-row (those are reported by line, not thrown).
-    if (e.code.startsWith('CSV_'))
-      return {
-        status: 400,
-        body: body('invalid_input', `the CSV could not be read: ${e.message}`, {
-          fields: [{ path: 'csv', in: 'body', message: e.message }],
-        }),
-      };
   }
   if (error instanceof SyntaxError) return { status: 400, body: body('invalid_input', 'the body is not valid JSON') };
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;

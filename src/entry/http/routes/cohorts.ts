@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { estimateDefinition, explainBehavioral, sizeHistory } from '../../../app/behavioral.ts';
 import { createCohort, deleteCohort, listCohortMembers, listCohorts, updateCohort } from '../../../app/cohort-admin.ts';
-import { changeMembers, membersFromCsv, replaceMembers, requireCohort } from '../../../app/cohorts.ts';
+import { changeMembers, membersFromCsv, membersFromList, replaceMembers, requireCohort } from '../../../app/cohorts.ts';
 import { cursorScope, pageOfList } from '../../../app/cursors.ts';
 import { AppError } from '../../../app/errors.ts';
 import type { HttpContext } from '../context.ts';
@@ -59,11 +59,6 @@ async function* chunksOf(stream: Readable, maxBytes: number): AsyncGenerator<Buf
   } finally {
     if (!stream.readableEnded && !stream.destroyed) stream.resume();
   }
-}
-
-/** JSON members as the importer takes them; `line` is the position in `members`, counting from 1. */
-async function* jsonMembers(members: readonly unknown[]): AsyncGenerator<{ line: number; raw: unknown }> {
-  for (let i = 0; i < members.length; i++) yield { line: i + 1, raw: members[i] };
 }
 
 export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
@@ -229,7 +224,7 @@ export async function cohortRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     handler: async ({ params, body }) => {
       const source =
         'members' in body
-          ? jsonMembers(body.members)
+          ? membersFromList(body.members)
           : membersFromCsv(chunksOf(body as Readable, csvLimits.maxBytes), {
               maxRecordBytes: csvLimits.maxRecordBytes,
             });
