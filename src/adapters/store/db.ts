@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { busyRetryingDialect } from './busy-retry.ts';
 import { type Engine, postgresDialect, type StoreDialect, sqliteDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import { checkpointInBackground, withStatementCache } from './sqlite-performance.ts';
@@ -19,7 +20,10 @@ export interface StoreDb {
 }
 
 export type StoreLocation =
-  /** busyTimeoutMs: how long a write waits for another connection's lock before SQLITE_BUSY (default 10 s). */
+  /**
+   * busyTimeoutMs: how long one attempt waits for another connection's lock before SQLITE_BUSY (default
+   * 2.5 s); busy-retry.ts then tries 3 more times, so a request waits about 10 s in all before its 503.
+   */
   { kind: 'sqlite'; file: string; busyTimeoutMs?: number } | { kind: 'postgres'; url: string; schema?: string };
 
 export function openStoreDb(location: StoreLocation): StoreDb {
@@ -33,12 +37,14 @@ export function openStoreDb(location: StoreLocation): StoreDb {
     const sqlite = new SqliteDatabase(location.file);
     sqlite.pragma('journal_mode = WAL');
     // Another process (a second `serve`, `migrate`, a crashed worker's successor) may hold the write lock briefly.
-    // SQLite retries a busy lock for this long; after it the error reaches the HTTP layer as 503 + Retry-After.
-    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(location.busyTimeoutMs ?? 10_000))}`);
+    // SQLite waits this long per attempt (blocking the event loop); busy-retry.ts retries with the loop free
+    // in between, and only then does the error reach the HTTP layer as 503 + Retry-After.
+    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(location.busyTimeoutMs ?? 2_500))}`);
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('cache_size = -65536'); // 64 MiB page cache, bounded regardless of cohort size
     const checkpointer = location.file === ':memory:' ? null : checkpointInBackground(sqlite, location.file);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const dialect = busyRetryingDialect(new SqliteDialect({ database: withStatementCache(sqlite) }), sqlite);
+    const db = new Kysely<Database>({ dialect });
     const close = async () => {
       await checkpointer?.stop();
       await db.destroy();
