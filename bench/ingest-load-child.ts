@@ -53,6 +53,7 @@ let accepted = 0;
 let requests = 0;
 const latencies: number[] = [];
 const started = performance.now();
+const cpu0 = process.cpuUsage();
 const until = started + seconds * 1000;
 await Promise.all(
   Array.from({ length: concurrency }, async () => {
@@ -69,6 +70,18 @@ await Promise.all(
   }),
 );
 const elapsed = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpu0);
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? 0;
-console.log(JSON.stringify({ accepted, requests, elapsed, statuses, p50Ms: pct(50), p95Ms: pct(95), p99Ms: pct(99) }));
+console.log(
+  JSON.stringify({
+    accepted,
+    requests,
+    elapsed,
+    statuses,
+    p50Ms: pct(50),
+    p95Ms: pct(95),
+    p99Ms: pct(99),
+    cpuUs: cpu.user + cpu.system,
+  }),
+);

@@ -9,6 +9,7 @@
 //                           [--concurrency 4] [--pool 5000] [--cohorts 10]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -47,6 +48,8 @@ interface LoadResult {
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
+  /** The sender's own CPU over the run, µs. */
+  cpuUs: number;
 }
 
 function runLoad(url: string, apiKey: string, seconds: number, warm: boolean): Promise<LoadResult> {
@@ -75,6 +78,42 @@ function runLoad(url: string, apiKey: string, seconds: number, warm: boolean): P
       code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) as string)) : reject(new Error(`load ${code}`)),
     ),
   );
+}
+
+/**
+ * CPU seconds so far of the PostgreSQL backends serving this store's schema (same machine: /proc), by pid;
+ * null on SQLite or when the server is not local. Backends that exit during the run are not counted.
+ */
+async function backendCpu(): Promise<Map<number, number> | null> {
+  if (engine !== 'postgres') return null;
+  const rows = await sql<{ pid: number }>`select pid from pg_stat_activity
+    where datname = current_database()`.execute(composed.store.raw.db);
+  const ticks = 100; // USER_HZ
+  const out = new Map<number, number>();
+  for (const { pid } of rows.rows) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) / ticks);
+    } catch {
+      return null;
+    }
+  }
+  return out;
+}
+
+/**
+ * What the measured CPU per event means on two cores nobody else uses: the Node process runs on one core at
+ * most (SQLite's work is inside it), and all of it — Node, PostgreSQL's backends, the sender — shares two.
+ */
+function capacityLine(r: { accepted: number; serverCpuSeconds: number; cpuUs: number }, backendSeconds: number | null) {
+  const per = (seconds: number) => (seconds * 1e6) / Math.max(1, r.accepted);
+  const node = per(r.serverCpuSeconds);
+  const backends = backendSeconds === null ? 0 : per(backendSeconds);
+  const sender = r.cpuUs / Math.max(1, r.accepted);
+  const total = node + backends + sender;
+  const capacity = Math.min(1e6 / node, 2e6 / total);
+  const n = (x: number, d = 1) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  return `CPU per event: service ${n(node)} µs${backendSeconds === null ? '' : ` + PostgreSQL backends ${n(backends)} µs`} + sender ${n(sender)} µs = ${n(total)} µs; on 2 otherwise idle cores that sustains about ${n(capacity, 0)} events/s (min of 1 core / service and 2 cores / total)`;
 }
 
 /** Runs the load while sampling this process's CPU and RSS. */
@@ -165,7 +204,11 @@ try {
   const warmStarted = performance.now();
   await runLoad(url, ingestKey, 0, true);
   const warmSeconds = (performance.now() - warmStarted) / 1000;
+  const backends0 = await backendCpu();
   const result = await measured(url, ingestKey);
+  const backends1 = await backendCpu();
+  const backendSeconds =
+    backends0 && backends1 ? [...backends1].reduce((sum, [pid, t]) => sum + t - (backends0.get(pid) ?? 0), 0) : null;
   const stored = Number(
     (
       await sql<{ n: number }>`select count(*) as n from events where project_id = ${project.id}`.execute(
@@ -192,6 +235,7 @@ try {
       row('bare Fastify JSON route (baseline)', baseline),
       row(`cohort-sync ingestion (${engine})`, result),
       '',
+      capacityLine(result, backendSeconds),
       `warm-up (first sight of ${values.pool} users, one event each): ${f(warmSeconds, 1)} s; events stored ${f(stored)} (= ${f(result.accepted)} measured + ${values.pool} warm-up); cohort members at end ${f(members)}; server peak RSS ${f(peakRssMb())} MB`,
     ].join('\n'),
   );
