@@ -27,6 +27,8 @@ const { values } = parseArgs({
     'throughput-keys': { type: 'string', default: '8' },
     'throughput-members': { type: 'string', default: '20000' },
     'big-members': { type: 'string', default: '10000000' },
+    /** Requests in flight per run for the big section (BRAZE_CONCURRENCY; default the product's). */
+    'big-concurrency': { type: 'string' },
   },
 });
 const url = values['database-url'] ?? process.env.DATABASE_URL;
@@ -70,6 +72,16 @@ const stop = async (p: Proc) => {
 const peakRssMb = (pid: number) => {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
+};
+
+/** CPU time (user + system) a process has used so far, in ms; 0 once it is gone. */
+const cpuMsOf = (pid: number) => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // fields utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -353,7 +365,10 @@ if (sections.has('big')) {
   const members = Number(values['big-members']);
   const perHour = 250_000;
   const sandbox = await startSandbox({ port: 0, requestsPerHour: perHour });
-  const cluster = new Cluster(sandbox, { BRAZE_REQUESTS_PER_HOUR: String(perHour) });
+  const cluster = new Cluster(sandbox, {
+    BRAZE_REQUESTS_PER_HOUR: String(perHour),
+    ...(values['big-concurrency'] ? { BRAZE_CONCURRENCY: values['big-concurrency'] } : {}),
+  });
   await cluster.open();
   await cluster.scaleTo(2);
   const seedStart = performance.now();
@@ -368,11 +383,38 @@ if (sections.has('big')) {
   let lastCount = 0;
   let done: { status: string; counts: { added: number }; requests: number } | undefined;
   const rss: number[] = [];
+  // CPU while sending, by process: where a request's cost goes (workers, API server, this process with the
+  // sandbox, PostgreSQL's backends for this database), so a loaded machine's figures can be read as costs.
+  const backends = async () =>
+    (await cluster.db.query(`select pid from pg_stat_activity where datname = current_database()`)).rows.map(
+      (r) => Number(r.pid),
+    );
+  const cpuNow = async () => {
+    const own = process.cpuUsage();
+    return {
+      workers: cluster.workers.reduce((a, w) => a + cpuMsOf(w.child.pid!), 0),
+      api: cpuMsOf(cluster.api.child.pid!),
+      benchAndSandbox: (own.user + own.system) / 1000,
+      postgres: (await backends()).reduce((a, pid) => a + cpuMsOf(pid), 0),
+    };
+  };
+  let cpuFirst: Awaited<ReturnType<typeof cpuNow>> | undefined;
+  let cpuLast: Awaited<ReturnType<typeof cpuNow>> | undefined;
+  let countFirst = 0;
+  let countLast = 0;
   while (!done) {
     const count = sandbox.state.stats().requests;
     const now = performance.now();
-    if (count > 1 && Number.isNaN(first)) first = now;
-    if (count !== lastCount) last = now;
+    if (count > 1 && Number.isNaN(first)) {
+      first = now;
+      countFirst = count;
+      cpuFirst = await cpuNow();
+    }
+    if (count !== lastCount) {
+      last = now;
+      countLast = count;
+      if (cpuFirst) cpuLast = await cpuNow();
+    }
     lastCount = count;
     rss.push(...cluster.workers.map((w) => peakRssMb(w.child.pid!)));
     const run = (await cluster.call('GET', `${P}/syncs/${sync.id}/runs`)).items[0];
@@ -385,6 +427,7 @@ if (sections.has('big')) {
   const held = sandbox.state.cohortIdentifiers(pairs[0]!.key, pairs[0]!.cohortId).user_ids.length;
   const row = {
     members,
+    concurrency: values['big-concurrency'] ?? 'default',
     seedSeconds: Math.round(seedSeconds),
     totalSeconds: Math.round((performance.now() - t0) / 1000),
     sendSeconds: Math.round(sendSeconds * 10) / 10,
@@ -396,6 +439,19 @@ if (sections.has('big')) {
     lost: members - held,
     workerPeakRssMb: Math.max(...rss),
     benchProcessPeakRssMb: peakRssMb(process.pid),
+    planningSeconds: Math.round((first - t0) / 100) / 10,
+    // CPU per membership request while sending; the sum over the machine's cores bounds the rate a quiet
+    // machine could sustain: cores × 1000 / total requests/s.
+    cpuMsPerRequest:
+      cpuFirst && cpuLast && countLast > countFirst
+        ? Object.fromEntries(
+            (Object.keys(cpuFirst) as (keyof typeof cpuFirst)[]).map((k) => [
+              k,
+              Math.round(((cpuLast![k] - cpuFirst![k]) / (countLast - countFirst)) * 10) / 10,
+            ]),
+          )
+        : null,
+    load: loadavg().map((l) => Math.round(l * 10) / 10),
   };
   log(`big ${JSON.stringify(row)}`);
   results.big = row;
