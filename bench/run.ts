@@ -35,7 +35,7 @@ const HELP = `usage: npm run bench -- [options]
   --sizes N[,N...]          planner cohort sizes (default 1000000,10000000)
   --engine sqlite|postgres  store engine (default sqlite)
   --database-url URL        PostgreSQL server for --engine postgres (default $DATABASE_URL); a throw-away schema is used
-  --only planner|ack|delivery|upload|restart|ingest|realtime|ui|attribute|behavioral|behavioral-latency
+  --only planner|ack|delivery|upload|restart|ingest|realtime|ui|scale|attribute|behavioral|behavioral-latency
                             run one part only (default: all, in that order)
   --changes N               members changed before the second plan (default 100)
   --no-baseline             skip the sort | comm -3 baseline
@@ -49,7 +49,9 @@ const HELP = `usage: npm run bench -- [options]
   --upload-rows N[,N...]    CSV rows of the upload bench (default 1000000)
   --restart-members N       cohort of the restart bench (default 300000)
   --json FILE               write all results as JSON
-  --keep                    keep the planner's temporary stores`;
+  --keep                    keep the planner's temporary stores
+  --scale-sections S[,S...] parts of --only scale (PostgreSQL): throughput,pickup,recovery,big (default all)
+  --big-members N           the big section's first sync (default 10000000)`;
 
 const { values } = parseArgs({
   options: {
@@ -69,6 +71,8 @@ const { values } = parseArgs({
     'restart-members': { type: 'string', default: '300000' },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'scale-sections': { type: 'string', default: 'throughput,pickup,recovery,big' },
+    'big-members': { type: 'string', default: '10000000' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -81,12 +85,21 @@ const engine = values.engine;
 if (engine !== 'sqlite' && engine !== 'postgres') throw new Error(`--engine must be sqlite or postgres, not ${engine}`);
 if (
   values.only !== undefined &&
-  !['planner', 'ack', 'delivery', 'upload', 'restart', 'ingest', 'realtime', 'ui', ...STANDALONE_PARTS].includes(
-    values.only,
-  )
+  ![
+    'planner',
+    'ack',
+    'delivery',
+    'upload',
+    'restart',
+    'ingest',
+    'realtime',
+    'ui',
+    'scale',
+    ...STANDALONE_PARTS,
+  ].includes(values.only)
 )
   throw new Error(
-    `--only must be planner, ack, delivery, upload, restart, ingest, realtime, ui or ${STANDALONE_PARTS.join(', ')}`,
+    `--only must be planner, ack, delivery, upload, restart, ingest, realtime, ui, scale or ${STANDALONE_PARTS.join(', ')}`,
   );
 const positive = (name: string, v: string) => {
   const n = Number(v.replace(/_/g, ''));
@@ -276,6 +289,21 @@ for (const [part, script] of Object.entries(STANDALONE_SCRIPTS)) {
   if (part !== 'attribute') args.push('--engine', engine, ...(databaseUrl ? ['--database-url', databaseUrl] : []));
   const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new Error(`${part} bench failed (${r.status})`);
+}
+if (values.only === 'scale' || (values.only === undefined && engine === 'postgres')) {
+  // Scale-out on PostgreSQL (bench/scale.ts): real API server and worker processes; the big section's 10M
+  // first sync alone takes about half an hour on a loaded machine, so --scale-sections picks sections.
+  if (!databaseUrl) throw new Error('the scale bench needs --database-url (or DATABASE_URL)');
+  const args = [
+    '--import',
+    'tsx',
+    fileURLToPath(new URL('./scale.ts', import.meta.url)),
+    '--database-url',
+    databaseUrl,
+  ];
+  args.push('--sections', values['scale-sections'], '--big-members', values['big-members']);
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`scale bench failed (${r.status})`);
 }
 if (values.only === undefined || values.only === 'ui') {
   // The web UI: first-load JS and the syncs page's time to interactive at 0 / 100 / 1,000 syncs (bench/ui.ts).
