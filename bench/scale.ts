@@ -386,8 +386,8 @@ if (sections.has('big')) {
   // CPU while sending, by process: where a request's cost goes (workers, API server, this process with the
   // sandbox, PostgreSQL's backends for this database), so a loaded machine's figures can be read as costs.
   const backends = async () =>
-    (await cluster.db.query(`select pid from pg_stat_activity where datname = current_database()`)).rows.map(
-      (r) => Number(r.pid),
+    (await cluster.db.query(`select pid from pg_stat_activity where datname = current_database()`)).rows.map((r) =>
+      Number(r.pid),
     );
   const cpuNow = async () => {
     const own = process.cpuUsage();
