@@ -118,6 +118,9 @@ export function instrumentDefinition(inner: DestinationDefinition, metrics: Serv
   return {
     mode: inner.mode,
     product: inner.product,
+    secret: inner.secret,
+    audience: inner.audience,
+    workspaceKeyNamesMode: inner.workspaceKeyNamesMode,
     accepts: inner.accepts,
     batch: inner.batch,
     budget: inner.budget,

@@ -17,7 +17,7 @@ import { requireCohort } from './cohorts.ts';
 import type { Uses } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
 import { requireProject } from './projects.ts';
-import { DEFAULT_TARGET_NAME, requireTarget } from './targets.ts';
+import { DEFAULT_TARGET_NAME, refuseAttribute, requireTarget } from './targets.ts';
 
 export interface SyncInput {
   readonly cohortId: string;
@@ -31,7 +31,7 @@ export interface SyncInput {
 
 /** Creating a sync: the project, cohort and target it joins, its audience, and its first run. */
 export type SyncCreationDeps = Uses<
-  'clock' | 'newId' | 'secrets' | 'settings' | 'queue',
+  'clock' | 'newId' | 'secrets' | 'settings' | 'queue' | 'destinations',
   'projects' | 'cohorts' | 'targets' | 'syncs' | 'brazeCohorts' | 'runs'
 >;
 /** Asking for a run: the run (coalesced), the audience marked dirty, and its dispatch. */
@@ -102,15 +102,14 @@ export async function createSync(deps: SyncCreationDeps, projectId: string, inpu
  * name, made unique with a suffix, while a value asked for that is taken is a conflict.
  */
 async function chooseAttribute(
-  deps: Uses<never, 'syncs'>,
+  deps: Uses<'destinations', 'syncs'>,
   projectId: string,
   target: Target,
   cohort: Cohort,
   asked: SyncInput['attribute'],
 ): Promise<SyncAttribute | null> {
-  if (target.delivery !== 'custom_attribute' || !target.attribute) {
-    if (asked !== undefined)
-      throw invalid([{ path: 'attribute', message: 'attribute applies to syncs of custom_attribute targets only' }]);
+  if (deps.destinations.get(target.delivery).audience !== 'attribute' || !target.attribute) {
+    if (asked !== undefined) refuseAttribute(deps.destinations, (modes) => `syncs of ${modes} targets`);
     return null;
   }
   const style = target.attribute.style;

@@ -4,7 +4,14 @@ import { attributeNameProblem, DEFAULT_ATTRIBUTE_NAME } from '../domain/attribut
 import { findInstance, normaliseEndpoint } from '../domain/braze-instances.ts';
 import type { IdentifierKind } from '../domain/identifiers.ts';
 import { type Mapping, mappingChain, validateMapping } from '../domain/mapping.ts';
-import type { AttributeSettings, DeliveryMode, Sync, Target } from '../domain/model.ts';
+import {
+  type AttributeSettings,
+  DEFAULT_DELIVERY_MODE,
+  type DeliveryMode,
+  type Sync,
+  type Target,
+} from '../domain/model.ts';
+import type { DestinationRegistry, TargetSecretField } from '../ports/destination.ts';
 import type { Uses } from './deps.ts';
 import { AppError, invalid, notFound } from './errors.ts';
 import { requireProject } from './projects.ts';
@@ -53,20 +60,15 @@ function checkMappingFits(deps: Uses<'destinations'>, delivery: DeliveryMode, ma
 }
 
 /** Targets that share endpoint and key reach one Braze workspace, and so share its cohorts (docs/design.md §8). */
-const workspaceKeyOf = (deps: Uses<'secrets'>, delivery: DeliveryMode, endpoint: string, key: string) =>
-  delivery === 'cohort_import'
-    ? deps.secrets.fingerprint('braze-workspace', endpoint, key)
-    : deps.secrets.fingerprint('braze-workspace', delivery, endpoint, key);
-
-/** The secret field of each delivery mode, as the API names it. */
-export const SECRET_FIELD: Record<DeliveryMode, 'dataImportKey' | 'restApiKey'> = {
-  cohort_import: 'dataImportKey',
-  custom_attribute: 'restApiKey',
-};
-const SECRET_LABEL: Record<DeliveryMode, string> = {
-  cohort_import: 'the Data Import Key',
-  custom_attribute: 'the REST API key (with the users.track permission)',
-};
+const workspaceKeyOf = (
+  deps: Uses<'secrets' | 'destinations'>,
+  delivery: DeliveryMode,
+  endpoint: string,
+  key: string,
+) =>
+  deps.destinations.get(delivery).workspaceKeyNamesMode
+    ? deps.secrets.fingerprint('braze-workspace', delivery, endpoint, key)
+    : deps.secrets.fingerprint('braze-workspace', endpoint, key);
 
 export interface TargetInput {
   readonly name: string;
@@ -78,19 +80,34 @@ export interface TargetInput {
   readonly attribute?: { readonly name?: string; readonly style?: 'array' | 'boolean' };
 }
 
-/** The key an input carries for its mode; the other mode's key is refused rather than ignored. */
-function secretOf(delivery: DeliveryMode, input: { dataImportKey?: string; restApiKey?: string }): string | undefined {
-  const field = SECRET_FIELD[delivery];
-  const other = field === 'dataImportKey' ? 'restApiKey' : 'dataImportKey';
-  if (input[other] !== undefined)
-    throw invalid([{ path: other, message: `a ${delivery} target takes ${field}, not ${other}` }]);
+/** The key an input carries for its mode (its definition names the field); another mode's key is refused. */
+function secretOf(
+  destinations: DestinationRegistry,
+  delivery: DeliveryMode,
+  input: Partial<Record<TargetSecretField, string>>,
+): string | undefined {
+  const field = destinations.get(delivery).secret.field;
+  for (const mode of destinations.modes) {
+    const other = destinations.get(mode).secret.field;
+    if (other !== field && input[other] !== undefined)
+      throw invalid([{ path: other, message: `a ${delivery} target takes ${field}, not ${other}` }]);
+  }
   return input[field];
 }
 
-function checkAttribute(delivery: DeliveryMode, attribute: TargetInput['attribute']): AttributeSettings | null {
-  if (delivery !== 'custom_attribute') {
-    if (attribute !== undefined)
-      throw invalid([{ path: 'attribute', message: 'attribute applies to delivery "custom_attribute" only' }]);
+/** Refuses an `attribute` where the mode writes none; `where` words the modes that do take one. */
+export function refuseAttribute(destinations: DestinationRegistry, where: (modes: string) => string): never {
+  const modes = destinations.modes.filter((m) => destinations.get(m).audience === 'attribute');
+  throw invalid([{ path: 'attribute', message: `attribute applies to ${where(modes.join(' or '))} only` }]);
+}
+
+function checkAttribute(
+  destinations: DestinationRegistry,
+  delivery: DeliveryMode,
+  attribute: TargetInput['attribute'],
+): AttributeSettings | null {
+  if (destinations.get(delivery).audience !== 'attribute') {
+    if (attribute !== undefined) refuseAttribute(destinations, (modes) => `delivery "${modes}"`);
     return null;
   }
   const style = attribute?.style ?? 'array';
@@ -126,13 +143,15 @@ export async function createTarget(
       `the name "${DEFAULT_TARGET_NAME}" is kept for the single-key configuration (PUT /destinations/braze)`,
     );
   }
-  const delivery = input.delivery ?? 'cohort_import';
+  const delivery = input.delivery ?? DEFAULT_DELIVERY_MODE;
+  if (!deps.destinations.modes.includes(delivery))
+    throw invalid([{ path: 'delivery', message: `must be one of ${deps.destinations.modes.join(', ')}` }]);
   const endpoint = checkEndpoint(deps, input.endpoint);
   checkMapping(input.mapping);
-  const secret = secretOf(delivery, input);
-  const attribute = checkAttribute(delivery, input.attribute);
-  if (secret === undefined || !secret.trim())
-    throw invalid([{ path: SECRET_FIELD[delivery], message: `${SECRET_LABEL[delivery]} is required` }]);
+  const secret = secretOf(deps.destinations, delivery, input);
+  const attribute = checkAttribute(deps.destinations, delivery, input.attribute);
+  const { field, label } = deps.destinations.get(delivery).secret;
+  if (secret === undefined || !secret.trim()) throw invalid([{ path: field, message: `${label} is required` }]);
   checkMappingFits(deps, delivery, input.mapping);
   if (await deps.store.targets.findByName(projectId, name))
     throw new AppError(409, 'target_name_taken', `a target named "${name}" already exists`);
@@ -176,7 +195,7 @@ export interface TargetPatch {
  * cohorts and acknowledged state, so nothing is re-sent. Name, mapping, delivery and attribute are fixed.
  */
 export async function updateTarget(
-  deps: Uses<'settings' | 'secrets' | 'clock', 'targets'>,
+  deps: Uses<'settings' | 'secrets' | 'clock' | 'destinations', 'targets'>,
   projectId: string,
   targetId: string,
   patch: TargetPatch,
@@ -205,11 +224,9 @@ export async function updateTarget(
       'a target attribute cannot change (profiles already carry it); create a new target',
     );
   const endpoint = patch.endpoint !== undefined ? checkEndpoint(deps, patch.endpoint) : undefined;
-  const secret = secretOf(target.delivery, patch);
-  if (secret !== undefined && !secret.trim())
-    throw invalid([
-      { path: SECRET_FIELD[target.delivery], message: `${SECRET_LABEL[target.delivery]} cannot be empty` },
-    ]);
+  const secret = secretOf(deps.destinations, target.delivery, patch);
+  const { field, label } = deps.destinations.get(target.delivery).secret;
+  if (secret !== undefined && !secret.trim()) throw invalid([{ path: field, message: `${label} cannot be empty` }]);
   const updated = await deps.store.targets.update(
     projectId,
     targetId,

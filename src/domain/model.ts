@@ -16,6 +16,8 @@ export interface Project {
 /** How a target delivers membership (docs/design.md): a partner cohort, or a custom attribute on profiles. */
 export type DeliveryMode = 'cohort_import' | 'custom_attribute';
 export const DELIVERY_MODES: readonly DeliveryMode[] = ['cohort_import', 'custom_attribute'];
+/** A target created without `delivery` (docs/api.md). */
+export const DEFAULT_DELIVERY_MODE: DeliveryMode = 'cohort_import';
 
 /** Custom-attribute targets: one array attribute holding a value per sync, or one boolean attribute per sync. */
 export interface AttributeSettings {

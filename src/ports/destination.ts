@@ -7,6 +7,9 @@ import type { DeliveryMode } from '../domain/model.ts';
 import type { RequestBudget, RequestLane } from './limiter.ts';
 
 export type { DeliveryMode } from '../domain/model.ts';
+
+/** The API fields that carry a target's secret, one per delivery mode. */
+export type TargetSecretField = 'dataImportKey' | 'restApiKey';
 export type { RequestBudget } from './limiter.ts';
 
 export interface DestinationTarget {
@@ -76,6 +79,18 @@ export interface DestinationDefinition {
   readonly mode: DeliveryMode;
   /** Whom the mode delivers to, as people read it ("Braze target …" in mails). */
   readonly product: string;
+  /** The target's secret as the API names and describes it (e.g. `dataImportKey`, "the Data Import Key"). */
+  readonly secret: { readonly field: TargetSecretField; readonly label: string };
+  /**
+   * What a batch goes into: a named audience (made by ensureAudience), or an attribute written on each profile,
+   * whose name and style the target settles and whose value (or name) each sync chooses.
+   */
+  readonly audience: 'named' | 'attribute';
+  /**
+   * Whether the mode's name is part of its targets' workspace key. False only where keys were issued before
+   * delivery modes existed and must not change (the syncs would lose what Braze acknowledged).
+   */
+  readonly workspaceKeyNamesMode: boolean;
   /** Identifier kinds the destination can address a user by; mappings reaching others are refused. */
   readonly accepts: readonly IdentifierKind[];
   /** Why a kind it does not accept is refused, for the 422 a person reads. */

@@ -53,6 +53,10 @@ const ACCEPTS: readonly IdentifierKind[] = ['external_id', 'device_id', 'alias']
 export class CohortImportDefinition implements DestinationDefinition {
   readonly mode = 'cohort_import' as const;
   readonly product = BRAZE;
+  readonly secret = { field: 'dataImportKey' as const, label: 'the Data Import Key' };
+  readonly audience = 'named' as const;
+  /** Cohort import targets were keyed before there were modes; their keys stay as they were. */
+  readonly workspaceKeyNamesMode = false;
   readonly accepts = ACCEPTS;
   readonly batch = { max: MAX_IDENTIFIERS_PER_REQUEST, unit: 'identifiers' as const };
   readonly budget: RequestBudget;

@@ -49,6 +49,12 @@ interface TrackObject {
 export class CustomAttributeDefinition implements DestinationDefinition {
   readonly mode = 'custom_attribute' as const;
   readonly product = BRAZE;
+  readonly secret = {
+    field: 'restApiKey' as const,
+    label: 'the REST API key (with the users.track permission)',
+  };
+  readonly audience = 'attribute' as const;
+  readonly workspaceKeyNamesMode = true;
   readonly accepts = ACCEPTS;
   readonly batch: { readonly max: number; readonly unit: 'users' };
   readonly budget: RequestBudget;
