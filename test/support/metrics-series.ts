@@ -70,7 +70,7 @@ const PROCESS_SERIES = [
  * its labels, and the process series. */
 export function expectServiceSeries(text: string): void {
   for (const [name, type, help, labels] of SERIES_BEFORE_PROM_CLIENT) {
-    expect(text, name).toContain(`\n# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`);
+    expect(`\n${text}`, name).toContain(`\n# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`);
     const sampleNames = type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
     for (const line of text
       .split('\n')
@@ -79,6 +79,6 @@ export function expectServiceSeries(text: string): void {
       expect(labelNames.sort(), line).toEqual([...labels].sort());
     }
   }
-  for (const [name, type] of PROCESS_SERIES) expect(text, name).toContain(`\n# TYPE ${name} ${type}\n`);
+  for (const [name, type] of PROCESS_SERIES) expect(`\n${text}`, name).toContain(`\n# TYPE ${name} ${type}\n`);
   expectWellFormed(text);
 }
