@@ -134,7 +134,7 @@ export async function explainUser(
   }
   if (found?.userId != null && found.deviceIds.length > 0) {
     notes.push(
-      `This user is identified: Braze ignores their device ids (${found.deviceIds.join(', ')}) and matches them by external_id "${found.userId}" or an alias.`,
+      `This user is identified: ${deps.destinations.product} ignores their device ids (${found.deviceIds.join(', ')}) and matches them by external_id "${found.userId}" or an alias.`,
     );
   }
 
@@ -264,7 +264,13 @@ async function explainSync(
     skipped,
     identifiers,
     lastRun: last ? { id: last.id, status: last.status, trigger: last.trigger, finishedAt: last.finishedAt } : null,
-    summary: summarize(sync, target, member, skipped, identifiers),
+    summary: summarize(
+      sync,
+      target && { ...target, product: deps.destinations.get(target.delivery).product },
+      member,
+      skipped,
+      identifiers,
+    ),
   };
 }
 
@@ -277,7 +283,7 @@ function when(sync: Sync): string {
 
 function summarize(
   sync: Sync,
-  target: Target | undefined,
+  target: (Target & { product: string }) | undefined,
   member: boolean,
   skipped: ExplainedSync['skipped'],
   ids: readonly ExplainedIdentifier[],
@@ -292,11 +298,11 @@ function summarize(
   else if (skipped) parts.push(`A member, but skipped: ${skipped.message}.`);
   if (inBraze.length > 0)
     parts.push(
-      `Sent to Braze and acknowledged: ${inBraze.map(show).join(', ')}; Braze shows the user in the segment only if that user already exists in Braze.`,
+      `Sent to ${target.product} and acknowledged: ${inBraze.map(show).join(', ')}; ${target.product} shows the user in the segment only if that user already exists in ${target.product}.`,
     );
   if (adding.length > 0) parts.push(`Not sent yet: ${adding.map(show).join(', ')} will be added ${when(sync)}.`);
   if (removing.length > 0)
-    parts.push(`Still in Braze: ${removing.map(show).join(', ')} will be removed ${when(sync)}.`);
+    parts.push(`Still in ${target.product}: ${removing.map(show).join(', ')} will be removed ${when(sync)}.`);
   if (member && !skipped && inBraze.length + adding.length === 0)
     parts.push('The mapping gives no identifier that is wanted.');
   return parts.join(' ');
