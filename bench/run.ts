@@ -150,9 +150,9 @@ if ((values.only === undefined || values.only === 'ack') && engine === 'sqlite')
   for (const variant of ['indexed', 'now', 'indexed', 'now'] as const) acks.push(await benchAck(variant, acked, 150));
 }
 
-if ((values.only === undefined || values.only === 'upload') && engine === 'sqlite') {
+if (values.only === undefined || values.only === 'upload') {
   for (const rows of values['upload-rows'].split(',').map((s) => positive('--upload-rows', s.trim())))
-    uploads.push(benchUploadInChild(rows));
+    uploads.push(benchUploadInChild(rows, engine === 'postgres' ? databaseUrl : undefined));
 }
 
 if ((values.only === undefined || values.only === 'restart') && engine === 'sqlite')
@@ -253,7 +253,7 @@ for (const u of uploads) {
       `peak RSS ${f(u.peakRssBeforeMb, 0)} MB before → ${f(u.peakRssMb, 0)} MB, accepted ${count(u.accepted)}, size ${count(u.size)}; ` +
       `sqlite3 .import ${f(u.importSeconds, 1)} s, CPU ${f(u.importCpuSeconds, 1)} s (peak RSS ${f(u.importPeakRssMb, 0)} MB): ` +
       `the upload takes ${u.importSeconds ? f(u.uploadSeconds / u.importSeconds, 1) : '–'}× its time, ${u.importCpuSeconds ? f(u.uploadCpuSeconds / u.importCpuSeconds, 1) : '–'}× its CPU; ` +
-      `POST members ${count(u.postRows)} in bodies of 10,000: ${f(u.postSeconds, 1)} s = ${count(Math.round(u.postRowsPerSecond))} rows/s, CPU ${f(u.postCpuSeconds, 1)} s`,
+      `POST members ${count(u.postRows)} in bodies of 10,000: ${f(u.postSeconds, 1)} s = ${count(Math.round(u.postRowsPerSecond))} rows/s, CPU ${f(u.postCpuSeconds, 1)} s${u.busyRetries > 0 ? ` (${u.busyRetries} requests answered 503 store_busy, retried)` : ''}`,
   );
 }
 for (const r of restarts)

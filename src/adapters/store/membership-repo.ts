@@ -2,7 +2,7 @@
 // belongs to an anonymous profile identifies that profile; one that belongs to another identified user
 // moves to the named user. Every membership or identity change is appended to member_changes.
 import { randomUUID } from 'node:crypto';
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import type { MemberInput } from '../../domain/model.ts';
 import type { MemberChangeResult, MembershipRepo, Page, ProfileRecord } from '../../ports/store.ts';
 import type { StoreDialect } from './dialect.ts';
@@ -173,6 +173,9 @@ export async function resolveProfile(
   return profile.id;
 }
 
+/** User ids whose profiles a replace creates and finds per statement (about 100 MB of WAL on SQLite). */
+const PROFILE_RANGE = 500_000;
+
 /** Moves the cohort's size by a change: never a recount of a cohort that may hold millions. */
 async function recordChange(tx: Tx, cohortId: string, change: MemberChangeResult, now: string) {
   await tx
@@ -250,7 +253,9 @@ export class KyselyMembershipRepo implements MembershipRepo {
   ): Promise<MemberChangeResult> {
     // Distinct (a member counts once) and sorted, so the user index is probed in order.
     const users = this.dialect.textRows([...new Set(userIds)].sort());
-    const byUser = sql`(${users}) u cross join profiles p where p.project_id = ${projectId} and p.user_id = u.value`;
+    // Compared in the user index's collation (byteOrder), or PostgreSQL could not use the index for it.
+    const byUser = sql`(${users}) u cross join profiles p
+      where p.project_id = ${projectId} and p.user_id = ${this.dialect.byteOrder(sql`u.value`)}`;
     return this.db.transaction().execute(async (tx) => {
       let changed: number;
       if (op === 'add') {
@@ -330,13 +335,28 @@ export class KyselyMembershipRepo implements MembershipRepo {
       ),
     );
     await sql`drop table ${t.staged}`.execute(db);
-    // Profiles made now persist whatever happens to the swap, as those of the other members already do.
-    await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
-      select ${projectId}, user_id, '{}', ${now}, ${now} from ${t.users} where true order by user_id
-      on conflict (project_id, user_id) do nothing`.execute(db);
-    await sql`insert into ${t.members} (profile_id)
-      select p.id from ${t.users} u cross join profiles p where p.project_id = ${projectId} and p.user_id = u.user_id
-      order by p.id on conflict do nothing`.execute(db);
+    // Profiles made now persist whatever happens to the swap, as those of the other members already do. In key
+    // ranges, each its own statement: the WAL stays bounded (the checkpointer copies it back in between) and the
+    // event loop is not held for the whole file.
+    let after: string | null = null;
+    for (;;) {
+      const from: RawBuilder<unknown> = after === null ? sql`true` : sql`u.user_id > ${after}`;
+      const bound: { rows: { user_id: string }[] } = await sql<{
+        user_id: string;
+      }>`select u.user_id from ${t.users} u where ${from}
+        order by u.user_id limit 1 offset ${PROFILE_RANGE - 1}`.execute(db);
+      const last: string | null = bound.rows[0]?.user_id ?? null;
+      const range = sql`${from} and ${last === null ? sql`true` : sql`u.user_id <= ${last}`}`;
+      await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
+        select ${projectId}, u.user_id, '{}', ${now}, ${now} from ${t.users} u where ${range} order by u.user_id
+        on conflict (project_id, user_id) do nothing`.execute(db);
+      await sql`insert into ${t.members} (profile_id)
+        select p.id from ${t.users} u cross join profiles p
+        where ${range} and p.project_id = ${projectId} and p.user_id = u.user_id
+        order by p.id on conflict do nothing`.execute(db);
+      if (last === null) break;
+      after = last;
+    }
     await sql`drop table ${t.users}`.execute(db);
     const change = await db.transaction().execute(async (tx) => {
       const leaving = sql`select m.profile_id from cohort_members m where m.cohort_id = ${cohortId}
