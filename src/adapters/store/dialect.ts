@@ -74,6 +74,11 @@ export interface StoreDialect {
    * NOT EXISTS probes (PostgreSQL's planner already chooses a streaming anti-join).
    */
   readonly mergesExcept: boolean;
+  /**
+   * Whether write transactions run one at a time whatever the callers do (SQLite's single writer), so that
+   * concurrent ingestion requests lose nothing by sharing one (src/adapters/store/group-commit.ts).
+   */
+  readonly singleWriter: boolean;
   /** Deletes a run's staged rows; SQLite drops the table's pages whole when no other run has rows staged. */
   clearStaged(db: Kysely<Database>, runId: string): Promise<void>;
   /**
@@ -155,6 +160,7 @@ export const sqliteDialect: StoreDialect = {
   },
   afterStaging: async () => undefined,
   mergesExcept: true,
+  singleWriter: true,
   clearStaged: async (db, runId) => {
     // Deleting millions of rows one by one costs as much as staging them. When no other run has rows staged,
     // an unqualified DELETE lets SQLite drop the table's pages whole (its truncate optimisation). BEGIN
@@ -224,6 +230,7 @@ export const postgresDialect: StoreDialect = {
     await sql`analyze plan_desired`.execute(db);
   },
   mergesExcept: false,
+  singleWriter: false,
   clearStaged: async (db, runId) => {
     await db.deleteFrom('plan_desired').where('run_id', '=', runId).execute();
   },

@@ -6,6 +6,7 @@ import { type Kysely, sql, type Transaction } from 'kysely';
 import { applyUserProperties } from '../../domain/user-properties.ts';
 import type { EventStore, EventToStore, IdentifyUpdate, StoredOutcome } from '../../ports/event-store.ts';
 import type { StoreDialect } from './dialect.ts';
+import { GroupCommit } from './group-commit.ts';
 import { parseJson, toJson } from './json.ts';
 import { resolveProfile } from './membership-repo.ts';
 import type { Database } from './schema.ts';
@@ -191,13 +192,21 @@ async function freshKeys(
 }
 
 export class KyselyEventStore implements EventStore {
+  private readonly group: GroupCommit | null;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
-  ) {}
+  ) {
+    this.group = dialect.singleWriter ? new GroupCommit(db) : null;
+  }
 
-  /** One transaction, retried on PostgreSQL when concurrent requests collide; unavailability is typed. */
+  /**
+   * One transaction per request — shared with the requests waiting beside it where there is a single writer
+   * (each in its own savepoint) — retried on PostgreSQL when concurrent requests collide; unavailability is typed.
+   */
   private async inTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    if (this.group) return this.group.run(work);
     return unavailableAs(async () => {
       for (let attempt = 1; ; attempt += 1) {
         try {

@@ -28,14 +28,19 @@ export function isUnavailable(error: unknown): boolean {
   return MESSAGES.some((m) => m.test(error.message));
 }
 
+/** The error a store call should throw for `error`: StoreUnavailableError for unavailability, else itself. */
+export function asUnavailable(error: unknown): unknown {
+  if (isUnavailable(error) && !(error instanceof StoreUnavailableError))
+    return new StoreUnavailableError(error instanceof Error ? error.message : String(error), { cause: error });
+  return error;
+}
+
 /** Runs a store call, turning unavailability errors into StoreUnavailableError (other errors pass). */
 export async function unavailableAs<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (isUnavailable(error) && !(error instanceof StoreUnavailableError))
-      throw new StoreUnavailableError(error instanceof Error ? error.message : String(error), { cause: error });
-    throw error;
+    throw asUnavailable(error);
   }
 }
 
