@@ -8,17 +8,23 @@ export function forkWithAsk(script: string, args: string[], opts: Pick<ForkOptio
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     ...opts,
   });
-  const waiting = new Map<number, (m: Record<string, unknown>) => void>();
+  const waiting = new Map<number, { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void }>();
   child.on('message', (raw) => {
     const m = raw as { id: number } & Record<string, unknown>;
-    waiting.get(m.id)?.(m);
+    waiting.get(m.id)?.resolve(m);
     waiting.delete(m.id);
+  });
+  // One exit listener for every question still waiting (one per question would pile up over a long bench).
+  child.once('exit', (code) => {
+    for (const w of waiting.values()) w.reject(new Error(`sandbox child exited (${code})`));
+    waiting.clear();
   });
   let next = 1;
   const ask = <T>(m: object, id = next++): Promise<T> =>
     new Promise<T>((resolve, reject) => {
-      waiting.set(id, (r) => resolve(r as T));
-      child.once('exit', (code) => reject(new Error(`sandbox child exited (${code})`)));
+      if (child.exitCode !== null || child.signalCode !== null)
+        return reject(new Error(`sandbox child exited (${child.exitCode ?? child.signalCode})`));
+      waiting.set(id, { resolve: (r) => resolve(r as T), reject });
       if (id !== 0) child.send({ id, ...m });
     });
   return { child, ask };
