@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { postgresDialect } from '../../src/adapters/store/dialect.ts';
 import { openStore } from '../../src/adapters/store/index.ts';
 import { ENGINES } from '../support/engines.ts';
+import { seedSendingRun } from '../support/sending-run.ts';
 
 const postgres = ENGINES.find((e) => e.name === 'postgres');
 
@@ -32,10 +33,7 @@ describe.skipIf(!postgres)('acknowledgement fence on PostgreSQL', () => {
     });
     const db = store.raw.db;
     const now = new Date().toISOString();
-    await sql`insert into braze_cohorts (id, project_id, workspace_key, cohort_id, created_at, fence, dirty, change_seq)
-      values ('bc', 'prj', 'ws', 'coh', ${now}, 1, 0, 0)`.execute(db);
-    await sql`insert into runs (id, project_id, sync_id, braze_cohort_id, status, trigger, phase, queued_at)
-      values ('run', 'prj', 'syn', 'bc', 'running', 'manual', 'sending', ${now})`.execute(db);
+    await seedSendingRun(db, now);
     await sql`insert into run_batches (run_id, seq, payload, size, status)
       values ('run', 1, '{}', 1, 'pending'), ('run', 2, '{}', 1, 'pending')`.execute(db);
     const ack = (seq: number, fence: number) =>
