@@ -84,6 +84,25 @@ const cpuMsOf = (pid: number) => {
   }
 };
 
+type CpuSample = {
+  workers: number;
+  api: number;
+  benchAndSandbox: number;
+  postgres: Map<number, number>;
+};
+/** CPU ms per request between two samples, by process group. */
+const cpuPerRequest = (a: CpuSample, b: CpuSample, requests: number) => {
+  let postgres = 0;
+  for (const [pid, ms] of b.postgres) postgres += ms - (a.postgres.get(pid) ?? 0);
+  const per = (ms: number) => Math.round((ms / requests) * 10) / 10;
+  return {
+    workers: per(b.workers - a.workers),
+    api: per(b.api - a.api),
+    benchAndSandbox: per(b.benchAndSandbox - a.benchAndSandbox),
+    postgres: per(postgres),
+  };
+};
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -389,17 +408,19 @@ if (sections.has('big')) {
     (await cluster.db.query(`select pid from pg_stat_activity where datname = current_database()`)).rows.map((r) =>
       Number(r.pid),
     );
+  // PostgreSQL's backends by pid: pools may open connections meanwhile (counted from 0) or close them (their
+  // CPU since the first sample is lost, so this undercounts if they do).
   const cpuNow = async () => {
     const own = process.cpuUsage();
     return {
       workers: cluster.workers.reduce((a, w) => a + cpuMsOf(w.child.pid!), 0),
       api: cpuMsOf(cluster.api.child.pid!),
       benchAndSandbox: (own.user + own.system) / 1000,
-      postgres: (await backends()).reduce((a, pid) => a + cpuMsOf(pid), 0),
+      postgres: new Map((await backends()).map((pid) => [pid, cpuMsOf(pid)])),
     };
   };
-  let cpuFirst: Awaited<ReturnType<typeof cpuNow>> | undefined;
-  let cpuLast: Awaited<ReturnType<typeof cpuNow>> | undefined;
+  let cpuFirst: CpuSample | undefined;
+  let cpuLast: CpuSample | undefined;
   let countFirst = 0;
   let countLast = 0;
   while (!done) {
@@ -443,14 +464,7 @@ if (sections.has('big')) {
     // CPU per membership request while sending; the sum over the machine's cores bounds the rate a quiet
     // machine could sustain: cores × 1000 / total requests/s.
     cpuMsPerRequest:
-      cpuFirst && cpuLast && countLast > countFirst
-        ? Object.fromEntries(
-            (Object.keys(cpuFirst) as (keyof typeof cpuFirst)[]).map((k) => [
-              k,
-              Math.round(((cpuLast![k] - cpuFirst![k]) / (countLast - countFirst)) * 10) / 10,
-            ]),
-          )
-        : null,
+      cpuFirst && cpuLast && countLast > countFirst ? cpuPerRequest(cpuFirst, cpuLast, countLast - countFirst) : null,
     load: loadavg().map((l) => Math.round(l * 10) / 10),
   };
   log(`big ${JSON.stringify(row)}`);
