@@ -56,6 +56,11 @@ export interface StoreDialect {
   pairRows(keys: readonly string[], ints: readonly (number | null)[]): RawBuilder<{ k: string; p: number | null }>;
   /** Rows (value) of text values, passed as one parameter. */
   textRows(values: readonly string[]): RawBuilder<{ value: string }>;
+  /**
+   * Whether `column` is one of `values` (one parameter), as a condition the column's index serves: PostgreSQL
+   * would hash-join a row set against the whole table instead (`= any` probes the index per value).
+   */
+  inTexts(column: RawBuilder<unknown>, values: readonly string[]): RawBuilder<boolean>;
 
   // ---- Text --------------------------------------------------------------------------------------------
   /** Whether `haystack` contains `needle` (a plain substring, no pattern characters). */
@@ -139,6 +144,7 @@ export const sqliteDialect: StoreDialect = {
   pairRows: (keys, ints) =>
     sql`select j.value ->> 0 as k, j.value ->> 1 as p from json_each(${JSON.stringify(keys.map((k, i) => [k, ints[i] ?? null]))}) j`,
   textRows: (values) => sql`select value from json_each(${JSON.stringify(values)})`,
+  inTexts: (column, values) => sql`${column} in (select value from json_each(${JSON.stringify(values)}))`,
 
   contains: (haystack, needle) => sql`(instr(${haystack}, ${needle}) > 0)`,
 
@@ -220,6 +226,7 @@ export const postgresDialect: StoreDialect = {
   },
   pairRows: (keys, ints) => sql`select t.k, t.p from unnest(${[...keys]}::text[], ${[...ints]}::integer[]) as t(k, p)`,
   textRows: (values) => sql`select unnest(${[...values]}::text[]) as value`,
+  inTexts: (column, values) => sql`${column} = any(${[...values]}::text[])`,
 
   contains: (haystack, needle) => sql`(strpos(${haystack}, ${needle}) > 0)`,
 

@@ -252,10 +252,9 @@ export class KyselyMembershipRepo implements MembershipRepo {
     now: string,
   ): Promise<MemberChangeResult> {
     // Distinct (a member counts once) and sorted, so the user index is probed in order.
-    const users = this.dialect.textRows([...new Set(userIds)].sort());
-    // Compared in the user index's collation (byteOrder), or PostgreSQL could not use the index for it.
-    const byUser = sql`(${users}) u cross join profiles p
-      where p.project_id = ${projectId} and p.user_id = ${this.dialect.byteOrder(sql`u.value`)}`;
+    const ids = [...new Set(userIds)].sort();
+    const users = this.dialect.textRows(ids);
+    const byUser = sql`profiles p where p.project_id = ${projectId} and ${this.dialect.inTexts(sql`p.user_id`, ids)}`;
     return this.db.transaction().execute(async (tx) => {
       let changed: number;
       if (op === 'add') {
