@@ -1,11 +1,12 @@
 // Runs in its own process so that its peak RSS (VmHWM) is the planner's alone, not the seeding's or the
 // dump's. Modes:
-//   plan <location-json> <runId> <full|incremental>
+//   plan <location-json> <runId> <full|reconcile|incremental>
 //        plans a run exactly as RunExecutor.plan() does (src/app/run-executor.ts): clearBatches → beginPlan
-//        (change mark; an incremental run stages only its changed profiles) → stageDesired (full) →
-//        recordSkips → packBatches over key-ordered pageAdds / pageRemoves pages of 1,000 → appendBatch →
-//        clearStaged → setPlanned. A full run re-stages every member; an incremental one (real-time syncs)
-//        stages the members changed since the acknowledged state.
+//        (change mark and the choice of plan; a plan from the changes stages only the changed profiles) →
+//        stageDesired (a full reconcile) → recordSkips → packBatches over key-ordered pageAdds / pageRemoves
+//        pages of 1,000 → appendBatch → clearStaged → setPlanned. `full` is a scheduled run (from the changes
+//        when the acknowledged state allows, src/app/incremental.ts), `reconcile` one asked to reconcile in
+//        full, `incremental` a real-time run.
 //   ack <location-json> <runId>
 //        acknowledges every pending batch of a run through ackBatch and advances the Braze cohort's change
 //        position, as after a fully delivered run.
@@ -13,18 +14,22 @@
 import { openStore, type StoreLocation } from '../src/adapters/store/index.ts';
 import { beginPlan } from '../src/app/incremental.ts';
 import { type PlannedIdentifier, packBatches } from '../src/domain/batching.ts';
+import type { Mapping } from '../src/domain/mapping.ts';
 import type { RunMode } from '../src/domain/model.ts';
 import type { SyncPlanInput } from '../src/ports/store.ts';
 import { peakRssMb } from './rss.ts';
 import { BENCH_BRAZE_COHORT, BENCH_COHORT, BENCH_PROJECT, BENCH_SYNC } from './seed.ts';
+
+const BENCH_MAPPING: Mapping = { type: 'user_id' };
 
 /** RunExecutor's page size for pageAdds / pageRemoves. */
 const PAGE = 1000;
 const SKIP_ROWS_KEPT = 100_000; // DEFAULT_SETTINGS.skipRowsKept
 
 export interface PlanResult {
-  /** Whether the executor's incremental path planned it (only asked for with mode incremental). */
+  /** Whether the run planned from the change log (src/app/incremental.ts), and if not, why. */
   readonly incremental: boolean;
+  readonly fullPlanReason: string | null;
   readonly seconds: number;
   /** CPU time of this process (user + system), less sensitive than wall time to other load on the machine. */
   readonly cpuSeconds: number;
@@ -44,7 +49,7 @@ export interface AckResult {
   readonly peakRssMb: number;
 }
 
-async function plan(location: StoreLocation, runId: string, mode: RunMode): Promise<PlanResult> {
+async function plan(location: StoreLocation, runId: string, mode: RunMode, reconcile: boolean): Promise<PlanResult> {
   const rssAtStartMb = peakRssMb();
   const store = await openStore(location, { migrate: false });
   try {
@@ -55,12 +60,19 @@ async function plan(location: StoreLocation, runId: string, mode: RunMode): Prom
       projectId: BENCH_PROJECT,
       syncId: BENCH_SYNC,
       brazeCohortId: BENCH_BRAZE_COHORT,
-      trigger: mode === 'incremental' ? 'real_time' : 'manual',
+      trigger: mode === 'incremental' ? 'real_time' : 'schedule',
       mode,
       now,
+      reconcile,
     });
     await runs.start(runId, now);
-    const inputs: SyncPlanInput[] = [{ mapping: { type: 'user_id' }, cohortId: BENCH_COHORT, active: true }];
+    const inputs: SyncPlanInput[] = [{ mapping: BENCH_MAPPING, cohortId: BENCH_COHORT, active: true }];
+    const cohort = await store.cohorts.get(BENCH_PROJECT, BENCH_COHORT);
+    const planInputs = {
+      inputs,
+      syncs: [{ syncId: BENCH_SYNC, mapping: BENCH_MAPPING, active: true }],
+      cohortSize: cohort?.size ?? 0,
+    };
     const phases: Record<string, number> = {};
     const cpuPhases: Record<string, number> = {};
     const cpuNow = () => {
@@ -82,7 +94,10 @@ async function plan(location: StoreLocation, runId: string, mode: RunMode): Prom
 
     await planning.clearBatches(runId);
     lap('clearBatches');
-    const incremental = await beginPlan(planning, run, inputs);
+    const { fromChanges: incremental, reason } = await beginPlan(planning, run, planInputs, {
+      now: new Date(),
+      fullReconcileHours: 24, // DEFAULT_SETTINGS.fullReconcileHours
+    });
     lap('beginPlan');
     if (!incremental) await planning.stageDesired(runId, inputs);
     lap('stageDesired');
@@ -131,6 +146,7 @@ async function plan(location: StoreLocation, runId: string, mode: RunMode): Prom
     const seconds = (performance.now() - started) / 1000;
     return {
       incremental,
+      fullPlanReason: reason,
       seconds,
       cpuSeconds: cpuNow() - cpuStarted,
       phases,
@@ -173,6 +189,7 @@ async function ack(location: StoreLocation, runId: string): Promise<AckResult> {
       after = page[page.length - 1]!.seq;
     }
     await store.planning.advanceChangeSeq(BENCH_BRAZE_COHORT, runId);
+    await store.planning.recordReconciled(BENCH_BRAZE_COHORT, runId);
     await store.runs.finish(runId, 'succeeded', new Date().toISOString(), null);
     return { seconds: (performance.now() - started) / 1000, batches, peakRssMb: peakRssMb() };
   } finally {
@@ -182,11 +199,11 @@ async function ack(location: StoreLocation, runId: string): Promise<AckResult> {
 
 const [mode, locationJson, runId, runMode] = process.argv.slice(2);
 if (!mode || !locationJson || !runId)
-  throw new Error('usage: planner-child.ts plan|ack <location-json> <runId> [full|incremental]');
+  throw new Error('usage: planner-child.ts plan|ack <location-json> <runId> [full|reconcile|incremental]');
 const location = JSON.parse(locationJson) as StoreLocation;
 const result =
   mode === 'plan'
-    ? await plan(location, runId, runMode === 'incremental' ? 'incremental' : 'full')
+    ? await plan(location, runId, runMode === 'incremental' ? 'incremental' : 'full', runMode === 'reconcile')
     : mode === 'ack'
       ? await ack(location, runId)
       : null;

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { type AckResult, benchAck } from './ack.ts';
 import { BRAZE_REQUESTS_PER_HOUR, benchDeliveryInChild, type DeliveryResult } from './delivery.ts';
-import { benchPlannerSize, type PlannerSizeResult } from './planner.ts';
+import { benchPlannerSize, fmtPhases, type PlannerSizeResult } from './planner.ts';
 import { benchRealtime, realtimeMarkdownRow } from './realtime.ts';
 import { benchRestart, type RestartResult } from './restart.ts';
 import { benchUi, uiMarkdown } from './ui.ts';
@@ -37,7 +37,8 @@ const HELP = `usage: npm run bench -- [options]
   --database-url URL        PostgreSQL server for --engine postgres (default $DATABASE_URL); a throw-away schema is used
   --only planner|ack|delivery|upload|restart|ingest|realtime|ui|scale|attribute|behavioral|behavioral-latency
                             run one part only (default: all, in that order)
-  --changes N               members changed before the second plan (default 100)
+  --churn F                 planner: fraction of the cohort churned before the scheduled plan (default 0.01)
+  --changes N               planner: members changed before the real-time plan (default 100)
   --no-baseline             skip the sort | comm -3 baseline
   --no-incremental          skip the plan after a few changes
   --delivery-seconds S      size the delivery cohort so that sending at the cap takes about S seconds (default 60)
@@ -60,6 +61,7 @@ const { values } = parseArgs({
     'database-url': { type: 'string' },
     only: { type: 'string' },
     changes: { type: 'string', default: '100' },
+    churn: { type: 'string', default: '0.01' },
     'no-baseline': { type: 'boolean', default: false },
     'no-incremental': { type: 'boolean', default: false },
     'delivery-seconds': { type: 'string', default: '60' },
@@ -128,7 +130,11 @@ const acks: AckResult[] = [];
 const uploads: UploadResult[] = [];
 const restarts: RestartResult[] = [];
 
+const churn = Number(values.churn);
+if (!(churn > 0 && churn <= 1)) throw new Error(`--churn must be a fraction in (0, 1], not ${values.churn}`);
+let plannerSeconds: number | null = null;
 if (values.only === undefined || values.only === 'planner') {
+  const plannerStarted = performance.now();
   for (const members of sizes) {
     planner.push(
       await benchPlannerSize(members, {
@@ -137,11 +143,13 @@ if (values.only === undefined || values.only === 'planner') {
         baseline: !values['no-baseline'],
         incremental: !values['no-incremental'],
         changes: positive('--changes', values.changes),
+        churn,
         keep: values.keep,
         log,
       }),
     );
   }
+  plannerSeconds = (performance.now() - plannerStarted) / 1000;
 }
 
 if ((values.only === undefined || values.only === 'ack') && engine === 'sqlite') {
@@ -192,24 +200,26 @@ out.push(
 if (planner.length > 0) {
   out.push(
     '',
-    '| members | full plan (s) | CPU (s) | peak RSS (MB) | sort\\|comm -3 (s) | its CPU (s) | plan / baseline | stage | skips | adds pages | removes pages | clear | full plan after changes (s) | real-time plan after changes (s) | its peak RSS (MB) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `planner part: ${f(plannerSeconds, 0)} s in all (seeding, churn, dumps included); ${f(churn * 100, 1)}% churn through the member API before the scheduled plan`,
+    '',
+    '| members | scheduled run, from the changes (s) | its CPU (s) | its peak RSS (MB) | full reconcile (s) | its CPU (s) | its peak RSS (MB) | sort\\|comm -3 (s) | its CPU (s) | its peak RSS (MB) | scheduled / baseline | reconcile / baseline | load (1 min) | real-time after changes (s) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   );
   for (const r of planner) {
-    const p = r.full.phases;
+    const b = r.baseline;
     out.push(
-      `| ${count(r.members)} | ${f(r.full.seconds, 2)} | ${f(r.full.cpuSeconds, 2)} | ${f(r.full.peakRssMb, 0)} | ${f(r.baseline?.seconds, 2)} | ${f(r.baseline?.cpuSeconds, 2)} | ${r.baseline ? f(r.full.seconds / r.baseline.seconds, 2) : '–'} | ` +
-        `${f(p.stageDesired, 2)} | ${f(p.recordSkips, 2)} | ${f(p.pageAdds, 2)} | ${f(p.pageRemoves, 2)} | ${f(p.clearStaged, 2)} | ` +
-        `${f(r.incremental?.plan.seconds, 2)} | ${f(r.incremental?.realtime.seconds, 3)} | ${f(r.incremental?.realtime.peakRssMb, 0)} |`,
+      `| ${count(r.members)} | ${f(r.scheduled.seconds, 3)} | ${f(r.scheduled.cpuSeconds, 3)} | ${f(r.scheduled.peakRssMb, 0)} | ${f(r.reconcile.seconds, 2)} | ${f(r.reconcile.cpuSeconds, 2)} | ${f(r.reconcile.peakRssMb, 0)} | ` +
+        `${f(b?.seconds, 2)} | ${f(b?.cpuSeconds, 2)} | ${f(b?.peakRssMb, 0)} | ${b ? f(r.scheduled.seconds / b.seconds, 3) : '–'} | ${b ? f(r.reconcile.seconds / b.seconds, 2) : '–'} | ` +
+        `${Object.values(r.load).join(' / ')} | ${f(r.incremental?.realtime.seconds, 3)} |`,
     );
   }
   out.push(
     '',
-    'adds/removes found: ' +
+    'phases (wall s): ' +
       planner
         .map(
           (r) =>
-            `${count(r.members)}: +${count(r.full.adds)} -${count(r.full.removes)} in ${r.full.batches} batches (baseline ${r.baseline ? count(r.baseline.deltaLines) : '–'} lines, its peak RSS ${f(r.baseline?.peakRssMb, 0)} MB)`,
+            `${count(r.members)}: scheduled {${fmtPhases(r.scheduled.phases)}}, reconcile {${fmtPhases(r.reconcile.phases)}}, first plan ${f(r.first.seconds, 2)} s (+${count(r.first.adds)} -${count(r.first.removes)}), churn of ${count(r.churned)} members ${f(r.churnSeconds, 1)} s`,
         )
         .join('; '),
   );
@@ -312,7 +322,11 @@ if (values.only === undefined || values.only === 'ui') {
 if (values.json)
   writeFileSync(
     values.json,
-    JSON.stringify({ machine: { ...machine, loadAtEnd }, engine, planner, delivery, acks, uploads, restarts }, null, 2),
+    JSON.stringify(
+      { machine: { ...machine, loadAtEnd }, engine, plannerSeconds, planner, delivery, acks, uploads, restarts },
+      null,
+      2,
+    ),
   );
 
 const failures = [

@@ -17,6 +17,11 @@ export interface AppSettings {
   readonly skipRowsKept: number;
   /** Period of the full reconciliation run of real-time syncs (config runs.realtimeReconcileMinutes). */
   readonly realtimeReconcileMinutes: number;
+  /**
+   * Scheduled and manual runs plan from the change log; one re-reads the whole cohort when the last full
+   * reconcile is this old (config runs.fullReconcileHours, FULL_RECONCILE_HOURS; 0: every run does).
+   */
+  readonly fullReconcileHours: number;
   /** Run history older than this is pruned (config runs.historyDays, RUN_HISTORY_DAYS). */
   readonly runHistoryDays: number;
   /** In a burst of changes, a real-time sync's incremental runs start at most this often (changes fold in). */
@@ -53,6 +58,7 @@ export const DEFAULT_SETTINGS: AppSettings = {
   leaseTtlMs: 60_000,
   skipRowsKept: 100_000,
   realtimeReconcileMinutes: 60,
+  fullReconcileHours: 24,
   runHistoryDays: 30,
   realtimeGatherMs: 1_000,
   eventRetentionDays: 400,

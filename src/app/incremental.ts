@@ -13,34 +13,81 @@
 // src/domain/incremental.ts for why this is exact, and for the one mapping where it is not (an alias on a
 // shared user property), whose runs plan in full instead. So do runs with very many changed profiles (a
 // full plan is then cheaper) and runs whose change position cannot be read safely.
-import { incrementalIsExact } from '../domain/incremental.ts';
+//
+// Scheduled and manual runs (mode `full`) plan from the change log the same way, as long as the Braze cohort's
+// acknowledged state is known to be a full plan's result under the same inputs (src/domain/incremental.ts,
+// planBasis) and its last full reconcile is recent (fullReconcileHours, default 24). Otherwise — and when a
+// reconcile is asked for (`reconcile: true`, `--full`) — they re-read the whole cohort, which re-establishes
+// the basis when the run delivers everything.
+import { type FullPlanReason, fullPlanReason, planBasis } from '../domain/incremental.ts';
 import type { Run } from '../domain/model.ts';
 import type { PlanningRepo, SyncPlanInput } from '../ports/store.ts';
 
-/** Above this many changed profiles an incremental run plans in full: one pass over the cohort is cheaper. */
+/** Changed profiles a plan from the changes always may have, however small the cohort. */
 export const INCREMENTAL_MAX_PROFILES = 20_000;
+/**
+ * Above a tenth of the cohort changed, re-reading it is cheaper: per member, a plan from the changes costs
+ * about ten times a full plan's sequential pass (docs/benchmarks.md, "Planning from the changes").
+ */
+export const INCREMENTAL_MAX_FRACTION = 0.1;
+
+export interface PlanInputs {
+  readonly inputs: readonly SyncPlanInput[];
+  /** One entry per sync of the Braze cohort, as the inputs were built (src/domain/incremental.ts planBasis). */
+  readonly syncs: readonly { syncId: string; active: boolean; mapping: SyncPlanInput['mapping'] }[];
+  /** Members of the cohort, for the bound on changed profiles. */
+  readonly cohortSize: number;
+}
+
+export interface PlanStart {
+  /** True when the plan is from the changes (stage with stageDesiredFor, remove with pageRemovesFor). */
+  readonly fromChanges: boolean;
+  /** Why it re-reads the cohort, when it does. */
+  readonly reason: FullPlanReason | null;
+}
+
+/** The bound on changed profiles for a cohort of `size` members. */
+export const maxChangedProfiles = (size: number) =>
+  Math.max(INCREMENTAL_MAX_PROFILES, Math.floor(size * INCREMENTAL_MAX_FRACTION));
 
 /**
- * Records the run's change mark and, for an incremental run that can be exact, stages its changed profiles.
- * Returns true when the plan is incremental (stage with stageDesiredFor, remove with pageRemovesFor), false
- * when the caller plans in full.
+ * Records the run's change mark and chooses its plan; for a plan from the changes, stages its changed
+ * profiles and what they want. The caller re-reads the cohort (stageDesired) otherwise.
  */
 export async function beginPlan(
   planning: PlanningRepo,
   run: Run,
-  inputs: readonly SyncPlanInput[],
-  maxProfiles = INCREMENTAL_MAX_PROFILES,
-): Promise<boolean> {
+  plan: PlanInputs,
+  opts: { now: Date; fullReconcileHours: number; maxProfiles?: number },
+): Promise<PlanStart> {
   const mark = await planning.changeHighWater();
   await planning.setChangeMark(run.id, mark);
-  if (run.mode !== 'incremental' || mark === null) return false;
-  if (!inputs.every((i) => incrementalIsExact(i.mapping))) return false;
-  const from = await planning.changeSeq(run.brazeCohortId);
-  const staged = await planning.stageChangedProfiles(run.id, run.brazeCohortId, from, mark);
-  if (staged > maxProfiles) {
-    await planning.clearChangedProfiles(run.id);
-    return false;
+  const basis = planBasis(plan.syncs);
+  const trusted = await planning.planBasis(run.brazeCohortId);
+  // Whatever this run plans, it may change the acknowledged state under other inputs than the remembered
+  // ones: the basis no longer holds from its first batch on (a full plan re-establishes it when it succeeds).
+  if (trusted.basis !== null && trusted.basis !== basis) await planning.forgetPlanBasis(run.brazeCohortId);
+  let reason =
+    fullPlanReason({
+      mode: run.mode,
+      reconcileAsked: run.reconcile,
+      mappings: plan.inputs.map((i) => i.mapping),
+      basis,
+      trustedBasis: trusted.basis,
+      reconciledAt: trusted.reconciledAt,
+      now: opts.now,
+      reconcileEveryMs: opts.fullReconcileHours * 3_600_000,
+    }) ?? (mark === null ? 'no_log_position' : null);
+  if (reason === null && mark !== null) {
+    const max = opts.maxProfiles ?? maxChangedProfiles(plan.cohortSize);
+    const from = await planning.changeSeq(run.brazeCohortId);
+    const staged = await planning.stageChangedProfiles(run.id, run.brazeCohortId, from, mark, max + 1);
+    if (staged > max) {
+      await planning.clearChangedProfiles(run.id);
+      reason = 'too_many_changes';
+    }
   }
-  await planning.stageDesiredFor(run.id, inputs);
-  return true;
+  await planning.setRunPlan(run.id, reason === null ? 'changes' : 'cohort', basis);
+  if (reason === null) await planning.stageDesiredFor(run.id, plan.inputs);
+  return { fromChanges: reason === null, reason };
 }

@@ -15,7 +15,7 @@ import {
 import type { StoredBatch, SyncPlanInput } from '../ports/store.ts';
 import { type BehavioralDeps, evaluateCohorts } from './behavioral.ts';
 import type { Uses } from './deps.ts';
-import { beginPlan } from './incremental.ts';
+import { beginPlan, type PlanInputs } from './incremental.ts';
 import type { RunEventPublisher } from './run-events.ts';
 import { decryptedKey } from './targets.ts';
 
@@ -165,7 +165,10 @@ export class RunExecutor {
       // Items that failed are not acknowledged, so a full run plans them again; an incremental run plans only
       // changes after the change mark, so the mark stays where it was until a run delivers everything.
       const finished = await store.runs.getById(run.id);
-      if (!finished || finished.counts.failed === 0) await store.planning.advanceChangeSeq(run.brazeCohortId, run.id);
+      if (!finished || finished.counts.failed === 0) {
+        await store.planning.advanceChangeSeq(run.brazeCohortId, run.id);
+        await store.planning.recordReconciled(run.brazeCohortId, run.id);
+      }
       await this.finish(run, sync, 'succeeded');
     } catch (error) {
       if (error instanceof Interrupted || signal.aborted) throw new Interrupted();
@@ -205,31 +208,44 @@ export class RunExecutor {
   }
 
   /** What the Braze cohort's syncs want: active ones ask for adds, paused ones protect from removal. */
-  private async planInputs(run: Run): Promise<SyncPlanInput[]> {
-    const { syncs, targets } = this.deps.store;
+  private async planInputs(run: Run, cohortId: string): Promise<PlanInputs> {
+    const { syncs, targets, cohorts } = this.deps.store;
     const inputs: SyncPlanInput[] = [];
+    const bySync: PlanInputs['syncs'][number][] = [];
     for (const s of await syncs.listByBrazeCohort(run.brazeCohortId)) {
       if (run.mode === 'remove_all' && s.id === run.syncId) continue;
       const target = await targets.get(s.projectId, s.targetId);
       if (!target) continue;
       inputs.push({ mapping: target.mapping, cohortId: s.cohortId, active: !s.paused });
+      bySync.push({ syncId: s.id, mapping: target.mapping, active: !s.paused });
     }
-    return inputs;
+    const cohort = await cohorts.get(run.projectId, cohortId);
+    return { inputs, syncs: bySync, cohortSize: cohort?.size ?? 0 };
   }
 
   private async plan(run: Run, sync: Sync, definition: DestinationDefinition): Promise<void> {
     const { planning, runs } = this.deps.store;
     await planning.clearBatches(run.id);
-    const inputs = await this.planInputs(run);
+    const planInputs = await this.planInputs(run, sync.cohortId);
+    const { inputs } = planInputs;
     // A full run of a behavioral cohort plans from a fresh evaluation (and of the cohorts it reads).
     if (run.mode === 'full')
       await evaluateCohorts(this.deps, sync.projectId, [...new Set(inputs.map((i) => i.cohortId))], {
         withDependents: false,
         withDependencies: true,
       });
-    // Real-time runs plan only the members changed since the last acknowledged state (src/app/incremental.ts).
-    const incremental = await beginPlan(planning, run, inputs);
+    // Runs plan only the members changed since the last acknowledged state when that is exact; a full
+    // reconcile (asked for, due, or the syncs changed) re-reads every member (src/app/incremental.ts).
+    const start = await beginPlan(planning, run, planInputs, {
+      now: this.deps.clock.now(),
+      fullReconcileHours: this.deps.settings.fullReconcileHours,
+    });
+    const incremental = start.fromChanges;
     if (!incremental) await planning.stageDesired(run.id, inputs);
+    this.deps.logger.debug(
+      { runId: run.id, plannedFrom: incremental ? 'changes' : 'cohort', reason: start.reason },
+      'planning',
+    );
     const own = inputs.filter((i) => i.cohortId === sync.cohortId);
     const skipReasons =
       run.mode === 'remove_all'

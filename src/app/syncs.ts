@@ -180,10 +180,14 @@ export async function requestRun(
   sync: Sync,
   trigger: RunTrigger,
   mode: RunMode = 'full',
+  opts: { reconcile?: boolean } = {},
 ): Promise<Run> {
   const { runs, brazeCohorts } = deps.store;
+  const queued = await runs.queuedFor(sync.id, mode);
+  // A full reconcile asked for while a run waits makes that run one, unless it started meanwhile.
+  const folded = queued && opts.reconcile && !queued.reconcile ? await runs.askReconcile(queued.id) : queued;
   const run =
-    (await runs.queuedFor(sync.id, mode)) ??
+    folded ??
     (await runs.create({
       id: deps.newId('run'),
       projectId: sync.projectId,
@@ -192,18 +196,24 @@ export async function requestRun(
       trigger,
       mode,
       now: deps.clock.now().toISOString(),
+      ...(opts.reconcile ? { reconcile: true } : {}),
     }));
   await brazeCohorts.markDirty(sync.brazeCohortRef);
   await deps.queue.dispatch(sync.brazeCohortRef);
   return run;
 }
 
+/**
+ * Run now. A run plans from the change log when that is exact (src/app/incremental.ts); `reconcile` asks for a
+ * full reconcile instead, which re-reads every member of the cohort.
+ */
 export async function runNow(
   deps: Uses<'clock' | 'newId' | 'queue', 'runs' | 'brazeCohorts' | 'syncs'>,
   projectId: string,
   syncId: string,
+  opts: { reconcile?: boolean } = {},
 ): Promise<Run> {
   const sync = await requireSync(deps, projectId, syncId);
   if (sync.paused) throw new AppError(409, 'sync_paused', 'the sync is paused; resume it to run it');
-  return requestRun(deps, sync, 'manual');
+  return requestRun(deps, sync, 'manual', 'full', opts);
 }

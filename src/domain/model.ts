@@ -117,7 +117,13 @@ export interface Run {
   readonly skipReasons: Readonly<Record<string, number>>;
   readonly totalBatches: number;
   readonly error: { code: string; message: string } | null;
+  /** A full reconcile was asked for: the run re-reads every member rather than plan from the change log. */
+  readonly reconcile: boolean;
+  /** How the run planned: `cohort` (every member re-read) or `changes` (the change log); null before planning. */
+  readonly plannedFrom: PlannedFrom | null;
 }
+
+export type PlannedFrom = 'cohort' | 'changes';
 
 export interface MemberInput {
   readonly user_id?: string;

@@ -39,6 +39,7 @@ export const CONFIG_KEYS = [
   'BRAZE_TRACK_MAX_OBJECTS',
   'RUN_HISTORY_DAYS',
   'REALTIME_RECONCILE_MINUTES',
+  'FULL_RECONCILE_HOURS',
   'CSV_MAX_BYTES',
   'CSV_MAX_RECORD_BYTES',
   'BRAZE_BUDGET_WINDOW_SECONDS',
@@ -96,7 +97,12 @@ export interface Config {
   /** smtpUrl unset: notifications are logged, not sent. */
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly logLevel: LogLevel;
-  readonly runs: { readonly historyDays: number; readonly realtimeReconcileMinutes: number };
+  readonly runs: {
+    readonly historyDays: number;
+    readonly realtimeReconcileMinutes: number;
+    /** Scheduled runs re-read the whole cohort at most this long after the last full reconcile. */
+    readonly fullReconcileHours: number;
+  };
   /** Limits of CSV uploads: the body (413 above) and one record, in characters (src/domain/csv.ts). */
   readonly csv: { readonly maxBytes: number; readonly maxRecordBytes: number };
   /** How runs are coordinated between processes (docs/deploy.md). */
@@ -251,6 +257,8 @@ const schema = z.object({
   BRAZE_TRACK_MAX_OBJECTS: wholeNumber(1, 75, 75),
   RUN_HISTORY_DAYS: wholeNumber(1, 3650, 30),
   REALTIME_RECONCILE_MINUTES: wholeNumber(1, 10_080, 60),
+  // Scheduled runs plan from the change log; this often one re-reads the whole cohort (docs/syncs.md).
+  FULL_RECONCILE_HOURS: wholeNumber(0, 8_760, 24),
   // CSV uploads (docs/api.md "CSV uploads"): the whole body, and one record (a line, or a quoted field's lines).
   CSV_MAX_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER, 4 * 1024 ** 3),
   CSV_MAX_RECORD_BYTES: wholeNumber(64, 1024 ** 3, 1024 ** 2),
@@ -327,7 +335,11 @@ function toConfig(v: Parsed): Config {
     cohortNamePrefix: v.COHORT_NAME_PREFIX,
     mail: { smtpUrl: v.SMTP_URL, from: v.MAIL_FROM },
     logLevel: v.LOG_LEVEL,
-    runs: { historyDays: v.RUN_HISTORY_DAYS, realtimeReconcileMinutes: v.REALTIME_RECONCILE_MINUTES },
+    runs: {
+      historyDays: v.RUN_HISTORY_DAYS,
+      realtimeReconcileMinutes: v.REALTIME_RECONCILE_MINUTES,
+      fullReconcileHours: v.FULL_RECONCILE_HOURS,
+    },
     csv: { maxBytes: v.CSV_MAX_BYTES, maxRecordBytes: v.CSV_MAX_RECORD_BYTES },
     coordination: {
       workerPort: v.WORKER_PORT,

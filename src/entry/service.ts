@@ -94,6 +94,7 @@ async function startLocked(
       allowedEndpoints: [...config.braze.allowedEndpoints, ...(sandbox ? [sandbox.url] : [])],
       concurrency: config.braze.concurrency,
       realtimeReconcileMinutes: config.runs.realtimeReconcileMinutes,
+      fullReconcileHours: config.runs.fullReconcileHours,
       runHistoryDays: config.runs.historyDays,
       leaseTtlMs,
       eventRetentionDays: config.ingest.retentionDays,

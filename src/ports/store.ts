@@ -9,6 +9,7 @@ import type {
   Cohort,
   CohortType,
   MemberInput,
+  PlannedFrom,
   Project,
   Role,
   Run,
@@ -233,6 +234,8 @@ export interface RunsRepo {
     trigger: RunTrigger;
     mode: RunMode;
     now: string;
+    /** Ask for a full reconcile (re-read every member), not a plan from the change log. */
+    reconcile?: boolean;
   }): Promise<Run>;
   get(projectId: string, id: string): Promise<Run | undefined>;
   getById(id: string): Promise<Run | undefined>;
@@ -246,6 +249,8 @@ export interface RunsRepo {
   nextUnfinished(brazeCohortId: string): Promise<Run | undefined>;
   /** A run of this sync still waiting to start, which a new request folds into. */
   queuedFor(syncId: string, mode: RunMode): Promise<Run | undefined>;
+  /** Makes a queued run a full reconcile; undefined when it is no longer queued (it may have planned). */
+  askReconcile(id: string): Promise<Run | undefined>;
   /** Batches done (acknowledged or failed) out of all planned, for progress bars. */
   progress(id: string): Promise<{ done: number; total: number }>;
   start(id: string, now: string): Promise<void>;
@@ -332,11 +337,28 @@ export interface PlanningRepo {
   advanceChangeSeq(brazeCohortId: string, runId: string): Promise<void>;
   changeSeq(brazeCohortId: string): Promise<number>;
   /**
+   * The plan inputs (src/domain/incremental.ts planBasis) under which the Braze cohort's acknowledged state is
+   * a full plan's result, and when that full reconcile started; basis null when not known.
+   */
+  planBasis(brazeCohortId: string): Promise<{ basis: string | null; reconciledAt: string | null }>;
+  /** Forgets the Braze cohort's plan basis: a run under other inputs is about to change its acknowledged state. */
+  forgetPlanBasis(brazeCohortId: string): Promise<void>;
+  /** Records how a run planned; a run that re-read the cohort also records its plan basis. */
+  setRunPlan(runId: string, plannedFrom: PlannedFrom, basis: string | null): Promise<void>;
+  /** After a run delivered everything: a run that re-read the cohort becomes the Braze cohort's plan basis. */
+  recordReconciled(brazeCohortId: string, runId: string): Promise<void>;
+  /**
    * Stages the profiles whose changes in (fromSeq, toSeq] concern the Braze cohort: membership changes of its
    * cohort, and identity changes (cohort_id null) of profiles that are members or have identifiers
-   * acknowledged in it. Returns how many profiles were staged.
+   * acknowledged in it. Stages at most `limit` (default all). Returns how many profiles were staged.
    */
-  stageChangedProfiles(runId: string, brazeCohortId: string, fromSeq: number, toSeq: number): Promise<number>;
+  stageChangedProfiles(
+    runId: string,
+    brazeCohortId: string,
+    fromSeq: number,
+    toSeq: number,
+    limit?: number,
+  ): Promise<number>;
   /** Like stageDesired, for the staged changed profiles only. */
   stageDesiredFor(runId: string, syncs: readonly SyncPlanInput[]): Promise<void>;
   /** Like recordSkips, among the staged changed profiles only. */

@@ -237,9 +237,22 @@ describe.each(ENGINES)('syncs and runs on $name', (engine) => {
     expect(await snapshotStore(api.h.store)).toEqual(before);
 
     const run = await finished(json<Run>(await api.call('POST', `${s.p}/syncs/${sync.id}/runs`)).id);
-    expect(run.counts).toEqual({ added: 1, removed: 1, skipped: 2, failed: 0 });
+    // Planned from the changes, the run counts the skipped among the changed members (d4); the preview, which
+    // plans in full, every skipped member (docs/syncs.md, "Planning: from the changes or in full").
+    expect(run).toMatchObject({ plannedFrom: 'changes', reconcile: false });
+    expect(run.counts).toEqual({ added: 1, removed: 1, skipped: 1, failed: 0 });
     expect(run.requests).toBe(1);
     expect(sorted(api.h.sandbox.state.cohortIdentifiers(s.key, s.cohortId).user_ids)).toEqual(['u1', 'u3']);
+
+    // A full reconcile, asked for, re-reads every member: nothing left to send, both skipped members counted.
+    const full = await finished(
+      json<Run>(await api.call('POST', `${s.p}/syncs/${sync.id}/runs`, { body: { reconcile: true } })).id,
+    );
+    expect(full).toMatchObject({ plannedFrom: 'cohort', reconcile: true });
+    expect(full.counts).toEqual({ added: 0, removed: 0, skipped: 2, failed: 0 });
+    const bad = await api.call('POST', `${s.p}/syncs/${sync.id}/runs`, { body: { reconcile: 'yes' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain('reconcile');
   });
 
   it('exports a run member by member: CSV, filtered JSON, and its Braze requests with keys hidden', async () => {

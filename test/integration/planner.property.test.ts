@@ -6,119 +6,16 @@
 // 2. The store's SQL resolution (mapping-sql.ts, through stageDesired/recordSkips) agrees with the domain.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeMembers, createStaticCohort, replaceMembers } from '../../src/app/cohorts.ts';
-import { createSync, runNow } from '../../src/app/syncs.ts';
-import { createTarget } from '../../src/app/targets.ts';
+import { createStaticCohort } from '../../src/app/cohorts.ts';
+import { runNow } from '../../src/app/syncs.ts';
 import { identifierKey } from '../../src/domain/identifiers.ts';
 import { type Mapping, resolveIdentifiers } from '../../src/domain/mapping.ts';
-import type { MemberInput, Sync } from '../../src/domain/model.ts';
+import type { MemberInput } from '../../src/domain/model.ts';
 import { ENGINES } from '../support/engines.ts';
-import { firstRunOf, projectWithBraze, waitForRun } from '../support/flows.ts';
+import { projectWithBraze, waitForRun } from '../support/flows.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
+import { applyStep, mapping, props, scenarioWorld, stepArb } from '../support/planner-scenarios.ts';
 import { ackedKeys, allMembers, desiredKeys, minus, sandboxKeys } from '../support/sync-checks.ts';
-
-// ---- generators ---------------------------------------------------------------------------------------
-
-const PROPS = ['crm_id', 'plan', 'a.b', 'with space', 'q"uote'] as const;
-
-/** Values a JSON user property can take (no NaN/Infinity: they do not survive JSON). */
-const propValue = fc.oneof(
-  fc.string({ unit: 'grapheme', maxLength: 4 }).filter((s) => !s.includes('\u0000')),
-  fc.constant(''),
-  fc.integer({ min: -1000, max: 1000 }),
-  fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.constantFrom(1e21, 5e-7, 0.1, -0, 2 ** 53 + 2, 1e100),
-  fc.boolean(),
-  fc.constant(null),
-  fc.constant([1, 'x']),
-  fc.constant({ nested: true }),
-);
-const props = fc.dictionary(fc.constantFrom(...PROPS), propValue, { maxKeys: 3 });
-
-const label = fc.constantFrom('crm', 'Label 2', 'lbl');
-const step: fc.Arbitrary<Mapping> = fc.oneof(
-  fc.constant<Mapping>({ type: 'user_id' }),
-  fc.constant<Mapping>({ type: 'device_id' }),
-  fc
-    .record({ aliasLabel: label, aliasProperty: fc.option(fc.constantFrom('user_id', ...PROPS), { nil: undefined }) })
-    .map(
-      ({ aliasLabel, aliasProperty }): Mapping => ({
-        type: 'user_alias',
-        aliasLabel,
-        ...(aliasProperty !== undefined ? { aliasProperty } : {}),
-      }),
-    ),
-);
-const mapping: fc.Arbitrary<Mapping> = fc
-  .tuple(step, fc.array(fc.tuple(step, fc.array(step, { maxLength: 1 })), { maxLength: 2 }))
-  .map(([primary, fallbacks]) =>
-    fallbacks.length === 0
-      ? primary
-      : { ...primary, fallbacks: fallbacks.map(([m, f]) => (f.length > 0 ? { ...m, fallbacks: f } : m)) },
-  );
-
-// A small pool of ids so that steps collide: the same people join, leave, get identified, share devices.
-const USERS = ['U0', 'U1', 'u1', 'U 3'] as const;
-const DEVICES = ['D0', 'D1', 'D2', 'D3'] as const;
-
-type Step =
-  | { op: 'add' | 'remove'; cohort: 'main' | 'side'; user?: string; device?: string; props?: Record<string, unknown> }
-  | { op: 'identify'; user: string; device: string }
-  | { op: 'replace'; members: { user?: string; device?: string }[] }
-  | { op: 'toggle-pause'; sync: number };
-
-// Mostly one id at a time, so that separate anonymous and identified profiles exist for later steps to join.
-const ids: fc.Arbitrary<{ user?: string; device?: string }> = fc.oneof(
-  { weight: 2, arbitrary: fc.constantFrom(...USERS).map((user) => ({ user })) },
-  { weight: 2, arbitrary: fc.constantFrom(...DEVICES).map((device) => ({ device })) },
-  { weight: 1, arbitrary: fc.record({ user: fc.constantFrom(...USERS), device: fc.constantFrom(...DEVICES) }) },
-);
-
-const stepArb: fc.Arbitrary<Step> = fc
-  .oneof(
-    {
-      weight: 4,
-      arbitrary: fc.record({
-        op: fc.constant('add' as const),
-        cohort: fc.constant('main' as const),
-        ids,
-        props: fc.option(props, { nil: undefined }),
-      }),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.record({ op: fc.constant('remove' as const), cohort: fc.constant('main' as const), ids }),
-    },
-    // Property changes and identifications that happen outside the cohort still change what its members map to.
-    {
-      weight: 2,
-      arbitrary: fc.record({
-        op: fc.constant('add' as const),
-        cohort: fc.constant('side' as const),
-        ids,
-        props: fc.option(props, { nil: undefined }),
-      }),
-    },
-    {
-      weight: 3,
-      arbitrary: fc.record({
-        op: fc.constant('identify' as const),
-        user: fc.constantFrom(...USERS),
-        device: fc.constantFrom(...DEVICES),
-      }),
-    },
-    // A CSV upload replacing the whole membership.
-    {
-      weight: 1,
-      arbitrary: fc.record({ op: fc.constant('replace' as const), members: fc.array(ids, { maxLength: 5 }) }),
-    },
-    { weight: 3, arbitrary: fc.record({ op: fc.constant('toggle-pause' as const), sync: fc.nat({ max: 1 }) }) },
-  )
-  .map((s): Step => {
-    if (s.op === 'identify' || s.op === 'replace' || s.op === 'toggle-pause') return s;
-    const member: Step = { op: s.op, cohort: s.cohort, ...s.ids };
-    return 'props' in s && s.props ? { ...member, props: s.props } : member;
-  });
 
 const scenario = fc.record({
   // Usually two syncs sharing the Braze cohort (the recipe), so that unions and pauses matter.
@@ -126,12 +23,6 @@ const scenario = fc.record({
     .oneof({ weight: 1, arbitrary: fc.tuple(mapping) }, { weight: 3, arbitrary: fc.tuple(mapping, mapping) })
     .map((m): Mapping[] => [...m]),
   steps: fc.array(fc.tuple(stepArb, fc.nat({ max: 1 })), { minLength: 1, maxLength: 7 }),
-});
-
-const memberInput = (s: { user?: string; device?: string; props?: Record<string, unknown> }): MemberInput => ({
-  ...(s.user !== undefined ? { user_id: s.user } : {}),
-  ...(s.device !== undefined ? { device_id: s.device } : {}),
-  ...(s.props ? { properties: s.props } : {}),
 });
 
 describe.each(ENGINES)('planner on $name', (engine) => {
@@ -146,62 +37,17 @@ describe.each(ENGINES)('planner on $name', (engine) => {
   it('applying every plan to the acknowledged set yields the desired set', async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async ({ syncs: mappings, steps }) => {
-        const project = await projectWithBraze(h.deps);
-        const dataImportKey = h.sandbox.state.createWorkspace();
-        const cohort = await createStaticCohort(h.deps, project.id, { name: 'Property' });
-        const side = await createStaticCohort(h.deps, project.id, { name: 'Side' });
-        const syncs: Sync[] = [];
-        for (const [i, m] of mappings.entries()) {
-          // Same endpoint and key: the syncs share one Braze cohort, which must hold the union.
-          const target = await createTarget(h.deps, project.id, {
-            name: `t${i}`,
-            endpoint: h.sandbox.url,
-            dataImportKey,
-            mapping: m,
-          });
-          const sync = await createSync(h.deps, project.id, {
-            cohortId: cohort.id,
-            targetId: target.id,
-            cadence: 'one_time',
-          });
-          expect((await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, sync.id)).id)).status).toBe(
-            'succeeded',
-          );
-          syncs.push(sync);
-        }
+        const world = await scenarioWorld(h, mappings, 'one_time');
+        const { dataImportKey, syncs } = world;
+        const project = { id: world.projectId };
+        const cohort = { id: world.cohortId };
         const brazeCohortId = syncs[0]!.brazeCohortRef;
         let acked = await ackedKeys(h.store, brazeCohortId);
         expect(acked).toEqual([]);
 
-        const paused = new Set<number>();
+        const { paused } = world;
         for (const [s, which] of steps) {
-          if (s.op === 'toggle-pause') {
-            const i = s.sync % syncs.length;
-            if (paused.has(i)) paused.delete(i);
-            else paused.add(i);
-            await h.store.syncs.update(project.id, syncs[i]!.id, { paused: paused.has(i) }, new Date().toISOString());
-          } else if (s.op === 'replace') {
-            const rows = (async function* () {
-              for (const [line, m] of s.members.entries()) yield { line: line + 2, raw: memberInput(m) };
-            })();
-            await replaceMembers(h.deps, project.id, cohort.id, rows);
-          } else if (s.op === 'identify') {
-            const before = await h.store.membership.findProfile(project.id, { deviceId: s.device });
-            const userFree = (await h.store.membership.findProfile(project.id, { userId: s.user })) === undefined;
-            await changeMembers(h.deps, project.id, side.id, { add: [{ user_id: s.user, device_id: s.device }] });
-            if (before && before.userId === null && userFree) {
-              // A device-only profile named with a new user_id is that same profile, now identified.
-              expect(await h.store.membership.findProfile(project.id, { userId: s.user })).toMatchObject({
-                id: before.id,
-                userId: s.user,
-              });
-            }
-          } else {
-            await changeMembers(h.deps, project.id, s.cohort === 'main' ? cohort.id : side.id, {
-              [s.op]: [memberInput(s)],
-            });
-          }
-
+          await applyStep(h, world, s);
           // Run one of the unpaused syncs (a run covers the whole Braze cohort); all paused: nothing runs.
           const runnable = syncs.filter((_, i) => !paused.has(i));
           const sync = runnable[which % Math.max(1, runnable.length)];

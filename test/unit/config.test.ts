@@ -39,7 +39,7 @@ describe('loadConfig defaults', () => {
       cohortNamePrefix: 'cohort-sync',
       mail: { smtpUrl: undefined, from: 'cohort-sync <cohort-sync@localhost>' },
       logLevel: 'info',
-      runs: { historyDays: 30, realtimeReconcileMinutes: 60 },
+      runs: { historyDays: 30, realtimeReconcileMinutes: 60, fullReconcileHours: 24 },
       csv: { maxBytes: 4 * 1024 ** 3, maxRecordBytes: 1024 ** 2 },
       coordination: {
         workerPort: undefined,
@@ -128,7 +128,7 @@ describe('loadConfig values', () => {
     expect(config.cohortNamePrefix).toBe('acme');
     expect(config.mail).toEqual({ smtpUrl: 'smtps://u:p@mail.example.com:465', from: 'ops@example.com' });
     expect(config.logLevel).toBe('debug');
-    expect(config.runs).toEqual({ historyDays: 7, realtimeReconcileMinutes: 15 });
+    expect(config.runs).toEqual({ historyDays: 7, realtimeReconcileMinutes: 15, fullReconcileHours: 24 });
   });
 
   it('returns a deeply frozen object', () => {

@@ -126,6 +126,8 @@ const run = (status: Run['status'], seconds: number): Run => ({
   skipReasons: {},
   totalBatches: 0,
   error: null,
+  reconcile: false,
+  plannedFrom: null,
 });
 
 describe('service metrics', () => {

@@ -33,6 +33,8 @@ function run(status: 'succeeded' | 'failed', over: Partial<Run> = {}): Run {
     skipReasons: {},
     totalBatches: 1,
     error: status === 'failed' ? { code: 'braze_credentials', message: 'no' } : null,
+    reconcile: false,
+    plannedFrom: null,
     ...over,
   };
 }

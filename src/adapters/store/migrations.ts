@@ -254,4 +254,21 @@ export const MIGRATIONS: readonly Migration[] = [
     name: '0100_batch_counted',
     up: () => [`alter table run_batches add column counted text`],
   },
+  {
+    // Scheduled runs plan from the change log (src/app/incremental.ts): a Braze cohort remembers the plan inputs
+    // (its syncs, their mappings and pause states) under which its acknowledged state last was a full plan's
+    // result, and when; a run records whether it re-read the cohort (and under which inputs) or planned from
+    // the changes, and whether a full reconcile was asked for. plan_candidates holds an incremental plan's
+    // candidates for removal, so its pages do not recompute them.
+    name: '0120_plan_basis',
+    up: (e) => [
+      `alter table braze_cohorts add column plan_basis text`,
+      `alter table braze_cohorts add column reconciled_at text`,
+      `alter table runs add column reconcile integer not null default 0`,
+      `alter table runs add column planned_from text`,
+      `alter table runs add column plan_basis text`,
+      `create table plan_candidates (
+        run_id text not null, ident_key ${keyText(e)} not null, profile_id integer, primary key (run_id, ident_key))`,
+    ],
+  },
 ];

@@ -117,6 +117,13 @@ export interface BrazeCohortsTable {
   fence: number;
   dirty: number;
   change_seq: number;
+  /**
+   * The plan inputs (src/domain/incremental.ts planBasis) under which the acknowledged state is a full plan's
+   * result for every profile unchanged since change_seq; null when it is not known to be (migration 0120).
+   */
+  plan_basis: string | null;
+  /** When the last full reconcile that set plan_basis started planning. */
+  reconciled_at: string | null;
 }
 
 export interface BrazeIdentifiersTable {
@@ -163,6 +170,12 @@ export interface RunsTable {
   identifiers_removed: Generated<number>;
   /** member_changes position seen when the run planned; change_seq advances to it on success. */
   change_seq_to: number | null;
+  /** 1 when a full reconcile was asked for (API `reconcile`, CLI `--full`). */
+  reconcile: Generated<number>;
+  /** How the run planned: 'cohort' (re-read every member) or 'changes' (the change log); null before. */
+  planned_from: string | null;
+  /** The plan inputs of a run that re-read the cohort; the Braze cohort's plan_basis on success. */
+  plan_basis: string | null;
 }
 
 export interface RunBatchesTable {
@@ -219,6 +232,13 @@ export interface PlanProfilesTable {
   profile_id: number;
 }
 
+/** An incremental plan's candidates for removal: acknowledged keys its changed profiles may no longer want. */
+export interface PlanCandidatesTable {
+  run_id: string;
+  ident_key: string;
+  profile_id: number | null;
+}
+
 export interface MemberImportsTable {
   import_id: string;
   profile_id: number;
@@ -272,4 +292,5 @@ export interface Database {
   run_requests: RunRequestsTable;
   plan_desired: PlanDesiredTable;
   plan_profiles: PlanProfilesTable;
+  plan_candidates: PlanCandidatesTable;
 }

@@ -1,6 +1,15 @@
 // Syncs, Braze cohorts (acknowledged state's owner and the run lease) and runs.
 import { type Kysely, type Selectable, sql } from 'kysely';
-import type { BrazeCohort, Cadence, Run, RunMode, RunStatus, RunTrigger, Sync } from '../../domain/model.ts';
+import type {
+  BrazeCohort,
+  Cadence,
+  PlannedFrom,
+  Run,
+  RunMode,
+  RunStatus,
+  RunTrigger,
+  Sync,
+} from '../../domain/model.ts';
 import type { BrazeCohortsRepo, Page, RunsRepo, SyncsRepo } from '../../ports/store.ts';
 import { ackedOfProfiles } from './acked-by-profile.ts';
 import { decodeCursor, encodeCursor, parseJson, toJson } from './json.ts';
@@ -314,6 +323,8 @@ const toRun = (r: Selectable<RunsTable>): Run => ({
   skipReasons: parseJson<Record<string, number>>(r.skip_reasons, {}),
   totalBatches: Number(r.total_batches),
   error: r.error_code ? { code: r.error_code, message: r.error_message ?? '' } : null,
+  reconcile: Number(r.reconcile) === 1,
+  plannedFrom: (r.planned_from as PlannedFrom | null) ?? null,
 });
 
 export class KyselyRunsRepo implements RunsRepo {
@@ -327,6 +338,7 @@ export class KyselyRunsRepo implements RunsRepo {
     trigger: RunTrigger;
     mode: RunMode;
     now: string;
+    reconcile?: boolean;
   }) {
     const row = await this.db
       .insertInto('runs')
@@ -352,6 +364,7 @@ export class KyselyRunsRepo implements RunsRepo {
         total_batches: 0,
         error_code: null,
         error_message: null,
+        reconcile: r.reconcile ? 1 : 0,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -424,6 +437,17 @@ export class KyselyRunsRepo implements RunsRepo {
       .where('mode', '=', mode)
       .orderBy('queued_at')
       .limit(1)
+      .executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  async askReconcile(id: string) {
+    const row = await this.db
+      .updateTable('runs')
+      .set({ reconcile: 1 })
+      .where('id', '=', id)
+      .where('status', '=', 'queued')
+      .returningAll()
       .executeTakeFirst();
     return row && toRun(row);
   }

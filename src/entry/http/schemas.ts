@@ -174,6 +174,14 @@ export const SyncCreate = z.strictObject({
     .optional()
     .describe('custom_attribute targets only; fixed at creation'),
 });
+export const RunNow = z.strictObject({
+  reconcile: z
+    .boolean()
+    .optional()
+    .describe(
+      'true: a full reconcile, which re-reads every member of the cohort; otherwise the run plans from the membership changes when that is exact',
+    ),
+});
 export const SyncPatch = z.strictObject({
   paused: z.boolean().optional(),
   cadence: cadence.optional(),
@@ -308,6 +316,11 @@ export const Run = z.object({
   requests: z.number(),
   retries: z.number(),
   progress: z.object({ done: z.number(), total: z.number() }).describe('membership batches done out of planned'),
+  reconcile: z.boolean().describe('a full reconcile was asked for (POST …/runs {"reconcile": true})'),
+  plannedFrom: z
+    .enum(['cohort', 'changes'])
+    .nullable()
+    .describe('how the run planned: every member re-read (cohort) or the membership changes only; null before'),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 export const Sync = z.object({

@@ -72,6 +72,8 @@ export function runView(r: Run, progress: { done: number; total: number }) {
     requests: r.requests,
     retries: r.retries,
     progress,
+    reconcile: r.reconcile,
+    plannedFrom: r.plannedFrom,
     ...(r.error ? { error: r.error } : {}),
   };
 }

@@ -104,14 +104,18 @@ export function registerSyncs(program: Command, io: CliIo): void {
 
   syncs
     .command('run')
-    .description('run a sync now; with --wait, follow it and exit 1 if it fails')
+    .description(
+      'run a sync now (it plans from the membership changes when that is exact); with --wait, follow it and exit 1 if it fails',
+    )
     .argument('<syncId>')
+    .option('--full', 'a full reconcile: re-read every member of the cohort, not only the changes')
     .option('--wait', 'wait for the run to finish, with a progress bar')
     .option('--interval <seconds>', 'how often to poll while waiting', positiveNumber, 0.5)
     .option('--timeout <seconds>', 'give up waiting after this long (the run goes on)', positiveNumber)
     .action(
-      action<{ wait?: boolean; interval: number; timeout?: number }>(io, async (s, [id], opts) => {
-        const queued = asObject(await s.client.post(await s.projectPath('syncs', enc(id ?? ''), 'runs')));
+      action<{ full?: boolean; wait?: boolean; interval: number; timeout?: number }>(io, async (s, [id], opts) => {
+        const path = await s.projectPath('syncs', enc(id ?? ''), 'runs');
+        const queued = asObject(await s.client.post(path, opts.full ? { reconcile: true } : undefined));
         if (!opts.wait) {
           s.print(
             queued,

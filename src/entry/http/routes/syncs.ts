@@ -16,6 +16,7 @@ import {
   Preview,
   ProjectParams,
   Run,
+  RunNow,
   RunsQuery,
   Sync,
   SyncCreate,
@@ -142,9 +143,13 @@ export async function syncRoutes(app: FastifyInstance, ctx: HttpContext): Promis
     tags: ['syncs'],
     status: 202,
     summary: 'Run now (409 sync_paused when paused); a request while one is queued returns that run',
+    description:
+      'The run plans from the membership changes since the last delivered state when that is exact; with {"reconcile": true} it re-reads every member (a full reconcile), and a queued run it folds into becomes one.',
     params: SyncParams,
+    body: RunNow.optional(),
     response: Run,
-    handler: async ({ params }) => presentRun(await runNow(deps, params.projectId, params.syncId)),
+    handler: async ({ params, body }) =>
+      presentRun(await runNow(deps, params.projectId, params.syncId, body?.reconcile ? { reconcile: true } : {})),
   });
 
   defineRoute(app, {
