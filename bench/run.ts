@@ -1,7 +1,8 @@
 // `npm run bench`: delta-planning and delivery figures for docs/benchmarks.md. Never part of `npm test`.
 //
-//   npm run bench                                  planner at 1M and 10M on SQLite (+ sort|comm baseline,
-//                                                  + plan after 100 changes), then delivery at the Braze cap
+//   npm run bench                                  planner at 1M and 10M on SQLite (after 1% churn: the scheduled
+//                                                  run from the changes, a full reconcile and sort|comm -3 of the
+//                                                  same state; a real-time run after 100 changes), then delivery
 //   npm run bench -- --sizes 100000,1000000        other cohort sizes
 //   npm run bench -- --only planner|delivery|ingest|realtime|ui|attribute|behavioral|behavioral-latency   one part
 //                                                  (each names its script in bench/, e.g. attribute: bench/attribute.ts)

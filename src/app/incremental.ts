@@ -26,10 +26,11 @@ import type { PlanningRepo, SyncPlanInput } from '../ports/store.ts';
 /** Changed profiles a plan from the changes always may have, however small the cohort. */
 export const INCREMENTAL_MAX_PROFILES = 20_000;
 /**
- * Above a tenth of the cohort changed, re-reading it is cheaper: per member, a plan from the changes costs
- * about ten times a full plan's sequential pass (docs/benchmarks.md, "Planning from the changes").
+ * Above a twentieth of the cohort changed, the cohort is re-read: per changed profile a plan from the changes
+ * costs about 13 times what a full reconcile costs per member (docs/benchmarks.md, "Planning from the changes"),
+ * so below N/20 it stays well under the reconcile, and above N/13 it would not.
  */
-export const INCREMENTAL_MAX_FRACTION = 0.1;
+export const INCREMENTAL_MAX_FRACTION = 0.05;
 
 export interface PlanInputs {
   readonly inputs: readonly SyncPlanInput[];

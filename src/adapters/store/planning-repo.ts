@@ -152,7 +152,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
 
   /**
    * Whether the run plans from the change log: its staged keys are then few beside the acknowledged ones
-   * (at most a tenth of the cohort, src/app/incremental.ts), and probing them beats walking every acknowledged key.
+   * (at most a twentieth of the cohort, src/app/incremental.ts), and probing them beats walking every acknowledged key.
    */
   private async fromChanges(runId: string): Promise<boolean> {
     const r = await sql`select 1 as x from plan_profiles where run_id = ${runId} limit 1`.execute(this.db);
