@@ -86,5 +86,6 @@ describe('mistakes caught before any request', () => {
     const sub = await run(['syncs', 'run', '--help']);
     expect(sub.stdout).toContain('Global Options:');
     expect(sub.stdout).toContain('--token <token>');
+    expect(sub.stdout).toContain('--full');
   });
 });

@@ -179,6 +179,10 @@ describe('against the running service', () => {
     expect(waited.code, waited.stderr).toBe(0);
     const finished = JSON.parse(waited.stdout) as { id: string; status: string };
     expect(finished.status).toBe('succeeded');
+    // --full asks for a full reconcile: the run re-reads every member (docs/syncs.md).
+    const full = await run(['syncs', 'run', syncId, '--full', '--wait', '--interval', '0.1', '--json'], p);
+    expect(full.code, full.stderr).toBe(0);
+    expect(JSON.parse(full.stdout)).toMatchObject({ status: 'succeeded', reconcile: true, plannedFrom: 'cohort' });
 
     const file = join(dir, 'members.csv');
     const csv = await run(['runs', 'members-csv', finished.id, '-o', file], p);
