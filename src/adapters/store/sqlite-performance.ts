@@ -70,26 +70,43 @@ export interface Checkpointer {
 }
 
 /**
- * Turns the connection's automatic checkpoints off and checkpoints from a worker thread instead. A file
- * database only (`:memory:` has no WAL).
+ * A store open this long gets the checkpoint thread; until then SQLite checkpoints for itself. Starting a
+ * thread costs ~60 ms of loading, which short-lived stores (CLI commands, tests) need not pay.
+ */
+const START_AFTER_MS = 2_000;
+
+/**
+ * Turns the connection's automatic checkpoints off and checkpoints from a worker thread instead, once the
+ * store has been open for START_AFTER_MS. A file database only (`:memory:` has no WAL).
  */
 export function checkpointInBackground(db: SqliteDatabase.Database, file: string): Checkpointer {
-  const module = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER, {
-    eval: true,
-    workerData: { module, file, everyMs: CHECKPOINT_EVERY_MS, restartAt: RESTART_AT_PAGES },
-  });
-  worker.unref();
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  db.pragma('wal_autocheckpoint = 0');
-  worker.once('error', () => {
-    // No checkpointer: the connection checkpoints for itself again, as SQLite does by default.
-    if (db.open) db.pragma('wal_autocheckpoint = 1000');
-  });
+  let worker: Worker | null = null;
+  let exited: Promise<void> = Promise.resolve();
+  const start = () => {
+    if (!db.open) return;
+    const module = createRequire(import.meta.url).resolve('better-sqlite3');
+    const w = new Worker(WORKER, {
+      eval: true,
+      workerData: { module, file, everyMs: CHECKPOINT_EVERY_MS, restartAt: RESTART_AT_PAGES },
+    });
+    w.unref();
+    exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    db.pragma('wal_autocheckpoint = 0');
+    w.once('error', () => {
+      // No checkpointer: the connection checkpoints for itself again, as SQLite does by default.
+      if (db.open) db.pragma('wal_autocheckpoint = 1000');
+    });
+    worker = w;
+  };
+  const timer = setTimeout(start, START_AFTER_MS);
+  timer.unref();
   return {
     stop: () => {
-      worker.ref(); // kept alive until it has closed its connection
-      worker.postMessage('stop');
+      clearTimeout(timer);
+      if (worker) {
+        worker.ref(); // kept alive until it has closed its connection
+        worker.postMessage('stop');
+      }
       return exited;
     },
   };
