@@ -342,13 +342,26 @@ if (sections.has('recovery')) {
     await cluster.scaleTo(2);
     const { P, pairs } = await cluster.fixture(1, 60_000);
     const sync = await cluster.sync(P, pairs[0]!.cohortId, pairs[0]!.targetId);
+    // This round's Braze cohort only: the rounds before left their identifiers and cohorts in the same schema.
+    const cohortId = pairs[0]!.cohortId;
     const acked = async () =>
-      Number((await cluster.db.query(`select count(*)::int as n from braze_identifiers`)).rows[0].n) as number;
+      Number(
+        (
+          await cluster.db.query(
+            `select count(*)::int as n from braze_identifiers i join braze_cohorts b on b.id = i.braze_cohort_id
+             where b.cohort_id = $1`,
+            [cohortId],
+          )
+        ).rows[0].n,
+      ) as number;
+    const leaseOwner = async (): Promise<string | undefined> =>
+      (await cluster.db.query(`select lease_owner from braze_cohorts where cohort_id = $1`, [cohortId])).rows[0]
+        ?.lease_owner ?? undefined;
     let owner = '';
     while ((await acked()) < 10_000) await sleep(20);
-    owner = (await cluster.db.query(`select lease_owner from braze_cohorts where lease_owner is not null`)).rows[0]
-      .lease_owner;
-    const victim = cluster.workers.find((w) => w.child.pid === Number(owner.split(':')[1]))!;
+    owner = (await leaseOwner()) ?? '';
+    const victim = cluster.workers.find((w) => w.child.pid === Number(owner.split(':')[1]));
+    if (!victim) throw new Error(`the lease holder ${owner} is none of this round's workers`);
     const before = await acked();
     const killedAt = performance.now();
     victim.child.kill('SIGKILL');
@@ -356,8 +369,8 @@ if (sections.has('recovery')) {
     // the lease changed hands.
     let resumedMs = Number.NaN;
     for (;;) {
-      const r = await cluster.db.query(`select lease_owner from braze_cohorts where lease_owner is not null`);
-      if (r.rows[0] && r.rows[0].lease_owner !== owner && (await acked()) > before) {
+      const now = await leaseOwner();
+      if (now && now !== owner && (await acked()) > before) {
         resumedMs = performance.now() - killedAt;
         break;
       }
