@@ -91,6 +91,54 @@ describe.each(ENGINES)('profiles and membership on $name', (engine) => {
     expect(page.items.find((m) => m.userId === 'new-1')?.deviceIds).toEqual(['dev-9']);
   });
 
+  it('applies user-id-only members as one set: duplicates count once, each change logged once', async () => {
+    const project = await projectWithBraze(c.deps);
+    const cohort = await createStaticCohort(c.deps, project.id, { name: 'set' });
+    const changes = async () =>
+      Number(
+        (
+          await c.store.raw.db
+            .selectFrom('member_changes')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('cohort_id', '=', cohort.id)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const add = [
+      { user_id: 'a' },
+      { user_id: 'a' },
+      { user_id: 'b' },
+      { user_id: ' ' },
+      { user_id: 'c', device_id: 'd' },
+    ];
+    const out = await changeMembers(c.deps, project.id, cohort.id, { add });
+    expect(out).toMatchObject({ added: 3, removed: 0 });
+    expect(out.invalid).toEqual([{ index: 3, op: 'add', reason: 'user_id is blank (only whitespace)' }]);
+    expect(await changes()).toBe(3);
+    expect(await changeMembers(c.deps, project.id, cohort.id, { add: [{ user_id: 'b' }] })).toMatchObject({ added: 0 });
+    const gone = await changeMembers(c.deps, project.id, cohort.id, {
+      remove: [{ user_id: 'a' }, { user_id: 'never-seen' }, { user_id: 'a' }],
+    });
+    expect(gone).toMatchObject({ added: 0, removed: 1 });
+    expect(await changes()).toBe(4);
+    expect((await c.store.cohorts.get(project.id, cohort.id))?.size).toBe(2);
+    expect(await c.store.membership.findProfile(project.id, { userId: 'never-seen' })).toBeUndefined();
+  });
+
+  it('reports malformed CSV records by the line they start on and keeps the rest', async () => {
+    const project = await projectWithBraze(c.deps);
+    const cohort = await createStaticCohort(c.deps, project.id, { name: 'quotes' });
+    const csv = 'user_id,plan\r\nq1,"two\nlines"\nbad"id,x\n"q2",\n"open,\n';
+    const out = await replaceMembers(c.deps, project.id, cohort.id, membersFromCsv(Readable.from([csv])));
+    expect(out).toMatchObject({ accepted: 2, size: 2 });
+    expect(out.rejected.map((r) => r.line)).toEqual([4, 6]);
+    expect(out.rejected[0]?.reason).toMatch(/quote inside an unquoted field/);
+    expect(out.rejected[1]?.reason).toMatch(/not closed/);
+    expect((await c.store.membership.findProfile(project.id, { userId: 'q1' }))?.properties).toEqual({
+      plan: 'two\nlines',
+    });
+  });
+
   it('streams a CSV in chunks without holding it, and a header without ids is a 400', async () => {
     const project = await projectWithBraze(c.deps);
     const cohort = await createStaticCohort(c.deps, project.id, { name: 'big' });

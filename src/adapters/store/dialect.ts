@@ -56,6 +56,8 @@ export interface StoreDialect {
   pairRows(keys: readonly string[], ints: readonly (number | null)[]): RawBuilder<{ k: string; p: number | null }>;
   /** Rows (value) of text values, passed as one parameter. */
   textRows(values: readonly string[]): RawBuilder<{ value: string }>;
+  /** Rows (value) of integers, passed as one parameter. */
+  intRows(values: readonly number[]): RawBuilder<{ value: number }>;
   /**
    * Whether `column` is one of `values` (one parameter), as a condition the column's index serves: PostgreSQL
    * would hash-join a row set against the whole table instead (`= any` probes the index per value).
@@ -145,6 +147,7 @@ export const sqliteDialect: StoreDialect = {
     sql`select j.value ->> 0 as k, j.value ->> 1 as p from json_each(${JSON.stringify(keys.map((k, i) => [k, ints[i] ?? null]))}) j`,
   textRows: (values) => sql`select value from json_each(${JSON.stringify(values)})`,
   inTexts: (column, values) => sql`${column} in (select value from json_each(${JSON.stringify(values)}))`,
+  intRows: (values) => sql`select value from json_each(${JSON.stringify(values)})`,
 
   contains: (haystack, needle) => sql`(instr(${haystack}, ${needle}) > 0)`,
 
@@ -227,6 +230,7 @@ export const postgresDialect: StoreDialect = {
   pairRows: (keys, ints) => sql`select t.k, t.p from unnest(${[...keys]}::text[], ${[...ints]}::integer[]) as t(k, p)`,
   textRows: (values) => sql`select unnest(${[...values]}::text[]) as value`,
   inTexts: (column, values) => sql`${column} = any(${[...values]}::text[])`,
+  intRows: (values) => sql`select unnest(${[...values]}::int[]) as value`,
 
   contains: (haystack, needle) => sql`(strpos(${haystack}, ${needle}) > 0)`,
 

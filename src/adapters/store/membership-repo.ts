@@ -256,33 +256,23 @@ export class KyselyMembershipRepo implements MembershipRepo {
     const users = this.dialect.textRows(ids);
     const byUser = sql`profiles p where p.project_id = ${projectId} and ${this.dialect.inTexts(sql`p.user_id`, ids)}`;
     return this.db.transaction().execute(async (tx) => {
-      let changed: number;
-      if (op === 'add') {
+      if (op === 'add')
         await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
           select ${projectId}, u.value, '{}', ${now}, ${now} from (${users}) u where true
           on conflict (project_id, user_id) do nothing`.execute(tx);
-        const joining = sql`select p.id from ${byUser}
-          and not exists (select 1 from cohort_members m where m.cohort_id = ${cohortId} and m.profile_id = p.id)`;
-        const logged = await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
-          select ${projectId}, ${cohortId}, x.id, ${now} from (${joining}) x`.execute(tx);
-        await sql`insert into cohort_members (cohort_id, profile_id)
-          select ${cohortId}, x.id from (${joining}) x where true on conflict do nothing`.execute(tx);
-        changed = Number(logged.numAffectedRows ?? 0);
-      } else {
-        const leaving = sql`select p.id from ${byUser}
-          and exists (select 1 from cohort_members m where m.cohort_id = ${cohortId} and m.profile_id = p.id)`;
-        const logged = await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
-          select ${projectId}, ${cohortId}, x.id, ${now} from (${leaving}) x`.execute(tx);
-        await sql`delete from cohort_members where cohort_id = ${cohortId}
-          and profile_id in (select p.id from ${byUser})`.execute(tx);
-        changed = Number(logged.numAffectedRows ?? 0);
-      }
-      return recordChange(
-        tx,
-        cohortId,
-        op === 'add' ? { added: changed, removed: 0 } : { added: 0, removed: changed },
-        now,
-      );
+      // RETURNING names exactly the members added (or removed), whatever the planner knows of the tables.
+      const changed = (
+        op === 'add'
+          ? await sql<{ profile_id: number }>`insert into cohort_members (cohort_id, profile_id)
+              select ${cohortId}, p.id from ${byUser} on conflict do nothing returning profile_id`.execute(tx)
+          : await sql<{ profile_id: number }>`delete from cohort_members where cohort_id = ${cohortId}
+              and profile_id in (select p.id from ${byUser}) returning profile_id`.execute(tx)
+      ).rows.map((r) => Number(r.profile_id));
+      if (changed.length > 0)
+        await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
+          select ${projectId}, ${cohortId}, x.value, ${now} from (${this.dialect.intRows(changed)}) x`.execute(tx);
+      const n = changed.length;
+      return recordChange(tx, cohortId, op === 'add' ? { added: n, removed: 0 } : { added: 0, removed: n }, now);
     });
   }
 
