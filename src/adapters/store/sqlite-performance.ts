@@ -36,10 +36,12 @@ export function withStatementCache(db: SqliteDatabase.Database): KyselySqliteDat
 /** How often the checkpointer copies committed WAL frames back into the database file. */
 export const CHECKPOINT_EVERY_MS = 250;
 /**
- * A WAL this large (pages) is restarted even if that makes the writer wait: PASSIVE checkpoints never
- * block the writer, so under writes without pause the file could otherwise only grow.
+ * A WAL this large (pages, 32 MB) is restarted even if that makes the writer wait: a PASSIVE checkpoint never
+ * catches up with a writer that does not pause, and SQLite only starts the WAL over once one has, so under
+ * sustained ingestion the file would otherwise grow without end. The PASSIVE passes have copied most frames
+ * by then, so the RESTART holds the writer only for the rest and an fsync.
  */
-const RESTART_AT_PAGES = 65_536;
+const RESTART_AT_PAGES = 8_192;
 
 // The worker's body, plain JavaScript (it runs outside tsx). It owns a connection to the same file.
 const WORKER = `
