@@ -2,7 +2,7 @@
 // sent. It plans exactly as the run executor does (same staging, same anti-joins, in the store), under a
 // throwaway id whose rows are cleared afterwards, so it sends nothing and leaves stored state as it was.
 // It always plans in full: a real-time sync's next run is incremental, but reaches the same Braze state.
-import { MAX_IDENTIFIERS_PER_REQUEST, type PlannedIdentifier } from '../domain/batching.ts';
+import type { PlannedIdentifier } from '../domain/batching.ts';
 import { describeIdentifier, type IdentifierKind, parseIdentifierKey } from '../domain/identifiers.ts';
 import type { Mapping } from '../domain/mapping.ts';
 import { brazeCohortName, type Sync } from '../domain/model.ts';
@@ -14,7 +14,10 @@ import { requireTarget } from './targets.ts';
 
 export const PREVIEW_SAMPLE = 20;
 /** Planning a sync without sending: the sync, cohort and target, the planner in a scratch run, the audience. */
-export type PreviewDeps = Uses<'newId' | 'settings', 'syncs' | 'cohorts' | 'targets' | 'planning' | 'brazeCohorts'>;
+export type PreviewDeps = Uses<
+  'newId' | 'settings' | 'destinations',
+  'syncs' | 'cohorts' | 'targets' | 'planning' | 'brazeCohorts'
+>;
 
 const PAGE = 5000;
 
@@ -66,6 +69,7 @@ interface PlannedSync {
   readonly id: string;
   readonly projectId: string;
   readonly cohortId: string;
+  readonly targetId: string;
   readonly brazeCohortRef: string;
   readonly paused: boolean;
   readonly draftMapping?: Mapping;
@@ -112,6 +116,7 @@ export async function previewDraftSync(
     id: 'draft',
     projectId,
     cohortId: cohort.id,
+    targetId: target.id,
     brazeCohortRef: brazeCohortRef ?? deps.newId('draft'),
     paused: false,
     draftMapping: target.mapping,
@@ -120,6 +125,9 @@ export async function previewDraftSync(
 
 async function previewPlan(deps: PreviewDeps, sync: PlannedSync): Promise<SyncPreview> {
   const cohort = await requireCohort(deps, sync.projectId, sync.cohortId);
+  // The run packs batches by its definition's limit (1,000 identifiers, or 75 users over /users/track), and
+  // only a named audience is created or renamed first: the preview counts requests the same way.
+  const definition = deps.destinations.get((await requireTarget(deps, sync.projectId, sync.targetId)).delivery);
   const { planning, brazeCohorts } = deps.store;
   const scratch = deps.newId('preview');
   try {
@@ -145,9 +153,12 @@ async function previewPlan(deps: PreviewDeps, sync: PlannedSync): Promise<SyncPr
       member: memberOf(i.profileId),
     });
 
-    const batches = Math.ceil((adds.count + removes.count) / MAX_IDENTIFIERS_PER_REQUEST);
+    // packBatches fills every batch to the limit before starting the next, so this is its exact count.
+    const batches = Math.ceil((adds.count + removes.count) / definition.batch.max);
     const brazeCohort = await brazeCohorts.get(sync.brazeCohortRef);
-    const renames = brazeCohort?.namedAs !== brazeCohortName(deps.settings.cohortNamePrefix, cohort);
+    const renames =
+      definition.ensureAudience !== undefined &&
+      brazeCohort?.namedAs !== brazeCohortName(deps.settings.cohortNamePrefix, cohort);
     return {
       syncId: sync.id,
       paused: sync.paused,

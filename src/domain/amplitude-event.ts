@@ -60,7 +60,6 @@ export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // Lone UTF-16 surrogates cannot be stored as UTF-8, and PostgreSQL text cannot hold NUL.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what is refused
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Whether every string (key or value) in a JSON value is storable and at most 1024 characters long. */

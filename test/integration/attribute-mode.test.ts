@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { changeMembers, createStaticCohort } from '../../src/app/cohorts.ts';
 import type { AppError } from '../../src/app/errors.ts';
+import { previewDraftSync } from '../../src/app/preview.ts';
 import { runMembersCsv } from '../../src/app/run-export.ts';
 import { deleteSync } from '../../src/app/sync-admin.ts';
 import { createSync, runNow, segmentFilterOf } from '../../src/app/syncs.ts';
@@ -40,6 +41,9 @@ describe.each(ENGINES)('custom_attribute delivery on $name', (engine) => {
     await changeMembers(h.deps, project.id, cohort.id, {
       add: [...users(150), ...users(10, 'ghost')].map((u) => ({ user_id: u.external_id })),
     });
+    // The preview counts requests as the run packs them: 75 users each, and no audience to create or rename.
+    const preview = await previewDraftSync(h.deps, project.id, { cohortId: cohort.id, targetId: target.id });
+    expect(preview).toMatchObject({ add: { count: 160 }, batches: 3, requests: 3, renames: false });
     const sync = await createSync(h.deps, project.id, { cohortId: cohort.id, targetId: target.id, cadence: 'daily' });
     expect(sync.attribute).toEqual({ name: 'cohorts', value: 'power-users' });
     expect(await segmentFilterOf(h.deps, sync)).toBe('Custom attribute cohorts includes value power-users');
