@@ -19,7 +19,7 @@ import { requireProject } from './projects.ts';
 /** Explaining a user: their profile and cohorts, each sync's plan and acknowledged state, the mode's rules. */
 export type ExplainDeps = Uses<
   'destinations',
-  'projects' | 'membership' | 'cohorts' | 'syncs' | 'targets' | 'brazeCohorts' | 'planning' | 'runs'
+  'projects' | 'membership' | 'cohorts' | 'syncs' | 'targets' | 'audiences' | 'planning' | 'runs'
 >;
 
 export interface ExplainedProfile {
@@ -189,7 +189,7 @@ async function explainSync(
 
   // What the other syncs of the same Braze cohort want keeps an identifier in Braze too (docs/design.md §8).
   const wantedByOthers = new Set<string>();
-  for (const other of await store.syncs.listByBrazeCohort(sync.brazeCohortRef)) {
+  for (const other of await store.syncs.listByAudience(sync.audienceRef)) {
     if (other.id === sync.id) continue;
     for (const key of wantedKeys((await targetOf(other))?.mapping, profile, member)) wantedByOthers.add(key);
   }
@@ -198,14 +198,14 @@ async function explainSync(
   // profile, and (no profile) what Braze may still hold under the very id that was asked about.
   const acked = new Map<string, { runId: string; ackedAt: string }>();
   const held = profile
-    ? await store.brazeCohorts.ackedForProfile(sync.brazeCohortRef, profile.id)
-    : await store.brazeCohorts.ackedFor(sync.brazeCohortRef, [
+    ? await store.audiences.ackedForProfile(sync.audienceRef, profile.id)
+    : await store.audiences.ackedFor(sync.audienceRef, [
         ...(query.userId !== undefined ? [`e:${query.userId}`] : []),
         ...(query.deviceId !== undefined ? [`d:${query.deviceId}`] : []),
       ]);
   for (const h of held) acked.set(h.key, { runId: h.runId, ackedAt: h.ackedAt });
   const missing = [...wanted].filter((k) => !acked.has(k));
-  for (const h of await store.brazeCohorts.ackedFor(sync.brazeCohortRef, missing))
+  for (const h of await store.audiences.ackedFor(sync.audienceRef, missing))
     acked.set(h.key, { runId: h.runId, ackedAt: h.ackedAt });
   // For a non-member, what the mapping would give them: the history of those identifiers (a removal, say).
   const wouldBe = resolution?.ok ? resolution.identifiers.map(identifierKey) : [];
@@ -225,7 +225,7 @@ async function explainSync(
           ? 'kept_by_other_sync'
           : 'pending_removal'
         : 'not_in_braze';
-    const touch = await store.planning.lastTouch(sync.brazeCohortRef, key);
+    const touch = await store.planning.lastTouch(sync.audienceRef, key);
     const touchedRun = touch ? await store.runs.getById(touch.runId) : undefined;
     identifiers.push({
       ...describeIdentifier(id),

@@ -9,7 +9,7 @@ export interface MailContext {
   /** Subject tag, COHORT_NAME_PREFIX (e.g. `[cohort-sync] …`). */
   readonly prefix: string;
   readonly project: Pick<Project, 'id' | 'name'>;
-  readonly sync: Pick<Sync, 'id' | 'cadence' | 'brazeCohortRef'>;
+  readonly sync: Pick<Sync, 'id' | 'cadence' | 'audienceRef'>;
   readonly run: Run;
   readonly cohort: Pick<Cohort, 'id' | 'name'>;
   readonly target: Pick<Target, 'id' | 'name'> & { readonly endpoint?: string };

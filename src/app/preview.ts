@@ -16,7 +16,7 @@ export const PREVIEW_SAMPLE = 20;
 /** Planning a sync without sending: the sync, cohort and target, the planner in a scratch run, the audience. */
 export type PreviewDeps = Uses<
   'newId' | 'settings' | 'destinations',
-  'syncs' | 'cohorts' | 'targets' | 'planning' | 'brazeCohorts'
+  'syncs' | 'cohorts' | 'targets' | 'planning' | 'audiences'
 >;
 
 const PAGE = 5000;
@@ -56,7 +56,7 @@ export interface SyncPreview {
  */
 async function planInputs(deps: PreviewDeps, sync: PlannedSync): Promise<SyncPlanInput[]> {
   const inputs: SyncPlanInput[] = [];
-  for (const s of await deps.store.syncs.listByBrazeCohort(sync.brazeCohortRef)) {
+  for (const s of await deps.store.syncs.listByAudience(sync.audienceRef)) {
     const target = await deps.store.targets.get(s.projectId, s.targetId);
     if (target) inputs.push({ mapping: target.mapping, cohortId: s.cohortId, active: s.id === sync.id || !s.paused });
   }
@@ -70,7 +70,7 @@ interface PlannedSync {
   readonly projectId: string;
   readonly cohortId: string;
   readonly targetId: string;
-  readonly brazeCohortRef: string;
+  readonly audienceRef: string;
   readonly paused: boolean;
   readonly draftMapping?: Mapping;
 }
@@ -107,17 +107,17 @@ export async function previewDraftSync(
 ): Promise<SyncPreview> {
   const cohort = await requireCohort(deps, projectId, draft.cohortId);
   const target = await requireTarget(deps, projectId, draft.targetId);
-  let brazeCohortRef: string | null = null;
+  let audienceRef: string | null = null;
   for (const s of await deps.store.syncs.list(projectId, { cohortId: cohort.id })) {
     const other = await deps.store.targets.get(projectId, s.targetId);
-    if (other?.workspaceKey === target.workspaceKey) brazeCohortRef = s.brazeCohortRef;
+    if (other?.workspaceKey === target.workspaceKey) audienceRef = s.audienceRef;
   }
   return previewPlan(deps, {
     id: 'draft',
     projectId,
     cohortId: cohort.id,
     targetId: target.id,
-    brazeCohortRef: brazeCohortRef ?? deps.newId('draft'),
+    audienceRef: audienceRef ?? deps.newId('draft'),
     paused: false,
     draftMapping: target.mapping,
   });
@@ -128,7 +128,7 @@ async function previewPlan(deps: PreviewDeps, sync: PlannedSync): Promise<SyncPr
   // The run packs batches by its definition's limit (1,000 identifiers, or 75 users over /users/track), and
   // only a named audience is created or renamed first: the preview counts requests the same way.
   const definition = deps.destinations.get((await requireTarget(deps, sync.projectId, sync.targetId)).delivery);
-  const { planning, brazeCohorts } = deps.store;
+  const { planning, audiences } = deps.store;
   const scratch = deps.newId('preview');
   try {
     const inputs = await planInputs(deps, sync);
@@ -138,8 +138,8 @@ async function previewPlan(deps: PreviewDeps, sync: PlannedSync): Promise<SyncPr
       inputs.filter((i) => i.cohortId === sync.cohortId && i.active),
       PREVIEW_SAMPLE,
     );
-    const adds = await countAndSample((after) => planning.pageAdds(scratch, sync.brazeCohortRef, after, PAGE));
-    const removes = await countAndSample((after) => planning.pageRemoves(scratch, sync.brazeCohortRef, after, PAGE));
+    const adds = await countAndSample((after) => planning.pageAdds(scratch, sync.audienceRef, after, PAGE));
+    const removes = await countAndSample((after) => planning.pageRemoves(scratch, sync.audienceRef, after, PAGE));
     const skips = await planning.runSkips(scratch, 0, PREVIEW_SAMPLE);
 
     const profileIds = [...adds.sample, ...removes.sample].flatMap((i) => (i.profileId === null ? [] : [i.profileId]));
@@ -155,7 +155,7 @@ async function previewPlan(deps: PreviewDeps, sync: PlannedSync): Promise<SyncPr
 
     // packBatches fills every batch to the limit before starting the next, so this is its exact count.
     const batches = Math.ceil((adds.count + removes.count) / definition.batch.max);
-    const brazeCohort = await brazeCohorts.get(sync.brazeCohortRef);
+    const brazeCohort = await audiences.get(sync.audienceRef);
     const renames =
       definition.ensureAudience !== undefined &&
       brazeCohort?.namedAs !== brazeCohortName(deps.settings.cohortNamePrefix, cohort);

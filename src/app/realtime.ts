@@ -29,7 +29,7 @@ async function wake(deps: RealtimeDeps, projectId: string, cohortId: string | nu
     try {
       // Other cohorts' syncs only when the change log holds something for them: an identity change made
       // through this cohort (a device identified, an anonymous profile merged) touches every cohort of the profile.
-      if (sync.cohortId !== cohortId && !(await deps.store.planning.hasPendingChanges(sync.brazeCohortRef))) continue;
+      if (sync.cohortId !== cohortId && !(await deps.store.planning.hasPendingChanges(sync.audienceRef))) continue;
       runs.push(await requestIncremental(deps, sync));
     } catch (err) {
       // The change is committed and the reconciliation run will send it; the caller's request must not fail.

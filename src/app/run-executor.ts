@@ -24,7 +24,7 @@ import { decryptedKey } from './targets.ts';
  * the behavioral cohorts evaluated before a full plan, and where finished runs are told.
  */
 export type RunExecutorDeps = BehavioralDeps &
-  Uses<'destinations' | 'secrets', 'brazeCohorts' | 'runs' | 'syncs' | 'targets' | 'planning'> & {
+  Uses<'destinations' | 'secrets', 'audiences' | 'runs' | 'syncs' | 'targets' | 'planning'> & {
     readonly runEvents: RunEventPublisher;
   };
 
@@ -77,17 +77,17 @@ export class RunExecutor {
   }
 
   /** Works through every unfinished run of a Braze cohort while holding its lease. */
-  async processBrazeCohort(brazeCohortId: string): Promise<void> {
-    const { brazeCohorts, runs } = this.deps.store;
+  async processAudience(brazeCohortId: string): Promise<void> {
+    const { audiences, runs } = this.deps.store;
     const ttl = this.deps.settings.leaseTtlMs;
-    const fence = await brazeCohorts.acquireLease(brazeCohortId, this.owner, this.deps.clock.now(), ttl);
+    const fence = await audiences.acquireLease(brazeCohortId, this.owner, this.deps.clock.now(), ttl);
     if (fence === null) return; // someone else holds it; they re-check dirty before letting go
     const lease = new AbortController();
     const onStop = () => lease.abort();
     this.stopping.signal.addEventListener('abort', onStop);
     const heartbeat = setInterval(
       () => {
-        brazeCohorts
+        audiences
           .renewLease(brazeCohortId, fence, this.deps.clock.now(), ttl)
           .then((held) => held || lease.abort())
           .catch(() => lease.abort());
@@ -97,10 +97,10 @@ export class RunExecutor {
     try {
       for (;;) {
         if (lease.signal.aborted) return;
-        await brazeCohorts.takeDirty(brazeCohortId, fence);
+        await audiences.takeDirty(brazeCohortId, fence);
         const run = await runs.nextUnfinished(brazeCohortId);
         if (!run) {
-          if (await brazeCohorts.releaseLease(brazeCohortId, fence)) return;
+          if (await audiences.releaseLease(brazeCohortId, fence)) return;
           continue; // a run was requested meanwhile
         }
         // In a burst of real-time changes, incremental runs start at most once per realtimeGatherMs: changes
@@ -118,8 +118,7 @@ export class RunExecutor {
         } catch (error) {
           if (error instanceof Interrupted) {
             // Stopping on purpose: hand the lease back now rather than make the next worker wait out its TTL.
-            if (this.stopping.signal.aborted)
-              await brazeCohorts.abandonLease(brazeCohortId, fence).catch(() => undefined);
+            if (this.stopping.signal.aborted) await audiences.abandonLease(brazeCohortId, fence).catch(() => undefined);
             return;
           }
           throw error;
@@ -189,7 +188,7 @@ export class RunExecutor {
     secret.catch(() => undefined); // a missing target is reported below, not as an unhandled rejection
     const [target, audienceRow, cohort] = await Promise.all([
       store.targets.get(sync.projectId, sync.targetId),
-      store.brazeCohorts.get(run.brazeCohortId),
+      store.audiences.get(run.brazeCohortId),
       store.cohorts.get(sync.projectId, sync.cohortId),
     ]);
     if (!target) throw new RunFailure('target_missing', `the target of sync ${sync.id} no longer exists`);
@@ -212,7 +211,7 @@ export class RunExecutor {
     const { syncs, targets, cohorts } = this.deps.store;
     const inputs: SyncPlanInput[] = [];
     const bySync: PlanInputs['syncs'][number][] = [];
-    for (const s of await syncs.listByBrazeCohort(run.brazeCohortId)) {
+    for (const s of await syncs.listByAudience(run.brazeCohortId)) {
       if (run.mode === 'remove_all' && s.id === run.syncId) continue;
       const target = await targets.get(s.projectId, s.targetId);
       if (!target) continue;
@@ -287,7 +286,7 @@ export class RunExecutor {
     const { store } = this.deps;
     const { definition, target, audience } = delivery;
     if (!definition.ensureAudience) return;
-    const row = await store.brazeCohorts.get(run.brazeCohortId);
+    const row = await store.audiences.get(run.brazeCohortId);
     if (row?.namedAs === audience.name) return;
     try {
       const stats = await definition.ensureAudience(target, audience, { signal, onRequest: this.requestLogger(run) });
@@ -296,7 +295,7 @@ export class RunExecutor {
       await this.countFailedCall(run, error);
       throw this.asFailure(error, definition, 'naming the audience');
     }
-    await store.brazeCohorts.markNamed(run.brazeCohortId, audience.name);
+    await store.audiences.markNamed(run.brazeCohortId, audience.name);
   }
 
   private async send(run: Run, delivery: Delivery, fence: number, signal: AbortSignal): Promise<void> {

@@ -32,10 +32,10 @@ export interface SyncInput {
 /** Creating a sync: the project, cohort and target it joins, its audience, and its first run. */
 export type SyncCreationDeps = Uses<
   'clock' | 'newId' | 'secrets' | 'settings' | 'queue' | 'destinations',
-  'projects' | 'cohorts' | 'targets' | 'syncs' | 'brazeCohorts' | 'runs'
+  'projects' | 'cohorts' | 'targets' | 'syncs' | 'audiences' | 'runs'
 >;
 /** Asking for a run: the run (coalesced), the audience marked dirty, and its dispatch. */
-export type RunRequestDeps = Uses<'clock' | 'newId' | 'queue', 'runs' | 'brazeCohorts'>;
+export type RunRequestDeps = Uses<'clock' | 'newId' | 'queue', 'runs' | 'audiences'>;
 
 function checkCadence(cadence: Cadence, cron: string | null | undefined): void {
   if (cadence === 'cron') {
@@ -67,7 +67,7 @@ export async function createSync(deps: SyncCreationDeps, projectId: string, inpu
   const workspaceKey = attribute
     ? deps.secrets.fingerprint('braze-attribute', target.workspaceKey, attribute.name, attribute.value ?? '')
     : target.workspaceKey;
-  const brazeCohort = await deps.store.brazeCohorts.ensure({
+  const brazeCohort = await deps.store.audiences.ensure({
     id: deps.newId('bzc'),
     projectId,
     workspaceKey,
@@ -83,7 +83,7 @@ export async function createSync(deps: SyncCreationDeps, projectId: string, inpu
     projectId,
     cohortId: cohort.id,
     targetId: target.id,
-    brazeCohortRef: brazeCohort.id,
+    audienceRef: brazeCohort.id,
     cadence,
     cron: input.cron ?? null,
     notifyEmails: input.notifyEmails ?? [],
@@ -182,7 +182,7 @@ export async function requestRun(
   mode: RunMode = 'full',
   opts: { reconcile?: boolean } = {},
 ): Promise<Run> {
-  const { runs, brazeCohorts } = deps.store;
+  const { runs, audiences } = deps.store;
   const queued = await runs.queuedFor(sync.id, mode);
   // A full reconcile asked for while a run waits makes that run one, unless it started meanwhile.
   const folded = queued && opts.reconcile && !queued.reconcile ? await runs.askReconcile(queued.id) : queued;
@@ -192,14 +192,14 @@ export async function requestRun(
       id: deps.newId('run'),
       projectId: sync.projectId,
       syncId: sync.id,
-      brazeCohortId: sync.brazeCohortRef,
+      brazeCohortId: sync.audienceRef,
       trigger,
       mode,
       now: deps.clock.now().toISOString(),
       ...(opts.reconcile ? { reconcile: true } : {}),
     }));
-  await brazeCohorts.markDirty(sync.brazeCohortRef);
-  await deps.queue.dispatch(sync.brazeCohortRef);
+  await audiences.markDirty(sync.audienceRef);
+  await deps.queue.dispatch(sync.audienceRef);
   return run;
 }
 
@@ -208,7 +208,7 @@ export async function requestRun(
  * full reconcile instead, which re-reads every member of the cohort.
  */
 export async function runNow(
-  deps: Uses<'clock' | 'newId' | 'queue', 'runs' | 'brazeCohorts' | 'syncs'>,
+  deps: Uses<'clock' | 'newId' | 'queue', 'runs' | 'audiences' | 'syncs'>,
   projectId: string,
   syncId: string,
   opts: { reconcile?: boolean } = {},

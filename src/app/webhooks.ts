@@ -213,7 +213,7 @@ export function runPayload(p: RunPayloadParts) {
       cohortId: sync.cohortId,
       targetId: sync.targetId,
       cadence: sync.cadence,
-      brazeCohortId: sync.brazeCohortRef,
+      brazeCohortId: sync.audienceRef,
     },
     run: {
       id: run.id,

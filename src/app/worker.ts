@@ -15,9 +15,9 @@ export interface Worker {
 
 export async function startWorker(deps: WorkerDeps, opts: { owner: string; sweepEveryMs?: number }): Promise<Worker> {
   const executor = new RunExecutor(deps, opts.owner);
-  await deps.queue.start((brazeCohortId) => executor.processBrazeCohort(brazeCohortId));
+  await deps.queue.start((brazeCohortId) => executor.processAudience(brazeCohortId));
   const sweep = async () => {
-    const orphans = await deps.store.brazeCohorts.orphaned(deps.clock.now());
+    const orphans = await deps.store.audiences.orphaned(deps.clock.now());
     for (const id of orphans) await deps.queue.dispatch(id);
     return orphans.length;
   };

@@ -67,7 +67,8 @@ export interface Sync {
   readonly projectId: string;
   readonly cohortId: string;
   readonly targetId: string;
-  readonly brazeCohortRef: string;
+  /** The audience (AudiencesRepo) the sync delivers into; syncs of one cohort and workspace share it. */
+  readonly audienceRef: string;
   readonly cadence: Cadence;
   readonly cron: string | null;
   readonly paused: boolean;

@@ -124,7 +124,7 @@ async function startLocked(
   if (dataDirLock) {
     // Holding the lock, this process is the store's only user: leases left by a predecessor (killed, say) are
     // void, so its unfinished runs resume with the worker's first sweep rather than after the lease TTL.
-    const voided = await composed.store.brazeCohorts.voidLeases();
+    const voided = await composed.store.audiences.voidLeases();
     if (voided > 0) logger.info({ leases: voided }, 'took over the leases of a previous process on this DATA_DIR');
   }
   notifier.start();

@@ -168,7 +168,7 @@ export interface SyncsRepo {
   get(projectId: string, id: string): Promise<Sync | undefined>;
   getById(id: string): Promise<Sync | undefined>;
   list(projectId: string, filter?: { cohortId?: string; targetId?: string }): Promise<Sync[]>;
-  listByBrazeCohort(brazeCohortId: string): Promise<Sync[]>;
+  listByAudience(brazeCohortId: string): Promise<Sync[]>;
   update(
     projectId: string,
     id: string,
@@ -191,7 +191,12 @@ export interface SyncsRepo {
   claimDue(id: string, expected: string, next: string | null, now: string): Promise<boolean>;
 }
 
-export interface BrazeCohortsRepo {
+/**
+ * The destination-side audiences (a Braze cohort in cohort_import mode, an attribute value in custom_attribute
+ * mode; table braze_cohorts): their leases and the state the destination acknowledged, shared by every sync
+ * that delivers the same cohort into the same workspace.
+ */
+export interface AudiencesRepo {
   ensure(b: {
     id: string;
     projectId: string;
@@ -462,7 +467,7 @@ export interface Store {
   readonly cohorts: CohortsRepo;
   readonly membership: MembershipRepo;
   readonly syncs: SyncsRepo;
-  readonly brazeCohorts: BrazeCohortsRepo;
+  readonly audiences: AudiencesRepo;
   readonly runs: RunsRepo;
   readonly planning: PlanningRepo;
   readonly behavioral: BehavioralRepo;

@@ -134,7 +134,7 @@ describe.each(ENGINES)('custom_attribute delivery on $name', (engine) => {
     let csv = '';
     for await (const chunk of runMembersCsv(h.deps, run)) csv += chunk;
     expect(csv).toContain("u1,,add,external_id,u1,failed,'external_id' must be fewer than 988 bytes");
-    expect(await ackedKeys(h.store, sync.brazeCohortRef)).toEqual(['e:u0', 'e:u2']);
+    expect(await ackedKeys(h.store, sync.audienceRef)).toEqual(['e:u0', 'e:u2']);
 
     h.sandbox.state.clearRequests();
     const next = await waitForRun(h.deps, (await runNow(h.deps, project.id, sync.id)).id);
@@ -247,7 +247,7 @@ describe.each(ENGINES)('custom_attribute delivery on $name', (engine) => {
       await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, b.id)).id),
     ];
     for (const run of runs) expect(run).toMatchObject({ status: 'succeeded', counts: { added: 3 } });
-    expect(a.brazeCohortRef).not.toBe(b.brazeCohortRef);
+    expect(a.audienceRef).not.toBe(b.audienceRef);
     expect(h.sandbox.state.cohortUsers(partner.dataImportKey, cohort.id).size).toBe(3);
     expect(
       h.sandbox.state.workspace(attribute.workspace).attributeSegment('cohorts', { includes: 'both-modes' }).size,

@@ -174,7 +174,7 @@ describe.each(
         targetId: target.id,
         cadence: 'one_time',
       });
-      const brazeCohortId = sync.brazeCohortRef;
+      const brazeCohortId = sync.audienceRef;
       sandbox.state.injectFaults([{ latencyMs: LATENCY_MS, path: mode.faultPath, count: ARRIVALS }]);
 
       const config: CrashChildConfig = {

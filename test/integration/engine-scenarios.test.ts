@@ -70,7 +70,7 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
   const expectInStep = async (sync: Sync, dataImportKey: string, mappings: Mapping[]) => {
     const expected = await expectedKeys(h.store, sync.cohortId, mappings);
     expect(sandboxKeys(h.sandbox, dataImportKey, sync.cohortId)).toEqual(expected);
-    expect(await ackedKeys(h.store, sync.brazeCohortRef)).toEqual(expected);
+    expect(await ackedKeys(h.store, sync.audienceRef)).toEqual(expected);
     return expected;
   };
 
@@ -297,7 +297,7 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
 
     const { sync: devSync } = await startSync(cohort, dev.target);
     const { sync: uidSync } = await startSync(cohort, uid.target);
-    expect(uidSync.brazeCohortRef).toBe(devSync.brazeCohortRef);
+    expect(uidSync.audienceRef).toBe(devSync.audienceRef);
     expect(h.sandbox.state.listCohorts(dev.dataImportKey)).toHaveLength(1);
     const both = [byDevice, byUser];
     expect(await expectInStep(devSync, dev.dataImportKey, both)).toEqual(['d:rd1', 'd:rd2', 'e:r1', 'e:r3']);
@@ -315,7 +315,7 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     const swapped = await again(uidSync);
     expect(swapped.counts).toMatchObject({ added: 1, removed: 0 });
     expect(sandboxKeys(h.sandbox, dev.dataImportKey, cohort.id)).toEqual(['d:rd1', 'd:rd2', 'e:r1', 'e:r3', 'e:r4']);
-    expect(await ackedKeys(h.store, devSync.brazeCohortRef)).toEqual(['d:rd1', 'd:rd2', 'e:r1', 'e:r3', 'e:r4']);
+    expect(await ackedKeys(h.store, devSync.audienceRef)).toEqual(['d:rd1', 'd:rd2', 'e:r1', 'e:r3', 'e:r4']);
 
     // A member who leaves is removed by every mapping, paused or not.
     await changeMembers(h.deps, project.id, cohort.id, { remove: [{ user_id: 'r1' }] });
@@ -425,7 +425,7 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     const expected = await expectedKeys(h.store, big.id, [mapping]);
     const delivered = minus(expected, rejected.adds);
     expect(sandboxKeys(h.sandbox, dataImportKey, big.id)).toEqual(delivered);
-    expect(await ackedKeys(h.store, sync.brazeCohortRef)).toEqual(delivered);
+    expect(await ackedKeys(h.store, sync.audienceRef)).toEqual(delivered);
     const batches = await h.store.planning.runBatches(run.id, 0, 10);
     expect(batches.map((b) => b.status).sort()).toEqual(['acked', 'acked', 'failed']);
     expect(batches.find((b) => b.status === 'failed')!.error).toContain('Invalid cohort_changes');
@@ -515,7 +515,7 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
           await h.store.raw.db
             .selectFrom('braze_cohorts')
             .select('fence')
-            .where('id', '=', sync.brazeCohortRef)
+            .where('id', '=', sync.audienceRef)
             .executeTakeFirstOrThrow()
         ).fence,
       );
@@ -525,10 +525,10 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
     await h.store.raw.db
       .updateTable('braze_cohorts')
       .set({ lease_until: '2000-01-01T00:00:00.000Z' })
-      .where('id', '=', sync.brazeCohortRef)
+      .where('id', '=', sync.audienceRef)
       .execute();
     const other = new RunExecutor(h.deps, 'another-worker');
-    await other.processBrazeCohort(sync.brazeCohortRef);
+    await other.processAudience(sync.audienceRef);
     expect(await fenceOf()).toBe(stalledFence + 1);
     await h.queue.idle(); // the first worker found its acknowledgements refused and stopped
 
@@ -544,7 +544,7 @@ describe.each(ENGINES)('sync engine scenarios on $name', (engine) => {
       await h.store.raw.db
         .selectFrom('braze_cohorts')
         .select('lease_owner')
-        .where('id', '=', sync.brazeCohortRef)
+        .where('id', '=', sync.audienceRef)
         .executeTakeFirstOrThrow(),
     ).toEqual({ lease_owner: null });
   });

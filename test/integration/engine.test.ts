@@ -66,7 +66,7 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
       id: 'run_removal',
       projectId: project.id,
       syncId: sync.id,
-      brazeCohortId: sync.brazeCohortRef,
+      brazeCohortId: sync.audienceRef,
       trigger: 'delete',
       mode: 'remove_all',
       now: new Date().toISOString(),
@@ -75,7 +75,7 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
     await h.store.runs.setPlanned(run.id, { totalBatches: 0, skipped: 0, skipReasons: {} });
     await h.store.syncs.delete(project.id, sync.id);
     const { RunExecutor } = await import('../../src/app/run-executor.ts');
-    await new RunExecutor(h.deps, 'resumer').processBrazeCohort(sync.brazeCohortRef);
+    await new RunExecutor(h.deps, 'resumer').processAudience(sync.audienceRef);
     expect((await h.store.runs.getById(run.id))?.status).toBe('succeeded');
   });
 
@@ -97,7 +97,7 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
     const run = await waitForRun(h.deps, (await firstRunOf(h.deps, project.id, sync.id)).id);
     // "Partial": the run succeeded, one user delivered and one failed.
     expect(run).toMatchObject({ status: 'succeeded', counts: { added: 1, failed: 1 }, identifiers: { added: 1 } });
-    expect((await ackedKeys(h.store, sync.brazeCohortRef)).sort()).toEqual(['e:p1']);
+    expect((await ackedKeys(h.store, sync.audienceRef)).sort()).toEqual(['e:p1']);
     const { runMembersCsv } = await import('../../src/app/run-export.ts');
     let csv = '';
     for await (const chunk of runMembersCsv(h.deps, run)) csv += chunk;
@@ -109,7 +109,7 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
     // The next run sends p2 again (and only p2): nothing else is pending.
     const next = await waitForRun(h.deps, (await runNow(h.deps, project.id, sync.id)).id);
     expect(next).toMatchObject({ status: 'succeeded', counts: { added: 1, failed: 0 }, identifiers: { added: 1 } });
-    expect((await ackedKeys(h.store, sync.brazeCohortRef)).sort()).toEqual(['e:p1', 'e:p2']);
+    expect((await ackedKeys(h.store, sync.audienceRef)).sort()).toEqual(['e:p1', 'e:p2']);
   });
 
   it('a graceful stop hands the lease back so another worker resumes at once', async () => {
@@ -132,7 +132,7 @@ describe.each(ENGINES)('sync engine on $name', (engine) => {
     const { RunExecutor } = await import('../../src/app/run-executor.ts');
     // The lease TTL is 5 s in the harness: resuming well before that proves the lease was handed back.
     const started = Date.now();
-    await new RunExecutor(h.deps, 'successor').processBrazeCohort(sync.brazeCohortRef);
+    await new RunExecutor(h.deps, 'successor').processAudience(sync.audienceRef);
     expect(Date.now() - started).toBeLessThan(4000);
     expect((await h.store.runs.getById(runId))?.status).toBe('succeeded');
     expect(h.sandbox.state.cohortIdentifiers(dataImportKey, cohort.id).user_ids).toHaveLength(3000);

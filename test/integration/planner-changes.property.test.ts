@@ -75,7 +75,7 @@ describe.each(ENGINES)('planning from the changes on $name', (engine) => {
   async function planFromChanges(sync: Sync, plan: Awaited<ReturnType<typeof planInputs>>, mode: RunMode) {
     const run = {
       id: `prop-chg-${n++}`,
-      brazeCohortId: sync.brazeCohortRef,
+      brazeCohortId: sync.audienceRef,
       mode,
       reconcile: false,
     } as Run;
@@ -83,8 +83,8 @@ describe.each(ENGINES)('planning from the changes on $name', (engine) => {
     const start = await beginPlan(planning, run, plan, { now: h.deps.clock.now(), fullReconcileHours: 24 });
     if (!start.fromChanges) return null;
     const delta: Delta = {
-      adds: await drain((after) => planning.pageAdds(run.id, sync.brazeCohortRef, after, 2)),
-      removes: await drain((after) => planning.pageRemovesFor(run.id, sync.brazeCohortRef, plan.inputs, after, 2)),
+      adds: await drain((after) => planning.pageAdds(run.id, sync.audienceRef, after, 2)),
+      removes: await drain((after) => planning.pageRemovesFor(run.id, sync.audienceRef, plan.inputs, after, 2)),
     };
     await planning.clearBatches(run.id);
     await planning.clearChangedProfiles(run.id);
@@ -96,8 +96,8 @@ describe.each(ENGINES)('planning from the changes on $name', (engine) => {
     const { planning } = h.store;
     await planning.stageDesired(runId, plan.inputs);
     const delta: Delta = {
-      adds: await drain((after) => planning.pageAdds(runId, sync.brazeCohortRef, after, 2)),
-      removes: await drain((after) => planning.pageRemoves(runId, sync.brazeCohortRef, after, 2)),
+      adds: await drain((after) => planning.pageAdds(runId, sync.audienceRef, after, 2)),
+      removes: await drain((after) => planning.pageRemoves(runId, sync.audienceRef, after, 2)),
     };
     await planning.clearBatches(runId);
     return delta;
@@ -110,7 +110,7 @@ describe.each(ENGINES)('planning from the changes on $name', (engine) => {
         const world = await scenarioWorld(h, mappings, 'daily');
         const { syncs, paused } = world;
         const project = { id: world.projectId };
-        const brazeCohortId = syncs[0]!.brazeCohortRef;
+        const brazeCohortId = syncs[0]!.audienceRef;
         let acked = await ackedKeys(h.store, brazeCohortId);
 
         for (const [s, which, mode] of steps) {

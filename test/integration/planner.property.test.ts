@@ -41,7 +41,7 @@ describe.each(ENGINES)('planner on $name', (engine) => {
         const { dataImportKey, syncs } = world;
         const project = { id: world.projectId };
         const cohort = { id: world.cohortId };
-        const brazeCohortId = syncs[0]!.brazeCohortRef;
+        const brazeCohortId = syncs[0]!.audienceRef;
         let acked = await ackedKeys(h.store, brazeCohortId);
         expect(acked).toEqual([]);
 

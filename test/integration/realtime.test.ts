@@ -113,7 +113,7 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
       { user_id: 'c' },
     ]);
     // Drift: our acknowledged state loses "b" and Braze loses "c" behind our back.
-    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key = 'e:b'`.execute(
+    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.audienceRef} and ident_key = 'e:b'`.execute(
       h.store.raw.db,
     );
     const brazeCohortWorkspace = h.sandbox.state.listWorkspaces().find((w) => w.cohorts > 0)!;
@@ -193,7 +193,7 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
     expect(sorted(inBraze().user_ids)).toEqual(['alice', 'carol']);
     expect(inBraze().device_ids).toEqual(['dev-1']);
     // Nothing was lost on the way: a full plan now has nothing to do.
-    expect(await h.store.brazeCohorts.ackedCount(sync.brazeCohortRef)).toBe(3);
+    expect(await h.store.audiences.ackedCount(sync.audienceRef)).toBe(3);
   });
 
   it('picks up within one scheduler tick a change whose hook never ran', async () => {
@@ -210,7 +210,7 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
       onChanged,
     );
     expect(outcome.added).toBe(0);
-    expect(await h.store.planning.hasPendingChanges(sync.brazeCohortRef)).toBe(true);
+    expect(await h.store.planning.hasPendingChanges(sync.audienceRef)).toBe(true);
     const scheduler = createScheduler(h.deps);
     const tick = await scheduler.tick();
     expect(tick.requested).toEqual([]);
@@ -220,7 +220,7 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
     expect(inBraze().user_ids).toEqual(['dana']);
     expect(membershipCalls(h.sandbox.state.requests())).toEqual([{ add: ['e:dana'], remove: [] }]);
     // Consumed: the next tick has nothing to wake.
-    expect(await h.store.planning.hasPendingChanges(sync.brazeCohortRef)).toBe(false);
+    expect(await h.store.planning.hasPendingChanges(sync.audienceRef)).toBe(false);
     expect((await scheduler.tick()).woken).toEqual([]);
     void cohort;
   });
@@ -245,10 +245,10 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
         { user_id: 'a' },
         { user_id: 'b' },
       ]);
-      await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key = 'e:b'`.execute(
+      await sql`delete from braze_identifiers where braze_cohort_id = ${sync.audienceRef} and ident_key = 'e:b'`.execute(
         h.store.raw.db,
       );
-      const changeSeq = await h.store.planning.changeSeq(sync.brazeCohortRef);
+      const changeSeq = await h.store.planning.changeSeq(sync.audienceRef);
       // Another transaction has written to member_changes and not committed: seqs below ours may still appear.
       let release!: () => void;
       const held = new Promise<void>((r) => (release = r));
@@ -270,7 +270,7 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
         expect(run).toMatchObject({ mode: 'incremental', status: 'succeeded' });
         // Planned in full (b's lost acknowledgement is repaired), and change_seq stays for the next run.
         expect(sorted(membershipCalls(h.sandbox.state.requests()).flatMap((c) => c.add))).toEqual(['e:b', 'e:c']);
-        expect(await h.store.planning.changeSeq(sync.brazeCohortRef)).toBe(changeSeq);
+        expect(await h.store.planning.changeSeq(sync.audienceRef)).toBe(changeSeq);
       } finally {
         release();
         await holder;
@@ -282,7 +282,7 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
       await waitUntil('d in Braze', () => inBraze().user_ids.includes('d'));
       await h.queue.idle();
       expect(membershipCalls(h.sandbox.state.requests())).toEqual([{ add: ['e:d'], remove: [] }]);
-      expect(await h.store.planning.changeSeq(sync.brazeCohortRef)).toBeGreaterThan(changeSeq);
+      expect(await h.store.planning.changeSeq(sync.audienceRef)).toBeGreaterThan(changeSeq);
     },
   );
 
@@ -296,7 +296,7 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
         .aliases.map((a) => a.alias_name)
         .sort(),
     ).toEqual(['m1', 'm2']);
-    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key like ${'a:amp%m2'}`.execute(
+    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.audienceRef} and ident_key like ${'a:amp%m2'}`.execute(
       h.store.raw.db,
     );
     await changeMembers(h.deps, project.id, cohort.id, { remove: [{ user_id: 'm1' }] }, onChanged);
@@ -319,7 +319,7 @@ describe.each(ENGINES)('real-time syncs on $name', (engine) => {
         .sort(),
     ).toEqual(['gold', 'silver']);
     // Drift only a full plan sees: the acknowledgement of "silver" is lost.
-    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.brazeCohortRef} and ident_key like ${'a:plan%silver'}`.execute(
+    await sql`delete from braze_identifiers where braze_cohort_id = ${sync.audienceRef} and ident_key like ${'a:plan%silver'}`.execute(
       h.store.raw.db,
     );
 

@@ -273,11 +273,11 @@ describe.skipIf(!postgres)('scale-out: one API server and three workers on Postg
        where name = $1`,
       [RUN_QUEUE],
     );
-    const brazeCohorts = (
+    const audiences = (
       await db.query<{ id: string }>(`select braze_cohort_ref as id from syncs where project_id = $1`, [project.id])
     ).rows.map((r) => r.id);
     const completed = jobs.rows.filter((j) => j.state === 'completed');
-    for (const id of brazeCohorts) expect(completed.map((j) => j.key)).toContain(id);
+    for (const id of audiences) expect(completed.map((j) => j.key)).toContain(id);
     const pidOf = (owner: string | null) => Number(owner?.split(':')[1]);
     expect(completed.some((j) => pidOf(j.worker) !== victimPid)).toBe(true);
     expect(jobs.rows.filter((j) => j.state === 'active').length).toBeGreaterThanOrEqual(1);

@@ -258,7 +258,7 @@ describe.each(ENGINES)('scheduler on $name', (engine) => {
         await db
           .selectFrom('braze_cohorts')
           .select('change_seq')
-          .where('id', '=', s!.brazeCohortRef)
+          .where('id', '=', s!.audienceRef)
           .executeTakeFirstOrThrow()
       ).change_seq,
     );
@@ -284,7 +284,7 @@ describe.each(ENGINES)('scheduler on $name', (engine) => {
       id: 'run_recent',
       projectId: s!.projectId,
       syncId: s!.id,
-      brazeCohortId: s!.brazeCohortRef,
+      brazeCohortId: s!.audienceRef,
       trigger: 'manual',
       mode: 'full',
       now: new Date(clock.now().getTime() - DAY).toISOString(),

@@ -10,7 +10,7 @@ import { migrate } from './migrator.ts';
 import { KyselyNotificationStateRepo, KyselyWebhookDeliveriesRepo } from './notification-repos.ts';
 import { KyselyPlanningRepo } from './planning-repo.ts';
 import { KyselyItemFailuresRepo } from './run-counts.ts';
-import { KyselyBrazeCohortsRepo, KyselyRunsRepo, KyselySyncsRepo } from './sync-repos.ts';
+import { KyselyAudiencesRepo, KyselyRunsRepo, KyselySyncsRepo } from './sync-repos.ts';
 
 export type { StoreLocation } from './db.ts';
 
@@ -34,7 +34,7 @@ export function storeOver(raw: StoreDb, location: StoreLocation): OpenedStore {
     cohorts: new KyselyCohortsRepo(db),
     membership: new KyselyMembershipRepo(db, dialect),
     syncs: new KyselySyncsRepo(db),
-    brazeCohorts: new KyselyBrazeCohortsRepo(db),
+    audiences: new KyselyAudiencesRepo(db),
     runs: new KyselyRunsRepo(db),
     planning: new KyselyPlanningRepo(db, dialect),
     behavioral: new KyselyBehavioralRepo(db, dialect),

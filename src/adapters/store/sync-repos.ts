@@ -10,7 +10,7 @@ import type {
   RunTrigger,
   Sync,
 } from '../../domain/model.ts';
-import type { BrazeCohortsRepo, Page, RunsRepo, SyncsRepo } from '../../ports/store.ts';
+import type { AudiencesRepo, Page, RunsRepo, SyncsRepo } from '../../ports/store.ts';
 import { ackedOfProfiles } from './acked-by-profile.ts';
 import { decodeCursor, encodeCursor, parseJson, toJson } from './json.ts';
 import type { BrazeCohortsTable, Database, RunsTable, SyncsTable } from './schema.ts';
@@ -20,7 +20,7 @@ const toSync = (r: Selectable<SyncsTable>): Sync => ({
   projectId: r.project_id,
   cohortId: r.cohort_id,
   targetId: r.target_id,
-  brazeCohortRef: r.braze_cohort_ref,
+  audienceRef: r.braze_cohort_ref,
   cadence: r.cadence as Cadence,
   cron: r.cron,
   paused: r.paused === 1,
@@ -41,7 +41,7 @@ export class KyselySyncsRepo implements SyncsRepo {
         project_id: s.projectId,
         cohort_id: s.cohortId,
         target_id: s.targetId,
-        braze_cohort_ref: s.brazeCohortRef,
+        braze_cohort_ref: s.audienceRef,
         cadence: s.cadence,
         cron: s.cron,
         paused: s.paused ? 1 : 0,
@@ -79,7 +79,7 @@ export class KyselySyncsRepo implements SyncsRepo {
     return (await q.orderBy('created_at').orderBy('id').execute()).map(toSync);
   }
 
-  async listByBrazeCohort(brazeCohortId: string) {
+  async listByAudience(brazeCohortId: string) {
     return (
       await this.db
         .selectFrom('syncs')
@@ -157,7 +157,7 @@ const toBrazeCohort = (r: Selectable<BrazeCohortsTable>): BrazeCohort => ({
   createdAt: r.created_at,
 });
 
-export class KyselyBrazeCohortsRepo implements BrazeCohortsRepo {
+export class KyselyAudiencesRepo implements AudiencesRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
   async ensure(b: { id: string; projectId: string; workspaceKey: string; cohortId: string; now: string }) {
