@@ -118,6 +118,7 @@ export function instrumentDefinition(inner: DestinationDefinition, metrics: Serv
   return {
     mode: inner.mode,
     product: inner.product,
+    endpoints: inner.endpoints,
     secret: inner.secret,
     audience: inner.audience,
     workspaceKeyNamesMode: inner.workspaceKeyNamesMode,

@@ -1,7 +1,6 @@
 // Braze targets (docs/design.md §8): named; name, mapping, delivery mode and attribute immutable; key and endpoint
 // changeable. Each delivery mode's definition says which identifier kinds its mappings may reach.
 import { attributeNameProblem, DEFAULT_ATTRIBUTE_NAME } from '../domain/attributes.ts';
-import { findInstance, normaliseEndpoint } from '../domain/braze-instances.ts';
 import type { IdentifierKind } from '../domain/identifiers.ts';
 import { type Mapping, mappingChain, validateMapping } from '../domain/mapping.ts';
 import {
@@ -21,17 +20,17 @@ export const DEFAULT_TARGET_NAME = 'Default';
 /** Creating or changing a target: the allowed endpoints, the mode's definition, and the key's cipher. */
 export type TargetWriteDeps = Uses<'settings' | 'destinations' | 'secrets' | 'newId' | 'clock', 'projects' | 'targets'>;
 
-/** The service never calls an address a user typed: only Braze's instances and operator-allowed extras. */
-export function checkEndpoint(deps: Uses<'settings'>, endpoint: string): string {
-  const normalised = normaliseEndpoint(endpoint);
-  if (findInstance(normalised)) return normalised;
-  if (deps.settings.allowedEndpoints.map(normaliseEndpoint).includes(normalised)) return normalised;
-  throw invalid([
-    {
-      path: 'endpoint',
-      message: `${endpoint} is not a Braze REST endpoint (e.g. https://rest.iad-01.braze.com) nor one the operator allowed`,
-    },
-  ]);
+/** The service never calls an address a user typed: only the destination's instances and operator-allowed extras. */
+export function checkEndpoint(
+  deps: Uses<'settings' | 'destinations'>,
+  delivery: DeliveryMode,
+  endpoint: string,
+): string {
+  const { normalise, isInstance, description } = deps.destinations.get(delivery).endpoints;
+  const normalised = normalise(endpoint);
+  if (isInstance(normalised)) return normalised;
+  if (deps.settings.allowedEndpoints.map(normalise).includes(normalised)) return normalised;
+  throw invalid([{ path: 'endpoint', message: `${endpoint} is not ${description} nor one the operator allowed` }]);
 }
 
 function checkMapping(mapping: Mapping): void {
@@ -146,7 +145,7 @@ export async function createTarget(
   const delivery = input.delivery ?? DEFAULT_DELIVERY_MODE;
   if (!deps.destinations.modes.includes(delivery))
     throw invalid([{ path: 'delivery', message: `must be one of ${deps.destinations.modes.join(', ')}` }]);
-  const endpoint = checkEndpoint(deps, input.endpoint);
+  const endpoint = checkEndpoint(deps, delivery, input.endpoint);
   checkMapping(input.mapping);
   const secret = secretOf(deps.destinations, delivery, input);
   const attribute = checkAttribute(deps.destinations, delivery, input.attribute);
@@ -223,7 +222,7 @@ export async function updateTarget(
       'target_attribute_immutable',
       'a target attribute cannot change (profiles already carry it); create a new target',
     );
-  const endpoint = patch.endpoint !== undefined ? checkEndpoint(deps, patch.endpoint) : undefined;
+  const endpoint = patch.endpoint !== undefined ? checkEndpoint(deps, target.delivery, patch.endpoint) : undefined;
   const secret = secretOf(deps.destinations, target.delivery, patch);
   const { field, label } = deps.destinations.get(target.delivery).secret;
   if (secret !== undefined && !secret.trim()) throw invalid([{ path: field, message: `${label} cannot be empty` }]);

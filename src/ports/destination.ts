@@ -91,6 +91,8 @@ export interface DestinationDefinition {
    * delivery modes existed and must not change (the syncs would lose what Braze acknowledged).
    */
   readonly workspaceKeyNamesMode: boolean;
+  /** The endpoints its targets may name (the operator can allow more: the sandbox, BRAZE_ALLOWED_ENDPOINTS). */
+  readonly endpoints: DestinationEndpoints;
   /** Identifier kinds the destination can address a user by; mappings reaching others are refused. */
   readonly accepts: readonly IdentifierKind[];
   /** Why a kind it does not accept is refused, for the 422 a person reads. */
@@ -125,6 +127,16 @@ export interface DestinationDefinition {
    * step by step; undefined for codes it does not give (the app words those: a deleted target, say).
    */
   remedy(code: string, about: RemedyContext): string | undefined;
+}
+
+/** Where a destination's instances are: the service only ever calls those and what the operator allowed. */
+export interface DestinationEndpoints {
+  /** The form endpoints are compared and stored in. */
+  normalise(endpoint: string): string;
+  /** Whether a normalised endpoint is one of the destination's own instances. */
+  isInstance(normalised: string): boolean;
+  /** What a valid endpoint looks like, for the 400 a person reads. */
+  readonly description: string;
 }
 
 export interface DestinationRegistry {

@@ -117,7 +117,11 @@ describe.each(ENGINES)('Braze destination and targets on $name', (engine) => {
       body: { ...body, name: 'Other', endpoint: 'https://evil.example.com' },
     });
     expect(badEndpoint.statusCode).toBe(400);
-    expect(json<ErrorBody>(badEndpoint).error.details?.fields?.[0]?.path).toBe('endpoint');
+    expect(json<ErrorBody>(badEndpoint).error.details?.fields?.[0]).toEqual({
+      path: 'endpoint',
+      message:
+        'https://evil.example.com is not a Braze REST endpoint (e.g. https://rest.iad-01.braze.com) nor one the operator allowed',
+    });
     const noLabel = await api.call('POST', `${p}/destinations/braze/targets`, {
       body: { ...body, name: 'Other', mapping: { type: 'user_alias' } },
     });

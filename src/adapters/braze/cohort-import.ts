@@ -19,6 +19,7 @@ import type { RequestBudget } from '../../ports/limiter.ts';
 import type { BrazeHttp } from './braze-http.ts';
 import { brazeFailureCode } from './classify.ts';
 import { cohortImportRule, dataImportKeyRemedy, partnerTexts } from './cohort-import-texts.ts';
+import { BRAZE_ENDPOINTS } from './endpoints.ts';
 import { errorsOf, outcomesByNamedValue } from './item-outcomes.ts';
 import { type ChosenPartnerKey, choosePartnerKey, type PartnerKeys } from './partner-keys.ts';
 import { BRAZE, brazeRemedy } from './remedies.ts';
@@ -53,6 +54,7 @@ const ACCEPTS: readonly IdentifierKind[] = ['external_id', 'device_id', 'alias']
 export class CohortImportDefinition implements DestinationDefinition {
   readonly mode = 'cohort_import' as const;
   readonly product = BRAZE;
+  readonly endpoints = BRAZE_ENDPOINTS;
   readonly secret = { field: 'dataImportKey' as const, label: 'the Data Import Key' };
   readonly audience = 'named' as const;
   /** Cohort import targets were keyed before there were modes; their keys stay as they were. */

@@ -21,6 +21,7 @@ import type { BrazeHttp } from './braze-http.ts';
 import { brazeFailureCode } from './classify.ts';
 import { checkedBase } from './cohort-import.ts';
 import { customAttributeRule, restApiKeyRemedy, restKeyTexts } from './custom-attribute-texts.ts';
+import { BRAZE_ENDPOINTS } from './endpoints.ts';
 import { errorsOf, outcomesByIndex } from './item-outcomes.ts';
 import { BRAZE, brazeRemedy } from './remedies.ts';
 import { keyHint } from './secrets.ts';
@@ -49,6 +50,7 @@ interface TrackObject {
 export class CustomAttributeDefinition implements DestinationDefinition {
   readonly mode = 'custom_attribute' as const;
   readonly product = BRAZE;
+  readonly endpoints = BRAZE_ENDPOINTS;
   readonly secret = {
     field: 'restApiKey' as const,
     label: 'the REST API key (with the users.track permission)',
