@@ -115,23 +115,10 @@ export function instrumentDefinition(inner: DestinationDefinition, metrics: Serv
     }
   };
   const ensure = inner.ensureAudience?.bind(inner);
-  return {
-    mode: inner.mode,
-    product: inner.product,
-    endpoints: inner.endpoints,
-    secret: inner.secret,
-    audience: inner.audience,
-    workspaceKeyNamesMode: inner.workspaceKeyNamesMode,
-    accepts: inner.accepts,
-    batch: inner.batch,
-    budget: inner.budget,
-    reportsMatches: inner.reportsMatches,
-    refusal: (kind) => inner.refusal(kind),
-    budgetKey: (target) => inner.budgetKey(target),
-    failureCode: (kind) => inner.failureCode(kind),
-    remedy: (code, about) => inner.remedy(code, about),
-    segmentFilter: (audience) => inner.segmentFilter(audience),
-    explainRule: (id, userId) => inner.explainRule(id, userId),
+  // Everything but the two calls is the inner definition's own, inherited rather than listed, so a member
+  // added to DestinationDefinition cannot be dropped here.
+  const wrapped: DestinationDefinition = Object.create(inner);
+  return Object.assign(wrapped, {
     ...(ensure && {
       ensureAudience: (target: DestinationTarget, audience: Audience, opts?: CallOptions) =>
         counted(ensure(target, audience, withCounting(opts))),
@@ -142,6 +129,5 @@ export function instrumentDefinition(inner: DestinationDefinition, metrics: Serv
       metrics.identifiersSent.inc({ operation: 'remove' }, change.remove.length);
       return result;
     },
-    testConnection: (target) => inner.testConnection(target),
-  };
+  });
 }
