@@ -271,4 +271,10 @@ export const MIGRATIONS: readonly Migration[] = [
         run_id text not null, ident_key ${keyText(e)} not null, profile_id integer, primary key (run_id, ident_key))`,
     ],
   },
+  {
+    // member_imports (0001) was never written or read: uploads stage their ids in scratch tables instead
+    // (docs/embedded-store.md). Dropped so the schema holds only what the code uses.
+    name: '0150_drop_member_imports',
+    up: () => [`drop table if exists member_imports`],
+  },
 ];

@@ -239,11 +239,6 @@ export interface PlanCandidatesTable {
   profile_id: number | null;
 }
 
-export interface MemberImportsTable {
-  import_id: string;
-  profile_id: number;
-}
-
 /** One ingested Amplitude event (docs/ingestion.md); `data` holds every field without a column. */
 export interface EventsTable {
   id: Generated<number>;
@@ -271,7 +266,6 @@ export interface EventDedupeTable {
 export interface Database {
   events: EventsTable;
   event_dedupe: EventDedupeTable;
-  member_imports: MemberImportsTable;
   projects: ProjectsTable;
   api_tokens: ApiTokensTable;
   braze_targets: BrazeTargetsTable;
