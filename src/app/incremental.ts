@@ -8,7 +8,8 @@
 // An incremental run stages only the profiles whose changes after change_seq concern the Braze cohort
 // (membership rows of its cohort; identity rows, cohort_id null, of profiles that are members or have
 // identifiers acknowledged there — a merged-away anonymous profile's identifiers were re-pointed to the
-// surviving profile, which is logged too). It stages what those profiles want now and removes, among the
+// surviving profile, and a device that moves to another user carries its identifier along; both profiles
+// are logged). It stages what those profiles want now and removes, among the
 // identifiers acknowledged for them or that only they can produce, what they no longer want. See
 // src/domain/incremental.ts for why this is exact, and for the one mapping where it is not (an alias on a
 // shared user property), whose runs plan in full instead. So do runs with very many changed profiles (a

@@ -64,13 +64,10 @@ export function planBasis(entries: readonly PlanBasisEntry[]): string {
   );
 }
 
-const reachesDeviceIds = (mapping: Mapping): boolean => mappingChain(mapping).some((s) => s.type === 'device_id');
-
 /** Why a run re-reads its whole cohort; null: it may plan from the changes. */
 export type FullPlanReason =
   | 'remove_all'
   | 'shared_alias'
-  | 'device_ids'
   | 'asked'
   | 'inputs_changed'
   | 'reconcile_due'
@@ -99,10 +96,6 @@ export interface PlanChoiceInput {
 export function fullPlanReason(c: PlanChoiceInput): FullPlanReason | null {
   if (c.mode === 'remove_all') return 'remove_all';
   if (!c.mappings.every(incrementalIsExact)) return 'shared_alias';
-  // A device id can move to another profile (a member named with a user and a device re-points it), so
-  // whether it leaves Braze depends on profiles that did not change: the planner property test found a
-  // device kept after such a move. Until the change log records the move, such syncs plan in full.
-  if (c.mappings.some(reachesDeviceIds)) return 'device_ids';
   if (c.mode === 'incremental') return null;
   if (c.reconcileAsked) return 'asked';
   if (c.trustedBasis === null || c.trustedBasis !== c.basis) return 'inputs_changed';

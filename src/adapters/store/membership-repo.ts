@@ -61,6 +61,21 @@ async function attachDevice(tx: Tx, projectId: string, deviceId: string, profile
     .execute();
 }
 
+/**
+ * Moves a device from one identified profile to another. Its acknowledged identifier (`d:` + device) follows
+ * it in every Braze cohort of the project, as a merge's do, and both profiles are logged: a plan from the
+ * changes looks identifiers up by profile, and one still filed under the old profile would be removed there
+ * although the new one wants it (the planner property test found this with a CSV replace).
+ */
+async function moveDevice(tx: Tx, projectId: string, deviceId: string, from: number, to: number, now: string) {
+  await attachDevice(tx, projectId, deviceId, to);
+  await sql`update braze_identifiers set profile_id = ${to}, settled = 0
+    where braze_cohort_id in (select b.id from braze_cohorts b where b.project_id = ${projectId})
+      and ident_key = ${`d:${deviceId}`} and profile_id = ${from}`.execute(tx);
+  await logChange(tx, projectId, null, from, now);
+  await logChange(tx, projectId, null, to, now);
+}
+
 /** Folds an anonymous profile into an identified one: devices, memberships, acknowledged identifiers and events follow. */
 async function mergeInto(tx: Tx, projectId: string, from: ProfileRow, into: ProfileRow, now: string) {
   await tx.updateTable('profile_devices').set({ profile_id: into.id }).where('profile_id', '=', from.id).execute();
@@ -141,18 +156,13 @@ export async function resolveProfile(
     } else {
       // The device now belongs to another identified user (a shared device): it follows the newest user.
       profile = await createProfile(tx, projectId, userId, now);
-      await attachDevice(tx, projectId, deviceId!, profile.id);
-      await logChange(tx, projectId, null, byDevice.id, now);
+      await moveDevice(tx, projectId, deviceId!, byDevice.id, profile.id, now);
     }
   } else if (byUser && byDevice) {
     profile = byUser;
     if (byUser.id !== byDevice.id && create) {
       if (byDevice.user_id === null) await mergeInto(tx, projectId, byDevice, byUser, now);
-      else {
-        await attachDevice(tx, projectId, deviceId!, byUser.id);
-        await logChange(tx, projectId, null, byDevice.id, now);
-        await logChange(tx, projectId, null, byUser.id, now);
-      }
+      else await moveDevice(tx, projectId, deviceId!, byDevice.id, byUser.id, now);
     }
   }
   if (!profile) return undefined;
