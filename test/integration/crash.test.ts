@@ -18,6 +18,7 @@ import { type RunningSandbox, startSandbox } from '../../src/sandbox/index.ts';
 import type { CrashChildConfig } from '../support/crash-child.ts';
 import { ENGINES } from '../support/engines.ts';
 import { firstRunOf, projectWithBraze, trackRequests } from '../support/flows.ts';
+import { prng } from '../support/prng.ts';
 import { ackedKeys, expectedKeys, membershipRequests, type SentChange, sandboxKeys } from '../support/sync-checks.ts';
 
 const CHILD = fileURLToPath(new URL('../support/crash-child.ts', import.meta.url));
@@ -28,18 +29,6 @@ const LEASE_TTL_MS = 1_000;
 const ARRIVALS = 1_000_000; // a latency fault this many membership requests long: its use count is the arrival count
 
 type KillMode = 'planning' | 'mid-batch' | 'after-answer';
-
-/** Small seeded PRNG (mulberry32), so a failing run can be replayed with CRASH_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

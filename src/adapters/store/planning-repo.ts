@@ -13,7 +13,7 @@ import type { StoreDialect } from './dialect.ts';
 import { parseJson } from './json.ts';
 import { chosenStepSql, identifierSelects, reachedSql } from './mapping-sql.ts';
 import { devicesOf } from './membership-repo.ts';
-import { type CountedItems, countNewUsers, encodeCounted, RunTallies, recordItemFailures } from './run-counts.ts';
+import { type CountedItems, RunTallies, recordItemFailures, type TallyClaim } from './run-counts.ts';
 import type { Database } from './schema.ts';
 
 type BatchPayload = { add: [string, number | null][]; remove: [string, number | null][] };
@@ -33,41 +33,40 @@ export function decodeBatch(payload: string): PlannedBatch {
 /** Below this many staged keys, pageAdds probes the acknowledged index per key rather than merging with it. */
 const MERGE_MIN_STAGED = 20_000;
 export class KyselyPlanningRepo implements PlanningRepo {
-  /** SQLite counts users in memory (run-counts.ts); PostgreSQL, whose workers write concurrently, in a table. */
-  private readonly tallies: RunTallies | null;
+  /** The runs' counted users, in memory (run-counts.ts). */
+  private readonly tallies = new RunTallies();
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
-  ) {
-    this.tallies = dialect.engine === 'sqlite' ? new RunTallies() : null;
-  }
+  ) {}
 
-  /** An acknowledgement's transaction; if it fails, the in-memory tally may be ahead of the store: drop it. */
-  private async recording<T>(runId: string, body: (tx: Kysely<Database>) => Promise<T>): Promise<T> {
+  /**
+   * An acknowledgement's transaction under the lease fence, with the batch's claim on the users it counts
+   * first: `body` says whether it recorded the batch (the claim is kept once the transaction has committed) or
+   * found it recorded already. If the transaction fails, the tally may be ahead of the store: it is rebuilt.
+   */
+  private async recording(
+    a: { runId: string; brazeCohortId: string; fence: number },
+    items: CountedItems,
+    body: (tx: Kysely<Database>, claim: TallyClaim) => Promise<'recorded' | 'already'>,
+  ): Promise<boolean> {
+    const held: { claim?: TallyClaim } = {};
+    let outcome: 'recorded' | 'already' | 'fence lost';
     try {
-      return await this.db.transaction().execute(body);
+      outcome = await this.db.transaction().execute(async (tx) => {
+        if (!(await this.dialect.holdFence(tx, a.brazeCohortId, a.fence))) return 'fence lost';
+        held.claim = await this.tallies.claim(tx, a.runId, a.fence, items);
+        return body(tx, held.claim);
+      });
     } catch (error) {
-      this.tallies?.forget(runId);
+      held.claim?.abandon();
+      this.tallies.forget(a.runId);
       throw error;
     }
-  }
-
-  /** SQLite: what a batch counts, from the run's in-memory tally; `mark` records it there (last in the transaction). */
-  private async tallyOf(tx: Kysely<Database>, a: { runId: string; fence: number }, items: CountedItems) {
-    if (!this.tallies) return null;
-    const tally = await this.tallies.of(tx, a.runId, a.fence);
-    const counted = tally.count(items);
-    return { users: counted.users, stored: encodeCounted(counted), mark: () => tally.mark(counted.profiles) };
-  }
-
-  /** PostgreSQL: what a batch counts, through run_counted_users. */
-  private async countInTable(tx: Kysely<Database>, runId: string, items: CountedItems) {
-    return {
-      add: await countNewUsers(tx, this.dialect, runId, 'add', items.add),
-      remove: await countNewUsers(tx, this.dialect, runId, 'remove', items.remove),
-      fail: await countNewUsers(tx, this.dialect, runId, 'fail', items.fail),
-    };
+    if (outcome === 'recorded') held.claim?.commit();
+    else held.claim?.release();
+    return outcome !== 'fence lost';
   }
 
   async stageDesired(runId: string, syncs: readonly SyncPlanInput[]): Promise<void> {
@@ -249,17 +248,15 @@ export class KyselyPlanningRepo implements PlanningRepo {
   }): Promise<boolean> {
     const failed = a.failed ?? [];
     const items = { add: a.batch.add, remove: a.batch.remove, fail: failed };
-    return this.recording(a.runId, async (tx) => {
-      if (!(await this.dialect.holdFence(tx, a.brazeCohortId, a.fence))) return false;
-      const tally = await this.tallyOf(tx, a, items);
+    return this.recording(a, items, async (tx, tally) => {
       const marked = await tx
         .updateTable('run_batches')
-        .set({ status: 'acked', acked_at: a.now, error: a.note ?? null, counted: tally?.stored ?? null })
+        .set({ status: 'acked', acked_at: a.now, error: a.note ?? null, counted: tally.stored })
         .where('run_id', '=', a.runId)
         .where('seq', '=', a.seq)
         .where('status', '=', 'pending')
         .executeTakeFirst();
-      if (Number(marked.numUpdatedRows) === 0) return true; // already recorded by an earlier attempt
+      if (Number(marked.numUpdatedRows) === 0) return 'already'; // recorded by an earlier attempt
       // Acknowledgements of one Braze cohort run one at a time on SQLite (its single writer), so their cost caps
       // delivery: one statement per block, the identifiers passed as one array or JSON value.
       if (a.batch.add.length > 0) {
@@ -291,7 +288,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
         }
       }
       if (failed.length > 0) await recordItemFailures(tx, a.runId, a.seq, failed);
-      const users = tally?.users ?? (await this.countInTable(tx, a.runId, items));
+      const users = tally.users;
       await tx
         .updateTable('runs')
         .set((eb) => ({
@@ -305,8 +302,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
         }))
         .where('id', '=', a.runId)
         .execute();
-      tally?.mark();
-      return true;
+      return 'recorded';
     });
   }
 
@@ -321,19 +317,16 @@ export class KyselyPlanningRepo implements PlanningRepo {
     retries: number;
   }): Promise<boolean> {
     const items = { add: [], remove: [], fail: [...a.batch.add, ...a.batch.remove] };
-    return this.recording(a.runId, async (tx) => {
-      if (!(await this.dialect.holdFence(tx, a.brazeCohortId, a.fence))) return false;
-      const tally = await this.tallyOf(tx, a, items);
+    return this.recording(a, items, async (tx, tally) => {
       const marked = await tx
         .updateTable('run_batches')
-        .set({ status: 'failed', error: a.error, counted: tally?.stored ?? null })
+        .set({ status: 'failed', error: a.error, counted: tally.stored })
         .where('run_id', '=', a.runId)
         .where('seq', '=', a.seq)
         .where('status', '=', 'pending')
         .executeTakeFirst();
-      if (Number(marked.numUpdatedRows) === 0) return true;
-      const failedUsers = tally?.users.fail ?? (await this.countInTable(tx, a.runId, items)).fail;
-      tally?.mark();
+      if (Number(marked.numUpdatedRows) === 0) return 'already';
+      const failedUsers = tally.users.fail;
       await tx
         .updateTable('runs')
         .set((eb) => ({
@@ -343,7 +336,7 @@ export class KyselyPlanningRepo implements PlanningRepo {
         }))
         .where('id', '=', a.runId)
         .execute();
-      return true;
+      return 'recorded';
     });
   }
 

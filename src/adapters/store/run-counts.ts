@@ -1,34 +1,16 @@
 // Run counts mean users (docs/design.md, "Run counts"): a batch counts each user once per operation however
 // many identifiers it carries, and a user whose identifiers span batches is counted by the first of them.
-// Runs keep the users they counted in run_counted_users until they finish, inside each acknowledgement's
-// transaction, so a run resumed after a crash counts on exactly where it stopped. On SQLite that table is
-// replaced by RunTallies below: its index took one random page write per profile acknowledged.
+// Each acknowledged (or failed) batch stores the profiles it counted first in run_batches.counted, in the
+// same row update that acknowledges it, and the process holding the run's lease keeps the run's counted
+// profiles in memory (RunTallies below), so a run resumed after a crash counts on exactly where it stopped.
+// Runs used to keep their counted users in run_counted_users, whose index took one random page write per
+// profile acknowledged (docs/embedded-store.md); a tally rebuilt for a run begun before that still reads it.
 import { type Kysely, sql } from 'kysely';
 import type { PlannedIdentifier } from '../../domain/batching.ts';
 import type { ItemFailuresRepo } from '../../ports/store.ts';
-import type { StoreDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 
 export type CountedOp = 'add' | 'remove' | 'fail';
-
-/** Records the users of `items` for `op` and returns how many were not counted before in this run. */
-export async function countNewUsers(
-  tx: Kysely<Database>,
-  dialect: StoreDialect,
-  runId: string,
-  op: CountedOp,
-  items: readonly PlannedIdentifier[],
-): Promise<number> {
-  if (items.length === 0) return 0;
-  // A user is its profile; an identifier with no profile (a profile deleted since) stands for itself.
-  // Sorted: on PostgreSQL concurrent acknowledgements of one run may share a user, and inserting in one order
-  // makes the second wait for the first rather than deadlock with it.
-  const units = [...new Set(items.map((i) => (i.profileId === null ? `k:${i.key}` : String(i.profileId))))].sort();
-  const result = await sql`insert into run_counted_users (run_id, op, unit)
-    select ${runId}, ${op}, r.value from (${dialect.textRows(units)}) r where true
-    on conflict (run_id, op, unit) do nothing`.execute(tx);
-  return Number(result.numAffectedRows ?? 0);
-}
 
 /** Items of one acknowledged (or failed) batch, by the operation they are counted under. */
 export type CountedItems = Readonly<Record<CountedOp, readonly PlannedIdentifier[]>>;
@@ -39,58 +21,151 @@ export interface BatchTally {
   readonly profiles: Partial<Record<CountedOp, number[]>>;
 }
 
+const OPS: readonly CountedOp[] = ['add', 'remove', 'fail'];
+
 /**
- * SQLite: the profiles each run has counted per operation, held in memory as bit sets, with every batch
- * storing the profiles it counted first (run_batches.counted). run_counted_users did the same through a
- * unique index whose entries, profile ids, are unrelated to the key order batches are sent in: each
- * acknowledgement wrote about one random index page per profile, which (like the former profile index,
- * docs/embedded-store.md) capped delivery. Exact because SQLite has a single writer connection, so
- * acknowledgements run one at a time; a tally is only trusted for the lease fence it was built under, so a
- * process that regains a lease, or another that took it over, rebuilds it from the run's batches.
- * An identifier without a profile stands for itself: its key is in one batch of a run, so it is always new.
+ * A batch's claim on the profiles it counts first, held from its decision until its transaction has ended:
+ * `commit` once it committed, `abandon` if it did not (or may not have), `release` if it recorded nothing.
+ */
+export interface TallyClaim extends BatchTally {
+  /** run_batches.counted: the profiles counted first, or null. */
+  readonly stored: string | null;
+  commit(): void;
+  release(): void;
+  abandon(): void;
+}
+
+/**
+ * The profiles each run has counted per operation, held in memory as bit sets by the process that holds the
+ * run's lease (one process acknowledges a run at a time: leases are fenced, and an acknowledgement checks the
+ * fence in its transaction). Within the process several acknowledgements of a run may be in flight at once
+ * (PostgreSQL runs their transactions concurrently), so a batch claims the profiles it counts first, in one
+ * synchronous step, before it writes anything; a batch that needs a profile another batch in flight has
+ * claimed waits until that one's transaction has ended, then decides again. So a profile is counted by
+ * exactly one committed batch: the first that claimed it and committed.
+ *
+ * A tally is trusted only for the lease fence it was built under, and only while every transaction that
+ * claimed from it ended knowingly: a process that regains a lease, or another that took it over, or one whose
+ * acknowledgement failed (its commit may or may not have happened), waits until the acknowledgements still in
+ * flight on the old tally have ended and rebuilds it from the run's batches. An identifier without a profile
+ * stands for itself: its key is in one batch of a run, so it is always new.
  */
 export class RunTallies {
-  /** A few runs at once at most (one per Braze cohort this process holds); older ones are dropped. */
-  private readonly runs = new Map<string, RunTally>();
+  /** A few runs at once at most (one per Braze cohort this process holds); idle older ones are dropped. */
+  private readonly runs = new Map<string, TallyEntry>();
 
   constructor(private readonly keep = 16) {}
 
-  /** The tally of `runId` under `fence`, rebuilt from its batches (inside `tx`) when not held for that fence. */
-  async of(tx: Kysely<Database>, runId: string, fence: number): Promise<RunTally> {
-    const held = this.runs.get(runId);
-    if (held && held.fence === fence) return held;
-    const tally = new RunTally(fence);
-    const rows = await tx
-      .selectFrom('run_batches')
-      .select('counted')
-      .where('run_id', '=', runId)
-      .where('counted', 'is not', null)
-      .execute();
-    for (const r of rows) tally.mark(parseCounted(r.counted));
-    this.runs.delete(runId);
-    this.runs.set(runId, tally);
-    for (const old of this.runs.keys()) {
-      if (this.runs.size <= this.keep) break;
-      this.runs.delete(old);
+  /** Claims what `items` count in run `runId` under `fence`, inside acknowledgement transaction `tx`. */
+  async claim(tx: Kysely<Database>, runId: string, fence: number, items: CountedItems): Promise<TallyClaim> {
+    for (;;) {
+      const tally = await this.of(tx, runId, fence);
+      if (tally.dead) continue;
+      const blocker = tally.blocker(items);
+      if (blocker) {
+        await blocker.settled;
+        continue;
+      }
+      return tally.claim(items);
     }
-    return tally;
   }
 
-  /** After a failed transaction the tally may hold profiles that were never recorded: rebuild it next time. */
+  /** After a failed transaction the tally may be behind or ahead of the store: rebuild it once it is idle. */
   forget(runId: string): void {
+    const entry = this.runs.get(runId);
+    if (entry) entry.dead = true;
+    entry?.tally?.kill();
+  }
+
+  private async of(tx: Kysely<Database>, runId: string, fence: number): Promise<RunTally> {
+    const held = this.runs.get(runId);
+    if (held && held.fence === fence && !held.dead && !held.tally?.dead) return held.tally ?? (await held.ready);
+    held?.tally?.kill();
+    const entry: TallyEntry = { fence, dead: false, tally: null, ready: build(tx, runId, fence, held) };
     this.runs.delete(runId);
+    this.runs.set(runId, entry);
+    entry.ready.then(
+      (t) => {
+        entry.tally = t;
+        if (entry.dead) t.kill();
+      },
+      () => {
+        entry.dead = true;
+      },
+    );
+    for (const [id, old] of this.runs) {
+      if (this.runs.size <= this.keep) break;
+      if (id !== runId && old.tally && old.tally.idle()) this.runs.delete(id);
+    }
+    return entry.ready;
   }
 }
 
-const OPS: readonly CountedOp[] = ['add', 'remove', 'fail'];
+interface TallyEntry {
+  readonly fence: number;
+  dead: boolean;
+  tally: RunTally | null;
+  readonly ready: Promise<RunTally>;
+}
 
-export class RunTally {
+/** A run's tally from its batches, once the acknowledgements in flight on the one it replaces have ended. */
+async function build(tx: Kysely<Database>, runId: string, fence: number, previous?: TallyEntry): Promise<RunTally> {
+  if (previous) {
+    const old = await previous.ready.catch(() => null);
+    await old?.drained();
+  }
+  const tally = new RunTally(fence);
+  const rows = await tx
+    .selectFrom('run_batches')
+    .select('counted')
+    .where('run_id', '=', runId)
+    .where('counted', 'is not', null)
+    .execute();
+  for (const r of rows) tally.mark(parseCounted(r.counted));
+  // A run acknowledged in part before batches stored what they counted: its users are in run_counted_users.
+  const legacy = await sql<{ op: CountedOp; unit: string }>`select op, unit from run_counted_users
+    where run_id = ${runId}`.execute(tx);
+  for (const r of legacy.rows) if (/^\d+$/.test(r.unit)) tally.mark({ [r.op]: [Number(r.unit)] });
+  return tally;
+}
+
+interface Claim {
+  readonly profiles: BatchTally['profiles'];
+  readonly settled: Promise<void>;
+  settle(): void;
+}
+
+class RunTally {
   private readonly seen: Record<CountedOp, BitSet> = { add: new BitSet(), remove: new BitSet(), fail: new BitSet() };
+  /** Profiles claimed by batches whose transactions have not ended, by operation. */
+  private readonly pending: Record<CountedOp, Map<number, Claim>> = {
+    add: new Map(),
+    remove: new Map(),
+    fail: new Map(),
+  };
+  private readonly inFlight = new Set<Claim>();
+  private idleWaiters: (() => void)[] = [];
+  dead = false;
 
   constructor(readonly fence: number) {}
 
-  /** What `items` count, without recording it (mark does, once the batch is recorded). */
-  count(items: CountedItems): BatchTally {
+  /** A claim in flight on one of the profiles `items` would count first, if any. */
+  blocker(items: CountedItems): Claim | undefined {
+    if (this.inFlight.size === 0) return undefined;
+    for (const op of OPS) {
+      const pending = this.pending[op];
+      if (pending.size === 0) continue;
+      for (const i of items[op]) {
+        if (i.profileId === null) continue;
+        const claim = pending.get(i.profileId);
+        if (claim) return claim;
+      }
+    }
+    return undefined;
+  }
+
+  /** Claims the profiles of `items` not counted yet (none may be claimed by another batch: see blocker). */
+  claim(items: CountedItems): TallyClaim {
     const users = { add: 0, remove: 0, fail: 0 };
     const profiles: Partial<Record<CountedOp, number[]>> = {};
     for (const op of OPS) {
@@ -103,16 +178,50 @@ export class RunTally {
       users[op] = fresh.size + unowned;
       if (fresh.size > 0) profiles[op] = [...fresh];
     }
-    return { users, profiles };
+    let settle!: () => void;
+    const settled = new Promise<void>((r) => (settle = r));
+    const claim: Claim = { profiles, settled, settle };
+    for (const op of OPS) for (const id of profiles[op] ?? []) this.pending[op].set(id, claim);
+    this.inFlight.add(claim);
+    const end = (counted: boolean) => {
+      if (!this.inFlight.delete(claim)) return;
+      for (const op of OPS) for (const id of profiles[op] ?? []) this.pending[op].delete(id);
+      if (counted) this.mark(profiles);
+      claim.settle();
+      if (this.inFlight.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    };
+    return {
+      users,
+      profiles,
+      stored: Object.keys(profiles).length > 0 ? JSON.stringify(profiles) : null,
+      commit: () => end(true),
+      release: () => end(false),
+      abandon: () => {
+        this.kill();
+        end(false);
+      },
+    };
   }
 
   mark(profiles: BatchTally['profiles']): void {
     for (const op of OPS) for (const id of profiles[op] ?? []) this.seen[op].add(id);
   }
-}
 
-export const encodeCounted = (t: BatchTally): string | null =>
-  Object.keys(t.profiles).length > 0 ? JSON.stringify(t.profiles) : null;
+  /** No longer to be claimed from (RunTallies builds another once this one is idle). */
+  kill(): void {
+    this.dead = true;
+  }
+
+  idle(): boolean {
+    return this.inFlight.size === 0;
+  }
+
+  /** Resolves once no claim is in flight. */
+  drained(): Promise<void> {
+    if (this.inFlight.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+}
 
 const parseCounted = (text: string | null | undefined): BatchTally['profiles'] =>
   text ? (JSON.parse(text) as BatchTally['profiles']) : {};
