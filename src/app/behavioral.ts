@@ -471,7 +471,20 @@ export class BehavioralEvaluator {
         if (!touches) continue;
         this.pending.delete(projectId);
         try {
-          await this.announce(projectId, await evaluateTouches(this.deps, projectId, touches));
+          const started = performance.now();
+          const changed = await evaluateTouches(this.deps, projectId, touches);
+          const evaluatedMs = performance.now() - started;
+          await this.announce(projectId, changed);
+          this.deps.logger.debug(
+            {
+              projectId,
+              profiles: touches.all().size,
+              changedCohorts: changed.length,
+              evaluatedMs: Math.round(evaluatedMs),
+              announcedMs: Math.round(performance.now() - started - evaluatedMs),
+            },
+            'real-time behavioral pass',
+          );
         } catch (err) {
           // The next full evaluation (every scheduled or reconciliation run plans from one) repairs what is missed.
           this.deps.logger.error({ err, projectId }, 'real-time behavioral evaluation failed');

@@ -61,9 +61,19 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
       ...(scoped ? {} : { wholeProject: input.projectId }),
     });
     if (!scoped) await this.dialect.beforeBulkEvaluation(tx);
-    // CROSS JOIN fixes the join order on SQLite (the scope drives, each profile found by id); without it the
-    // planner walks every profile of the project. PostgreSQL plans it as the plain join it is.
-    if (scoped)
+    // The scope drives, each profile found by id and the predicate decided for it alone; otherwise the
+    // planner may walk every profile of the project, deciding the predicate (its event subqueries) for each,
+    // and only then join the scope. CROSS JOIN fixes that order on SQLite. On PostgreSQL a LATERAL subquery
+    // behind OFFSET 0 (which the planner cannot flatten) does: with the statistics of a work table that
+    // fills and empties, it chose the walk — 10,000 predicate decisions for a scope of 142, ~170 ms per
+    // cohort and pass (docs/benchmarks.md, "Event-to-Braze latency while ingesting").
+    if (scoped && this.dialect.engine === 'postgres')
+      await sql`insert into behavioral_desired (eval_id, profile_id)
+        select ${evalId}, q.id from behavioral_scope s cross join lateral (
+          select p.id from profiles p
+          where p.id = s.profile_id and p.project_id = ${input.projectId} and ${predicate} offset 0) q
+        where s.eval_id = ${evalId}`.execute(tx);
+    else if (scoped)
       await sql`insert into behavioral_desired (eval_id, profile_id)
         select ${evalId}, p.id from behavioral_scope s cross join profiles p
         where p.id = s.profile_id and s.eval_id = ${evalId} and p.project_id = ${input.projectId} and ${predicate}`.execute(
@@ -118,10 +128,12 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
   }
 
   private async stageScope(tx: Tx, evalId: string, ids: readonly number[]): Promise<void> {
+    // The ids as one parameter (an array on PostgreSQL, JSON on SQLite): one short statement per pass.
     const distinct = [...new Set(ids)];
-    for (let i = 0; i < distinct.length; i += SCOPE_CHUNK) {
-      const rows = distinct.slice(i, i + SCOPE_CHUNK).map((id) => sql`(${evalId}, ${id})`);
-      await sql`insert into behavioral_scope (eval_id, profile_id) values ${sql.join(rows)}`.execute(tx);
+    for (let i = 0; i < distinct.length; i += SCOPE_CHUNK * 20) {
+      const rows = this.dialect.intRows(distinct.slice(i, i + SCOPE_CHUNK * 20));
+      await sql`insert into behavioral_scope (eval_id, profile_id)
+        select ${evalId}, x.value from (${rows}) x`.execute(tx);
     }
   }
 
