@@ -60,18 +60,67 @@ class Identities {
   async preload(items: readonly { userId: string | null; deviceId: string | null }[]): Promise<void> {
     const users = [...new Set(items.map((i) => i.userId).filter((u): u is string => u !== null))];
     const devices = [...new Set(items.map((i) => i.deviceId).filter((d): d is string => d !== null))];
-    // Each list is one parameter (dialect.textRows), so a batch's lookup is two short statements.
+    // Each list is one parameter (dialect.inTexts: `= any(array)` on PostgreSQL, an index probe per id
+    // whatever the statistics say), so a batch's lookup is two short statements.
     if (users.length > 0) {
       const rows = await sql<{ id: number; user_id: string }>`select id, user_id from profiles
-        where project_id = ${this.projectId} and user_id in (${this.dialect.textRows(users)})`.execute(this.tx);
+        where project_id = ${this.projectId} and ${this.dialect.inTexts(sql.ref('user_id'), users)}`.execute(this.tx);
       for (const r of rows.rows) this.byUser.set(r.user_id, r.id);
     }
     if (devices.length > 0) {
       const rows = await sql<{ device_id: string; profile_id: number }>`select device_id, profile_id
         from profile_devices
-        where project_id = ${this.projectId} and device_id in (${this.dialect.textRows(devices)})`.execute(this.tx);
+        where project_id = ${this.projectId} and ${this.dialect.inTexts(sql.ref('device_id'), devices)}`.execute(
+        this.tx,
+      );
       for (const r of rows.rows) this.byDevice.set(r.device_id, r.profile_id);
     }
+    await this.createFirstSeen(items);
+  }
+
+  /**
+   * First sight in bulk: a user id nobody knows, whose events in the request name no device or only devices
+   * nobody knows and no other id uses in the request, gets what resolveProfile would give it — a new profile
+   * with those devices attached — in two statements for the whole request instead of two per user. Anything
+   * another request created meanwhile is left to resolve(), which then finds it.
+   */
+  private async createFirstSeen(items: readonly { userId: string | null; deviceId: string | null }[]) {
+    const usersOfDevice = new Map<string, Set<string | null>>();
+    for (const { userId, deviceId } of items)
+      if (deviceId !== null) {
+        const set = usersOfDevice.get(deviceId) ?? new Set<string | null>();
+        set.add(userId);
+        usersOfDevice.set(deviceId, set);
+      }
+    const devicesOf = new Map<string, Set<string>>();
+    const refused = new Set<string>();
+    for (const { userId, deviceId } of items) {
+      if (userId === null || this.byUser.has(userId)) continue;
+      const devices = devicesOf.get(userId) ?? new Set<string>();
+      devicesOf.set(userId, devices);
+      if (deviceId === null) continue;
+      if (this.byDevice.has(deviceId) || (usersOfDevice.get(deviceId)?.size ?? 0) > 1) refused.add(userId);
+      devices.add(deviceId);
+    }
+    const users = [...devicesOf.keys()].filter((u) => !refused.has(u)).sort();
+    if (users.length === 0) return;
+    const created = await sql<{ id: number; user_id: string }>`insert into profiles
+        (project_id, user_id, properties, created_at, updated_at)
+      select ${this.projectId}, x.value, '{}', ${this.now}, ${this.now} from (${this.dialect.textRows(users)}) x
+      where true on conflict (project_id, user_id) do nothing returning id, user_id`.execute(this.tx);
+    const attach: [string, number][] = [];
+    for (const r of created.rows) {
+      this.byUser.set(r.user_id, r.id);
+      for (const d of devicesOf.get(r.user_id) ?? []) attach.push([d, r.id]);
+    }
+    if (attach.length === 0) return;
+    attach.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const r = jsonRows(this.dialect, attach);
+    const attached = await sql<{ device_id: string; profile_id: number }>`insert into profile_devices
+        (project_id, device_id, profile_id)
+      select ${this.projectId}, ${r.value(0)}, cast(${r.value(1)} as integer) from ${r.from}
+      where true on conflict (project_id, device_id) do nothing returning device_id, profile_id`.execute(this.tx);
+    for (const a of attached.rows) this.byDevice.set(a.device_id, Number(a.profile_id));
   }
 
   /** The profile an (user_id, device_id) pair belongs to now, linking or merging as docs/product.md §2 says. */
