@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
 import pino from 'pino';
 import { generateToken, hashToken } from '../src/adapters/crypto/secrets.ts';
 import { createCohort } from '../src/app/cohort-admin.ts';
@@ -170,7 +171,34 @@ try {
     servicePeakRssMb: Math.round(peakRssMb()),
     serviceRssAtEndMb: Math.round(currentRssMb()),
   };
-  console.log(JSON.stringify(summary, null, 2));
+  // Where the time after ingestion goes: the sync's runs by how they planned, and their queue and run times.
+  const runRows = (
+    await sql<{
+      mode: string;
+      planned_from: string | null;
+      queued_at: string;
+      started_at: string | null;
+      finished_at: string | null;
+    }>`
+      select mode, planned_from, queued_at, started_at, finished_at from runs where project_id = ${project.id}`.execute(
+      composed.store.raw.db,
+    )
+  ).rows;
+  const ms = (a: string | null, b: string | null) => (a && b ? Date.parse(b) - Date.parse(a) : Number.NaN);
+  const spread = (xs: number[]) => {
+    const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    return { p50: percentile(s, 50), p95: percentile(s, 95), max: s.at(-1) ?? Number.NaN };
+  };
+  const plannedFrom: Record<string, number> = {};
+  for (const r of runRows)
+    plannedFrom[`${r.mode}/${r.planned_from}`] = (plannedFrom[`${r.mode}/${r.planned_from}`] ?? 0) + 1;
+  const runs = {
+    count: runRows.length,
+    plannedFrom,
+    queuedMs: spread(runRows.map((r) => ms(r.queued_at, r.started_at))),
+    runningMs: spread(runRows.map((r) => ms(r.started_at, r.finished_at))),
+  };
+  console.log(JSON.stringify({ ...summary, runs }, null, 2));
   console.log(
     `| ${engine} | ${summary.eventsPerSecond.toLocaleString('en-US')} (${summary.achievedEventsPerSecond.toLocaleString('en-US')} achieved) × ${summary.seconds} s | ${summary.probes} | ${summary.latencyMs.p50} | ${summary.latencyMs.p95} | ${summary.latencyMs.p99} | ${summary.latencyMs.max} | ${missing} | ${summary.serviceCpuUsPerEvent} | ${summary.servicePeakRssMb} MB | ${summary.loadAverageAtEnd.join(' ')} |`,
   );

@@ -3,33 +3,14 @@
 // Amplitude's Node SDK flushing full queues (200 events by default). Users come from a pool; each has a
 // device. Args: url apiKey seconds batch concurrency pool [warm]. `warm` first sends one event of every
 // pool user (so the run measures returning users, as a live app mostly sees). Prints one JSON line.
-import { randomUUID } from 'node:crypto';
+import { sdkEvent } from './sdk-event.ts';
 
 const [url, apiKey, secondsText, batchText, concurrencyText, poolText, warm] = process.argv.slice(2);
 const seconds = Number(secondsText);
 const batchSize = Number(batchText);
 const concurrency = Number(concurrencyText);
 const pool = Number(poolText);
-const TYPES = ['View', 'View', 'View', 'Click', 'Search', 'Add To Cart', 'Purchase'];
-let seq = 0;
-
-function event(user: number, now: number, type?: string) {
-  const n = seq++;
-  return {
-    event_type: type ?? (TYPES[n % TYPES.length] as string),
-    user_id: `user-${String(user).padStart(7, '0')}`,
-    device_id: `device-${String(user).padStart(7, '0')}-a1b2c3`,
-    time: now,
-    insert_id: randomUUID(),
-    event_id: n,
-    session_id: now - (n % 600_000),
-    event_properties: { page: `/p/${n % 10}`, price: (n % 50) + 0.99, plan: n % 3 === 0 ? 'pro' : 'free' },
-    library: 'amplitude-node/1.5.0',
-    platform: 'Node.js',
-    os_name: 'linux',
-    ip: '127.0.0.1',
-  };
-}
+const event = sdkEvent;
 
 async function post(events: unknown[]): Promise<number> {
   const r = await fetch(`${url}/2/httpapi`, {

@@ -6,7 +6,7 @@
 // HTTP and JSON alone on this machine.
 //
 //   npx tsx bench/ingest.ts [--engine sqlite|postgres] [--database-url URL] [--seconds 20] [--batch 200]
-//                           [--concurrency 4] [--pool 5000] [--cohorts 10]
+//                           [--concurrency 4] [--pool 5000] [--cohorts 10] [--baseline yes|no]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     pool: { type: 'string', default: '5000' },
     cohorts: { type: 'string', default: '10' },
+    baseline: { type: 'string', default: 'yes' },
   },
 });
 const engine = values.engine === 'postgres' ? 'postgres' : 'sqlite';
@@ -145,8 +146,10 @@ bare.post('/2/httpapi', async (request) => {
   };
 });
 const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
-log(`[ingest] baseline: bare Fastify JSON route, ${values.seconds} s`);
-const baseline = await measured(bareUrl, 'unused');
+// `--baseline no` skips it (A/B runs of the service alone; the row then repeats the service's figures).
+const skipBaseline = values.baseline === 'no';
+if (!skipBaseline) log(`[ingest] baseline: bare Fastify JSON route, ${values.seconds} s`);
+const baseline = skipBaseline ? undefined : await measured(bareUrl, 'unused');
 await bare.close();
 
 // ---- the service's ingestion --------------------------------------------------------------------------
@@ -232,7 +235,7 @@ try {
       '',
       '| server | events/s | requests | request ms p50 / p95 / p99 | server CPU (cores) | server CPU µs / event | server RSS MB (start → end) | statuses |',
       '|---|---:|---:|---:|---:|---:|---:|---|',
-      row('bare Fastify JSON route (baseline)', baseline),
+      ...(baseline ? [row('bare Fastify JSON route (baseline)', baseline)] : []),
       row(`cohort-sync ingestion (${engine})`, result),
       '',
       capacityLine(result, backendSeconds),
