@@ -14,6 +14,8 @@ import { recordSizePoint } from './size-history.ts';
 type Tx = Transaction<Database> | Kysely<Database>;
 
 const SCOPE_CHUNK = 500;
+/** Scope ids staged per statement: they travel as one parameter (dialect.intRows), not as bound values. */
+const SCOPE_IDS_PER_STATEMENT = 10_000;
 
 const count = (r: { numAffectedRows?: bigint }) => Number(r.numAffectedRows ?? 0);
 
@@ -130,8 +132,8 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
   private async stageScope(tx: Tx, evalId: string, ids: readonly number[]): Promise<void> {
     // The ids as one parameter (an array on PostgreSQL, JSON on SQLite): one short statement per pass.
     const distinct = [...new Set(ids)];
-    for (let i = 0; i < distinct.length; i += SCOPE_CHUNK * 20) {
-      const rows = this.dialect.intRows(distinct.slice(i, i + SCOPE_CHUNK * 20));
+    for (let i = 0; i < distinct.length; i += SCOPE_IDS_PER_STATEMENT) {
+      const rows = this.dialect.intRows(distinct.slice(i, i + SCOPE_IDS_PER_STATEMENT));
       await sql`insert into behavioral_scope (eval_id, profile_id)
         select ${evalId}, x.value from (${rows}) x`.execute(tx);
     }
