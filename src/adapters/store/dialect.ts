@@ -8,6 +8,18 @@ export type Engine = 'sqlite' | 'postgres';
 /** A column reference or any SQL expression yielding JSON text. */
 type Json = RawBuilder<unknown>;
 
+/**
+ * A batch of rows as the FROM of an INSERT … SELECT: `select value(0), json(1) … from ${from} where ${present}`.
+ * Element i of a row as SQL text or number (null → NULL) or as JSON text (objects kept as objects).
+ */
+export interface RowSource {
+  readonly from: RawBuilder<unknown>;
+  /** The WHERE condition that keeps the rows given. */
+  readonly present: RawBuilder<boolean>;
+  value(i: number): RawBuilder<unknown>;
+  json(i: number): RawBuilder<unknown>;
+}
+
 export interface StoreDialect {
   readonly engine: Engine;
 
@@ -63,6 +75,8 @@ export interface StoreDialect {
    * would hash-join a row set against the whole table instead (`= any` probes the index per value).
    */
   inTexts(column: RawBuilder<unknown>, values: readonly string[]): RawBuilder<boolean>;
+  /** Rows of values (objects as JSON text) as the row source of a batch INSERT … SELECT (see RowSource). */
+  rowSource(rows: readonly (readonly unknown[])[]): RowSource;
 
   // ---- Text --------------------------------------------------------------------------------------------
   /** Whether `haystack` contains `needle` (a plain substring, no pattern characters). */
@@ -102,6 +116,29 @@ const maxSeq = async (db: Kysely<Database>): Promise<number> => {
 
 /** SQLite's JSON path for a top-level key, quoted so any key text is taken literally. */
 const sqlitePath = (key: string): string => `$."${key.replace(/"/g, '\\"')}"`;
+
+/**
+ * PostgreSQL's row source: one text[] parameter per column, unnested side by side. A JSON array of rows
+ * (json_array_elements) made the server lex each row's JSON again for every element read (`->> i` on json
+ * re-parses from the start): about a sixth of the backends' CPU per ingested event (perf, docs/benchmarks.md
+ * "Ingestion"). Array literals are parsed once; casts in the statement give the columns their types.
+ */
+function columnArrays(rows: readonly (readonly unknown[])[]): RowSource {
+  const width = rows[0]?.length ?? 0;
+  const columns = Array.from({ length: width }, (_, c) =>
+    rows.map((row) => {
+      const v = row[c];
+      return v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    }),
+  );
+  const names = columns.map((_, c) => `c${c}`).join(', ');
+  return {
+    from: sql`unnest(${sql.join(columns.map((col) => sql`${col}::text[]`))}) as ${sql.raw(`j(${names})`)}`,
+    present: sql<boolean>`true`,
+    value: (i) => sql.raw(`j.c${i}`),
+    json: (i) => sql.raw(`j.c${i}`),
+  };
+}
 
 /** Helper threads SQLite's sorter may use while staging (PRAGMA threads). */
 const SORT_THREADS = 2;
@@ -148,6 +185,13 @@ export const sqliteDialect: StoreDialect = {
   textRows: (values) => sql`select value from json_each(${JSON.stringify(values)})`,
   inTexts: (column, values) => sql`${column} in (select value from json_each(${JSON.stringify(values)}))`,
   intRows: (values) => sql`select value from json_each(${JSON.stringify(values)})`,
+  // A JSON array of row arrays: one bound parameter however many rows.
+  rowSource: (rows) => ({
+    from: sql`json_each(${JSON.stringify(rows)}) j`,
+    present: sql<boolean>`true`,
+    value: (i) => sql.raw(`(j.value ->> ${i})`),
+    json: (i) => sql.raw(`(j.value -> ${i})`),
+  }),
 
   contains: (haystack, needle) => sql`(instr(${haystack}, ${needle}) > 0)`,
 
@@ -231,6 +275,7 @@ export const postgresDialect: StoreDialect = {
   textRows: (values) => sql`select unnest(${[...values]}::text[]) as value`,
   inTexts: (column, values) => sql`${column} = any(${[...values]}::text[])`,
   intRows: (values) => sql`select unnest(${[...values]}::int[]) as value`,
+  rowSource: (rows) => columnArrays(rows),
 
   contains: (haystack, needle) => sql`(strpos(${haystack}, ${needle}) > 0)`,
 

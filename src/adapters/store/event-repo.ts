@@ -25,22 +25,6 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/**
- * A JSON array of row arrays as a row source: one bound parameter however many rows, so a batch insert is
- * one short statement to prepare instead of thousands of placeholders to build and bind.
- */
-function jsonRows(dialect: StoreDialect, rows: readonly unknown[][]) {
-  const json = JSON.stringify(rows);
-  const pg = dialect.engine === 'postgres';
-  return {
-    from: pg ? sql`json_array_elements(${json}::json) j` : sql`json_each(${json}) j`,
-    /** Element i as SQL text or number (JSON null → NULL). */
-    value: (i: number) => sql.raw(pg ? `(j ->> ${i})` : `(j.value ->> ${i})`),
-    /** Element i as JSON text (objects kept as objects). */
-    json: (i: number) => sql.raw(pg ? `((j -> ${i})::text)` : `(j.value -> ${i})`),
-  };
-}
-
 /** Profiles of the request's ids, found in bulk, then resolved (created, linked, merged) as events need. */
 class Identities {
   private readonly byUser = new Map<string, number>();
@@ -115,11 +99,12 @@ class Identities {
     }
     if (attach.length === 0) return;
     attach.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    const r = jsonRows(this.dialect, attach);
+    const r = this.dialect.rowSource(attach);
     const attached = await sql<{ device_id: string; profile_id: number }>`insert into profile_devices
         (project_id, device_id, profile_id)
       select ${this.projectId}, ${r.value(0)}, cast(${r.value(1)} as integer) from ${r.from}
-      where true on conflict (project_id, device_id) do nothing returning device_id, profile_id`.execute(this.tx);
+      where ${r.present} on conflict (project_id, device_id) do nothing
+      returning device_id, profile_id`.execute(this.tx);
     for (const a of attached.rows) this.byDevice.set(a.device_id, Number(a.profile_id));
   }
 
@@ -225,13 +210,10 @@ async function freshKeys(
     a.scope === b.scope ? (a.insertId < b.insertId ? -1 : 1) : a.scope < b.scope ? -1 : 1,
   );
   for (const part of chunks(sorted, ROWS_PER_INSERT * 5)) {
-    const r = jsonRows(
-      dialect,
-      part.map((k) => [k.scope, k.insertId]),
-    );
+    const r = dialect.rowSource(part.map((k) => [k.scope, k.insertId]));
     const rows = await sql<{ scope: string; insert_id: string }>`insert into event_dedupe
         (project_id, scope, insert_id, at_ms)
-      select ${projectId}, ${r.value(0)}, ${r.value(1)}, ${at.receivedMs} from ${r.from} where true
+      select ${projectId}, ${r.value(0)}, ${r.value(1)}, ${at.receivedMs} from ${r.from} where ${r.present}
       on conflict (project_id, scope, insert_id) do update set at_ms = excluded.at_ms
         where event_dedupe.at_ms < ${at.dedupeSinceMs}
       returning scope, insert_id`.execute(tx);
@@ -317,8 +299,7 @@ export class KyselyEventStore implements EventStore {
       const profiles = kept.map((_, i) => profileOf(i));
       for (let from = 0; from < kept.length; from += ROWS_PER_INSERT * 5) {
         const part = kept.slice(from, from + ROWS_PER_INSERT * 5);
-        const r = jsonRows(
-          this.dialect,
+        const r = this.dialect.rowSource(
           part.map((e, i) => [
             profiles[from + i],
             e.eventType,
@@ -335,7 +316,7 @@ export class KyselyEventStore implements EventStore {
             event_properties, user_properties, data, received_ms)
           select ${projectId}, cast(${r.value(0)} as integer), ${r.value(1)}, cast(${r.value(2)} as bigint),
             ${r.value(3)}, ${r.value(4)}, ${r.value(5)}, ${r.json(6)}, ${r.json(7)}, ${r.json(8)}, ${at.receivedMs}
-          from ${r.from}`.execute(tx);
+          from ${r.from} where ${r.present}`.execute(tx);
       }
 
       const updates = kept.flatMap((e, i) =>
