@@ -64,7 +64,8 @@ try {
     await ingest(Array.from({ length: Math.min(batch, pool - u) }, (_, i) => event(u + i, now, 'Signed Up')));
   }
   // Open every pooled connection before the first sample, so each backend is counted from the start.
-  await Promise.all(Array.from({ length: Number(values.concurrency) }, () => sql`select pg_sleep(0.05)`.execute(db)));
+  if (engine === 'postgres')
+    await Promise.all(Array.from({ length: Number(values.concurrency) }, () => sql`select pg_sleep(0.05)`.execute(db)));
   const b0 = await backendCpu();
   const c0 = process.cpuUsage();
   const t0 = performance.now();

@@ -1,5 +1,5 @@
-// SQLite's ingestion requests share one transaction when they arrive together (src/adapters/store/group-commit.ts):
-// each runs in its own savepoint, so a failing one is rolled back alone and the others commit.
+// SQLite's ingestion requests share one transaction when they arrive together (src/adapters/store/group-commit.ts);
+// when one fails, the group is rolled back and each request reruns alone, so only the failing one is lost.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupCommit } from '../../src/adapters/store/group-commit.ts';
@@ -26,12 +26,27 @@ describe('group commit on sqlite', () => {
   const rows = async () =>
     (await sql<{ v: string }>`select v from gc_rows order by v`.execute(store.raw.db)).rows.map((r) => r.v);
 
-  it('runs requests that arrive together in one transaction, rolling back only the one that fails', async () => {
+  it('runs requests that arrive together in one transaction', async () => {
     const group = new GroupCommit(store.raw.db);
     const seen = new Set<unknown>();
-    const insert = (v: string, fail = false) =>
+    const insert = (v: string) =>
       group.run(async (tx) => {
         seen.add(tx);
+        await sql`insert into gc_rows (v) values (${v})`.execute(tx);
+        return v;
+      });
+    expect(await Promise.all([insert('a'), insert('b'), insert('c')])).toEqual(['a', 'b', 'c']);
+    expect(seen.size).toBe(1);
+    expect(await rows()).toEqual(['a', 'b', 'c']);
+    await sql`delete from gc_rows`.execute(store.raw.db);
+  });
+
+  it('loses only the request that fails: the others of its group rerun alone and commit once', async () => {
+    const group = new GroupCommit(store.raw.db);
+    const runs: string[] = [];
+    const insert = (v: string, fail = false) =>
+      group.run(async (tx) => {
+        runs.push(v);
         await sql`insert into gc_rows (v) values (${v})`.execute(tx);
         if (fail) throw new Error(`request ${v} failed`);
         return v;
@@ -42,7 +57,8 @@ describe('group commit on sqlite', () => {
       'request b failed',
       'c',
     ]);
-    expect(seen.size).toBe(1);
+    // Together (a, b fails: c never started), then each alone.
+    expect(runs).toEqual(['a', 'b', 'a', 'b', 'c']);
     expect(await rows()).toEqual(['a', 'c']);
   });
 

@@ -174,6 +174,13 @@ describe.each(ENGINES)('ingestion wire format on $name', (engine) => {
     nowMs += 2 * DAY; // 8 days after the first sighting, 2 after the last refusal
     await send([e('dedupe-dev-1')]);
     expect(await count()).toBe(3);
+    await send([e('dedupe-dev-1')]); // renewed: a duplicate again
+    expect(await count()).toBe(3);
+    // One request mixing a new key, an expired one (dedupe-dev-2's, 8 days old) and a fresh duplicate.
+    nowMs += 2 * DAY;
+    const mixed = [{ ...e('dedupe-dev-1'), insert_id: 'ins-2' }, e('dedupe-dev-2'), e('dedupe-dev-1')];
+    expect((await send(mixed)).body).toMatchObject({ code: 200, events_ingested: 3 });
+    expect(await count()).toBe(5);
   });
 
   it('answers CORS preflights and tags responses for any origin', async () => {

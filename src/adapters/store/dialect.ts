@@ -14,7 +14,7 @@ type Json = RawBuilder<unknown>;
  */
 export interface RowSource {
   readonly from: RawBuilder<unknown>;
-  /** The WHERE condition that keeps the rows given. */
+  /** The WHERE condition that keeps the rows given (SQLite pads the batch with rows whose first value is NULL). */
   readonly present: RawBuilder<boolean>;
   value(i: number): RawBuilder<unknown>;
   json(i: number): RawBuilder<unknown>;
@@ -77,6 +77,13 @@ export interface StoreDialect {
   inTexts(column: RawBuilder<unknown>, values: readonly string[]): RawBuilder<boolean>;
   /** Rows of values (objects as JSON text) as the row source of a batch INSERT … SELECT (see RowSource). */
   rowSource(rows: readonly (readonly unknown[])[]): RowSource;
+  /**
+   * Whether a statement that writes many rows and may fail midway makes the engine keep a statement journal
+   * (SQLite copies each page it changes first, unless the statement's conflict clause is OR FAIL or OR
+   * IGNORE). Ingestion then writes with those clauses: INSERT OR IGNORE … RETURNING for dedupe keys, with
+   * expired keys renewed by an UPDATE apart, instead of an upsert.
+   */
+  readonly statementJournals: boolean;
 
   // ---- Text --------------------------------------------------------------------------------------------
   /** Whether `haystack` contains `needle` (a plain substring, no pattern characters). */
@@ -140,6 +147,29 @@ function columnArrays(rows: readonly (readonly unknown[])[]): RowSource {
   };
 }
 
+/**
+ * SQLite's row source: the values bound one per placeholder in a VALUES list (reading them back out of one
+ * JSON parameter with json_each cost more than binding them, docs/benchmarks.md "Ingestion"). The list is
+ * padded with NULL rows to a power of two, so a handful of statement texts serve every batch size and each
+ * stays prepared (sqlite-performance.ts); `present` skips the padding, so a row's first value is never NULL.
+ */
+function boundRows(rows: readonly (readonly unknown[])[]): RowSource {
+  const width = rows[0]?.length ?? 1;
+  let size = 1;
+  while (size < rows.length) size *= 2;
+  const padding = Array.from({ length: width }, () => null);
+  const list = Array.from({ length: size }, (_, r) => {
+    const row = rows[r] ?? padding;
+    return sql`(${sql.join(row.map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : v)))})`;
+  });
+  return {
+    from: sql`(values ${sql.join(list)}) j`,
+    present: sql<boolean>`j.column1 is not null`,
+    value: (i) => sql.raw(`j.column${i + 1}`),
+    json: (i) => sql.raw(`j.column${i + 1}`),
+  };
+}
+
 /** Helper threads SQLite's sorter may use while staging (PRAGMA threads). */
 const SORT_THREADS = 2;
 
@@ -185,13 +215,8 @@ export const sqliteDialect: StoreDialect = {
   textRows: (values) => sql`select value from json_each(${JSON.stringify(values)})`,
   inTexts: (column, values) => sql`${column} in (select value from json_each(${JSON.stringify(values)}))`,
   intRows: (values) => sql`select value from json_each(${JSON.stringify(values)})`,
-  // A JSON array of row arrays: one bound parameter however many rows.
-  rowSource: (rows) => ({
-    from: sql`json_each(${JSON.stringify(rows)}) j`,
-    present: sql<boolean>`true`,
-    value: (i) => sql.raw(`(j.value ->> ${i})`),
-    json: (i) => sql.raw(`(j.value -> ${i})`),
-  }),
+  rowSource: (rows) => boundRows(rows),
+  statementJournals: true,
 
   contains: (haystack, needle) => sql`(instr(${haystack}, ${needle}) > 0)`,
 
@@ -276,6 +301,7 @@ export const postgresDialect: StoreDialect = {
   inTexts: (column, values) => sql`${column} = any(${[...values]}::text[])`,
   intRows: (values) => sql`select unnest(${[...values]}::int[]) as value`,
   rowSource: (rows) => columnArrays(rows),
+  statementJournals: false,
 
   contains: (haystack, needle) => sql`(strpos(${haystack}, ${needle}) > 0)`,
 

@@ -205,19 +205,38 @@ async function freshKeys(
   at: { receivedMs: number; dedupeSinceMs: number },
 ): Promise<Set<string>> {
   const fresh = new Set<string>();
+  const keyOf = (row: { scope: string; insert_id: string }) => `${row.scope}\u0000${row.insert_id}`;
   // Sorted, so concurrent requests lock keys in one order on PostgreSQL.
   const sorted = [...keys].sort((a, b) =>
     a.scope === b.scope ? (a.insertId < b.insertId ? -1 : 1) : a.scope < b.scope ? -1 : 1,
   );
   for (const part of chunks(sorted, ROWS_PER_INSERT * 5)) {
     const r = dialect.rowSource(part.map((k) => [k.scope, k.insertId]));
-    const rows = await sql<{ scope: string; insert_id: string }>`insert into event_dedupe
+    if (!dialect.statementJournals) {
+      const rows = await sql<{ scope: string; insert_id: string }>`insert into event_dedupe
+          (project_id, scope, insert_id, at_ms)
+        select ${projectId}, ${r.value(0)}, ${r.value(1)}, ${at.receivedMs} from ${r.from} where ${r.present}
+        on conflict (project_id, scope, insert_id) do update set at_ms = excluded.at_ms
+          where event_dedupe.at_ms < ${at.dedupeSinceMs}
+        returning scope, insert_id`.execute(tx);
+      for (const row of rows.rows) fresh.add(keyOf(row));
+      continue;
+    }
+    // New keys in one statement; keys already there (duplicates, or expired and so fresh again) are rare and
+    // get a second one. A single writer: nothing can claim a key between the two.
+    const inserted = await sql<{ scope: string; insert_id: string }>`insert or ignore into event_dedupe
         (project_id, scope, insert_id, at_ms)
       select ${projectId}, ${r.value(0)}, ${r.value(1)}, ${at.receivedMs} from ${r.from} where ${r.present}
-      on conflict (project_id, scope, insert_id) do update set at_ms = excluded.at_ms
-        where event_dedupe.at_ms < ${at.dedupeSinceMs}
       returning scope, insert_id`.execute(tx);
-    for (const row of rows.rows) fresh.add(`${row.scope}\u0000${row.insert_id}`);
+    for (const row of inserted.rows) fresh.add(keyOf(row));
+    const present = part.filter((k) => !fresh.has(keyOf({ scope: k.scope, insert_id: k.insertId })));
+    if (present.length === 0) continue;
+    const p = dialect.rowSource(present.map((k) => [k.scope, k.insertId]));
+    const renewed = await sql<{ scope: string; insert_id: string }>`update event_dedupe set at_ms = ${at.receivedMs}
+      where project_id = ${projectId} and at_ms < ${at.dedupeSinceMs}
+        and (scope, insert_id) in (select ${p.value(0)}, ${p.value(1)} from ${p.from} where ${p.present})
+      returning scope, insert_id`.execute(tx);
+    for (const row of renewed.rows) fresh.add(keyOf(row));
   }
   return fresh;
 }
@@ -234,7 +253,8 @@ export class KyselyEventStore implements EventStore {
 
   /**
    * One transaction per request — shared with the requests waiting beside it where there is a single writer
-   * (each in its own savepoint) — retried on PostgreSQL when concurrent requests collide; unavailability is typed.
+   * (a failing one reruns alone, group-commit.ts) — retried on PostgreSQL when concurrent requests collide;
+   * unavailability is typed.
    */
   private async inTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     if (this.group) return this.group.run(work);
@@ -312,8 +332,10 @@ export class KyselyEventStore implements EventStore {
             e.data,
           ]),
         );
-        await sql`insert into events (project_id, profile_id, event_type, time_ms, insert_id, user_id, device_id,
-            event_properties, user_properties, data, received_ms)
+        // OR FAIL: no statement journal on SQLite (a failure rolls the whole transaction back anyway).
+        await sql`${sql.raw(this.dialect.statementJournals ? 'insert or fail' : 'insert')} into events (project_id,
+            profile_id, event_type, time_ms, insert_id, user_id, device_id, event_properties, user_properties, data,
+            received_ms)
           select ${projectId}, cast(${r.value(0)} as integer), ${r.value(1)}, cast(${r.value(2)} as bigint),
             ${r.value(3)}, ${r.value(4)}, ${r.value(5)}, ${r.json(6)}, ${r.json(7)}, ${r.json(8)}, ${at.receivedMs}
           from ${r.from} where ${r.present}`.execute(tx);

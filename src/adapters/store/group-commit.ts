@@ -1,10 +1,14 @@
 // Ingestion requests sharing one transaction where the engine has a single writer (SQLite): requests that
 // arrive while a transaction runs wait for it anyway, so the next transaction takes all of them — one
 // BEGIN/COMMIT and one write of each touched page for the group instead of one per request (about a quarter
-// of the store's CPU per event at four concurrent senders, docs/benchmarks.md "Ingestion"). Each request
-// runs in a savepoint of its own, so one that fails is rolled back alone and the others commit; a failure of
-// the transaction itself (BEGIN or COMMIT: the store unavailable) fails the whole group.
-import { type Kysely, sql, type Transaction } from 'kysely';
+// of the store's CPU per event at four concurrent senders, docs/benchmarks.md "Ingestion").
+//
+// No savepoint per request: SQLite copies every page a savepoint's statements change into a sub-journal
+// first, which cost more than the group saved. Instead, when any request of a group fails, the whole
+// transaction is rolled back and each request of the group runs again alone, in a transaction of its own: a
+// bad request fails by itself and never costs another its events. The work must therefore be safe to run
+// twice (it is: it only reads and writes the store, and builds its result afresh each time).
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 import { asUnavailable } from './unavailable.ts';
 
@@ -39,35 +43,34 @@ export class GroupCommit {
         // Let requests whose bodies are already read reach the queue before the group is taken.
         await new Promise<void>((resolve) => setImmediate(resolve));
         const group = this.queue.splice(0, MAX_GROUP);
-        let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-        try {
-          await this.db.transaction().execute(async (tx) => {
-            outcomes = [];
-            for (const item of group) {
-              await sql`savepoint ingest_request`.execute(tx);
-              try {
-                const value = await item.work(tx);
-                await sql`release ingest_request`.execute(tx);
-                outcomes.push({ ok: true, value });
-              } catch (error) {
-                await sql`rollback to ingest_request`.execute(tx);
-                await sql`release ingest_request`.execute(tx);
-                outcomes.push({ ok: false, error });
-              }
-            }
-          });
-        } catch (error) {
-          for (const item of group) item.reject(asUnavailable(error));
-          continue;
-        }
-        group.forEach((item, i) => {
-          const o = outcomes[i]!;
-          if (o.ok) item.resolve(o.value);
-          else item.reject(asUnavailable(o.error));
-        });
+        if (group.length > 1 && (await this.together(group))) continue;
+        for (const item of group) await this.alone(item);
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  /** The group in one transaction; false (all rolled back, nobody told) if any part of it failed. */
+  private async together(group: readonly Waiting[]): Promise<boolean> {
+    let values: unknown[] = [];
+    try {
+      await this.db.transaction().execute(async (tx) => {
+        values = [];
+        for (const item of group) values.push(await item.work(tx));
+      });
+    } catch {
+      return false;
+    }
+    group.forEach((item, i) => item.resolve(values[i]));
+    return true;
+  }
+
+  private async alone(item: Waiting): Promise<void> {
+    try {
+      item.resolve(await this.db.transaction().execute(item.work));
+    } catch (error) {
+      item.reject(asUnavailable(error));
     }
   }
 }
