@@ -264,7 +264,9 @@ for (const u of uploads) {
       `peak RSS ${f(u.peakRssBeforeMb, 0)} MB before → ${f(u.peakRssMb, 0)} MB, accepted ${count(u.accepted)}, size ${count(u.size)}; ` +
       `sqlite3 .import ${f(u.importSeconds, 1)} s, CPU ${f(u.importCpuSeconds, 1)} s (peak RSS ${f(u.importPeakRssMb, 0)} MB): ` +
       `the upload takes ${u.importSeconds ? f(u.uploadSeconds / u.importSeconds, 1) : '–'}× its time, ${u.importCpuSeconds ? f(u.uploadCpuSeconds / u.importCpuSeconds, 1) : '–'}× its CPU; ` +
-      `POST members ${count(u.postRows)} in bodies of 10,000: ${f(u.postSeconds, 1)} s = ${count(Math.round(u.postRowsPerSecond))} rows/s, CPU ${f(u.postCpuSeconds, 1)} s${u.busyRetries > 0 ? ` (${u.busyRetries} requests answered 503 store_busy, retried)` : ''}`,
+      `POST members ${count(u.postRows)} in bodies of 10,000 (client in a child process)${u.walWaitSeconds === null ? '' : `, once the PUT's WAL was checkpointed (${f(u.walWaitSeconds, 1)} s after the POSTs straight after it)`}: ` +
+      `${f(u.postSeconds, 1)} s = ${count(Math.round(u.postRowsPerSecond))} rows/s, CPU ${f(u.postCpuSeconds, 1)} s; ` +
+      `straight after the PUT: ${f(u.postStraightSeconds, 1)} s = ${count(Math.round(u.postStraightRowsPerSecond))} rows/s, CPU ${f(u.postStraightCpuSeconds, 1)} s${u.busyRetries > 0 ? ` (${u.busyRetries} requests answered 503 store_busy, retried)` : ''}`,
   );
 }
 for (const r of restarts)
