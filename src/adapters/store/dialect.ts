@@ -46,6 +46,12 @@ export interface StoreDialect {
   // ---- JSON (columns hold JSON as text on both engines) ------------------------------------------------
   /** Text of top-level `key` of JSON object `json`: strings unquoted, numbers and booleans as written, else null. */
   jsonText(json: Json, key: string): RawBuilder<string | null>;
+  /**
+   * Top-level `key` of `json` as the engine's `->>` reads it: a string's text unquoted, other values as some
+   * text. One parse of the JSON, where jsonType and jsonText cost two or three: a cheap first test that a
+   * string equality needs, so most events of a condition's type are refused after it.
+   */
+  jsonArrow(json: Json, key: string): RawBuilder<string | null>;
   /** JSON type of top-level `key`: 'string' | 'number' | 'boolean' | 'null' | 'object' | 'array', or null. */
   jsonType(json: Json, key: string): RawBuilder<string | null>;
   /** Numeric value of top-level `key` when it is a JSON number, else null (behavioral conditions). */
@@ -192,6 +198,7 @@ export const sqliteDialect: StoreDialect = {
       when 'real' then ${json} -> ${path}
       when 'true' then 'true' when 'false' then 'false' end)`;
   },
+  jsonArrow: (json, key) => sql`(${json} ->> ${sqlitePath(key)})`,
   jsonType: (json, key) => {
     const path = sqlitePath(key);
     return sql`(case json_type(${json}, ${path})
@@ -279,6 +286,7 @@ export const postgresDialect: StoreDialect = {
       when 'string' then (${json})::json ->> ${key}::text
       when 'number' then (${json})::json ->> ${key}::text
       when 'boolean' then (${json})::json ->> ${key}::text end)`,
+  jsonArrow: (json, key) => sql`((${json})::json ->> ${key}::text)`,
   jsonType: (json, key) => sql`json_typeof((${json})::json -> ${key}::text)`,
   jsonNumber: (json, key) => sql`(case when json_typeof((${json})::json -> ${key}::text) = 'number'
       then ((${json})::json ->> ${key}::text)::numeric end)`,
