@@ -9,18 +9,24 @@ const MAX_ID_LENGTH = 1024;
 function idField(raw: unknown, field: string): { value?: string; error?: string } {
   if (raw === undefined || raw === null || raw === '') return {};
   if (typeof raw !== 'string') return { error: `${field} must be a string` };
+  const error = idProblem(raw, field);
+  return error === null ? { value: raw } : { error };
+}
+
+/** Why a non-empty string id is refused, or null: no object made, for the many ids of an upload. */
+function idProblem(raw: string, field: string): string | null {
   // External ids are case-sensitive and never trimmed (docs/design.md §3): we only refuse what Braze cannot take.
-  if (raw.length > MAX_ID_LENGTH) return { error: `${field} is longer than ${MAX_ID_LENGTH} characters` };
+  if (raw.length > MAX_ID_LENGTH) return `${field} is longer than ${MAX_ID_LENGTH} characters`;
   // The store indexes ids: PostgreSQL text cannot hold NUL, and an index entry must stay well under 2.7 kB.
-  if (raw.includes('\u0000')) return { error: `${field} contains a NUL character` };
+  if (raw.includes('\u0000')) return `${field} contains a NUL character`;
   // A lone surrogate cannot be encoded as UTF-8: two distinct ids would read back alike (both as U+FFFD).
-  if (hasLoneSurrogate(raw)) return { error: `${field} contains a lone UTF-16 surrogate (not valid Unicode)` };
+  if (hasLoneSurrogate(raw)) return `${field} contains a lone UTF-16 surrogate (not valid Unicode)`;
   // Kept exactly as sent, but an id that is only spaces names nobody (docs/security.md).
-  if (raw.trim() === '') return { error: `${field} is blank (only whitespace)` };
+  if (raw.trim() === '') return `${field} is blank (only whitespace)`;
   // Only a string of more than MAX_ID_BYTES / 3 code units can take more than MAX_ID_BYTES in UTF-8.
   if (raw.length * 3 > MAX_ID_BYTES && Buffer.byteLength(raw, 'utf8') > MAX_ID_BYTES)
-    return { error: `${field} is longer than ${MAX_ID_BYTES} bytes in UTF-8` };
-  return { value: raw };
+    return `${field} is longer than ${MAX_ID_BYTES} bytes in UTF-8`;
+  return null;
 }
 
 const MAX_ID_BYTES = 2048;
@@ -53,7 +59,7 @@ function propertiesProblem(value: unknown, depth = 0): string | null {
  */
 export function userIdProblem(id: string): string | null {
   if (id === '') return 'a member needs a user_id or a device_id';
-  return idField(id, 'user_id').error ?? null;
+  return idProblem(id, 'user_id');
 }
 
 /**
