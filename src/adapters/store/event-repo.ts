@@ -390,11 +390,24 @@ export class KyselyEventStore implements EventStore {
 
   pruneEvents(projectId: string, beforeMs: number, limit: number): Promise<number> {
     return unavailableAs(async () => {
-      const r = await sql`delete from events where id in (
-        select id from events where project_id = ${projectId} and time_ms < ${beforeMs} limit ${limit})`.execute(
-        this.db,
-      );
-      return Number(r.numAffectedRows ?? 0);
+      // Type by type through events_type_time (project_id, event_type, time_ms): the types come from a skip
+      // over that index (one probe per type), so events need no (project_id, time_ms) index of their own
+      // (migration 0180).
+      const types = await sql<{ t: string }>`with recursive types(t) as (
+          select min(event_type) from events where project_id = ${projectId}
+          union all
+          select (select min(e.event_type) from events e where e.project_id = ${projectId} and e.event_type > types.t)
+          from types where types.t is not null)
+        select t from types where t is not null`.execute(this.db);
+      let deleted = 0;
+      for (const { t } of types.rows) {
+        if (deleted >= limit) break;
+        const r = await sql`delete from events where id in (
+          select id from events where project_id = ${projectId} and event_type = ${t} and time_ms < ${beforeMs}
+          limit ${limit - deleted})`.execute(this.db);
+        deleted += Number(r.numAffectedRows ?? 0);
+      }
+      return deleted;
     });
   }
 
