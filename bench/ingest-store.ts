@@ -4,7 +4,7 @@
 // path (docs/benchmarks.md "Ingestion").
 //
 //   npx tsx bench/ingest-store.ts --engine postgres --database-url URL [--seconds 10] [--batch 200]
-//                                 [--concurrency 4] [--pool 5000]
+//                                 [--concurrency 4] [--pool 5000] [--ingest-thread yes|no]
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -23,13 +23,16 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '4' },
     pool: { type: 'string', default: '5000' },
+    'ingest-thread': { type: 'string', default: 'no' },
   },
 });
 const engine = values.engine === 'sqlite' ? 'sqlite' : 'postgres';
 const batch = Number(values.batch);
 const pool = Number(values.pool);
 const fresh = await throwawayStore(engine, values['database-url'] ?? process.env.DATABASE_URL, { prefix: 'bench-is' });
-const store = await openStore(fresh.location);
+// --ingest-thread yes: SQLite's writes on a worker thread (src/adapters/store/ingest-writer.ts).
+const threaded = values['ingest-thread'] === 'yes' && fresh.location.kind === 'sqlite';
+const store = await openStore(threaded ? { ...fresh.location, ingestThread: true } : fresh.location);
 const db = store.raw.db;
 const event = sdkEvent;
 const projectId = 'prj_bench';

@@ -1,6 +1,5 @@
 // Amplitude's wire format on /2/httpapi, /batch and /identify: every response body, partial acceptance by
 // index, limits, CORS, 429 and 503 — against a real store on each engine.
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestedBatch } from '../../src/app/ingest.ts';
 import { ENGINES } from '../support/engines.ts';
@@ -371,12 +370,12 @@ describe.each(ENGINES)('ingestion wire format on $name', (engine) => {
 
   it.runIf(engine.name === 'sqlite')('answers 503 (retry later) while the database is read-only', async () => {
     const before = (await bed.storedEvents()).length;
-    await sql`pragma query_only = 1`.execute(bed.c.store.raw.db);
+    await bed.c.store.pragmaEverywhere('query_only = 1');
     try {
       const r = await send([{ event_type: 'ReadOnly', user_id: 'readonly-user' }]);
       expect(r).toEqual({ status: 503, body: { code: 503, error: expect.stringMatching(/^Service unavailable/) } });
     } finally {
-      await sql`pragma query_only = 0`.execute(bed.c.store.raw.db);
+      await bed.c.store.pragmaEverywhere('query_only = 0');
     }
     expect((await bed.storedEvents()).length).toBe(before);
     expect((await send([{ event_type: 'Ok', user_id: 'readonly-user' }])).status).toBe(200);

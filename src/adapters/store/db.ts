@@ -24,9 +24,20 @@ export type StoreLocation =
    * busyTimeoutMs: how long one attempt waits for another connection's lock before SQLITE_BUSY (default
    * 2.5 s); busy-retry.ts then tries 3 more times, so a request waits about 10 s in all before its 503.
    */
-  { kind: 'sqlite'; file: string; busyTimeoutMs?: number } | { kind: 'postgres'; url: string; schema?: string };
+  | {
+      kind: 'sqlite';
+      file: string;
+      busyTimeoutMs?: number;
+      /**
+       * Ingestion's writes on a worker thread (ingest-writer.ts). Off by default: it frees the main thread but
+       * costs more CPU in all than it frees (docs/benchmarks.md "Ingestion").
+       */
+      ingestThread?: boolean;
+    }
+  | { kind: 'postgres'; url: string; schema?: string };
 
-export function openStoreDb(location: StoreLocation): StoreDb {
+/** checkpoints: false for a second connection to a file whose first one already checkpoints (ingest-writer.ts). */
+export function openStoreDb(location: StoreLocation, opts: { checkpoints?: boolean } = {}): StoreDb {
   if (location.kind === 'sqlite') {
     if (location.file !== ':memory:') {
       // The store holds encrypted keys and token hashes: only the service's user may read it. SQLite gives
@@ -42,7 +53,8 @@ export function openStoreDb(location: StoreLocation): StoreDb {
     sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(location.busyTimeoutMs ?? 2_500))}`);
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('cache_size = -65536'); // 64 MiB page cache, bounded regardless of cohort size
-    const checkpointer = location.file === ':memory:' ? null : checkpointInBackground(sqlite, location.file);
+    const checkpointer =
+      location.file === ':memory:' || opts.checkpoints === false ? null : checkpointInBackground(sqlite, location.file);
     const dialect = busyRetryingDialect(new SqliteDialect({ database: withStatementCache(sqlite) }), sqlite);
     const db = new Kysely<Database>({ dialect });
     const close = async () => {

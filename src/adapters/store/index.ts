@@ -5,6 +5,7 @@ import { KyselyBehavioralRepo } from './behavioral-repo.ts';
 import { KyselyCohortsRepo, KyselyProjectsRepo, KyselyTargetsRepo, KyselyTokensRepo } from './catalog-repos.ts';
 import { openStoreDb, type StoreDb, type StoreLocation } from './db.ts';
 import { KyselyEventStore } from './event-repo.ts';
+import { ThreadedEventStore } from './ingest-writer.ts';
 import { KyselyMembershipRepo } from './membership-repo.ts';
 import { migrate } from './migrator.ts';
 import { KyselyNotificationStateRepo, KyselyWebhookDeliveriesRepo } from './notification-repos.ts';
@@ -19,10 +20,21 @@ export interface OpenedStore extends Store {
   readonly location: StoreLocation;
   /** PostgreSQL: the schema our tables are in (the URL's search_path or the location's schema). */
   currentSchema(): Promise<string>;
+  /** Runs a PRAGMA on every SQLite connection of the store (the main one and ingestion's writer). */
+  pragmaEverywhere(text: string): Promise<void>;
 }
 
 export function storeOver(raw: StoreDb, location: StoreLocation): OpenedStore {
   const { db, dialect, engine } = raw;
+  const local = new KyselyEventStore(db, dialect);
+  // Where asked, ingestion's writes on a thread of their own (ingest-writer.ts); `:memory:` is one connection.
+  const writer =
+    location.kind === 'sqlite' && location.ingestThread && location.file !== ':memory:'
+      ? new ThreadedEventStore(local, {
+          file: location.file,
+          ...(location.busyTimeoutMs !== undefined ? { busyTimeoutMs: location.busyTimeoutMs } : {}),
+        })
+      : null;
   return {
     raw,
     location,
@@ -44,8 +56,15 @@ export function storeOver(raw: StoreDb, location: StoreLocation): OpenedStore {
     ping: async () => {
       await sql`select 1`.execute(db);
     },
-    events: new KyselyEventStore(db, dialect),
-    close: () => raw.close(),
+    pragmaEverywhere: async (text) => {
+      await sql.raw(`pragma ${text}`).execute(db);
+      await writer?.pragma(text);
+    },
+    events: writer ?? local,
+    close: async () => {
+      await writer?.close();
+      await raw.close();
+    },
   };
 }
 
