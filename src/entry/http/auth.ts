@@ -132,14 +132,17 @@ export function installAuth(
 ): void {
   const limiter = new FailureLimiter(opts.failureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT);
   const now = opts.now ?? Date.now;
-  // "Last used" is the last request the token got through: recorded after a successful answer only, so a
-  // refused request changes nothing stored.
+  // "Last used" is the last request the token got through: recorded for a successful answer only, so a
+  // refused request changes nothing stored. It is written before the answer is sent (onSend, not
+  // onResponse): once a caller has its answer, the request's writes are done, and a later request never
+  // sees this one's "last used" land in the middle of it. At most once a minute per token, so the wait is rare.
   const stale = new WeakSet<FastifyRequest>();
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     const p = principals.get(request);
-    if (!stale.has(request) || p?.kind !== 'project' || reply.statusCode >= 400) return;
+    if (!stale.has(request) || p?.kind !== 'project' || reply.statusCode >= 400) return payload;
     // Best effort: a busy store must not matter for a "last used" time.
     await opts.store.tokens.touch(p.tokenId, new Date(now()).toISOString()).catch(() => {});
+    return payload;
   });
   const refuse = (request: FastifyRequest, message: string): never => {
     limiter.fail(request.ip, now());
