@@ -125,8 +125,13 @@ function conditionSql(c: Condition, alias: string, o: CompileOptions): Bool {
     // first matching row instead of counting them all.
     if ((c.count.op === 'gte' && c.count.value === 1) || (c.count.op === 'gt' && c.count.value === 0))
       return sql`exists (select 1 from events ${sql.raw(alias)} where ${eventsWhere(c, alias, o)})`;
+    // The count stops at value + 1 matching rows: beyond `value`, every comparison with it reads the same
+    // (c > value for all c > value), so the capped count decides exactly what the full one would, without
+    // reading (and parsing the properties of) every event of the type a busy profile has.
     const cmp = sql.raw({ eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.count.op]);
-    return sql`(${eventCountSql(c, o, alias)} ${cmp} ${c.count.value})`;
+    const cap = Math.max(0, Math.floor(c.count.value)) + 1;
+    return sql`((select count(*) from (select 1 from events ${sql.raw(alias)} where ${eventsWhere(c, alias, o)}
+      limit ${sql.lit(cap)}) ${sql.raw(`${alias}_capped`)}) ${cmp} ${c.count.value})`;
   }
   return propertyTestSql(o.dialect, o.properties, c.userProperty, c);
 }
