@@ -5,6 +5,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { applyUserProperties } from '../../domain/user-properties.ts';
 import type { EventStore, EventToStore, IdentifyUpdate, StoredOutcome } from '../../ports/event-store.ts';
+import { boundBatch } from './bound-batch.ts';
 import type { StoreDialect } from './dialect.ts';
 import { GroupCommit } from './group-commit.ts';
 import { parseJson, toJson } from './json.ts';
@@ -196,6 +197,21 @@ async function applyUpdates(
   return changed;
 }
 
+// SQLite's two statements per request, compiled by hand (bound-batch.ts). No statement journal: new keys are
+// claimed OR IGNORE, events inserted OR FAIL (a failure rolls the whole transaction back anyway).
+const claimKeysSqlite = boundBatch(
+  'insert or ignore into event_dedupe (project_id, scope, insert_id, at_ms) select ?, j.column1, j.column2, ?',
+  2,
+  ' returning scope, insert_id',
+);
+const insertEventsSqlite = boundBatch(
+  `insert or fail into events (project_id, profile_id, event_type, time_ms, insert_id, user_id, device_id,
+    event_properties, user_properties, data, received_ms)
+  select ?, cast(j.column1 as integer), j.column2, cast(j.column3 as bigint), j.column4, j.column5, j.column6,
+    j.column7, j.column8, j.column9, ?`,
+  9,
+);
+
 /** Keys not seen since `sinceMs` (recorded now); the rest are duplicates. */
 async function freshKeys(
   tx: Tx,
@@ -211,8 +227,8 @@ async function freshKeys(
     a.scope === b.scope ? (a.insertId < b.insertId ? -1 : 1) : a.scope < b.scope ? -1 : 1,
   );
   for (const part of chunks(sorted, ROWS_PER_INSERT * 5)) {
-    const r = dialect.rowSource(part.map((k) => [k.scope, k.insertId]));
     if (!dialect.statementJournals) {
+      const r = dialect.rowSource(part.map((k) => [k.scope, k.insertId]));
       const rows = await sql<{ scope: string; insert_id: string }>`insert into event_dedupe
           (project_id, scope, insert_id, at_ms)
         select ${projectId}, ${r.value(0)}, ${r.value(1)}, ${at.receivedMs} from ${r.from} where ${r.present}
@@ -224,10 +240,12 @@ async function freshKeys(
     }
     // New keys in one statement; keys already there (duplicates, or expired and so fresh again) are rare and
     // get a second one. A single writer: nothing can claim a key between the two.
-    const inserted = await sql<{ scope: string; insert_id: string }>`insert or ignore into event_dedupe
-        (project_id, scope, insert_id, at_ms)
-      select ${projectId}, ${r.value(0)}, ${r.value(1)}, ${at.receivedMs} from ${r.from} where ${r.present}
-      returning scope, insert_id`.execute(tx);
+    const inserted = await tx.executeQuery<{ scope: string; insert_id: string }>(
+      claimKeysSqlite(
+        [projectId, at.receivedMs],
+        part.map((k) => [k.scope, k.insertId]),
+      ),
+    );
     for (const row of inserted.rows) fresh.add(keyOf(row));
     const present = part.filter((k) => !fresh.has(keyOf({ scope: k.scope, insert_id: k.insertId })));
     if (present.length === 0) continue;
@@ -319,21 +337,23 @@ export class KyselyEventStore implements EventStore {
       const profiles = kept.map((_, i) => profileOf(i));
       for (let from = 0; from < kept.length; from += ROWS_PER_INSERT * 5) {
         const part = kept.slice(from, from + ROWS_PER_INSERT * 5);
-        const r = this.dialect.rowSource(
-          part.map((e, i) => [
-            profiles[from + i],
-            e.eventType,
-            e.timeMs,
-            e.insertId,
-            e.userId,
-            e.deviceId,
-            e.eventProperties,
-            e.userProperties,
-            e.data,
-          ]),
-        );
-        // OR FAIL: no statement journal on SQLite (a failure rolls the whole transaction back anyway).
-        await sql`${sql.raw(this.dialect.statementJournals ? 'insert or fail' : 'insert')} into events (project_id,
+        const rows = part.map((e, i) => [
+          profiles[from + i],
+          e.eventType,
+          e.timeMs,
+          e.insertId,
+          e.userId,
+          e.deviceId,
+          e.eventProperties,
+          e.userProperties,
+          e.data,
+        ]);
+        if (this.dialect.statementJournals) {
+          await tx.executeQuery(insertEventsSqlite([projectId, at.receivedMs], rows));
+          continue;
+        }
+        const r = this.dialect.rowSource(rows);
+        await sql`insert into events (project_id,
             profile_id, event_type, time_ms, insert_id, user_id, device_id, event_properties, user_properties, data,
             received_ms)
           select ${projectId}, cast(${r.value(0)} as integer), ${r.value(1)}, cast(${r.value(2)} as bigint),
