@@ -125,6 +125,70 @@ describe.each(ENGINES)('profiles and membership on $name', (engine) => {
     expect(await c.store.membership.findProfile(project.id, { userId: 'never-seen' })).toBeUndefined();
   });
 
+  it('adds new users and known ones alike: exactly their profiles join, each logged once under them', async () => {
+    // A body (or an upload's range) of users all new takes their profiles from the ids just made; one that
+    // names a known user looks every profile up. Both must give the same members and the same log.
+    const project = await projectWithBraze(c.deps);
+    const other = await projectWithBraze(c.deps);
+    const a = await createStaticCohort(c.deps, project.id, { name: 'a' });
+    const b = await createStaticCohort(c.deps, project.id, { name: 'b' });
+    const elsewhere = await createStaticCohort(c.deps, other.id, { name: 'elsewhere' });
+    const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+    const members = async (cohortId: string) => {
+      const out: string[] = [];
+      for (let cursor: string | null = null; ; ) {
+        const page = await c.store.membership.listMembers(cohortId, 500, cursor);
+        out.push(...page.items.map((m) => m.userId ?? ''));
+        if (!page.nextCursor) return out.sort();
+        cursor = page.nextCursor;
+      }
+    };
+    const logged = async (cohortId: string) =>
+      (
+        await c.store.raw.db
+          .selectFrom('member_changes as c')
+          .innerJoin('profiles as p', 'p.id', 'c.profile_id')
+          .select(['p.user_id', 'p.project_id'])
+          .where('c.cohort_id', '=', cohortId)
+          .execute()
+      )
+        .map((r) => `${r.project_id === project.id ? '' : 'other:'}${r.user_id}`)
+        .sort();
+    // Profiles of the same user ids in another project, made first, must not be taken.
+    await changeMembers(c.deps, other.id, elsewhere.id, { add: users('n', 5).map((user_id) => ({ user_id })) });
+    const fresh = users('n', 300);
+    expect(await changeMembers(c.deps, project.id, a.id, { add: fresh.map((user_id) => ({ user_id })) })).toMatchObject(
+      {
+        added: 300,
+      },
+    );
+    expect(await members(a.id)).toEqual([...fresh].sort());
+    expect(await logged(a.id)).toEqual([...fresh].sort());
+    // Known users (members of a) with new ones, into b: looked up, each added and logged once.
+    const mixed = [...users('n', 10), ...users('m', 20)];
+    expect(await changeMembers(c.deps, project.id, b.id, { add: mixed.map((user_id) => ({ user_id })) })).toMatchObject(
+      {
+        added: 30,
+      },
+    );
+    expect(await members(b.id)).toEqual([...mixed].sort());
+    expect(await logged(b.id)).toEqual([...mixed].sort());
+    expect((await c.store.cohorts.get(project.id, b.id))?.size).toBe(30);
+    // A replace: all new users into a new cohort, then a file of known and new users over it.
+    const r = await createStaticCohort(c.deps, project.id, { name: 'r' });
+    const csv = (ids: string[]) => Readable.from([`user_id\n${ids.join('\n')}\n`]);
+    await replaceMembers(c.deps, project.id, r.id, membersFromCsv(csv(users('r', 50))));
+    expect(await members(r.id)).toEqual(users('r', 50).sort());
+    expect(await logged(r.id)).toEqual(users('r', 50).sort());
+    const second = [...users('r', 25), ...users('n', 5), ...users('s', 5)];
+    const out = await replaceMembers(c.deps, project.id, r.id, membersFromCsv(csv(second)));
+    expect(out).toMatchObject({ size: 35, added: 10, removed: 25 });
+    expect(await members(r.id)).toEqual([...second].sort());
+    expect((await logged(r.id)).length).toBe(50 + 10 + 25);
+    // The other project's profiles are untouched and still its own.
+    expect(await members(elsewhere.id)).toEqual(users('n', 5).sort());
+  });
+
   it('reports malformed CSV records by the line they start on and keeps the rest', async () => {
     const project = await projectWithBraze(c.deps);
     const cohort = await createStaticCohort(c.deps, project.id, { name: 'quotes' });

@@ -183,6 +183,12 @@ export async function resolveProfile(
   return profile.id;
 }
 
+/** The highest profile id there is (0 for none): with one writer, every profile made after it has a higher one. */
+async function maxProfileId(tx: Tx): Promise<number> {
+  const r = await sql<{ n: number | null }>`select max(id) as n from profiles`.execute(tx);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
 /** User ids whose profiles a replace creates and finds per statement (about 100 MB of WAL on SQLite). */
 const PROFILE_RANGE = 500_000;
 
@@ -266,10 +272,32 @@ export class KyselyMembershipRepo implements MembershipRepo {
     const users = this.dialect.textRows(ids);
     const byUser = sql`profiles p where p.project_id = ${projectId} and ${this.dialect.inTexts(sql`p.user_id`, ids)}`;
     return this.db.transaction().execute(async (tx) => {
-      if (op === 'add')
-        await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
-          select ${projectId}, u.value, '{}', ${now}, ${now} from (${users}) u where true
-          on conflict (project_id, user_id) do nothing`.execute(tx);
+      // With one writer at a time (SQLite, whose transactions begin IMMEDIATE), the profiles this insert makes
+      // are exactly those past the highest id before it (ids only grow: autoincrement).
+      const before = op === 'add' && this.dialect.singleWriter ? await maxProfileId(tx) : null;
+      const created =
+        op === 'add'
+          ? Number(
+              (
+                await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
+                  select ${projectId}, u.value, '{}', ${now}, ${now} from (${users}) u where true
+                  on conflict (project_id, user_id) do nothing`.execute(tx)
+              ).numAffectedRows ?? 0,
+            )
+          : 0;
+      if (before !== null && created === ids.length) {
+        // Every member is a profile made just now, so none was a member: they are added and logged straight
+        // from the profiles' new id range (appends), without looking each one up again by user id or
+        // returning the added rows (about half of a body's SQL; docs/benchmarks.md "POST …/members").
+        const added = await sql`insert into cohort_members (cohort_id, profile_id)
+          select ${cohortId}, p.id from profiles p where p.id > ${before} order by p.id`.execute(tx);
+        await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
+          select ${projectId}, ${cohortId}, p.id, ${now} from profiles p where p.id > ${before} order by p.id`.execute(
+          tx,
+        );
+        const n = Number(added.numAffectedRows ?? 0);
+        return recordChange(tx, cohortId, { added: n, removed: 0 }, now);
+      }
       // RETURNING names exactly the members added (or removed), whatever the planner knows of the tables.
       const changed = (
         op === 'add'
@@ -346,13 +374,31 @@ export class KyselyMembershipRepo implements MembershipRepo {
         order by u.user_id limit 1 offset ${PROFILE_RANGE - 1}`.execute(db);
       const last: string | null = bound.rows[0]?.user_id ?? null;
       const range = sql`${from} and ${last === null ? sql`true` : sql`u.user_id <= ${last}`}`;
-      await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
-        select ${projectId}, u.user_id, '{}', ${now}, ${now} from ${t.users} u where ${range} order by u.user_id
-        on conflict (project_id, user_id) do nothing`.execute(db);
-      await sql`insert into ${t.members} (profile_id)
-        select p.id from ${t.users} u cross join profiles p
-        where ${range} and p.project_id = ${projectId} and p.user_id = u.user_id
-        order by p.id on conflict do nothing`.execute(db);
+      // Both in one transaction: with one writer at a time (SQLite), the profiles the insert makes are those
+      // past the highest id before it. When it made one for every user of the range (a first upload of these
+      // users), they are taken from that id range instead of being looked up again through the user index.
+      await db.transaction().execute(async (tx) => {
+        const before = dialect.singleWriter ? await maxProfileId(tx) : null;
+        const made = await sql`insert into profiles (project_id, user_id, properties, created_at, updated_at)
+          select ${projectId}, u.user_id, '{}', ${now}, ${now} from ${t.users} u where ${range} order by u.user_id
+          on conflict (project_id, user_id) do nothing`.execute(tx);
+        // A range before the last holds PROFILE_RANGE users (distinct ids, cut at that offset).
+        const users =
+          before === null || last !== null
+            ? PROFILE_RANGE
+            : Number(
+                (await sql<{ n: number }>`select count(*) as n from ${t.users} u where ${range}`.execute(tx)).rows[0]
+                  ?.n ?? 0,
+              );
+        if (before !== null && Number(made.numAffectedRows ?? 0) === users)
+          await sql`insert into ${t.members} (profile_id)
+            select p.id from profiles p where p.id > ${before} order by p.id on conflict do nothing`.execute(tx);
+        else
+          await sql`insert into ${t.members} (profile_id)
+            select p.id from ${t.users} u cross join profiles p
+            where ${range} and p.project_id = ${projectId} and p.user_id = u.user_id
+            order by p.id on conflict do nothing`.execute(tx);
+      });
       if (last === null) break;
       after = last;
     }
