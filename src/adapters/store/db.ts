@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { busyRetryingDialect } from './busy-retry.ts';
-import { type Engine, postgresDialect, type StoreDialect, sqliteDialect } from './dialect.ts';
+import { type Engine, PREPARED, postgresDialect, type StoreDialect, sqliteDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import { checkpointInBackground, withStatementCache } from './sqlite-performance.ts';
 
@@ -73,6 +73,36 @@ export function openStoreDb(location: StoreLocation, opts: { checkpoints?: boole
     max: 10,
     ...(location.schema ? { options: `-c search_path=${location.schema}` } : {}),
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingPrepared(pool) }) });
   return { db, engine: 'postgres', dialect: postgresDialect, close: () => db.destroy() };
+}
+
+/**
+ * Statements whose text starts with PREPARED (dialect.ts) run as named prepared statements: each connection
+ * parses, analyses and plans them once, then only binds and executes (the big per-request statements of
+ * ingestion). Names come from a process-wide map of those texts, so there are as many as there are marked
+ * statements in the code; every other text runs unnamed as before.
+ */
+function namingPrepared<P extends import('pg').Pool>(pool: P): P {
+  const names = new Map<string, string>();
+  const patched = new WeakSet<object>();
+  const connect = pool.connect.bind(pool) as () => Promise<import('pg').PoolClient>;
+  const wrapped = async () => {
+    const client = await connect();
+    if (!patched.has(client)) {
+      patched.add(client);
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      client.query = ((text: unknown, ...rest: unknown[]) => {
+        if (typeof text !== 'string' || !text.startsWith(PREPARED)) return query(text, ...rest);
+        let name = names.get(text);
+        if (name === undefined) {
+          name = `cs_prepared_${names.size}`;
+          names.set(text, name);
+        }
+        return query({ name, text, values: rest[0] });
+      }) as typeof client.query;
+    }
+    return client;
+  };
+  return Object.assign(pool, { connect: wrapped });
 }

@@ -6,7 +6,7 @@ import { type Kysely, sql, type Transaction } from 'kysely';
 import { applyUserProperties } from '../../domain/user-properties.ts';
 import type { EventStore, EventToStore, IdentifyUpdate, StoredOutcome } from '../../ports/event-store.ts';
 import { boundBatch } from './bound-batch.ts';
-import type { StoreDialect } from './dialect.ts';
+import { PREPARED, type StoreDialect } from './dialect.ts';
 import { GroupCommit } from './group-commit.ts';
 import { parseJson, toJson } from './json.ts';
 import { resolveProfile } from './membership-repo.ts';
@@ -45,22 +45,28 @@ class Identities {
   async preload(items: readonly { userId: string | null; deviceId: string | null }[]): Promise<void> {
     const users = [...new Set(items.map((i) => i.userId).filter((u): u is string => u !== null))];
     const devices = [...new Set(items.map((i) => i.deviceId).filter((d): d is string => d !== null))];
-    // Each list is one parameter (dialect.inTexts: `= any(array)` on PostgreSQL, an index probe per id
-    // whatever the statistics say), so a batch's lookup is two short statements.
-    if (users.length > 0) {
-      const rows = await sql<{ id: number; user_id: string }>`select id, user_id from profiles
-        where project_id = ${this.projectId} and ${this.dialect.inTexts(sql.ref('user_id'), users)}`.execute(this.tx);
-      for (const r of rows.rows) this.byUser.set(r.user_id, r.id);
-    }
-    if (devices.length > 0) {
-      const rows = await sql<{ device_id: string; profile_id: number }>`select device_id, profile_id
-        from profile_devices
-        where project_id = ${this.projectId} and ${this.dialect.inTexts(sql.ref('device_id'), devices)}`.execute(
-        this.tx,
-      );
-      for (const r of rows.rows) this.byDevice.set(r.device_id, r.profile_id);
-    }
+    // Each list is one parameter, probed id by id (dialect.probeKeys), so a batch's lookup is two short statements.
+    for (const r of await this.probe<{ id: number; user_id: string }>('profiles', 'user_id', users, ['id', 'user_id']))
+      this.byUser.set(r.user_id, r.id);
+    const byDevice = await this.probe<{ device_id: string; profile_id: number }>(
+      'profile_devices',
+      'device_id',
+      devices,
+      ['device_id', 'profile_id'],
+    );
+    for (const r of byDevice) this.byDevice.set(r.device_id, r.profile_id);
     await this.createFirstSeen(items);
+  }
+
+  private async probe<R>(
+    table: 'profiles' | 'profile_devices',
+    key: string,
+    values: readonly string[],
+    columns: readonly string[],
+  ): Promise<R[]> {
+    if (values.length === 0) return [];
+    const q = this.dialect.probeKeys({ table, key, projectId: this.projectId, values, columns });
+    return (await sql<R>`${sql.raw(PREPARED)}${q}`.execute(this.tx)).rows;
   }
 
   /**
@@ -229,7 +235,7 @@ async function freshKeys(
   for (const part of chunks(sorted, ROWS_PER_INSERT * 5)) {
     if (!dialect.statementJournals) {
       const r = dialect.rowSource(part.map((k) => [k.scope, k.insertId]));
-      const rows = await sql<{ scope: string; insert_id: string }>`insert into event_dedupe
+      const rows = await sql<{ scope: string; insert_id: string }>`${sql.raw(PREPARED)}insert into event_dedupe
           (project_id, scope, insert_id, at_ms)
         select ${projectId}, ${r.value(0)}, ${r.value(1)}, ${at.receivedMs} from ${r.from} where ${r.present}
         on conflict (project_id, scope, insert_id) do update set at_ms = excluded.at_ms
@@ -353,7 +359,7 @@ export class KyselyEventStore implements EventStore {
           continue;
         }
         const r = this.dialect.rowSource(rows);
-        await sql`insert into events (project_id,
+        await sql`${sql.raw(PREPARED)}insert into events (project_id,
             profile_id, event_type, time_ms, insert_id, user_id, device_id, event_properties, user_properties, data,
             received_ms)
           select ${projectId}, cast(${r.value(0)} as integer), ${r.value(1)}, cast(${r.value(2)} as bigint),
