@@ -66,6 +66,27 @@ describe.each(ENGINES)('ingestion wire format on $name', (engine) => {
     expect(JSON.parse(row.data)).toEqual(rest);
   });
 
+  it('stores properties with quotes, backslashes and control characters as sent, each with its own event', async () => {
+    // PostgreSQL receives a batch's JSON columns as one text split at U+001E (dialect.ts columnArrays).
+    const odd = ['a\u001eb', 'q"uo\\te', 'tab\tnl\n', '\u001f\u0001', '{"x": [1]}', '\u001e'];
+    const events = odd.map((v, i) => ({
+      event_type: 'Odd',
+      user_id: `odd-user-${i}`,
+      event_properties: { v, [`k\u001e${i}`]: [v, { v }] },
+      user_properties: { [`$set`]: { odd: v } },
+      platform: v,
+    }));
+    expect((await send(events)).status).toBe(200);
+    const rows = (await bed.storedEvents()).filter((e) => e.event_type === 'Odd');
+    expect(rows).toHaveLength(odd.length);
+    for (const [i, v] of odd.entries()) {
+      const row = rows.find((e) => e.user_id === `odd-user-${i}`);
+      expect(JSON.parse(row.event_properties)).toEqual({ v, [`k\u001e${i}`]: [v, { v }] });
+      expect(JSON.parse(row.user_properties)).toEqual({ $set: { odd: v } });
+      expect(JSON.parse(row.data)).toEqual({ platform: v });
+    }
+  });
+
   it('lists invalid and missing fields by index and keeps the valid events of the request', async () => {
     const long = 'x'.repeat(1025);
     const r = await send([

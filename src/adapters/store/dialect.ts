@@ -152,6 +152,9 @@ const maxSeq = async (db: Kysely<Database>): Promise<number> => {
 /** SQLite's JSON path for a top-level key, quoted so any key text is taken literally. */
 const sqlitePath = (key: string): string => `$."${key.replace(/"/g, '\\"')}"`;
 
+/** U+001E (chr(30)), which JSON.stringify never leaves unescaped inside a JSON text. */
+const JSON_SEPARATOR = '\u001e';
+
 /**
  * PostgreSQL's row source: one text[] parameter per column, unnested side by side. A JSON array of rows
  * (json_array_elements) made the server lex each row's JSON again for every element read (`->> i` on json
@@ -160,15 +163,22 @@ const sqlitePath = (key: string): string => `$."${key.replace(/"/g, '\\"')}"`;
  */
 function columnArrays(rows: readonly (readonly unknown[])[]): RowSource {
   const width = rows[0]?.length ?? 0;
-  const columns = Array.from({ length: width }, (_, c) =>
-    rows.map((row) => {
+  const columns = Array.from({ length: width }, (_, c) => {
+    // A column of objects (JSON) travels as one text, the values joined by U+001E and split by the server:
+    // JSON.stringify escapes every control character, so the separator never occurs inside a value, and
+    // string_to_array copies the pieces as they are, where an array literal made the driver escape and the
+    // server unescape every quote of every value.
+    if (rows.length > 0 && rows.every((row) => typeof row[c] === 'object' && row[c] !== null))
+      return sql`string_to_array(${rows.map((row) => JSON.stringify(row[c])).join(JSON_SEPARATOR)}::text, chr(30))`;
+    const values = rows.map((row) => {
       const v = row[c];
       return v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
-    }),
-  );
+    });
+    return sql`${values}::text[]`;
+  });
   const names = columns.map((_, c) => `c${c}`).join(', ');
   return {
-    from: sql`unnest(${sql.join(columns.map((col) => sql`${col}::text[]`))}) as ${sql.raw(`j(${names})`)}`,
+    from: sql`unnest(${sql.join(columns)}) as ${sql.raw(`j(${names})`)}`,
     present: sql<boolean>`true`,
     value: (i) => sql.raw(`j.c${i}`),
     json: (i) => sql.raw(`j.c${i}`),
