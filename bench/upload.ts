@@ -153,6 +153,18 @@ function mainThreadCpuSeconds(): number | null {
   }
 }
 
+/** The kernel's dirty and writeback page cache (MB) from /proc/meminfo: a large upload leaves GBs to flush, and
+ * writes of the next requests may wait for it (I/O, not CPU). Null where /proc is not there. */
+function dirtyMb(): string {
+  try {
+    const info = readFileSync('/proc/meminfo', 'utf8');
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return `${Math.round(kb('Dirty') / 1024)} MB dirty, ${Math.round(kb('Writeback') / 1024)} MB writeback`;
+  } catch {
+    return '–';
+  }
+}
+
 const cpuSince = (from: NodeJS.CpuUsage): number => {
   const d = process.cpuUsage(from);
   return (d.user + d.system) / 1e6;
@@ -235,6 +247,7 @@ async function benchUpload(
       await poster.ask({}, 0);
       const posts = async (prefix: string) => {
         const into = await call('POST', `${p}/cohorts`, { name: `Posted ${prefix}`, type: 'static' });
+        const dirty = dirtyMb();
         const cpu = process.cpuUsage();
         const mainCpu = mainThreadCpuSeconds();
         const r = await poster.ask<{ seconds: number; busyRetries: number; error?: string }>({
@@ -248,7 +261,7 @@ async function benchUpload(
         const rows = POST_BODIES * POST_PER_BODY;
         const result = { seconds: r.seconds, rowsPerSecond: rows / r.seconds, cpuSeconds: cpuSince(cpu) };
         log(
-          `[upload] POST …/members ${prefix}: ${POST_BODIES} × ${POST_PER_BODY} in ${result.seconds.toFixed(2)} s = ${Math.round(result.rowsPerSecond)} rows/s, CPU ${result.cpuSeconds.toFixed(2)} s (main thread ${mainCpu === null ? '–' : ((mainThreadCpuSeconds() ?? 0) - mainCpu).toFixed(2)} s), load ${load().join(' ')}`,
+          `[upload] POST …/members ${prefix}: ${POST_BODIES} × ${POST_PER_BODY} in ${result.seconds.toFixed(2)} s = ${Math.round(result.rowsPerSecond)} rows/s, CPU ${result.cpuSeconds.toFixed(2)} s (main thread ${mainCpu === null ? '–' : ((mainThreadCpuSeconds() ?? 0) - mainCpu).toFixed(2)} s), load ${load().join(' ')}; before it ${dirty}`,
         );
         return result;
       };
