@@ -270,7 +270,9 @@ export class KyselyMembershipRepo implements MembershipRepo {
     // Distinct (a member counts once) and sorted, so the user index is probed in order.
     const ids = [...new Set(userIds)].sort();
     const users = this.dialect.textRows(ids);
-    const byUser = sql`profiles p where p.project_id = ${projectId} and ${this.dialect.inTexts(sql`p.user_id`, ids)}`;
+    // Built only on the general path below (the ids become one more JSON parameter).
+    const byUser = () =>
+      sql`profiles p where p.project_id = ${projectId} and ${this.dialect.inTexts(sql`p.user_id`, ids)}`;
     return this.db.transaction().execute(async (tx) => {
       // With one writer at a time (SQLite, whose transactions begin IMMEDIATE), the profiles this insert makes
       // are exactly those past the highest id before it (ids only grow: autoincrement).
@@ -302,9 +304,9 @@ export class KyselyMembershipRepo implements MembershipRepo {
       const changed = (
         op === 'add'
           ? await sql<{ profile_id: number }>`insert into cohort_members (cohort_id, profile_id)
-              select ${cohortId}, p.id from ${byUser} on conflict do nothing returning profile_id`.execute(tx)
+              select ${cohortId}, p.id from ${byUser()} on conflict do nothing returning profile_id`.execute(tx)
           : await sql<{ profile_id: number }>`delete from cohort_members where cohort_id = ${cohortId}
-              and profile_id in (select p.id from ${byUser}) returning profile_id`.execute(tx)
+              and profile_id in (select p.id from ${byUser()}) returning profile_id`.execute(tx)
       ).rows.map((r) => Number(r.profile_id));
       if (changed.length > 0)
         await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
@@ -409,9 +411,12 @@ export class KyselyMembershipRepo implements MembershipRepo {
       const removed = await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
         select ${projectId}, ${cohortId}, x.profile_id, ${now} from (${leaving}) x`.execute(tx);
       await sql`delete from cohort_members where cohort_id = ${cohortId} and profile_id in (${leaving})`.execute(tx);
-      // Who joins is found once and kept (in profile order), then logged and added by two plain appends.
-      await sql`delete from ${t.members} where exists (select 1 from cohort_members m
-        where m.cohort_id = ${cohortId} and m.profile_id = ${t.members}.profile_id)`.execute(tx);
+      // Who joins is found once and kept (in profile order), then logged and added by two plain appends. Those
+      // who stay are struck first, unless nobody stays (an empty cohort: a probe per new member saved).
+      const stays = await sql`select 1 as x from cohort_members m where m.cohort_id = ${cohortId} limit 1`.execute(tx);
+      if (stays.rows.length > 0)
+        await sql`delete from ${t.members} where exists (select 1 from cohort_members m
+          where m.cohort_id = ${cohortId} and m.profile_id = ${t.members}.profile_id)`.execute(tx);
       const added = await sql`insert into member_changes (project_id, cohort_id, profile_id, at)
         select ${projectId}, ${cohortId}, i.profile_id, ${now} from ${t.members} i order by i.profile_id`.execute(tx);
       await sql`insert into cohort_members (cohort_id, profile_id)
