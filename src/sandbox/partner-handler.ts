@@ -30,7 +30,9 @@ export async function handlePartnerRequest(
   delay: Delay,
 ): Promise<void> {
   const read = await readBody(req, MAX_PARTNER_BODY_BYTES);
-  const loggedBody = read.tooLarge ? null : tryParse(read.bytes);
+  // Parsed once, for the log and for the checks: a membership body is ~15 kB of JSON (docs/benchmarks.md).
+  const parsed = read.tooLarge ? null : tryParse(read.bytes);
+  const loggedBody = parsed?.ok ? parsed.value : undefined;
   const record = (status: number, fault?: string): void =>
     state.log.record({
       at: new Date(state.now()).toISOString(),
@@ -59,12 +61,18 @@ export async function handlePartnerRequest(
     return;
   }
 
-  const outcome = processRequest(state, endpoint, req, read);
+  const outcome = processRequest(state, endpoint, req, read, parsed);
   sendJson(res, outcome.status, outcome.body, rateLimitHeaders(outcome.snapshot));
   record(outcome.status, fault ? describeFault(fault) : undefined);
 }
 
-function processRequest(state: SandboxState, endpoint: PartnerEndpoint, req: IncomingMessage, read: BodyRead): Outcome {
+function processRequest(
+  state: SandboxState,
+  endpoint: PartnerEndpoint,
+  req: IncomingMessage,
+  read: BodyRead,
+  parsed: Parsed | null,
+): Outcome {
   let snapshot = state.budget.peek();
   try {
     if (read.tooLarge) {
@@ -78,7 +86,8 @@ function processRequest(state: SandboxState, endpoint: PartnerEndpoint, req: Inc
         `Content-Type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? '')}`,
       );
     }
-    const body = requireObject(parseJson(read.bytes), 'request body');
+    if (!parsed?.ok) throw badRequest('request body is not valid JSON');
+    const body = requireObject(parsed.value, 'request body');
 
     // Both keys are required fields (a missing one is a malformed body, 400); a key that is present but
     // unknown is a 401 with Braze's own texts, which our client shows to the user (docs/design.md §1).
@@ -119,11 +128,14 @@ function requireKeyField(body: JsonObject, field: 'partner_api_key' | 'client_se
   if (typeof value !== 'string') throw badRequest(`${field} must be a string`);
 }
 
-function tryParse(bytes: Buffer): unknown {
+type Parsed = { readonly ok: true; readonly value: unknown } | { readonly ok: false };
+
+/** The body as parseJson reads it (an empty body is `undefined`), or not JSON. */
+function tryParse(bytes: Buffer): Parsed {
   try {
-    return parseJson(bytes);
+    return { ok: true, value: parseJson(bytes) };
   } catch {
-    return undefined;
+    return { ok: false };
   }
 }
 

@@ -95,10 +95,11 @@ function parseChange(raw: unknown, path: string): CohortChange {
 function rejectDuplicates(changes: readonly CohortChange[]): void {
   const seen = new Map<string, number>();
   changes.forEach((change, block) => {
-    const check = (field: IdentifierField, key: string, shown: string): void => {
-      const first = seen.get(`${field}\u0000${key}`);
+    const check = (field: IdentifierField, key: string, shown: () => string): void => {
+      const seenKey = `${field}\u0000${key}`;
+      const first = seen.get(seenKey);
       if (first === undefined) {
-        seen.set(`${field}\u0000${key}`, block);
+        seen.set(seenKey, block);
         return;
       }
       const where =
@@ -107,16 +108,16 @@ function rejectDuplicates(changes: readonly CohortChange[]): void {
           : `in cohort_changes[${first}] and cohort_changes[${block}]` +
             (changes[first]?.should_remove !== change.should_remove ? ' (added and removed in the same request)' : '');
       throw badRequest(
-        `duplicate identifier: ${field} ${shown} appears ${where}; send each identifier at most once per request`,
+        `duplicate identifier: ${field} ${shown()} appears ${where}; send each identifier at most once per request`,
       );
     };
-    for (const id of change.user_ids) check('user_ids', id, JSON.stringify(id));
-    for (const id of change.device_ids) check('device_ids', id, JSON.stringify(id));
+    for (const id of change.user_ids) check('user_ids', id, () => JSON.stringify(id));
+    for (const id of change.device_ids) check('device_ids', id, () => JSON.stringify(id));
     for (const alias of change.aliases) {
       check(
         'aliases',
         aliasKey(alias),
-        `{alias_label: ${JSON.stringify(alias.alias_label)}, alias_name: ${JSON.stringify(alias.alias_name)}}`,
+        () => `{alias_label: ${JSON.stringify(alias.alias_label)}, alias_name: ${JSON.stringify(alias.alias_name)}}`,
       );
     }
   });

@@ -112,6 +112,14 @@ export interface StoreDialect {
    * expired keys renewed by an UPDATE apart, instead of an upsert.
    */
   readonly statementJournals: boolean;
+  /**
+   * Whether an acknowledgement first tries a plain INSERT of its identifiers, guarded by "no acknowledged key
+   * of this Braze cohort lies between the batch's first and last key", before the upsert. PostgreSQL's
+   * ON CONFLICT costs a speculative insertion per row (about 4 ms of backend CPU per 1,000 identifiers, almost
+   * half the acknowledgement), and in a first sync the guard always holds; SQLite's upsert costs no more than
+   * its insert.
+   */
+  readonly insertsAckedFirst: boolean;
 
   // ---- Text --------------------------------------------------------------------------------------------
   /** Whether `haystack` contains `needle` (a plain substring, no pattern characters). */
@@ -259,6 +267,7 @@ export const sqliteDialect: StoreDialect = {
       where t.project_id = ${projectId} and ${sql.ref(`t.${key}`)} in (select value from json_each(${JSON.stringify(values)}))`,
   rowSource: (rows) => boundRows(rows),
   statementJournals: true,
+  insertsAckedFirst: false,
 
   contains: (haystack, needle) => sql`(instr(${haystack}, ${needle}) > 0)`,
 
@@ -349,6 +358,7 @@ export const postgresDialect: StoreDialect = {
         where x.project_id = ${projectId} and ${sql.ref(`x.${key}`)} = k.v limit 1) t`,
   rowSource: (rows) => columnArrays(rows),
   statementJournals: false,
+  insertsAckedFirst: true,
 
   contains: (haystack, needle) => sql`(strpos(${haystack}, ${needle}) > 0)`,
 

@@ -265,12 +265,24 @@ export class KyselyPlanningRepo implements PlanningRepo {
           a.batch.add.map((x) => x.profileId),
         );
         // Unsettled: found by profile through their own appended index until settled (acked-by-profile.ts).
-        await sql`insert into braze_identifiers (braze_cohort_id, ident_key, profile_id, run_id, acked_at, settled)
+        // Where the upsert is dear (PostgreSQL), a plain insert goes first when no acknowledged key of the cohort
+        // lies in the batch's key range, so none of its keys can conflict (keys are unique within a run, and
+        // the fence keeps any other run's acknowledgements out until this one has ended); else the upsert.
+        const fresh = this.dialect.insertsAckedFirst
+          ? await sql`with r as (${rows})
+              insert into braze_identifiers (braze_cohort_id, ident_key, profile_id, run_id, acked_at, settled)
+              select ${a.brazeCohortId}, r.k, r.p, ${a.runId}, ${a.now}, 0 from r
+              where not exists (select 1 from braze_identifiers b where b.braze_cohort_id = ${a.brazeCohortId}
+                and b.ident_key >= (select min(r.k collate "C") from r) collate "C"
+                and b.ident_key <= (select max(r.k collate "C") from r) collate "C")`.execute(tx)
+          : null;
+        if (Number(fresh?.numAffectedRows ?? 0) === 0)
+          await sql`insert into braze_identifiers (braze_cohort_id, ident_key, profile_id, run_id, acked_at, settled)
           select ${a.brazeCohortId}, r.k, r.p, ${a.runId}, ${a.now}, 0 from (${rows}) r where true
           on conflict (braze_cohort_id, ident_key) do update
           set profile_id = excluded.profile_id, run_id = excluded.run_id, acked_at = excluded.acked_at, settled = 0`.execute(
-          tx,
-        );
+            tx,
+          );
       }
       if (a.batch.remove.length > 0) {
         const list = this.dialect.textRows(a.batch.remove.map((x) => x.key));
