@@ -113,10 +113,16 @@ function changeBlock(ids: readonly Identifier[], remove: boolean): CohortChangeB
 
 /** docs/design.md: never the same identifier in both blocks of one request, nor twice in one block. */
 function assertEachIdentifierOnce(cohortId: string, change: MembershipChange): void {
-  const seen = new Map<string, 'add' | 'remove'>();
+  // One map per kind, keyed by the value (an alias by its key): no key string is built per identifier.
+  const seen: Record<Identifier['kind'], Map<string, 'add' | 'remove'>> = {
+    external_id: new Map(),
+    device_id: new Map(),
+    alias: new Map(),
+  };
   const visit = (id: Identifier, block: 'add' | 'remove'): void => {
-    const key = identifierKey(id);
-    const earlier = seen.get(key);
+    const byKind = seen[id.kind];
+    const key = id.kind === 'alias' ? identifierKey(id) : id.value;
+    const earlier = byKind.get(key);
     if (earlier !== undefined) {
       const { kind, value } = describeIdentifier(id);
       const where = earlier === block ? `twice in the ${block} block` : 'in both the add and the remove block';
@@ -125,7 +131,7 @@ function assertEachIdentifierOnce(cohortId: string, change: MembershipChange): v
         `${kind} ${JSON.stringify(value)} appears ${where} of one request for cohort ${cohortId}; Braze requires each identifier at most once per request`,
       );
     }
-    seen.set(key, block);
+    byKind.set(key, block);
   };
   for (const id of change.add) visit(id, 'add');
   for (const id of change.remove) visit(id, 'remove');
