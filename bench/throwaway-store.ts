@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { pgBossSchemaFor } from '../src/adapters/queue/pg-boss-schema.ts';
 import type { StoreLocation } from '../src/adapters/store/index.ts';
 
 export interface ThrowawayStore {
@@ -40,6 +41,7 @@ export async function throwawayStore(
   await admin(`create schema ${schema}`);
   return {
     location: { kind: 'postgres', url: databaseUrl, schema },
-    drop: () => admin(`drop schema if exists ${schema} cascade`),
+    // The store's migrations also made pg-boss's schema beside it; both go.
+    drop: () => admin(`drop schema if exists ${schema}, ${pgBossSchemaFor(schema)} cascade`),
   };
 }
