@@ -6,6 +6,16 @@
 // event, more than SQLite's own insert (docs/benchmarks.md "Ingestion").
 import { CompiledQuery } from 'kysely';
 
+/** Rows a batch of `n` is padded to: the next power of two, so a handful of statement texts serve every size. */
+export function paddedRowCount(n: number): number {
+  let size = 1;
+  while (size < n) size *= 2;
+  return size;
+}
+
+/** A row value as SQLite binds it: objects as their JSON text. */
+export const boundValue = (v: unknown): unknown => (typeof v === 'object' && v !== null ? JSON.stringify(v) : v);
+
 /** The statement for `rows` (each `width` values; objects as JSON text), after the `head` parameters. */
 export type BoundBatch = (head: readonly unknown[], rows: readonly (readonly unknown[])[]) => CompiledQuery;
 
@@ -26,15 +36,13 @@ export function boundBatch(select: string, width: number, tail = ''): BoundBatch
     return text;
   };
   return (head, rows) => {
-    let size = 1;
-    while (size < rows.length) size *= 2;
+    const size = paddedRowCount(rows.length);
     const parameters: unknown[] = new Array(head.length + size * width).fill(null);
     for (let i = 0; i < head.length; i++) parameters[i] = head[i];
     let at = head.length;
     for (const r of rows) {
       for (let c = 0; c < width; c++) {
-        const v = r[c];
-        parameters[at + c] = typeof v === 'object' && v !== null ? JSON.stringify(v) : (v ?? null);
+        parameters[at + c] = boundValue(r[c]) ?? null;
       }
       at += width;
     }

@@ -1,6 +1,7 @@
 // Every difference between the two engines the store runs on, in one object per engine (issue 7): the
 // repositories write the SQL the engines share and ask their dialect for the rest, never `if (engine …)`.
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { boundValue, paddedRowCount } from './bound-batch.ts';
 import type { Database } from './schema.ts';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -201,12 +202,11 @@ function columnArrays(rows: readonly (readonly unknown[])[]): RowSource {
  */
 function boundRows(rows: readonly (readonly unknown[])[]): RowSource {
   const width = rows[0]?.length ?? 1;
-  let size = 1;
-  while (size < rows.length) size *= 2;
+  const size = paddedRowCount(rows.length);
   const padding = Array.from({ length: width }, () => null);
   const list = Array.from({ length: size }, (_, r) => {
     const row = rows[r] ?? padding;
-    return sql`(${sql.join(row.map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : v)))})`;
+    return sql`(${sql.join(row.map(boundValue))})`;
   });
   return {
     from: sql`(values ${sql.join(list)}) j`,
