@@ -26,20 +26,38 @@ function configFrom(flags: { host?: string; port?: number; dataDir?: string }) {
   return loadConfig(process.env, overrides);
 }
 
-function untilSignal(close: () => Promise<void>): void {
+/**
+ * Runs a service until SIGINT or SIGTERM, then closes it and exits. The handlers go in before the service
+ * starts: a signal's default action kills at once, and a supervisor (or a test) may signal as soon as it reads
+ * "listening on" — before the next line of this process ran. A signal during the start waits for the start,
+ * then closes what started.
+ */
+async function runUntilSignal(start: () => Promise<{ close(): Promise<void> }>): Promise<void> {
+  let started: Promise<{ close(): Promise<void> }> | undefined;
   const stop = () => {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
+    (started ?? Promise.reject(new Error('stopped before the service began to start')))
+      .then((service) => service.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error(error);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  started = start();
+  try {
+    await started;
+  } catch (error) {
+    // A failed start is reported by the caller, as any command's error is; no handler may outlive it.
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    throw error;
+  }
 }
 
 /** The version in package.json, the one source of it. */
@@ -62,8 +80,7 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'embedded store and generated secrets (DATA_DIR)')
     .option('--no-worker', 'API only: dispatch runs to `cohort-sync worker` processes (PostgreSQL)')
     .action(async (flags: { host?: string; port?: number; dataDir?: string; worker: boolean }) => {
-      const service = await startService(configFrom(flags), { role: 'serve', runWorker: flags.worker });
-      untilSignal(() => service.close());
+      await runUntilSignal(() => startService(configFrom(flags), { role: 'serve', runWorker: flags.worker }));
     });
 
   program
@@ -73,12 +90,14 @@ export function buildProgram(): Command {
     .option('--host <host>', 'listen address of --port (HOST)')
     .option('--port <port>', 'serve /healthz, /readyz and /metrics on this port (WORKER_PORT)', port)
     .action(async (flags: { dataDir?: string; host?: string; port?: number }) => {
-      const service = await startService(configFrom({ dataDir: flags.dataDir, host: flags.host }), {
-        role: 'worker',
-        ...(flags.port !== undefined ? { workerPort: flags.port } : {}),
+      await runUntilSignal(async () => {
+        const service = await startService(configFrom({ dataDir: flags.dataDir, host: flags.host }), {
+          role: 'worker',
+          ...(flags.port !== undefined ? { workerPort: flags.port } : {}),
+        });
+        console.log('cohort-sync worker started');
+        return service;
       });
-      console.log('cohort-sync worker started');
-      untilSignal(() => service.close());
     });
 
   program
