@@ -44,16 +44,8 @@ export async function runSandboxCli(argv: SandboxCliArgs, io: SandboxCliIo = {})
     ...(adminToken && { adminToken }),
     ...(argv.dataDir !== undefined && { dataDir: argv.dataDir }),
   });
-  // The default partner key is public (docs/sandbox.md); one of the operator's own is shown as a hint.
-  const partnerKey = argv.partnerKey === undefined ? DEFAULT_PARTNER_KEY : keyHint(argv.partnerKey);
-  log(
-    `Braze sandbox listening on ${sandbox.url} (partner slug "${sandbox.state.partnerSlug}", ` +
-      `partner key "${partnerKey}"; admin API under ${sandbox.url}/sandbox)`,
-  );
-  log(describeAdminAccess(sandbox));
-  io.onStarted?.(sandbox);
-
-  await new Promise<void>((resolve) => {
+  // The handlers go in before the line a supervisor waits for: a signal's default action would kill at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -65,6 +57,16 @@ export async function runSandboxCli(argv: SandboxCliArgs, io: SandboxCliIo = {})
     if (io.signal?.aborted) stop();
     else io.signal?.addEventListener('abort', stop, { once: true });
   });
+  // The default partner key is public (docs/sandbox.md); one of the operator's own is shown as a hint.
+  const partnerKey = argv.partnerKey === undefined ? DEFAULT_PARTNER_KEY : keyHint(argv.partnerKey);
+  log(
+    `Braze sandbox listening on ${sandbox.url} (partner slug "${sandbox.state.partnerSlug}", ` +
+      `partner key "${partnerKey}"; admin API under ${sandbox.url}/sandbox)`,
+  );
+  log(describeAdminAccess(sandbox));
+  io.onStarted?.(sandbox);
+
+  await stopped;
   await sandbox.close();
 }
 
