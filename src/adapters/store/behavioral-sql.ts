@@ -121,17 +121,18 @@ function conditionSql(c: Condition, alias: string, o: CompileOptions): Bool {
       : sql`${sql.raw(o.profileId)} in (${grouped(sql`count(*) ${cmp} ${c.count.value}`)})`;
   }
   if (isEvent(c)) {
-    // "At least once" is an existence test: the index on (profile_id, event_type, time_ms) answers it at the
-    // first matching row instead of counting them all.
-    if ((c.count.op === 'gte' && c.count.value === 1) || (c.count.op === 'gt' && c.count.value === 0))
-      return sql`exists (select 1 from events ${sql.raw(alias)} where ${eventsWhere(c, alias, o)})`;
-    // The count stops at value + 1 matching rows: beyond `value`, every comparison with it reads the same
-    // (c > value for all c > value), so the capped count decides exactly what the full one would, without
-    // reading (and parsing the properties of) every event of the type a busy profile has.
+    // The count stops at `cap` matching rows: for `gte v` and `lt v` the first v decide (both read c >= v),
+    // for the other ops v + 1 do; beyond the cap every comparison with the value reads the same, so the capped
+    // count decides exactly what the full one would, without reading (and parsing the properties of) every
+    // event of the type a busy profile has. Newest first (the index's time_ms backwards): a real-time pass
+    // re-decides a profile because of new events its conditions can count, so the rows that end the scan come
+    // first — "at least once" is then decided by the newest event's row, where an oldest-first scan (or the
+    // semi join EXISTS became, which ignores any order) read every older event of the type before it.
     const cmp = sql.raw({ eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.count.op]);
-    const cap = Math.max(0, Math.floor(c.count.value)) + 1;
+    const value = Math.max(0, Math.floor(c.count.value));
+    const cap = c.count.op === 'gte' || c.count.op === 'lt' ? Math.max(1, value) : value + 1;
     return sql`((select count(*) from (select 1 from events ${sql.raw(alias)} where ${eventsWhere(c, alias, o)}
-      limit ${sql.lit(cap)}) ${sql.raw(`${alias}_capped`)}) ${cmp} ${c.count.value})`;
+      order by ${sql.ref(`${alias}.time_ms`)} desc limit ${sql.lit(cap)}) ${sql.raw(`${alias}_capped`)}) ${cmp} ${c.count.value})`;
   }
   return propertyTestSql(o.dialect, o.properties, c.userProperty, c);
 }
