@@ -145,7 +145,11 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
    * the predicate is decided once per scoped profile (a CTE read twice is materialised), and the difference is
    * applied by data-modifying CTEs, which all see the statement's snapshot — the same leaving / joining sets
    * as the staged path below, without writing (and then deleting) the scope and the desired members into the
-   * work tables: ~10 statements and two sets of index insertions less per cohort and pass.
+   * work tables: ~10 statements and two sets of index insertions less per cohort and pass. Per scoped profile,
+   * one probe of cohort_members' key says whether it is a member and one subquery whether it should be (both
+   * behind OFFSET 0, so neither becomes a join or a hashed subplan): joins against the cohort read all of its
+   * members twice per pass (a hash over the cohort's rows), whatever the scope's size, and a hashed EXISTS
+   * decided the predicate for every profile of the project.
    */
   private async evaluateProfilesPg(
     tx: Tx,
@@ -157,18 +161,17 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
     const at = new Date(input.nowMs).toISOString();
     const r = await sql<{ removed: number; added: number }>`with
       s as (select distinct x.value as profile_id from (${this.dialect.intRows(ids)}) x),
-      d as (select q.id as profile_id from s cross join lateral (
-        select p.id from profiles p
-        where p.id = s.profile_id and p.project_id = ${input.projectId} and ${predicate} offset 0) q),
-      leaving as (select m.profile_id from cohort_members m
-        where m.cohort_id = ${input.cohortId} and m.profile_id in (select s.profile_id from s)
-          and not exists (select 1 from d where d.profile_id = m.profile_id)),
-      joining as (select d.profile_id from d
-        where not exists (select 1 from cohort_members m where m.cohort_id = ${input.cohortId} and m.profile_id = d.profile_id)),
-      removed as (delete from cohort_members m using leaving l
-        where m.cohort_id = ${input.cohortId} and m.profile_id = l.profile_id returning m.profile_id),
+      v as (select s.profile_id,
+          exists (select 1 from cohort_members m
+            where m.cohort_id = ${input.cohortId} and m.profile_id = s.profile_id offset 0) as was,
+          exists (select 1 from profiles p
+            where p.id = s.profile_id and p.project_id = ${input.projectId} and ${predicate} offset 0) as wants
+        from s),
+      removed as (delete from cohort_members m where m.cohort_id = ${input.cohortId}
+          and m.profile_id = any (array(select v.profile_id from v where v.was and not v.wants))
+        returning m.profile_id),
       added as (insert into cohort_members (cohort_id, profile_id)
-        select ${input.cohortId}, j.profile_id from joining j returning profile_id),
+        select ${input.cohortId}, v.profile_id from v where v.wants and not v.was returning profile_id),
       logged as (insert into member_changes (project_id, cohort_id, profile_id, at)
         select ${input.projectId}, ${input.cohortId}, x.profile_id, ${at} from removed x
         union all select ${input.projectId}, ${input.cohortId}, y.profile_id, ${at} from added y)
