@@ -121,6 +121,12 @@ export interface StoreDialect {
    * its insert.
    */
   readonly insertsAckedFirst: boolean;
+  /**
+   * Whether ingestion claims a batch's dedupe keys with a plain INSERT first, rerunning its transaction with
+   * the upsert only when one key is already there (event-repo.ts freshKeys): on PostgreSQL, ON CONFLICT probes
+   * the key's index once more per row; SQLite claims them with INSERT OR IGNORE, which costs no more.
+   */
+  readonly claimsKeysPlainly: boolean;
 
   // ---- Text --------------------------------------------------------------------------------------------
   /** Whether `haystack` contains `needle` (a plain substring, no pattern characters). */
@@ -268,6 +274,7 @@ export const sqliteDialect: StoreDialect = {
   rowSource: (rows) => boundRows(rows),
   statementJournals: true,
   insertsAckedFirst: false,
+  claimsKeysPlainly: false,
 
   contains: (haystack, needle) => sql`(instr(${haystack}, ${needle}) > 0)`,
 
@@ -359,6 +366,7 @@ export const postgresDialect: StoreDialect = {
   rowSource: (rows) => columnArrays(rows),
   statementJournals: false,
   insertsAckedFirst: true,
+  claimsKeysPlainly: true,
 
   contains: (haystack, needle) => sql`(strpos(${haystack}, ${needle}) > 0)`,
 

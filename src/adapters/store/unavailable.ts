@@ -49,3 +49,6 @@ export async function unavailableAs<T>(work: () => Promise<T>): Promise<T> {
 const PG_RETRYABLE = new Set(['23505', '40001', '40P01']);
 export const isRetryableConflict = (error: unknown): boolean =>
   error instanceof Error && PG_RETRYABLE.has(String((error as { code?: unknown }).code));
+/** PostgreSQL's unique_violation (retryable too, see isRetryableConflict). */
+export const isUniqueViolation = (error: unknown): boolean =>
+  error instanceof Error && (error as { code?: unknown }).code === '23505';
