@@ -127,6 +127,10 @@ export interface StoreDialect {
    * the key's index once more per row; SQLite claims them with INSERT OR IGNORE, which costs no more.
    */
   readonly claimsKeysPlainly: boolean;
+  /** The ON CONFLICT target of event_dedupe's unique key. */
+  readonly dedupeKey: string;
+  /** A DELETE of at most `limit` dedupe keys recorded before `beforeMs` (the pruner's batch). */
+  expiredKeys(beforeMs: number, limit: number): RawBuilder<unknown>;
 
   // ---- Text --------------------------------------------------------------------------------------------
   /** Whether `haystack` contains `needle` (a plain substring, no pattern characters). */
@@ -158,6 +162,15 @@ export interface StoreDialect {
    */
   changeHighWater(db: Kysely<Database>): Promise<number | null>;
 }
+
+/**
+ * event_dedupe's unique key on PostgreSQL (migration 0210): one uuid, the md5 of project, scope and insert_id
+ * length-prefixed so that no two keys share a text, instead of the three texts. The index is a quarter of the
+ * size (16 bytes a key where the texts took ~80; 57 MB for 431k keys inserted at random places), so more of
+ * it stays cached, and its comparisons are one memcmp where each text went through the collation.
+ */
+export const PG_DEDUPE_KEY =
+  "(md5(length(project_id)::text || ':' || project_id || length(scope)::text || ':' || scope || insert_id)::uuid)";
 
 const maxSeq = async (db: Kysely<Database>): Promise<number> => {
   const r = await sql<{ n: number | null }>`select max(seq) as n from member_changes`.execute(db);
@@ -275,6 +288,9 @@ export const sqliteDialect: StoreDialect = {
   statementJournals: true,
   insertsAckedFirst: false,
   claimsKeysPlainly: false,
+  dedupeKey: '(project_id, scope, insert_id)',
+  expiredKeys: (beforeMs, limit) => sql`delete from event_dedupe where (project_id, scope, insert_id) in (
+      select project_id, scope, insert_id from event_dedupe where at_ms < ${beforeMs} limit ${limit})`,
 
   contains: (haystack, needle) => sql`(instr(${haystack}, ${needle}) > 0)`,
 
@@ -367,6 +383,10 @@ export const postgresDialect: StoreDialect = {
   statementJournals: false,
   insertsAckedFirst: true,
   claimsKeysPlainly: true,
+  dedupeKey: `(${PG_DEDUPE_KEY})`,
+  // By row address: the key is an expression, which the texts in the subquery would not probe.
+  expiredKeys: (beforeMs, limit) => sql`delete from event_dedupe where ctid = any (array(
+      select ctid from event_dedupe where at_ms < ${beforeMs} limit ${limit}))`,
 
   contains: (haystack, needle) => sql`(strpos(${haystack}, ${needle}) > 0)`,
 

@@ -253,7 +253,7 @@ async function freshKeys(
       const rows = await sql<{ scope: string; insert_id: string }>`${sql.raw(PREPARED)}insert into event_dedupe
           (project_id, scope, insert_id, at_ms)
         select ${projectId}, ${r.value(0)}, ${r.value(1)}, ${at.receivedMs} from ${r.from} where ${r.present}
-        on conflict (project_id, scope, insert_id) do update set at_ms = excluded.at_ms
+        on conflict ${sql.raw(dialect.dedupeKey)} do update set at_ms = excluded.at_ms
           where event_dedupe.at_ms < ${at.dedupeSinceMs}
         returning scope, insert_id`.execute(tx);
       for (const row of rows.rows) fresh.add(keyOf(row));
@@ -463,10 +463,7 @@ export class KyselyEventStore implements EventStore {
 
   pruneDedupe(beforeMs: number, limit: number): Promise<number> {
     return unavailableAs(async () => {
-      const r = await sql`delete from event_dedupe where (project_id, scope, insert_id) in (
-        select project_id, scope, insert_id from event_dedupe where at_ms < ${beforeMs} limit ${limit})`.execute(
-        this.db,
-      );
+      const r = await this.dialect.expiredKeys(beforeMs, limit).execute(this.db);
       return Number(r.numAffectedRows ?? 0);
     });
   }

@@ -1,7 +1,7 @@
 // The one ordered migration set for both engines. Each migration is SQL text per engine; column types
 // differ only where the engines do (identity columns, the C collation that keeps key order byte-wise).
 import { pgBossQueueSql, pgBossSchemaSql } from '../queue/pg-boss-schema.ts';
-import { dialectOf, type Engine } from './dialect.ts';
+import { dialectOf, type Engine, PG_DEDUPE_KEY } from './dialect.ts';
 
 /** What a migration may need to know about where it runs. */
 export interface MigrationContext {
@@ -284,5 +284,18 @@ export const MIGRATIONS: readonly Migration[] = [
     // (its ingestion path is measured apart).
     name: '0180_pg_drop_events_time',
     up: (e) => (e === 'postgres' ? ['drop index if exists events_time'] : []),
+  },
+  {
+    // event_dedupe's key on PostgreSQL as one uuid hashed from its three texts (dialect.ts PG_DEDUPE_KEY): the
+    // index of a random key per ingested event, a quarter of the size. SQLite keeps its primary key (its
+    // ingestion path is measured apart).
+    name: '0210_pg_event_dedupe_hashed_key',
+    up: (e) =>
+      e === 'postgres'
+        ? [
+            `create unique index event_dedupe_key on event_dedupe (${PG_DEDUPE_KEY})`,
+            'alter table event_dedupe drop constraint event_dedupe_pkey',
+          ]
+        : [],
   },
 ];
