@@ -74,6 +74,11 @@ export class PendingTouches {
     return out;
   }
 
+  /** Profiles touched in other ways than by new events (merged, linked, changed properties). */
+  beyondEvents(): Set<number> {
+    return new Set<number>([...this.everything, ...this.properties]);
+  }
+
   /** The profiles a cohort reading these conditions must re-decide (its own and, through inCohort, others'). */
   scopeFor(reads: readonly (EventCondition | UserPropertyCondition)[]): Set<number> {
     const out = new Set(this.everything);

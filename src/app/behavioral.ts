@@ -21,6 +21,7 @@ import {
   isInCohort,
   isUserProperty,
   type KnownCohort,
+  onlyJoinsWithEvents,
   parseDefinition,
   references,
   rollingWindowMs,
@@ -191,18 +192,27 @@ export async function evaluateTouches(
   if (all.length === 0) return [];
   if ((await deps.store.behavioral.existingProfiles([...touched])) < touched.size) touches.touchAll(touched);
   const byId = new Map(all.map((c) => [c.id, c]));
+  const beyondEvents = touches.beyondEvents();
+  const definitionOf = (id: string) => byId.get(id)?.definition;
   const passes = all.flatMap((c) => {
     const ids = touches.scopeFor(conditionsReadBy(c, byId));
-    return ids.size === 0 ? [] : [{ cohort: c, ids: [...ids] }];
+    if (ids.size === 0) return [];
+    // Where new events can only add members, the members among the profiles touched by events alone keep
+    // their membership: the pass decides only the others (most of a busy cohort's touched profiles are members).
+    if (!onlyJoinsWithEvents(c.definition, definitionOf)) return [{ cohort: c, scope: { ids: [...ids] } }];
+    const decided: number[] = [];
+    const joinOnly: number[] = [];
+    for (const id of ids) (beyondEvents.has(id) ? decided : joinOnly).push(id);
+    return [{ cohort: c, scope: { ids: decided, joinOnly } }];
   });
   const results = await deps.store.behavioral.evaluateMany(
-    passes.map(({ cohort, ids }) => ({
+    passes.map(({ cohort, scope }) => ({
       projectId,
       cohortId: cohort.id,
       definition: cohort.definition,
       nowMs,
       retentionDays: deps.settings.eventRetentionDays,
-      scope: { kind: 'profiles' as const, ids },
+      scope: { kind: 'profiles' as const, ...scope },
       history: 'change' as const,
     })),
   );

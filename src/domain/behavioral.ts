@@ -411,6 +411,31 @@ export function rollingWindowMs(c: EventCondition, retentionDays: number): numbe
   return c.within.last * UNIT_MS[c.within.unit];
 }
 
+/**
+ * Whether new events can only make a profile join the cohort, never leave it: every event condition counts
+ * "at least" (gte, gt) in a group that is not negated, and every cohort read through inCohort is behavioral,
+ * read in a group that is not negated, and so itself. User-property conditions do not move with events. A
+ * member touched by new events alone is then still a member — until some of its events age out of a rolling
+ * window, which the window sweeper re-decides — so a real-time pass need not decide it again.
+ */
+export function onlyJoinsWithEvents(
+  def: Definition,
+  definitionOf: (cohortId: string) => Definition | null | undefined,
+  visiting: ReadonlySet<Definition> = new Set(),
+): boolean {
+  if (visiting.has(def)) return false;
+  const inside = new Set(visiting).add(def);
+  return def.all.every((g) =>
+    g.any.every((c) => {
+      if (isUserProperty(c)) return true;
+      if (g.not) return false;
+      if (isEvent(c)) return c.count.op === 'gte' || c.count.op === 'gt';
+      const read = definitionOf(c.inCohort);
+      return read !== null && read !== undefined && onlyJoinsWithEvents(read, definitionOf, inside);
+    }),
+  );
+}
+
 /** How far back a definition reads events at `nowMs` (the retention pruner must keep at least this). */
 export function longestWindowMs(def: Definition, nowMs: number, retentionDays: number): number {
   let longest = 0;

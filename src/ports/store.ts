@@ -407,7 +407,15 @@ export interface IdentifierTouch {
 /** Which profiles an evaluation decides: all of the project's, the listed ones, or those whose events aged. */
 export type EvaluationScope =
   | { readonly kind: 'all' }
-  | { readonly kind: 'profiles'; readonly ids: readonly number[] }
+  | {
+      readonly kind: 'profiles';
+      readonly ids: readonly number[];
+      /**
+       * Profiles that can only join (domain/behavioral.ts onlyJoinsWithEvents): those already members are
+       * left as they are; the others are decided like `ids`.
+       */
+      readonly joinOnly?: readonly number[];
+    }
   /**
    * Profiles with an event that left one of these rolling windows between fromMs and toMs (event time in
    * [fromMs - windowMs, toMs - windowMs)): the only ones whose counts moved with the clock alone.

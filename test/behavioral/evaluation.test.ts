@@ -12,6 +12,7 @@ import {
 import { createCohort, deleteCohort, updateCohort } from '../../src/app/cohort-admin.ts';
 import { changeMembers, createStaticCohort } from '../../src/app/cohorts.ts';
 import { AppError } from '../../src/app/errors.ts';
+import { parseDefinition } from '../../src/domain/behavioral.ts';
 import { type BehavioralWorld, behavioralWorld, T0 } from '../support/behavioral.ts';
 import { ENGINES } from '../support/engines.ts';
 
@@ -173,6 +174,37 @@ describe.each(ENGINES)('behavioral cohorts on $name', (engine) => {
       'Users who performed Purchase in the retention period and not (user property country is "DE")',
     );
     expect(await longestWindowMs(w.deps, w.projectId)).toBe(90 * DAY);
+  });
+
+  it('leaves the members among a scope that can only join as they are, and decides the others', async () => {
+    const ann = await w.profile('ann');
+    const bob = await w.profile('bob');
+    const cy = await w.profile('cy');
+    const definition = { all: [{ any: [{ event: 'Open', within: { last: 10, unit: 'minute' } }] }] };
+    const cohort = await behavioral('Opened', definition);
+    const parsed = parseDefinition(definition, { retentionDays: 90, nowMs: T0 });
+    if (!parsed.ok) throw new Error('bad definition');
+    await w.event(ann, 'Open', T0 - MIN);
+    await w.event(bob, 'Open', T0 - MIN);
+    const evaluate = (scope: { ids: number[]; joinOnly?: number[] }) =>
+      w.deps.store.behavioral.evaluate({
+        projectId: w.projectId,
+        cohortId: cohort.id,
+        definition: parsed.definition,
+        nowMs: w.clock.now().getTime(),
+        retentionDays: 90,
+        scope: { kind: 'profiles', ...scope },
+        history: 'change',
+      });
+    await evaluate({ ids: [ann, bob] });
+    expect(await w.members(cohort.id)).toEqual([ann, bob].sort((a, b) => a - b));
+    // Eleven minutes on nobody qualifies: a member that can only join stays (the sweeper re-decides aged
+    // windows), a member decided again leaves, and a non-member that now qualifies joins either way.
+    w.clock.advance(11 * MIN);
+    await w.event(cy, 'Open', w.clock.now().getTime());
+    const r = await evaluate({ ids: [bob], joinOnly: [ann, cy] });
+    expect(await w.members(cohort.id)).toEqual([ann, cy].sort((a, b) => a - b));
+    expect(r).toMatchObject({ added: 1, removed: 1, size: 2 });
   });
 
   it('re-decides touched profiles on ingest, sweeps aged-out members within a pass, and keeps size history', async () => {

@@ -8,6 +8,7 @@ import {
   evaluationOrder,
   type KnownCohort,
   longestWindowMs,
+  onlyJoinsWithEvents,
   parseDefinition,
   propertyPasses,
   windowStartMs,
@@ -134,5 +135,40 @@ describe('behavioral definitions', () => {
     ).toBe(
       'Users who (performed Purchase where plan is "pro" at least 2 times in the last 30 days or user property vip is set) and did not perform Refund in the last day',
     );
+  });
+  it('knows the definitions that new events can only make a profile join', () => {
+    const bought = parse({ all: [{ any: [{ event: 'Purchase', count: { op: 'gte', value: 2 } }] }] });
+    const none: (id: string) => undefined = () => undefined;
+    expect(onlyJoinsWithEvents(bought, none)).toBe(true);
+    // User properties do not move with events, negated or not.
+    expect(
+      onlyJoinsWithEvents(
+        parse({
+          all: [
+            {
+              any: [
+                { event: 'View', count: { op: 'gt', value: 0 } },
+                { userProperty: 'vip', op: 'set' },
+              ],
+            },
+            { not: true, any: [{ userProperty: 'plan', op: 'eq', value: 'free' }] },
+          ],
+        }),
+        none,
+      ),
+    ).toBe(true);
+    // A count that more events can fail, or an event condition in a negated group, can make a member leave.
+    for (const op of ['eq', 'neq', 'lt', 'lte'])
+      expect(onlyJoinsWithEvents(parse({ all: [{ any: [{ event: 'View', count: { op, value: 2 } }] }] }), none)).toBe(
+        false,
+      );
+    expect(onlyJoinsWithEvents(parse({ all: [{ not: true, any: [{ event: 'Refund' }] }] }), none)).toBe(false);
+    // inCohort: only of a behavioral cohort that itself only grows with events, and not negated.
+    const reads = (not: boolean) => parse({ all: [{ not, any: [{ inCohort: 'c1' }] }] });
+    const leaves = parse({ all: [{ any: [{ event: 'View', count: { op: 'lt', value: 2 } }] }] });
+    expect(onlyJoinsWithEvents(reads(false), (id) => (id === 'c1' ? bought : undefined))).toBe(true);
+    expect(onlyJoinsWithEvents(reads(true), (id) => (id === 'c1' ? bought : undefined))).toBe(false);
+    expect(onlyJoinsWithEvents(reads(false), (id) => (id === 'c1' ? leaves : undefined))).toBe(false);
+    expect(onlyJoinsWithEvents(reads(false), () => null)).toBe(false); // a static cohort
   });
 });

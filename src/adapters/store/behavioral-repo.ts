@@ -55,10 +55,11 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
       where id = ${input.cohortId} and project_id = ${input.projectId}${this.dialect.forUpdate}`.execute(tx);
     if (cohort.rows.length === 0) return null;
     if (input.scope.kind === 'profiles' && this.dialect.engine === 'postgres')
-      return this.evaluateProfilesPg(tx, input, input.scope.ids, Number(cohort.rows[0]!.size));
+      return this.evaluateProfilesPg(tx, input, input.scope, Number(cohort.rows[0]!.size));
     const evalId = `ev_${randomUUID()}`;
     const scoped = input.scope.kind !== 'all';
-    if (input.scope.kind === 'profiles') await this.stageScope(tx, evalId, input.scope.ids);
+    if (input.scope.kind === 'profiles')
+      await this.stageScope(tx, evalId, input.scope.ids, input.cohortId, input.scope.joinOnly ?? []);
     if (input.scope.kind === 'aged') await this.stageAged(tx, evalId, input.projectId, input.scope);
     const predicate = definitionSql(input.definition, {
       ...this.options('p', input.nowMs, input.retentionDays),
@@ -154,13 +155,20 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
   private async evaluateProfilesPg(
     tx: Tx,
     input: EvaluationInput,
-    ids: readonly number[],
+    scope: Extract<EvaluationScope, { kind: 'profiles' }>,
     sizeBefore: number,
   ): Promise<MemberChangeResult & { size: number }> {
     const predicate = definitionSql(input.definition, this.options('p', input.nowMs, input.retentionDays));
     const at = new Date(input.nowMs).toISOString();
+    const joinOnly = scope.joinOnly ?? [];
+    // Profiles that can only join are decided only when they are not members yet.
+    const joining =
+      joinOnly.length === 0
+        ? sql``
+        : sql` union select y.value from (${this.dialect.intRows(joinOnly)}) y where not exists (
+          select 1 from cohort_members m where m.cohort_id = ${input.cohortId} and m.profile_id = y.value)`;
     const r = await sql<{ removed: number; added: number }>`with
-      s as (select distinct x.value as profile_id from (${this.dialect.intRows(ids)}) x),
+      s as (select distinct x.value as profile_id from (${this.dialect.intRows(scope.ids)}) x${joining}),
       v as (select s.profile_id,
           exists (select 1 from cohort_members m
             where m.cohort_id = ${input.cohortId} and m.profile_id = s.profile_id offset 0) as was,
@@ -181,13 +189,30 @@ export class KyselyBehavioralRepo implements BehavioralRepo {
     return this.settle(tx, input, { added, removed, size: sizeBefore + added - removed }, false);
   }
 
-  private async stageScope(tx: Tx, evalId: string, ids: readonly number[]): Promise<void> {
+  /** `ids`, and those of `joinOnly` that are not members of the cohort yet (they can only join). */
+  private async stageScope(
+    tx: Tx,
+    evalId: string,
+    ids: readonly number[],
+    cohortId: string,
+    joinOnly: readonly number[],
+  ): Promise<void> {
     // The ids as one parameter (an array on PostgreSQL, JSON on SQLite): one short statement per pass.
     const distinct = [...new Set(ids)];
     for (let i = 0; i < distinct.length; i += SCOPE_IDS_PER_STATEMENT) {
       const rows = this.dialect.intRows(distinct.slice(i, i + SCOPE_IDS_PER_STATEMENT));
       await sql`insert into behavioral_scope (eval_id, profile_id)
         select ${evalId}, x.value from (${rows}) x`.execute(tx);
+    }
+    const taken = new Set(distinct);
+    const others = [...new Set(joinOnly)].filter((id) => !taken.has(id));
+    for (let i = 0; i < others.length; i += SCOPE_IDS_PER_STATEMENT) {
+      const rows = this.dialect.intRows(others.slice(i, i + SCOPE_IDS_PER_STATEMENT));
+      await sql`insert into behavioral_scope (eval_id, profile_id)
+        select ${evalId}, x.value from (${rows}) x
+        where not exists (select 1 from cohort_members m where m.cohort_id = ${cohortId} and m.profile_id = x.value)`.execute(
+        tx,
+      );
     }
   }
 
