@@ -14,7 +14,7 @@ import { changeMembers, createStaticCohort } from '../../src/app/cohorts.ts';
 import { AppError } from '../../src/app/errors.ts';
 import { parseDefinition } from '../../src/domain/behavioral.ts';
 import { type BehavioralWorld, behavioralWorld, T0 } from '../support/behavioral.ts';
-import { ENGINES } from '../support/engines.ts';
+import { ENGINES, SQLITE_WRITER_THREAD } from '../support/engines.ts';
 
 const DAY = 86_400_000;
 const MIN = 60_000;
@@ -30,7 +30,8 @@ async function problemsOf(p: Promise<unknown>): Promise<{ path: string; message:
   throw new Error('expected a 400');
 }
 
-describe.each(ENGINES)('behavioral cohorts on $name', (engine) => {
+// Also with the writer thread: its passes (evaluateMany) cross to the writer's connection.
+describe.each([...ENGINES, SQLITE_WRITER_THREAD])('behavioral cohorts on $name', (engine) => {
   let w: BehavioralWorld;
   beforeEach(async () => {
     w = await behavioralWorld(engine, { eventRetentionDays: 90 });

@@ -3,6 +3,7 @@
 // unavailability typed across the thread, and nothing accepted after close.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OpenedStore, openStore } from '../../src/adapters/store/index.ts';
+import type { ThreadedEventStore } from '../../src/adapters/store/ingest-writer.ts';
 import { DEDUPE_WINDOW_MS } from '../../src/app/ingest.ts';
 import { validateEvents } from '../../src/domain/amplitude-event.ts';
 import { StoreUnavailableError } from '../../src/ports/event-store.ts';
@@ -54,6 +55,13 @@ describe('ingestion writer thread on sqlite', () => {
     expect(again.map((o) => o.stored)).toEqual([0, 1]);
     const profile = await store.membership.findProfile('prj_w', { deviceId: 'writer-device-1' });
     expect(profile?.userId).toBe('writer-user-1');
+  });
+
+  it("leaves WAL checkpoints to the main connection's checkpointer thread", async () => {
+    // SQLite's automatic checkpoint (every 1,000 pages) would run inside the writer's COMMITs, copying the WAL
+    // and fsyncing on the writer's thread; only a far bound is left as a safety net.
+    const writer = store.events as ThreadedEventStore;
+    expect(await writer.pragma('wal_autocheckpoint')).toEqual([{ wal_autocheckpoint: 65_536 }]);
   });
 
   it('answers unavailable (typed) while the writer cannot write, and stores again after', async () => {

@@ -9,7 +9,7 @@ import pg from 'pg';
 import type { StoreLocation } from '../../src/adapters/store/index.ts';
 
 export interface TestEngine {
-  readonly name: 'sqlite' | 'postgres';
+  readonly name: 'sqlite' | 'postgres' | 'sqlite (writer thread)';
   /** A fresh, empty store location, and how to throw it away. */
   fresh(): Promise<{ location: StoreLocation; drop(): Promise<void> }>;
 }
@@ -24,6 +24,15 @@ const sqlite: TestEngine = {
       location: { kind: 'sqlite', file: join(dir, 'store.db') },
       drop: async () => rmSync(dir, { recursive: true, force: true }),
     };
+  },
+};
+
+/** SQLite with ingestion's writes — and the real-time passes — on the writer thread (ingest-writer.ts, opt-in). */
+export const SQLITE_WRITER_THREAD: TestEngine = {
+  name: 'sqlite (writer thread)',
+  async fresh() {
+    const fresh = await sqlite.fresh();
+    return { ...fresh, location: { ...fresh.location, ingestThread: true } as typeof fresh.location };
   },
 };
 

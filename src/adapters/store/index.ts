@@ -35,6 +35,7 @@ export function storeOver(raw: StoreDb, location: StoreLocation): OpenedStore {
           ...(location.busyTimeoutMs !== undefined ? { busyTimeoutMs: location.busyTimeoutMs } : {}),
         })
       : null;
+  const behavioral = new KyselyBehavioralRepo(db, dialect);
   return {
     raw,
     location,
@@ -49,7 +50,7 @@ export function storeOver(raw: StoreDb, location: StoreLocation): OpenedStore {
     audiences: new KyselyAudiencesRepo(db),
     runs: new KyselyRunsRepo(db),
     planning: new KyselyPlanningRepo(db, dialect),
-    behavioral: new KyselyBehavioralRepo(db, dialect),
+    behavioral: writer ? writer.behavioralOver(behavioral) : behavioral,
     itemFailures: new KyselyItemFailuresRepo(db),
     notificationState: new KyselyNotificationStateRepo(db),
     webhookDeliveries: new KyselyWebhookDeliveriesRepo(db),

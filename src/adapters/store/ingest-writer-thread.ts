@@ -1,7 +1,8 @@
 // The body of the ingestion writer's thread (ingest-writer.ts): its own connection to the SQLite file, the
-// same event store as the main thread would run, one reply per call.
+// same event store and behavioral evaluation as the main thread would run, one reply per call.
 import { parentPort, workerData } from 'node:worker_threads';
 import { sql } from 'kysely';
+import { KyselyBehavioralRepo } from './behavioral-repo.ts';
 import { openStoreDb } from './db.ts';
 import { KyselyEventStore } from './event-repo.ts';
 import type { WriterCall, WriterData, WriterReply } from './ingest-writer.ts';
@@ -20,6 +21,7 @@ const raw = openStoreDb(
   { checkpoints: false },
 );
 const store = new KyselyEventStore(raw.db, raw.dialect);
+const behavioral = new KyselyBehavioralRepo(raw.db, raw.dialect);
 
 async function run(call: WriterCall): Promise<unknown> {
   switch (call.op) {
@@ -27,9 +29,14 @@ async function run(call: WriterCall): Promise<unknown> {
       return store.ingest(...call.args);
     case 'identify':
       return store.identify(...call.args);
+    case 'evaluate':
+      return behavioral.evaluate(...call.args);
+    case 'evaluateMany':
+      return behavioral.evaluateMany(...call.args);
+    case 'existingProfiles':
+      return behavioral.existingProfiles(...call.args);
     case 'pragma':
-      await sql.raw(`pragma ${call.args[0]}`).execute(raw.db);
-      return null;
+      return (await sql.raw(`pragma ${call.args[0]}`).execute(raw.db)).rows;
   }
 }
 

@@ -16,11 +16,19 @@ import {
   type StoredOutcome,
   StoreUnavailableError,
 } from '../../ports/event-store.ts';
+import type { BehavioralRepo } from '../../ports/store.ts';
 
-/** What crosses to the worker: a call of the event store's write operations. */
+/** What crosses to the worker: a call of the event store's write operations, or of behavioral evaluation. */
 export type WriterCall =
   | { readonly id: number; readonly op: 'ingest'; readonly args: Parameters<EventStore['ingest']> }
   | { readonly id: number; readonly op: 'identify'; readonly args: Parameters<EventStore['identify']> }
+  | { readonly id: number; readonly op: 'evaluate'; readonly args: Parameters<BehavioralRepo['evaluate']> }
+  | { readonly id: number; readonly op: 'evaluateMany'; readonly args: Parameters<BehavioralRepo['evaluateMany']> }
+  | {
+      readonly id: number;
+      readonly op: 'existingProfiles';
+      readonly args: Parameters<BehavioralRepo['existingProfiles']>;
+    }
   | { readonly id: number; readonly op: 'pragma'; readonly args: [string] };
 
 /** What comes back: the outcome, or the error as data (class and driver code do not survive the crossing). */
@@ -86,9 +94,29 @@ export class ThreadedEventStore implements EventStore {
     return this.local.pruneDedupe(beforeMs, limit);
   }
 
-  /** Runs a PRAGMA on the writer's connection (a store made read-only must be so for the writer too). */
-  async pragma(text: string): Promise<void> {
-    await this.call({ op: 'pragma', args: [text] });
+  /**
+   * The behavioral repo whose evaluations (the real-time passes, the window sweeps) run on the writer's
+   * connection too; its reads stay on `local`. An evaluation writes work tables and memberships: on the main
+   * connection it would wait for the writer's lock and make the writer wait for its own, every pass.
+   */
+  behavioralOver(local: BehavioralRepo): BehavioralRepo {
+    return {
+      evaluate: (input) => this.call({ op: 'evaluate', args: [input] }) as ReturnType<BehavioralRepo['evaluate']>,
+      evaluateMany: (inputs) =>
+        this.call({ op: 'evaluateMany', args: [inputs] }) as ReturnType<BehavioralRepo['evaluateMany']>,
+      existingProfiles: (ids) =>
+        this.call({ op: 'existingProfiles', args: [ids] }) as ReturnType<BehavioralRepo['existingProfiles']>,
+      estimate: (...args) => local.estimate(...args),
+      conditionCounts: (...args) => local.conditionCounts(...args),
+      sweptTo: (cohortId) => local.sweptTo(cohortId),
+      sizeHistory: (...args) => local.sizeHistory(...args),
+      forget: (cohortId) => local.forget(cohortId),
+    };
+  }
+
+  /** Runs a PRAGMA on the writer's connection (a store made read-only must be so for the writer too); its rows. */
+  async pragma(text: string): Promise<unknown[]> {
+    return (await this.call({ op: 'pragma', args: [text] })) as unknown[];
   }
 
   private closing: Promise<void> | null = null;
