@@ -56,13 +56,14 @@ export function openStoreDb(location: StoreLocation, opts: { checkpoints?: boole
     sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(location.busyTimeoutMs ?? 2_500))}`);
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('cache_size = -65536'); // 64 MiB page cache, bounded regardless of cohort size
+    const secondConnection = opts.checkpoints === false;
     // A second connection leaves checkpoints to the first one's thread. SQLite's own (every 1,000 pages, inside
     // the COMMIT that crosses them: copying the WAL back and fsyncing on this connection's thread) held the
     // ingestion writer at ~15,000 events/s where it does ~21,000 without (docs/benchmarks.md, "Ingestion").
     // Kept only as a bound should that thread be gone: its RESTART keeps the WAL near RESTART_AT_PAGES.
-    if (opts.checkpoints === false) sqlite.pragma(`wal_autocheckpoint = ${SECOND_CONNECTION_AUTOCHECKPOINT_PAGES}`);
+    if (secondConnection) sqlite.pragma(`wal_autocheckpoint = ${SECOND_CONNECTION_AUTOCHECKPOINT_PAGES}`);
     const checkpointer =
-      location.file === ':memory:' || opts.checkpoints === false ? null : checkpointInBackground(sqlite, location.file);
+      location.file === ':memory:' || secondConnection ? null : checkpointInBackground(sqlite, location.file);
     const dialect = busyRetryingDialect(new SqliteDialect({ database: withStatementCache(sqlite) }), sqlite);
     const db = new Kysely<Database>({ dialect });
     const close = async () => {

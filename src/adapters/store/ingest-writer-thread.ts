@@ -29,12 +29,8 @@ async function run(call: WriterCall): Promise<unknown> {
       return store.ingest(...call.args);
     case 'identify':
       return store.identify(...call.args);
-    case 'evaluate':
-      return behavioral.evaluate(...call.args);
-    case 'evaluateMany':
-      return behavioral.evaluateMany(...call.args);
-    case 'existingProfiles':
-      return behavioral.existingProfiles(...call.args);
+    case 'behavioral':
+      return (behavioral[call.method] as (...args: unknown[]) => Promise<unknown>).apply(behavioral, call.args);
     case 'pragma':
       return (await sql.raw(`pragma ${call.args[0]}`).execute(raw.db)).rows;
   }

@@ -18,18 +18,25 @@ import {
 } from '../../ports/event-store.ts';
 import type { BehavioralRepo } from '../../ports/store.ts';
 
+/** The behavioral repo's methods that run on the writer's connection: evaluations write; the rest only read. */
+type WriterEvaluation = 'evaluate' | 'evaluateMany' | 'existingProfiles';
+
 /** What crosses to the worker: a call of the event store's write operations, or of behavioral evaluation. */
 export type WriterCall =
   | { readonly id: number; readonly op: 'ingest'; readonly args: Parameters<EventStore['ingest']> }
   | { readonly id: number; readonly op: 'identify'; readonly args: Parameters<EventStore['identify']> }
-  | { readonly id: number; readonly op: 'evaluate'; readonly args: Parameters<BehavioralRepo['evaluate']> }
-  | { readonly id: number; readonly op: 'evaluateMany'; readonly args: Parameters<BehavioralRepo['evaluateMany']> }
   | {
-      readonly id: number;
-      readonly op: 'existingProfiles';
-      readonly args: Parameters<BehavioralRepo['existingProfiles']>;
-    }
+      [M in WriterEvaluation]: {
+        readonly id: number;
+        readonly op: 'behavioral';
+        readonly method: M;
+        readonly args: Parameters<BehavioralRepo[M]>;
+      };
+    }[WriterEvaluation]
   | { readonly id: number; readonly op: 'pragma'; readonly args: [string] };
+
+/** A call before its id is given (Omit over each member of the union, not over their common keys). */
+type Unnumbered<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 /** What comes back: the outcome, or the error as data (class and driver code do not survive the crossing). */
 export type WriterReply =
@@ -100,17 +107,18 @@ export class ThreadedEventStore implements EventStore {
    * connection it would wait for the writer's lock and make the writer wait for its own, every pass.
    */
   behavioralOver(local: BehavioralRepo): BehavioralRepo {
+    const onWriter = <M extends WriterEvaluation>(method: M) =>
+      ((...args: Parameters<BehavioralRepo[M]>) =>
+        this.call({ op: 'behavioral', method, args } as Unnumbered<WriterCall>)) as unknown as BehavioralRepo[M];
     return {
-      evaluate: (input) => this.call({ op: 'evaluate', args: [input] }) as ReturnType<BehavioralRepo['evaluate']>,
-      evaluateMany: (inputs) =>
-        this.call({ op: 'evaluateMany', args: [inputs] }) as ReturnType<BehavioralRepo['evaluateMany']>,
-      existingProfiles: (ids) =>
-        this.call({ op: 'existingProfiles', args: [ids] }) as ReturnType<BehavioralRepo['existingProfiles']>,
-      estimate: (...args) => local.estimate(...args),
-      conditionCounts: (...args) => local.conditionCounts(...args),
-      sweptTo: (cohortId) => local.sweptTo(cohortId),
-      sizeHistory: (...args) => local.sizeHistory(...args),
-      forget: (cohortId) => local.forget(cohortId),
+      evaluate: onWriter('evaluate'),
+      evaluateMany: onWriter('evaluateMany'),
+      existingProfiles: onWriter('existingProfiles'),
+      estimate: local.estimate.bind(local),
+      conditionCounts: local.conditionCounts.bind(local),
+      sweptTo: local.sweptTo.bind(local),
+      sizeHistory: local.sizeHistory.bind(local),
+      forget: local.forget.bind(local),
     };
   }
 
@@ -146,7 +154,7 @@ export class ThreadedEventStore implements EventStore {
     await exited;
   }
 
-  private async call(call: Omit<WriterCall, 'id'>): Promise<unknown> {
+  private async call(call: Unnumbered<WriterCall>): Promise<unknown> {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
     const worker = await this.start();
     return new Promise((resolve, reject) => {
